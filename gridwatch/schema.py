@@ -1,0 +1,170 @@
+"""The canonical problem record: its columns, codes, and the words users write for them.
+
+Everything here is data (tables) plus two small normalising functions, shared by ingest, the
+store, exports and the demo generator.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "CATEGORIES",
+    "CATEGORY_LABELS",
+    "CLOSED_STATUSES",
+    "DATETIME_COLUMNS",
+    "HEADER_ALIASES",
+    "OPEN_STATUSES",
+    "REQUIRED_COLUMNS",
+    "SOURCES",
+    "SOURCE_LABELS",
+    "STATUSES",
+    "STATUS_LABELS",
+    "TEXT_COLUMNS",
+    "header_key",
+    "label_table",
+    "normalise_label",
+]
+
+#: Columns of the canonical record, in the order they are stored and exported.
+CANONICAL_COLUMNS: tuple[str, ...] = (
+    "issue_id",
+    "reported_at",
+    "category",
+    "source",
+    "description",
+    "lon",
+    "lat",
+    "coord_system",
+    "address",
+    "reported_grid",
+    "status",
+    "deadline",
+    "closed_at",
+    "responsible_unit",
+    "severity",
+    "task_type",
+)
+REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
+DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
+#: Free text typed by people: data, never markup or formulas.
+TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
+
+CATEGORIES: tuple[str, ...] = ("water", "air", "soil", "solid_waste", "noise", "ecology", "other")
+SOURCES: tuple[str, ...] = (
+    "grid_patrol",
+    "public_report",
+    "hotline",
+    "inspection",
+    "monitoring",
+    "satellite",
+    "other",
+)
+#: Statuses in the order a problem moves through them.
+STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "closed", "verified")
+OPEN_STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying")
+CLOSED_STATUSES: tuple[str, ...] = ("closed", "verified")
+
+# Labels are matched after normalise_label(); codes themselves always match.
+CATEGORY_LABELS: dict[str, str] = {
+    "水": "water", "水污染": "water", "水环境": "water", "污水": "water", "废水": "water",
+    "大气": "air", "大气污染": "air", "废气": "air", "扬尘": "air", "异味": "air", "空气": "air",
+    "秸秆焚烧": "air", "露天焚烧": "air",
+    "固废": "solid_waste", "固体废物": "solid_waste", "垃圾": "solid_waste", "危废": "solid_waste",
+    "危险废物": "solid_waste", "solidwaste": "solid_waste", "waste": "solid_waste",
+    "噪声": "noise", "噪声污染": "noise", "噪音": "noise",
+    "土壤": "soil", "土壤污染": "soil",
+    "生态": "ecology", "生态破坏": "ecology",
+    "其他": "other", "其它": "other",
+}
+SOURCE_LABELS: dict[str, str] = {
+    "网格巡查": "grid_patrol", "网格员上报": "grid_patrol", "网格员巡查": "grid_patrol",
+    "巡查": "grid_patrol", "gridpatrol": "grid_patrol", "patrol": "grid_patrol",
+    "群众举报": "public_report", "信访": "public_report", "举报": "public_report",
+    "publicreport": "public_report",
+    "12345热线": "hotline", "12369热线": "hotline", "热线": "hotline", "12345": "hotline",
+    "12369": "hotline",
+    "执法检查": "inspection", "督察交办": "inspection", "督查交办": "inspection",
+    "检查": "inspection",
+    "在线监测": "monitoring", "自动监测": "monitoring", "监测": "monitoring",
+    "卫星遥感": "satellite", "卫星图斑": "satellite", "遥感": "satellite",
+    "其他": "other", "其它": "other",
+}
+STATUS_LABELS: dict[str, str] = {
+    "待交办": "reported", "已上报": "reported", "待受理": "reported", "新建": "reported",
+    "已交办": "assigned", "已受理": "assigned", "处理中": "rectifying",
+    "整改中": "rectifying", "办理中": "rectifying", "inprogress": "rectifying",
+    "已办结": "closed", "已整改": "closed", "办结": "closed",
+    "已销号": "verified", "销号": "verified",
+    # Open311 / 311 systems: "open" means accepted and being handled.
+    "open": "assigned", "new": "reported", "acknowledged": "assigned",
+}
+
+#: Header aliases per canonical column, matched after header_key(). The config can add more.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "issue_id": ("issue_id", "问题编号", "事件编号", "编号", "id", "service_request_id",
+                 "case_enquiry_id", "工单编号"),
+    "reported_at": ("reported_at", "上报时间", "发现时间", "受理时间", "requested_datetime",
+                    "open_dt", "创建时间"),
+    "category": ("category", "问题类型", "问题类别", "类别", "service_name", "type"),
+    "source": ("source", "问题来源", "来源"),
+    "description": ("description", "问题描述", "内容", "描述"),
+    "lon": ("lon", "经度", "long", "lng", "longitude", "x", "x坐标"),
+    "lat": ("lat", "纬度", "latitude", "y", "y坐标"),
+    "coord_system": ("coord_system", "坐标系", "坐标系统", "crs"),
+    "address": ("address", "地址", "问题地址"),
+    "reported_grid": ("reported_grid", "所属网格", "网格编码", "网格编号"),
+    "status": ("status", "状态", "办理状态", "case_status"),
+    "deadline": ("deadline", "整改期限", "办理时限", "expected_datetime", "sla_target_dt"),
+    "closed_at": ("closed_at", "办结时间", "销号时间", "closed_dt"),
+    "responsible_unit": ("responsible_unit", "责任单位", "agency_responsible"),
+    "severity": ("severity", "严重程度", "等级"),
+    "task_type": ("task_type", "任务类型", "整改类型"),
+}
+
+_SEPARATORS = re.compile(r"[\s_\-·.]+")
+
+
+def header_key(text: object) -> str:
+    """Return the form of a header used for matching.
+
+    Full-width characters become half-width (NFKC), case is folded, and spaces, underscores,
+    hyphens and dots are dropped, so ``"Service Request ID"``, ``"service_request_id"`` and
+    ``"ＳＥＲＶＩＣＥ＿ＲＥＱＵＥＳＴ＿ＩＤ"`` all match.
+
+    Examples
+    --------
+    >>> header_key(" 问题 编号 ")
+    '问题编号'
+    >>> header_key("Service_Request ID")
+    'servicerequestid'
+    """
+    return _SEPARATORS.sub("", unicodedata.normalize("NFKC", str(text)).casefold())
+
+
+def normalise_label(text: object) -> str:
+    """Return the form of a category/source/status label used for matching (as header_key)."""
+    return header_key(text)
+
+
+def label_table(base: Mapping[str, str], codes: tuple[str, ...],
+                extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Build a lookup from normalised label to code: the codes, the built-in labels, then extras.
+
+    Parameters
+    ----------
+    base
+        Built-in labels, e.g. :data:`CATEGORY_LABELS`.
+    codes
+        The allowed codes; each also matches itself.
+    extra
+        Labels from the project file (they win over built-in ones).
+    """
+    table = {normalise_label(c): c for c in codes}
+    table.update({normalise_label(k): v for k, v in base.items()})
+    if extra:
+        table.update({normalise_label(k): v for k, v in extra.items()})
+    return table
