@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from gridwatch.config import Config, default_store_url, load_config
-from gridwatch.errors import ConfigError, GridwatchError, InputFileError
+from gridwatch.errors import ConfigError, GridwatchError, InputFileError, SchemaError
 
 __all__ = [
     "EXIT_INPUT",
@@ -31,7 +31,7 @@ __all__ = [
 
 EXIT_OK = 0
 EXIT_USAGE = 1  # usage or configuration error
-EXIT_INPUT = 2  # an input file that cannot be read
+EXIT_INPUT = 2  # an input file that cannot be read (or lacks the required columns)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -81,7 +81,7 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except InputFileError as exc:
+        except (InputFileError, SchemaError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INPUT)
         except GridwatchError as exc:

@@ -1,0 +1,93 @@
+"""``gridwatch ingest``: read a day's export, place every row, store it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from gridwatch.cli._options import (
+    config_option,
+    db_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_config,
+    resolve_db_url,
+)
+
+__all__ = ["ingest"]
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True,
+                type=click.Path(dir_okay=False, path_type=Path))
+@config_option
+@db_option
+@click.option("--crs", help="Coordinate system of the files when rows do not say: wgs84, "
+                            "cgcs2000, gcj02, bd09 or EPSG:n (overrides [input] crs).")
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the rejected rows to this CSV (file,row,column,value,reason).")
+@click.option("--observed-at", type=click.DateTime(), default=None,
+              help="When the export was taken (for the status history). Default: now.")
+@json_option
+@handle_errors
+def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None,
+           crs: str | None, rejects_path: Path | None, observed_at, as_json: bool) -> None:
+    """Read problem FILES (CSV/XLSX/JSON/GeoJSON/Open311, .gz/.zip too), place each row in
+    every boundary layer and store it; rows that cannot be used are listed with the reason."""
+    from gridwatch.coords import parse_crs
+    from gridwatch.errors import ConfigError
+    from gridwatch.export import write_table
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.store import Store
+
+    config = open_config(config_path)
+    if crs is not None and parse_crs(crs) is None:
+        raise ConfigError(f"--crs {crs!r} is not a coordinate system gridwatch knows; "
+                          "use wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
+    bar = tqdm(total=0, unit="row", desc="reading", file=sys.stderr, disable=as_json or None,
+               leave=False)
+
+    def file_progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def stage(message: str) -> None:
+        if not as_json:
+            click.echo(f"… {message}", err=True)
+
+    with Store(resolve_db_url(db_url, config)) as store:
+        summary, rejects = run_ingest(files, config=config, store=store,
+                                      crs=parse_crs(crs) if crs else None,
+                                      observed_at=observed_at, progress=stage,
+                                      file_progress=file_progress)
+    bar.close()
+    if rejects_path is not None:
+        write_table(rejects, rejects_path, timezone=config.territory.timezone)
+    if as_json:
+        echo_json(summary.to_dict())
+        return
+    click.echo(f"run {summary.run_id}: {summary.rows_in:,} rows in = {summary.accepted:,} "
+               f"accepted + {summary.rejected:,} rejected")
+    click.echo(f"stored: {summary.inserted:,} new, {summary.updated:,} updated, "
+               f"{summary.unchanged:,} unchanged, {summary.status_changes:,} status changes")
+    if summary.duplicates:
+        click.echo(f"duplicate issue ids superseded by a later row: {summary.duplicates:,}")
+    if summary.swapped_fixed or summary.grid_placed:
+        click.echo(f"repaired: {summary.swapped_fixed:,} swapped lat/lon, "
+                   f"{summary.grid_placed:,} placed at their reported grid")
+    if summary.grid_mismatch:
+        click.echo(f"reported grid differs from the map: {summary.grid_mismatch:,}")
+    for layer, count in summary.unassigned.items():
+        if count:
+            click.echo(f"outside every area of layer {layer}: {count:,}")
+    for reason, count in summary.reject_reasons.items():
+        click.echo(f"rejected, {reason}: {count:,}")
+    if summary.rejected and rejects_path is None:
+        click.echo("pass --rejects PATH to get the rejected rows with their reasons")
+    elif rejects_path is not None:
+        click.echo(f"rejected rows written to {rejects_path}")

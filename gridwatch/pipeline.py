@@ -1,0 +1,157 @@
+"""One import run: read files, place every row in every layer, store the result.
+
+This is the only module that strings the stages together; each stage stays a pure function in its
+own module. The CLI, the app and the demo call :func:`run_ingest`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from gridwatch.assign import place_records, unassigned_counts
+from gridwatch.config import Config
+from gridwatch.errors import GridwatchError
+from gridwatch.ingest import read_issues
+from gridwatch.layers import load_layers
+from gridwatch.store import Store
+
+__all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest"]
+
+REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
+
+#: Called with a short message at the start of each stage.
+StageReporter = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What one import did; ``rows_in == accepted + rejected`` always holds."""
+
+    run_id: int
+    files: list[str]
+    rows_in: int
+    accepted: int
+    rejected: int
+    inserted: int
+    updated: int
+    unchanged: int
+    status_changes: int
+    duplicates: int
+    swapped_fixed: int
+    grid_placed: int
+    grid_mismatch: int
+    unassigned: dict[str, int] = field(default_factory=dict)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the summary as plain JSON-ready values."""
+        return asdict(self)
+
+
+def run_ingest(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    config: Config,
+    store: Store,
+    crs: str | None = None,
+    observed_at: datetime | None = None,
+    layers: dict[str, gpd.GeoDataFrame] | None = None,
+    progress: StageReporter | None = None,
+    file_progress: Callable[[int, int], None] | None = None,
+) -> tuple[RunSummary, pd.DataFrame]:
+    """Read problem files, place them in every layer, and store them as one run.
+
+    Parameters
+    ----------
+    paths
+        Problem files (CSV/XLSX/JSON/GeoJSON/Open311, optionally .gz or .zip), read in order;
+        for a duplicate issue_id the later row wins.
+    config
+        The project (layers, territory, input settings).
+    store
+        Where the run is written; one transaction, so a failure leaves it as it was.
+    crs
+        Coordinate system of the files when rows do not say (overrides ``[input] crs``).
+    observed_at
+        When the export was taken (for the status history); default now.
+    layers
+        Already loaded layers (as from :func:`gridwatch.layers.load_layers`), to skip loading.
+    progress
+        Called with a message at the start of each stage.
+    file_progress
+        Called as ``(rows_read, rows_total)`` while files are read.
+
+    Returns
+    -------
+    summary : RunSummary
+    rejects : pandas.DataFrame
+        One row per rejected input row: file, row, column, value, reason.
+
+    Raises
+    ------
+    InputFileError, SchemaError
+        A file cannot be read or lacks the required columns (nothing is stored).
+    StoreError
+        The store could not be written (nothing is stored; the failed run is recorded).
+    """
+    say = progress or (lambda _message: None)
+    say(f"reading {len(paths)} file(s)")
+    result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
+                         crs=crs, progress=file_progress)
+    if layers is None:
+        say(f"loading {len(config.layers)} boundary layer(s)")
+        layers = load_layers(config)
+    say(f"placing {len(result.records):,} row(s) in {len(layers)} layer(s)")
+    placed, place_rejects = place_records(result.records, layers, config)
+    rejects = _concat_rejects(result.rejects, place_rejects)
+    if result.rows_in != len(placed) + len(rejects):
+        raise GridwatchError(
+            f"row accounting failed: {result.rows_in} rows in, {len(placed)} accepted, "
+            f"{len(rejects)} rejected; please report this with the input file")
+    say(f"storing {len(placed):,} problem(s)")
+    counts = store.import_records(
+        placed, layers=config.layers, files=[str(p) for p in paths], rows_in=result.rows_in,
+        rejected=len(rejects), observed_at=observed_at)
+    flags = placed["location_flag"] if "location_flag" in placed else pd.Series(dtype=str)
+    mismatch = placed["grid_mismatch"] if "grid_mismatch" in placed else pd.Series(dtype=bool)
+    summary = RunSummary(
+        run_id=counts.run_id,
+        files=[str(p) for p in paths],
+        rows_in=result.rows_in,
+        accepted=len(placed),
+        rejected=len(rejects),
+        inserted=counts.inserted,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        status_changes=counts.status_changes,
+        duplicates=result.duplicates,
+        swapped_fixed=int((flags == "swapped").sum()),
+        grid_placed=int((flags == "grid_point").sum()),
+        grid_mismatch=int(mismatch.fillna(False).astype(bool).sum()),
+        unassigned=unassigned_counts(placed, list(layers)),
+        reject_reasons=_reason_counts(rejects),
+    )
+    return summary, rejects
+
+
+def _concat_rejects(*frames: pd.DataFrame) -> pd.DataFrame:
+    parts = [f.loc[:, list(REJECT_COLUMNS)] for f in frames if f is not None and len(f)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values(["file", "row"], kind="stable", ignore_index=True)
+
+
+def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:
+    """Count rejects by the kind of reason (the text before the first colon)."""
+    if rejects.empty:
+        return {}
+    kinds = rejects["reason"].astype(str).str.split(":", n=1).str[0].str.strip()
+    return {str(k): int(v) for k, v in kinds.value_counts().sort_index().items()}
