@@ -1,0 +1,370 @@
+"""Offline folium maps: areas coloured by overdue figures or hotspot bins, problems, overlays.
+
+Nothing here loads from the internet. Leaflet, jQuery, MarkerCluster and the heat-map plugin come
+from installed packages (``xstatic-*`` and folium's own wheel), are copied next to the app by
+:func:`install_assets`, and every map element made here points at them through ``base_url``
+(instance attributes, so no global state changes). There are no tiles unless a tile URL for an
+intranet server is given. All user text is escaped with :func:`escape_text` before it reaches the
+page: folium puts popup and tooltip text inside JavaScript template literals and GeoJSON tooltips
+into ``innerHTML``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from branca.element import Element
+from folium.plugins import HeatMap, MarkerCluster
+
+__all__ = [
+    "BIN_COLOURS",
+    "BIN_LABELS",
+    "CODE_COLOURS",
+    "add_areas",
+    "add_heat",
+    "add_legend",
+    "add_overlay",
+    "add_points",
+    "asset_files",
+    "escape_text",
+    "install_assets",
+    "make_map",
+    "map_html",
+]
+
+#: ArcGIS Hot Spot Analysis colours by Gi* bin (-3 … 3).
+BIN_COLOURS: dict[int, str] = {
+    -3: "#4575b4", -2: "#91bfdb", -1: "#d1e5f0", 0: "#f7f7f7",
+    1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b",
+}
+BIN_LABELS: dict[int, str] = {
+    -3: "冷点 99%", -2: "冷点 95%", -1: "冷点 90%", 0: "不显著",
+    1: "热点 90%", 2: "热点 95%", 3: "热点 99%",
+}
+#: Red/yellow/green code colours (红黄绿码) and closed problems.
+CODE_COLOURS: dict[str, str] = {
+    "red": "#d7191c", "yellow": "#fdae61", "green": "#1a9641",
+    "closed_on_time": "#7f7f7f", "closed_late": "#404040",
+}
+#: Sequential reds for overdue counts and rates (light → dark).
+OVERDUE_RAMP: tuple[str, ...] = ("#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15")
+
+_ESCAPES = {"$": "&#36;", "`": "&#96;", "\\": "&#92;"}
+
+
+def escape_text(value: object) -> str:
+    """Return user text safe to put in a popup, tooltip or GeoJSON property.
+
+    HTML special characters become entities, and so do ``$``, backtick and backslash, which
+    would otherwise act inside the JavaScript template literals folium writes.
+
+    Examples
+    --------
+    >>> escape_text('<img src=x onerror=alert(1)>${x}')
+    '&lt;img src=x onerror=alert(1)&gt;&#36;{x}'
+    """
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return ""
+    text = html.escape(str(value), quote=True)
+    for char, entity in _ESCAPES.items():
+        text = text.replace(char, entity)
+    return text
+
+
+# --- assets ---------------------------------------------------------------------------------
+
+def asset_files() -> dict[str, Path]:
+    """Return the shipped asset files by their path under the assets folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a package that carries an asset is missing (reinstall gridwatch).
+    """
+    import xstatic.pkg.jquery as xjquery
+    import xstatic.pkg.leaflet as xleaflet
+    import xstatic.pkg.leaflet_markercluster as xcluster
+
+    leaflet = Path(xleaflet.BASE_DIR)
+    cluster = Path(xcluster.BASE_DIR)
+    files = {
+        "leaflet/leaflet.js": leaflet / "leaflet.js",
+        "leaflet/leaflet.css": leaflet / "leaflet.css",
+        "jquery/jquery.min.js": Path(xjquery.BASE_DIR) / "jquery.min.js",
+        "markercluster/leaflet.markercluster.js": cluster / "leaflet.markercluster.js",
+        "markercluster/MarkerCluster.css": cluster / "MarkerCluster.css",
+        "markercluster/MarkerCluster.Default.css": cluster / "MarkerCluster.Default.css",
+        "heat/leaflet_heat.min.js": Path(folium.__file__).parent / "templates"
+        / "leaflet_heat.min.js",
+    }
+    for image in sorted((leaflet / "images").glob("*.png")):
+        files[f"leaflet/images/{image.name}"] = image
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"map assets missing: {', '.join(missing)}; reinstall gridwatch")
+    return files
+
+
+def install_assets(dest: str | Path) -> Path:
+    """Copy Leaflet and its plugins into ``dest`` (kept when already up to date).
+
+    For the Streamlit app, ``dest`` is ``static/gridwatch`` next to ``app.py`` and the
+    ``base_url`` of the maps is ``app/static/gridwatch``.
+    """
+    root = Path(dest)
+    for relative, source in asset_files().items():
+        target = root / relative
+        if target.is_file() and target.stat().st_size == source.stat().st_size:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+    return root
+
+
+def _js(base_url: str, *names: str) -> list[tuple[str, str]]:
+    # the name keys folium's page header: it must differ between the .js and .css of a library
+    return [(n.replace("/", "_").replace(".", "_"), f"{base_url.rstrip('/')}/{n}") for n in names]
+
+
+def _offline(element: folium.MacroElement, base_url: str) -> None:
+    """Point an element's scripts and styles at the local assets (instance attributes)."""
+    if isinstance(element, folium.Map):
+        element.default_js = _js(base_url, "leaflet/leaflet.js", "jquery/jquery.min.js")
+        element.default_css = _js(base_url, "leaflet/leaflet.css")
+    elif isinstance(element, MarkerCluster):
+        element.default_js = _js(base_url, "markercluster/leaflet.markercluster.js")
+        element.default_css = _js(base_url, "markercluster/MarkerCluster.css",
+                                  "markercluster/MarkerCluster.Default.css")
+    elif isinstance(element, HeatMap):
+        element.default_js = _js(base_url, "heat/leaflet_heat.min.js")
+
+
+# --- maps -----------------------------------------------------------------------------------
+
+def make_map(
+    bounds: Sequence[float],
+    *,
+    base_url: str = "assets",
+    tiles: str | None = None,
+    tiles_attribution: str = "",
+    height: str = "100%",
+) -> folium.Map:
+    """Return an empty offline map fitted to ``bounds`` (minx, miny, maxx, maxy in WGS84).
+
+    Parameters
+    ----------
+    bounds
+        Area to show, e.g. ``areas.total_bounds``.
+    base_url
+        URL (or relative path) under which :func:`install_assets` put the assets.
+    tiles
+        XYZ template of an intranet tile server, e.g. 天地图
+        ``http://tdt.intranet/DataServer?T=vec_w&X={x}&Y={y}&L={z}&tk=KEY``. None (default):
+        no tiles, the boundaries are the base map. GCJ-02 tile sets (高德/腾讯) need the data
+        shifted with :func:`gridwatch.coords.from_wgs84` to match.
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
+                      prefer_canvas=True, control_scale=True, height=height)
+    # without tiles Leaflet has no zoom limits, and MarkerCluster refuses to work without them
+    fmap.options.update({"minZoom": 5, "maxZoom": 19})
+    _offline(fmap, base_url)
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr=tiles_attribution or "intranet tiles",
+                         name="底图", overlay=False).add_to(fmap)
+    fmap.fit_bounds([[miny, minx], [maxy, maxx]])
+    return fmap
+
+
+def _ramp_colour(values: pd.Series) -> pd.Series:
+    """Colour values on :data:`OVERDUE_RAMP` by quantile classes; zero is the lightest."""
+    numbers = pd.to_numeric(values, errors="coerce").fillna(0.0)
+    positive = numbers[numbers > 0]
+    colours = pd.Series(OVERDUE_RAMP[0], index=values.index)
+    if positive.empty:
+        return colours
+    edges = np.unique(np.quantile(positive, np.linspace(0, 1, len(OVERDUE_RAMP))[1:-1]))
+    classes = np.searchsorted(edges, positive.to_numpy(), side="right") + 1
+    colours.loc[positive.index] = [OVERDUE_RAMP[min(c, len(OVERDUE_RAMP) - 1)] for c in classes]
+    return colours
+
+
+def add_areas(
+    fmap: folium.Map,
+    areas: gpd.GeoDataFrame,
+    *,
+    value_column: str,
+    name: str,
+    fields: Mapping[str, str],
+    by_bin: bool = False,
+    highlight: pd.Series | None = None,
+    simplify_m: float = 0.0,
+) -> folium.GeoJson:
+    """Draw areas filled by ``value_column`` with a tooltip of ``fields`` (column → label).
+
+    ``by_bin`` colours a Gi* bin column (-3 … 3) with :data:`BIN_COLOURS`; otherwise values are
+    classed on a red ramp. Areas where ``highlight`` is true (e.g. overdue hotspots) get a thick
+    dark outline so they stand out at a glance. ``simplify_m`` simplifies outlines (metres,
+    topology kept per polygon) to keep the page small.
+    """
+    frame = areas.to_crs(4326) if areas.crs is not None and areas.crs.to_epsg() != 4326 else areas
+    keep = list(dict.fromkeys([*fields, value_column]))
+    out = gpd.GeoDataFrame(
+        {c: frame[c].map(escape_text) if frame[c].dtype == object or
+         pd.api.types.is_string_dtype(frame[c]) else frame[c] for c in keep},
+        geometry=frame.geometry, crs=4326)
+    if simplify_m > 0:
+        out["geometry"] = out.geometry.simplify(simplify_m / 111_000, preserve_topology=True)
+    if by_bin:
+        bins = pd.to_numeric(frame[value_column], errors="coerce").fillna(0).astype(int)
+        out["_fill"] = bins.map(BIN_COLOURS).fillna(BIN_COLOURS[0])
+    else:
+        out["_fill"] = _ramp_colour(frame[value_column])
+    flagged = (highlight.reindex(frame.index).fillna(False).astype(bool)
+               if highlight is not None else pd.Series(False, index=frame.index))
+    out["_edge"] = np.where(flagged, "#000000", "#666666")
+    out["_weight"] = np.where(flagged, 3.0, 0.6)
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].astype(str)
+    layer = folium.GeoJson(
+        json.loads(out.to_json(na="null", drop_id=True)),
+        name=escape_text(name),
+        style_function=lambda f: {
+            "fillColor": f["properties"]["_fill"], "color": f["properties"]["_edge"],
+            "weight": f["properties"]["_weight"], "fillOpacity": 0.7,
+        },
+        highlight_function=lambda _f: {"weight": 3, "color": "#222222"},
+        tooltip=folium.GeoJsonTooltip(fields=list(fields),
+                                      aliases=[escape_text(a) for a in fields.values()],
+                                      sticky=True),
+    )
+    layer.add_to(fmap)
+    return layer
+
+
+def add_overlay(
+    fmap: folium.Map,
+    shapes: gpd.GeoDataFrame,
+    *,
+    name: str,
+    label_column: str,
+    colour: str,
+    dashed: bool = False,
+    fill_opacity: float = 0.15,
+    show: bool = True,
+) -> folium.GeoJson:
+    """Draw outlines such as river basins, redline zones or their 500 m belt as a toggle layer."""
+    out = gpd.GeoDataFrame({"label": shapes[label_column].map(escape_text)},
+                           geometry=shapes.geometry, crs=shapes.crs).to_crs(4326)
+    layer = folium.GeoJson(
+        json.loads(out.to_json(drop_id=True)), name=escape_text(name), show=show,
+        style_function=lambda _f: {"color": colour, "weight": 1.5, "fillColor": colour,
+                                   "fillOpacity": fill_opacity,
+                                   "dashArray": "6 4" if dashed else None},
+        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
+    )
+    layer.add_to(fmap)
+    return layer
+
+
+def add_points(
+    fmap: folium.Map,
+    problems: pd.DataFrame,
+    *,
+    base_url: str = "assets",
+    code_column: str = "code",
+    popup_columns: Mapping[str, str] | None = None,
+    name: str = "问题点位",
+    limit: int = 5000,
+) -> MarkerCluster:
+    """Draw problems (``lon``/``lat``) as clustered circles coloured by red/yellow/green code.
+
+    At most ``limit`` points are drawn (the most urgent first: red, yellow, green, closed) so the
+    browser stays responsive; aggregate to areas or hexagons beyond that.
+    """
+    order = {"red": 0, "yellow": 1, "green": 2}
+    frame = problems.dropna(subset=["lon", "lat"])
+    if code_column in frame:
+        rank = frame[code_column].map(order).fillna(3)
+        frame = frame.assign(_rank=rank).sort_values("_rank", kind="stable").head(limit)
+    else:
+        frame = frame.head(limit)
+    cluster = MarkerCluster(name=escape_text(name), options={"disableClusteringAtZoom": 16})
+    _offline(cluster, base_url)
+    popup_columns = popup_columns or {}
+    for row in frame.itertuples(index=False):
+        record = row._asdict()
+        code = str(record.get(code_column, "") or "")
+        body = "<br>".join(f"<b>{escape_text(label)}</b>: {escape_text(record.get(col))}"
+                           for col, label in popup_columns.items())
+        folium.CircleMarker(
+            location=[float(record["lat"]), float(record["lon"])], radius=5,
+            color=CODE_COLOURS.get(code, "#3186cc"), fill=True, fill_opacity=0.9, weight=1,
+            popup=folium.Popup(body, max_width=320) if body else None,
+        ).add_to(cluster)
+    cluster.add_to(fmap)
+    return cluster
+
+
+def add_heat(fmap: folium.Map, lon: Sequence[float], lat: Sequence[float], *,
+             base_url: str = "assets", name: str = "热力图", show: bool = False) -> HeatMap:
+    """Draw a heat map of points (hidden until switched on in the layer control)."""
+    points = [[float(y), float(x)] for x, y in zip(lon, lat, strict=True)
+              if np.isfinite(x) and np.isfinite(y)]
+    heat = HeatMap(points, name=escape_text(name), show=show, radius=12, blur=15)
+    _offline(heat, base_url)
+    heat.add_to(fmap)
+    return heat
+
+
+def add_legend(fmap: folium.Map, title: str, entries: Mapping[str, str]) -> None:
+    """Add a plain-HTML legend (branca colormaps would pull d3 from a CDN in streamlit-folium)."""
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:12px;height:12px;background:{colour};'
+        f'border:1px solid #999;margin-right:4px"></span>{escape_text(label)}</div>'
+        for label, colour in entries.items())
+    box = (f'<div style="position:absolute;bottom:24px;left:12px;z-index:9999;background:#fff;'
+           f'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font-size:12px">'
+           f"<b>{escape_text(title)}</b>{rows}</div>")
+    fmap.get_root().html.add_child(Element(box))
+
+
+def map_html(fmap: folium.Map, *, inline_assets: bool = False) -> str:
+    """Return the map as one HTML page; with ``inline_assets`` the scripts and styles are
+    embedded, so the file opens offline anywhere (for field teams)."""
+    page = fmap.get_root().render()
+    if not inline_assets:
+        return page
+    for relative, path in asset_files().items():
+        if relative.endswith(".js"):
+            tag_src = f'src="{_asset_url(fmap, relative)}"'
+            page = page.replace(f"<script {tag_src}></script>",
+                                f"<script>{path.read_text(encoding='utf-8')}</script>")
+        elif relative.endswith(".css"):
+            page = page.replace(f'<link rel="stylesheet" href="{_asset_url(fmap, relative)}"/>',
+                                f"<style>{_inline_images(path)}</style>")
+    return page
+
+
+def _inline_images(css_file: Path) -> str:
+    """Return a stylesheet with its ``url(images/x.png)`` references embedded as data URIs."""
+    css = css_file.read_text(encoding="utf-8")
+    for image in sorted((css_file.parent / "images").glob("*.png")):
+        data = base64.b64encode(image.read_bytes()).decode("ascii")
+        css = css.replace(f"url(images/{image.name})", f"url(data:image/png;base64,{data})")
+    return css
+
+
+def _asset_url(fmap: folium.Map, relative: str) -> str:
+    base = fmap.default_js[0][1].rsplit("/leaflet/", 1)[0]
+    return f"{base}/{relative}"
