@@ -21,8 +21,9 @@ from gridwatch.errors import GridwatchError
 from gridwatch.ingest import read_issues
 from gridwatch.layers import load_layers
 from gridwatch.store import Store
+from gridwatch.validate import LabelCheck, compare_labels, label_rules
 
-__all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest"]
+__all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest", "run_validate"]
 
 REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 
@@ -139,6 +140,57 @@ def run_ingest(
         reject_reasons=_reason_counts(rejects),
     )
     return summary, rejects
+
+
+def run_validate(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    config: Config,
+    against: Sequence[tuple[str, str]],
+    crs: str | None = None,
+    progress: StageReporter | None = None,
+) -> tuple[list[LabelCheck], pd.DataFrame, pd.DataFrame]:
+    """Place problem files (without storing them) and compare label columns with layers.
+
+    Parameters
+    ----------
+    paths
+        Problem files whose rows carry area labels of their own.
+    config
+        The project; ``[input] keep_columns`` must keep the label columns and
+        ``[validate.normalise]`` says how labels are written (see :mod:`gridwatch.validate`).
+    against
+        ``(column, layer)`` pairs, e.g. ``[("ward", "ward"), ("police_district", "police")]``.
+
+    Returns
+    -------
+    checks : list of LabelCheck
+        One per pair.
+    disagreements : pandas.DataFrame
+        The disagreeing rows of every pair, with ``column`` and ``layer`` columns.
+    rejects : pandas.DataFrame
+        Rows that could not be placed at all.
+    """
+    say = progress or (lambda _message: None)
+    rules = label_rules(config.section("validate"))
+    for _column, layer in against:
+        config.layer(layer)  # a clear error for an unknown layer before any work
+    say(f"reading {len(paths)} file(s)")
+    result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
+                         crs=crs)
+    say(f"loading {len(config.layers)} boundary layer(s)")
+    layers = load_layers(config)
+    say(f"placing {len(result.records):,} row(s)")
+    placed, place_rejects = place_records(result.records, layers, config)
+    checks: list[LabelCheck] = []
+    parts: list[pd.DataFrame] = []
+    for column, layer in against:
+        check, rows = compare_labels(placed, layers[layer], column=column, layer=layer,
+                                     steps=rules.get(column, ()))
+        checks.append(check)
+        parts.append(rows.assign(column=column, layer=layer))
+    disagreements = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return checks, disagreements, _concat_rejects(result.rejects, place_rejects)
 
 
 def _concat_rejects(*frames: pd.DataFrame) -> pd.DataFrame:

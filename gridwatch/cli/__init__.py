@@ -22,6 +22,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.supervise", "remind"),
     ("gridwatch.cli.supervise", "review"),
     ("gridwatch.cli.hotspots", "hotspots"),
+    ("gridwatch.cli.validate", "validate"),
 )
 
 
