@@ -172,6 +172,8 @@ def test_cli_errors_are_one_clear_line(small_project: Path, tmp_path: Path) -> N
     assert bad_crs.exit_code == 1 and "martian" in bad_crs.output
     no_config = runner.invoke(main, ["ingest", "x.csv", "--config", str(tmp_path / "no.toml")])
     assert no_config.exit_code == 1 and "not found" in no_config.output
+    usage = runner.invoke(main, ["ingest"])
+    assert usage.exit_code == 1 and "Missing argument" in usage.output
     (tmp_path / "noid.csv").write_text("foo,bar\n1,2\n", encoding="utf-8")
     no_id = runner.invoke(main, ["ingest", str(tmp_path / "noid.csv"), "--config",
                                  str(small_project), "--db", db])

@@ -6,6 +6,8 @@ Each command group lives in its own module and is registered here.
 from __future__ import annotations
 
 import importlib
+import sys
+from typing import Any
 
 import click
 
@@ -26,7 +28,27 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Gridwatch(click.Group):
+    """The root group: usage errors exit with 1, since 2 means an unreadable input file."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            super().main(*args, standalone_mode=False, **kwargs)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(1)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(1 if exc.exit_code == 2 else exc.exit_code)
+        except click.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(1)
+        sys.exit(0)
+
+
+@click.group(cls=_Gridwatch, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="gridwatch")
 def main() -> None:
     """gridwatch: place environmental problems in their grids, track deadlines (红黄绿码),

@@ -1,0 +1,62 @@
+"""``gridwatch export``: write stored data to files for people and GIS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gridwatch.cli._options import (
+    config_option,
+    db_option,
+    handle_errors,
+    open_config,
+    out_option,
+    resolve_db_url,
+)
+
+__all__ = ["export"]
+
+_DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+
+@click.group()
+def export() -> None:
+    """Write stored problems to CSV, XLSX, GeoJSON, GeoPackage, Shapefile or KML."""
+
+
+@export.command("issues")
+@out_option
+@db_option
+@config_option
+@click.option("--format", "fmt", metavar="csv|xlsx|geojson|gpkg|kml|shp",
+              help="Output format; default from the --out extension (shp: a zipped Shapefile).")
+@handle_errors
+def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
+           fmt: str | None) -> None:
+    """Write the stored problems: canonical columns, WGS84 lon/lat, the area id in every layer
+    and the redline flags and distances. Times are shown in the territory's zone."""
+    from gridwatch.errors import ConfigError, StoreError
+    from gridwatch.export import export_issues
+    from gridwatch.store import Store
+
+    if out_path is None:
+        raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    url = resolve_db_url(db_url, config)
+    _require_sqlite_file(url, StoreError)
+    with Store(url) as store:
+        frame = store.issues()
+    timezone = config.territory.timezone if config is not None else _DEFAULT_TIMEZONE
+    written = export_issues(frame, out_path, format=fmt, timezone=timezone)
+    click.echo(f"wrote {len(frame):,} problems to {written}")
+
+
+def _require_sqlite_file(url: str, error: type[Exception]) -> None:
+    """Refuse to export from a SQLite file that does not exist (opening would create it empty)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and ":memory:" not in url:
+        path = Path(url[len(prefix):].split("?", 1)[0])
+        if not path.is_file():
+            raise error(f"no store at {path}: run `gridwatch ingest` first, or pass --db URL")
