@@ -1,0 +1,262 @@
+"""The state of every problem as of a date, and its red/yellow/green code (红黄绿码).
+
+"As of" a local date ``D`` means at the end of that day in the territory's time zone: a problem
+reported on ``D`` is known, one closed on ``D`` is closed, one closed on ``D + 1`` is still open.
+The status at that moment is reconstructed from the status history when it is given (so a
+problem reopened later is counted as it stood then), otherwise from ``reported_at``/``closed_at``.
+Recomputing last month's figures from today's records therefore gives last month's answer.
+
+Codes: ``red`` (open and past its deadline date), ``yellow`` (open and due within
+``yellow_days`` working days, due today included), ``green`` (other open, including long-term
+tasks, which are never overdue), ``closed_on_time`` (closed no later than the deadline, or with
+no deadline) and ``closed_late``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridwatch.deadlines import (
+    DeadlineSettings,
+    calendar_for,
+    count_working_days,
+    derive_deadlines,
+    local_dates,
+    one_calendar_warning,
+)
+from gridwatch.errors import ConfigError
+from gridwatch.schema import CLOSED_STATUSES
+
+__all__ = [
+    "CODES",
+    "AsOfSettings",
+    "as_of_cutoff",
+    "evaluate_as_of",
+    "parse_as_of",
+    "parse_asof_settings",
+    "status_as_of",
+]
+
+CODES: tuple[str, ...] = ("red", "yellow", "green", "closed_on_time", "closed_late")
+#: Sub-tables of ``[supervision]`` owned by other modules.
+_SUBTABLES = {"league", "escalation", "rebound", "duplicates", "review"}
+
+
+@dataclass(frozen=True)
+class AsOfSettings:
+    """The top-level keys of ``[supervision]``."""
+
+    #: Open problems due within this many working days (today included) are yellow.
+    yellow_days: int = 3
+    #: Statistics count incidents (duplicates grouped), not reports.
+    count_incidents: bool = True
+
+
+def parse_asof_settings(section: Mapping[str, Any]) -> AsOfSettings:
+    """Validate the top-level keys of ``[supervision]``; raise ConfigError listing every problem."""
+    raw = dict(section or {})
+    problems: list[str] = []
+    known = {"yellow_days", "count_incidents"}
+    for key in sorted(set(raw) - known - _SUBTABLES):
+        problems.append(f"[supervision] unknown key {key!r}; allowed: "
+                        f"{', '.join(sorted(known | _SUBTABLES))}")
+    yellow = raw.get("yellow_days", 3)
+    if isinstance(yellow, bool) or not isinstance(yellow, int) or yellow < 0:
+        problems.append(f"[supervision] yellow_days must be a whole number >= 0, got {yellow!r}")
+        yellow = 3
+    incidents = raw.get("count_incidents", True)
+    if not isinstance(incidents, bool):
+        problems.append(f"[supervision] count_incidents must be true or false, got {incidents!r}")
+        incidents = True
+    if problems:
+        raise ConfigError(f"the [supervision] section has {len(problems)} problem(s):", problems)
+    return AsOfSettings(yellow_days=yellow, count_incidents=incidents)
+
+
+def parse_as_of(value: Any) -> dt.date:
+    """Turn ``"2024-03-01"``, a date or a timestamp into a local date; ConfigError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"as_of {value!r} is not a date; write it as YYYY-MM-DD") from None
+
+
+def as_of_cutoff(as_of: Any, timezone: str) -> pd.Timestamp:
+    """The UTC instant that ends local date ``as_of`` (the next local midnight)."""
+    day = parse_as_of(as_of) + dt.timedelta(days=1)
+    return pd.Timestamp(day).tz_localize(timezone).tz_convert("UTC")
+
+
+def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
+                 history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Status and closing time of each problem just before ``cutoff`` (a UTC instant).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``known`` (reported before the cutoff), ``status`` (str, NA when not known),
+        ``closed`` (bool), ``closed_at`` (closing time if closed then, else NaT).
+    """
+    reported = pd.to_datetime(issues["reported_at"], utc=True)
+    closed_rec = (pd.to_datetime(issues["closed_at"], utc=True) if "closed_at" in issues
+                  else pd.Series(pd.NaT, index=issues.index, dtype="datetime64[ns, UTC]"))
+    known = (reported < cutoff).to_numpy()
+    rec_closed = (closed_rec < cutoff).to_numpy(dtype=bool, na_value=False)
+    status = np.where(rec_closed, "closed", "reported").astype(object)
+    closed = rec_closed.copy()
+    close_time = closed_rec.where(rec_closed)
+    if history is not None and len(history):
+        h = history[pd.to_datetime(history["changed_at"], utc=True) < cutoff]
+        h = h.assign(_t=pd.to_datetime(h["changed_at"], utc=True), _o=np.arange(len(h)))
+        h = h.sort_values(["issue_id", "_t", "_o"], kind="stable")
+        last = h.groupby("issue_id", sort=False).tail(1).set_index("issue_id")
+        into_closed = h["status"].isin(CLOSED_STATUSES)
+        if "previous_status" in h:
+            into_closed &= ~h["previous_status"].isin(CLOSED_STATUSES)
+        closes = h[into_closed].groupby("issue_id", sort=False)["_t"].last()
+        ids = issues["issue_id"]
+        has = ids.isin(last.index).to_numpy()
+        hist_status = ids[has].map(last["status"]).to_numpy(dtype=object)
+        hist_closed = np.isin(hist_status, CLOSED_STATUSES)
+        status[has] = hist_status
+        closed[has] = hist_closed
+        hist_close_time = pd.Series(closes.reindex(ids[has].to_numpy()).to_numpy(),
+                                    index=ids.index[has], dtype="datetime64[ns, UTC]")
+        # The record's closed_at, when already past, is the exact closing time; the history's
+        # change time only when the record does not give one before the cutoff (a reopening).
+        own = close_time[has]
+        close_time.loc[has] = own.where(own.notna() & hist_closed, hist_close_time)
+        close_time[~closed] = pd.NaT
+    status[~known] = None
+    closed &= known
+    return pd.DataFrame({
+        "known": known,
+        "status": pd.Series(status, index=issues.index, dtype="str"),
+        "closed": closed,
+        "closed_at": close_time.where(closed).astype("datetime64[ns, UTC]"),
+    }, index=issues.index)
+
+
+def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | None = None,
+                   deadlines: pd.DataFrame | None = None,
+                   deadline_settings: DeadlineSettings | None = None,
+                   settings: AsOfSettings | None = None,
+                   timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """Code every problem as of the end of local date ``as_of``.
+
+    Parameters
+    ----------
+    issues
+        The wide issues frame (``issue_id``, ``reported_at``, ``closed_at``, ``deadline`` ...).
+    as_of
+        Local date (``"YYYY-MM-DD"``, date or timestamp).
+    history
+        Status history (``issue_id, previous_status, status, changed_at``); optional.
+    deadlines
+        Output of :func:`gridwatch.deadlines.derive_deadlines`; derived when omitted.
+    deadline_settings, settings
+        Parsed ``[deadlines]`` and ``[supervision]`` sections.
+    timezone
+        The territory's time zone.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index as ``issues``: ``known``, ``status``, ``is_open``, ``closed_at``, ``deadline``,
+        ``task_kind``, ``code`` (NA when not yet reported), ``days_overdue`` (open, calendar
+        days past the deadline date), ``days_late`` (closed late, calendar days), ``days_to_close``
+        (float days), ``working_days_left``, ``next_review`` and ``review_due`` (long-term
+        tasks), ``milestones_passed`` (staged tasks: milestones passed while open).
+    """
+    with one_calendar_warning():
+        return _evaluate(issues, as_of, history, deadlines, deadline_settings or DeadlineSettings(),
+                         settings or AsOfSettings(), timezone)
+
+
+def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
+              deadlines: pd.DataFrame | None, deadline_settings: DeadlineSettings,
+              settings: AsOfSettings, timezone: str) -> pd.DataFrame:
+    day = np.datetime64(parse_as_of(as_of), "D")
+    cutoff = as_of_cutoff(as_of, timezone)
+    if deadlines is None:
+        deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
+    state = status_as_of(issues, cutoff, history)
+    known = state["known"].to_numpy()
+    closed = state["closed"].to_numpy()
+    is_open = known & ~closed
+    deadline = deadlines["deadline"]
+    kind = deadlines["task_kind"].to_numpy(dtype=object)
+    due_day = local_dates(deadline, timezone)
+    rep_day = local_dates(issues["reported_at"], timezone)
+    review = _next_review(rep_day, day, kind, deadline_settings)
+    calendar = calendar_for(np.array([day]), due_day, review)
+    left = count_working_days(np.full(len(issues), day), due_day, calendar=calendar)
+    has_due = ~np.isnat(due_day)
+    red = is_open & has_due & (due_day < day)
+    yellow = is_open & has_due & ~red & (left <= settings.yellow_days)
+    late = closed & (state["closed_at"] > deadline).to_numpy(dtype=bool, na_value=False)
+    code = np.select([red, yellow, is_open, late, closed],
+                     ["red", "yellow", "green", "closed_late", "closed_on_time"], default="")
+    code = pd.Series(code, index=issues.index, dtype="str").replace("", pd.NA)
+    with np.errstate(invalid="ignore"):
+        overdue = np.where(red, (day - due_day).astype("float64"), np.nan)
+        closed_day = local_dates(state["closed_at"], timezone)
+        days_late = np.where(late, (closed_day - due_day).astype("float64"), np.nan)
+    reported = pd.to_datetime(issues["reported_at"], utc=True)
+    to_close = (state["closed_at"] - reported) / pd.Timedelta(days=1)
+    review_left = count_working_days(np.full(len(issues), day), review, calendar=calendar)
+    return pd.DataFrame({
+        "known": known,
+        "status": state["status"],
+        "is_open": is_open,
+        "closed_at": state["closed_at"],
+        "deadline": deadline,
+        "task_kind": deadlines["task_kind"],
+        "code": code,
+        "days_overdue": overdue,
+        "days_late": days_late,
+        "days_to_close": to_close.astype("float64"),
+        "working_days_left": np.where(is_open, left, np.nan),
+        "next_review": pd.Series(review, index=issues.index),
+        "review_due": is_open & (kind == "long_term") & (review_left <= settings.yellow_days),
+        "milestones_passed": _milestones_passed(deadlines, cutoff, is_open),
+    }, index=issues.index)
+
+
+def _next_review(reported: np.ndarray, day: np.datetime64, kind: np.ndarray,
+                 settings: DeadlineSettings) -> np.ndarray:
+    """First review date on or after ``day``: every review_every_days after the report."""
+    period = settings.review_every_days
+    age = (day - reported).astype("float64")
+    k = np.maximum(np.ceil(age / period), 1)
+    k = np.where(np.isnan(k), 1, k).astype("int64")
+    out = reported + (k * period).astype("timedelta64[D]")
+    out[kind != "long_term"] = np.datetime64("NaT")
+    return out
+
+
+def _milestones_passed(deadlines: pd.DataFrame, cutoff: pd.Timestamp,
+                       is_open: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(deadlines), dtype="int64")
+    if "milestones" not in deadlines:
+        return out
+    lengths = deadlines["milestones"].map(len).to_numpy()
+    rows = np.flatnonzero((lengths > 0) & is_open)
+    if rows.size == 0:
+        return out
+    exploded = deadlines["milestones"].iloc[rows].explode()
+    # A milestone ending on the as-of date is due today, not passed (as with the deadline).
+    passed = pd.to_datetime(exploded, utc=True) < cutoff - pd.Timedelta(days=1)
+    counts = passed.groupby(level=0, sort=False).sum()
+    out[rows] = counts.reindex(deadlines.index[rows]).to_numpy()
+    return out

@@ -1,0 +1,151 @@
+"""Duplicate reports grouped as incidents (一事多报).
+
+Two reports are linked when they lie within ``radius_m`` metres of each other, were reported
+within ``hours`` hours of each other and share the category; an incident is a connected group
+of links, so chains (A–B, B–C) form one incident even when A and C are farther apart. The
+incident id is the issue_id of the group's first report (earliest ``reported_at``, then the
+smallest issue_id), so it does not depend on row order. Distances are measured in a metric CRS
+with a spatial index (a k-d tree), never with an all-pairs loop.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from gridwatch.errors import ConfigError
+
+__all__ = [
+    "DuplicateSettings",
+    "group_incidents",
+    "incident_primary",
+    "metric_xy",
+    "near_pairs",
+    "parse_duplicate_settings",
+]
+
+
+@dataclass(frozen=True)
+class DuplicateSettings:
+    """``[supervision.duplicates]``."""
+
+    radius_m: float = 50.0
+    hours: float = 24.0
+
+
+def parse_duplicate_settings(section: Mapping[str, Any]) -> DuplicateSettings:
+    """Validate ``[supervision.duplicates]``; raise ConfigError listing every problem."""
+    raw = dict(section or {})
+    problems = _positive_numbers(raw, ("radius_m", "hours"), "[supervision.duplicates]")
+    if problems:
+        raise ConfigError(f"[supervision.duplicates] has {len(problems)} problem(s):", problems)
+    return DuplicateSettings(**{k: float(v) for k, v in raw.items()})
+
+
+def _positive_numbers(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> list[str]:
+    problems = [f"{where} unknown key {k!r}; allowed: {', '.join(keys)}"
+                for k in sorted(set(raw) - set(keys))]
+    for key in keys:
+        value = raw.get(key)
+        if key in raw and (isinstance(value, bool) or not isinstance(value, int | float)
+                           or value <= 0):
+            problems.append(f"{where} {key} must be a number > 0, got {value!r}")
+    return problems
+
+
+@functools.lru_cache(maxsize=8)
+def _to_metric(crs: str) -> Transformer:
+    # Building a transformer costs ~0.2 s; a session uses one or two CRSs.
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+
+
+def metric_xy(lon: Any, lat: Any, *, crs: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Project WGS84 lon/lat to metres in ``crs``, else in the metric CRS of the data's centre."""
+    lon = np.asarray(lon, dtype="float64")
+    lat = np.asarray(lat, dtype="float64")
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
+    if crs is None:
+        from gridwatch.coords import metric_crs
+
+        crs = metric_crs(lon[ok], lat[ok])
+    x, y = _to_metric(crs).transform(lon, lat)
+    return np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
+
+
+def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs ``(i, j)``, ``i != j``, of finite points at most ``radius_m`` apart."""
+    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if ok.size == 0:
+        empty = np.array([], dtype="int64")
+        return empty, empty
+    # A k-d tree finds the pairs of 250k points in well under a second (an STRtree dwithin
+    # query takes several); distances are Euclidean in the metric CRS either way.
+    pairs = cKDTree(np.column_stack([x[ok], y[ok]])).query_pairs(radius_m, output_type="ndarray")
+    a = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    b = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    return ok[a], ok[b]
+
+
+def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = None, *,
+                    metric_crs: str | None = None) -> pd.DataFrame:
+    """Group duplicate reports into incidents.
+
+    Parameters
+    ----------
+    issues
+        Frame with ``issue_id``, ``reported_at``, ``category``, ``lon``, ``lat`` (WGS84).
+    settings
+        Radius in metres and window in hours (defaults 50 m, 24 h).
+    metric_crs
+        CRS for distances; chosen from the data's centre when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index: ``incident_id`` (str), ``incident_size`` (int), ``is_primary`` (bool, the
+        first report of its incident). Rows without coordinates are incidents of their own.
+    """
+    settings = settings or DuplicateSettings()
+    n = len(issues)
+    x, y = metric_xy(issues["lon"], issues["lat"], crs=metric_crs)
+    a, b = near_pairs(x, y, settings.radius_m)
+    t = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
+    cat = issues["category"].astype("str").fillna("").to_numpy(dtype=object)
+    gap = np.abs((t[a] - t[b]).astype("timedelta64[s]").astype("float64"))
+    keep = (cat[a] == cat[b]) & (gap <= settings.hours * 3600.0)
+    graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    ids = issues["issue_id"].astype("str").to_numpy(dtype=object)
+    order = np.lexsort((ids, t))  # earliest report first, then smallest id
+    first = np.full(label.max(initial=-1) + 1, -1, dtype="int64")
+    labels_in_order = label[order]
+    _, first_pos = np.unique(labels_in_order, return_index=True)
+    first[labels_in_order[first_pos]] = order[first_pos]
+    primary_row = first[label]
+    size = np.bincount(label, minlength=first.size)[label]
+    return pd.DataFrame({
+        "incident_id": pd.Series(ids[primary_row], index=issues.index, dtype="str"),
+        "incident_size": size.astype("int64"),
+        "is_primary": primary_row == np.arange(n),
+    }, index=issues.index)
+
+
+def incident_primary(issues: pd.DataFrame) -> np.ndarray:
+    """Mask of rows counted when statistics count incidents: primaries and ungrouped rows."""
+    if "is_primary" in issues:
+        return issues["is_primary"].fillna(True).to_numpy(dtype=bool)
+    if "incident_id" in issues:
+        inc = issues["incident_id"]
+        return (inc.isna() | (inc == issues["issue_id"])).to_numpy(dtype=bool)
+    return np.ones(len(issues), dtype=bool)

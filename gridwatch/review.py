@@ -1,0 +1,201 @@
+"""Monthly review (月复盘): the month against the one before, as a workbook and a summary.
+
+Tables (one workbook sheet each): ``summary`` (found, closed, closure rate, on-time rate, open,
+overdue and overdue rate at the month's end, median days to close, rebounds — this month,
+previous month, change), ``by_category``, ``by_source``, ``by_area``, ``worst_areas`` and
+``rebounds`` (the rebounds reported in the month with the problem each repeats). Figures are
+those of :func:`gridwatch.aggregate.area_statistics` over the month's local dates.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from gridwatch.aggregate import area_statistics, period_bounds, previous_period, reported_between
+from gridwatch.asof import AsOfSettings, evaluate_as_of
+from gridwatch.deadlines import DeadlineSettings, derive_deadlines
+from gridwatch.errors import ConfigError
+
+__all__ = [
+    "REVIEW_TABLES",
+    "monthly_review",
+    "review_html",
+    "review_markdown",
+    "write_review",
+]
+
+REVIEW_TABLES: tuple[str, ...] = ("summary", "by_category", "by_source", "by_area",
+                                  "worst_areas", "rebounds")
+_SUMMARY = ("new", "closed", "closure_rate", "on_time_rate", "open", "red", "overdue_rate",
+            "median_days_to_close", "rebounds")
+_COMPARE = ("new", "closed", "red", "on_time_rate")
+
+
+def monthly_review(issues: pd.DataFrame, month: str, *, layer: str,
+                   history: pd.DataFrame | None = None,
+                   deadline_settings: DeadlineSettings | None = None,
+                   asof_settings: AsOfSettings | None = None,
+                   rebounds: pd.DataFrame | None = None,
+                   incidents: pd.DataFrame | None = None,
+                   areas: Iterable[str] | pd.DataFrame | None = None,
+                   worst_n: int = 5,
+                   timezone: str = "Asia/Shanghai") -> dict[str, pd.DataFrame]:
+    """Build the review tables of ``month`` (``"YYYY-MM"``) against the month before.
+
+    Parameters
+    ----------
+    issues
+        The wide issues frame (with ``<layer>_id``).
+    month
+        The month reviewed.
+    layer
+        Layer of the ``by_area`` and ``worst_areas`` tables.
+    history, deadline_settings, asof_settings, rebounds, incidents, areas, timezone
+        As for :func:`gridwatch.aggregate.period_statistics`.
+    worst_n
+        Areas listed in ``worst_areas`` (most overdue at the month's end, then overdue rate).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        The tables named in :data:`REVIEW_TABLES`, in that order.
+    """
+    first, last = period_bounds(month)
+    if first == last or "W" in month.upper():
+        raise ConfigError(f"month {month!r} is not a month; write it as YYYY-MM, e.g. 2024-03")
+    before = previous_period(month)
+    deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
+    frames = {}
+    for label, (start, end) in ((month, (first, last)), (before, period_bounds(before))):
+        evaluated = evaluate_as_of(issues, as_of=end, history=history, deadlines=deadlines,
+                                   deadline_settings=deadline_settings, settings=asof_settings,
+                                   timezone=timezone)
+        frames[label] = (start, end, evaluated)
+
+    def stats(label: str, column: str | None, *, with_areas: bool = False) -> pd.DataFrame:
+        start, end, evaluated = frames[label]
+        values = issues[column] if column else pd.Series("all", index=issues.index)
+        grouped = issues.assign(_group_id=values.astype("str"))
+        return area_statistics(grouped, evaluated, layer="_group", start=start, end=end,
+                               rebounds=rebounds, incidents=incidents,
+                               areas=areas if with_areas else None, timezone=timezone)
+
+    now, prev = stats(month, None), stats(before, None)
+    summary = pd.DataFrame({"metric": list(_SUMMARY),
+                            month: [_summary_value(now, m) for m in _SUMMARY],
+                            before: [_summary_value(prev, m) for m in _SUMMARY]})
+    summary["change"] = summary[month] - summary[before]
+    tables = {"summary": summary}
+    for name, column in (("by_category", "category"), ("by_source", "source"),
+                         ("by_area", f"{layer}_id")):
+        if column not in issues:
+            raise ConfigError(f"the issues have no column {column!r} for the review")
+        this = stats(month, column, with_areas=name == "by_area")
+        that = stats(before, column, with_areas=name == "by_area")
+        key = "area_id" if name == "by_area" else column
+        this = this.rename(columns={"area_id": key})
+        that = that.rename(columns={"area_id": key})[[key, *_COMPARE]]
+        tables[name] = this.merge(that, on=key, how="outer", suffixes=("", "_previous"))
+    by_area = tables["by_area"].dropna(subset=["area_id"])
+    tables["worst_areas"] = (by_area[by_area["red"] > 0]
+                             .sort_values(["red", "overdue_rate", "area_id"],
+                                          ascending=[False, False, True], kind="stable")
+                             .head(worst_n).reset_index(drop=True))
+    tables["rebounds"] = _rebound_list(issues, rebounds, layer, first, last, timezone)
+    return tables
+
+
+def _summary_value(stats: pd.DataFrame, metric: str) -> float:
+    row = stats.iloc[0] if len(stats) else pd.Series(0.0, index=stats.columns)
+    if metric == "closure_rate":
+        return float(row["closed"] / row["new"]) if row["new"] else float("nan")
+    return float(row[metric])
+
+
+def _rebound_list(issues: pd.DataFrame, rebounds: pd.DataFrame | None, layer: str,
+                  first: object, last: object, timezone: str) -> pd.DataFrame:
+    columns = ["issue_id", "reported_at", "category", f"{layer}_id", "rebound_of",
+               "rebound_distance_m", "rebound_days"]
+    if rebounds is None:
+        return pd.DataFrame(columns=columns)
+    mask = rebounds["rebound"].to_numpy(dtype=bool) & reported_between(
+        issues, first, last, timezone=timezone)
+    joined = issues[columns[:4]].join(rebounds[columns[4:]])
+    return joined[mask].sort_values(["reported_at", "issue_id"], kind="stable").reset_index(
+        drop=True)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "" if pd.isna(value) else f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    return str(value)
+
+
+def review_markdown(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘") -> str:
+    """A Markdown summary of the review; cell text is escaped (no markup from user data)."""
+    lines = [f"# {_md(title)}", ""]
+    for name, table in tables.items():
+        lines += [f"## {_md(name)}", ""]
+        if table.empty:
+            lines += ["(none)", ""]
+            continue
+        lines.append("| " + " | ".join(_md(str(c)) for c in table.columns) + " |")
+        lines.append("|" + "---|" * len(table.columns))
+        for row in table.itertuples(index=False):
+            lines.append("| " + " | ".join(_md(_cell(v)) for v in row) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    escaped = html.escape(text, quote=True).replace("|", "&#124;").replace("`", "&#96;")
+    return escaped.replace("\n", " ").replace("[", "&#91;").replace("]", "&#93;")
+
+
+def review_html(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘") -> str:
+    """A self-contained HTML summary (no external assets); every cell is HTML-escaped."""
+    parts = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
+             f"<title>{html.escape(title)}</title>",
+             "<style>table{border-collapse:collapse;margin-bottom:1.5em}"
+             "td,th{border:1px solid #999;padding:2px 6px}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for name, table in tables.items():
+        parts.append(f"<h2>{html.escape(name)}</h2>")
+        if table.empty:
+            parts.append("<p>(none)</p>")
+            continue
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+                       + "</tr>" for row in table.itertuples(index=False))
+        parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_review(tables: Mapping[str, pd.DataFrame], path: str | Path, *, title: str = "月复盘",
+                 timezone: str = "Asia/Shanghai") -> list[Path]:
+    """Write the workbook to ``path`` (.xlsx) and ``.md``/``.html`` summaries beside it.
+
+    Returns
+    -------
+    list of Path
+        Workbook, Markdown and HTML files.
+    """
+    from gridwatch.export import write_workbook
+
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise ConfigError(f"--out {str(path)!r}: the review is a workbook; use a .xlsx name")
+    written = [write_workbook(dict(tables), path, timezone=timezone)]
+    for suffix, text in ((".md", review_markdown(tables, title=title)),
+                         (".html", review_html(tables, title=title))):
+        target = path.with_suffix(suffix)
+        target.write_text(text, encoding="utf-8")
+        written.append(target)
+    return written

@@ -1,0 +1,321 @@
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import chinese_calendar
+import geopandas as gpd
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from pyproj import Transformer
+from shapely.geometry import box
+
+from gridwatch.cli import main
+from gridwatch.config import load_config
+from gridwatch.incidents import group_incidents, parse_duplicate_settings
+from gridwatch.rebound import find_rebounds, parse_rebound_settings
+from gridwatch.store import Store
+
+SH = "Asia/Shanghai"
+COMMANDS = ("status", "league", "remind", "review")
+
+
+def local(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
+
+
+def placed(statuses: dict[str, str], closed: dict[str, str]) -> pd.DataFrame:
+    ids = ["p1", "p2", "p3", "p4", "p5"]
+    frame = pd.DataFrame({
+        "issue_id": ids,
+        "reported_at": [local("2024-03-01 09:00"), local("2024-03-01 10:00"),
+                        local("2024-03-04 09:00"), local("2024-03-05 09:00"),
+                        local("2024-03-05 09:00")],
+        "category": ["water", "water", "air", "noise", "water"],
+        "source": ["hotline"] * 5,
+        "lon": [120.801, 120.8011, 120.815, 120.825, 120.83],
+        "lat": [30.725, 30.725, 30.725, 30.735, 30.735],
+        "coord_system": ["wgs84"] * 5,
+        "status": [statuses.get(i, "assigned") for i in ids],
+        "deadline": [local("2024-03-06 23:59:59")] * 5,
+        "closed_at": [local(closed[i]) if i in closed else pd.NaT for i in ids],
+        "responsible_unit": ["南湖区", "南湖区", "秀洲区", "秀洲区", None],
+        "grid_id": ["G00", "G00", "G01", "G11", "G11"],
+        "location_flag": [""] * 5,
+        "grid_mismatch": [False] * 5,
+    })
+    for c in ("deadline", "closed_at"):
+        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[ns, UTC]")
+    return frame
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> tuple[Path, str]:
+    cells = [{"code": f"G{r}{c}", "name": f"网格{r}{c}",
+              "geometry": box(120.8 + c * 0.01, 30.72 + r * 0.01,
+                              120.81 + c * 0.01, 30.73 + r * 0.01)}
+             for r in range(2) for c in range(2)]
+    gpd.GeoDataFrame(cells, crs="EPSG:4326").to_file(tmp_path / "grids.geojson")
+    config = tmp_path / "gridwatch.toml"
+    config.write_text("""
+[territory]
+timezone = "Asia/Shanghai"
+
+[[layers]]
+name = "grid"
+path = "grids.geojson"
+id_field = "code"
+name_field = "name"
+kind = "grid"
+
+[supervision]
+yellow_days = 2
+
+[supervision.escalation]
+reminder_letter = 1
+assignment_sheet = 2
+supervision_order = 5
+""", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        first = placed({}, {})
+        store.import_records(first, layers=[("grid", "grid")], files=["day1.csv"], rows_in=5,
+                             rejected=0, observed_at=local("2024-03-05 18:00").to_pydatetime())
+        # Day 2: p1 closed on time, p2 closed late (after the deadline), duplicates p1/p2.
+        second = placed({"p1": "closed", "p2": "closed"},
+                        {"p1": "2024-03-06 10:00", "p2": "2024-03-08 10:00"})
+        store.import_records(second, layers=[("grid", "grid")], files=["day2.csv"], rows_in=5,
+                             rejected=0, observed_at=local("2024-03-08 18:00").to_pydatetime())
+    return config, url
+
+
+def run(args: list[str]) -> object:
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def test_every_command_has_help() -> None:
+    for name in COMMANDS:
+        result = run([name, "--help"])
+        assert result.exit_code == 0 and len(main.commands[name].help or "") > 20
+
+
+def test_status_json_figures(project) -> None:
+    config, url = project
+    result = run(["status", "--as-of", "2024-03-07", "--layer", "grid", "--json",
+                  "--config", str(config), "--db", url])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    rows = {r["area_id"]: r for r in payload["areas"]}
+    assert set(rows) == {"G00", "G01", "G10", "G11"}
+    # p1 and p2 are one incident (3.6 m, 1 h apart, same category): counted once, via p1.
+    assert {k: rows["G00"][k] for k in ("open", "closed_on_time", "closed_late", "red")} == {
+        "open": 0, "closed_on_time": 1, "closed_late": 0, "red": 0}
+    assert (rows["G01"]["open"], rows["G01"]["red"], rows["G01"]["overdue_rate"]) == (1, 1, 1.0)
+    assert (rows["G11"]["red"], rows["G11"]["open"]) == (2, 2)
+    assert rows["G10"]["open"] == 0 and rows["G10"]["overdue_rate"] is None
+    for key in ("area_id", "open", "red", "yellow", "green", "closed_on_time", "closed_late",
+                "overdue_rate"):
+        assert key in rows["G00"]
+    # As of Mar 5 everything is open; p1..p5 due Mar 6 is 1 working day away: yellow.
+    early = json.loads(run(["status", "--as-of", "2024-03-05", "--layer", "grid", "--json",
+                            "--config", str(config), "--db", url]).output)
+    assert sum(r["yellow"] for r in early["areas"]) == 4
+
+
+def test_league_remind_review_files(project, tmp_path) -> None:
+    config, url = project
+    common = ["--config", str(config), "--db", url]
+    result = run(["league", "--week", "2024-W10", "--layer", "grid", "--out",
+                  str(tmp_path / "league.csv"), *common])
+    assert result.exit_code == 0, result.output
+    league = pd.read_csv(tmp_path / "league.csv", encoding="utf-8-sig")
+    assert league["area_id"].tolist()[0] in {"G00", "G10"}  # the areas with nothing overdue
+    assert set(league["area_id"]) == {"G00", "G01", "G10", "G11"}
+    result = run(["remind", "--as-of", "2024-03-09", "--out", str(tmp_path / "r.xlsx"), *common])
+    assert result.exit_code == 0, result.output
+    sheet = pd.read_excel(tmp_path / "r.xlsx", sheet_name="all")
+    # Mar 9: p3, p4, p5 are 3 days overdue -> 交办单 (assignment_sheet from 2 days).
+    assert sorted(sheet["issue_id"]) == ["p3", "p4", "p5"]
+    assert set(sheet["escalation"]) == {"assignment_sheet"}
+    result = run(["review", "--month", "2024-03", "--out", str(tmp_path / "rev.xlsx"), *common])
+    assert result.exit_code == 0, result.output
+    assert openpyxl.load_workbook(tmp_path / "rev.xlsx").sheetnames[0] == "summary"
+    assert (tmp_path / "rev.md").is_file() and (tmp_path / "rev.html").is_file()
+
+
+def test_bad_settings_are_reported_together(project, tmp_path, monkeypatch) -> None:
+    config, url = project
+    monkeypatch.chdir(tmp_path / "..")  # no gridwatch.toml in the working folder
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text + "\n[supervision.rebound]\nradius_m = -5\n\n[deadlines]\nunit = 'x'\n",
+                      encoding="utf-8")
+    result = CliRunner().invoke(main, ["status", "--as-of", "2024-03-07", "--layer", "grid",
+                                       "--config", str(config), "--db", url])
+    assert result.exit_code == 1
+    assert "radius_m" in result.output and "'x'" in result.output
+    result = CliRunner().invoke(main, ["status", "--as-of", "March", "--layer", "grid",
+                                       "--db", url])
+    assert result.exit_code == 1 and "YYYY-MM-DD" in result.output
+
+
+# --- the demo city: planted truths and an independent row-by-row recomputation -----------
+
+AS_OF = dt.date(2026, 10, 28)  # inside the snapshot days, so the status history matters
+CLOSED = ("closed", "verified")
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    from gridwatch.demo import generate
+    from gridwatch.layers import load_layers
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.store import Store
+
+    out = tmp_path_factory.mktemp("demo")
+    paths = generate(out / "city", problems=3000, scale=0.02, days=120)
+    config = load_config(paths.config)
+    layers = load_layers(config)
+    url = f"sqlite:///{out / 'demo.sqlite'}"
+    with Store(url) as store:
+        for files, when in paths.runs:
+            run_ingest(files, config=config, store=store, observed_at=when, layers=layers)
+        issues, history = store.issues(), store.history()
+    return {"config": config, "config_path": paths.config, "url": url, "issues": issues,
+            "history": history, "planted": json.loads(paths.planted.read_text("utf-8"))}
+
+
+@pytest.mark.slow
+def test_planted_rebounds_and_duplicates_are_found(city) -> None:
+    issues, planted = city["issues"], city["planted"]
+    section = city["config"].section("supervision")
+    rebounds = find_rebounds(issues, parse_rebound_settings(section["rebound"]))
+    linked = dict(zip(issues["issue_id"], rebounds["rebound_of"], strict=True))
+    assert planted["rebounds"]
+    for case in planted["rebounds"]:
+        assert linked[case["repeat"]] == case["original"], case
+    incidents = group_incidents(issues, parse_duplicate_settings(section["duplicates"]))
+    incident_of = dict(zip(issues["issue_id"], incidents["incident_id"], strict=True))
+    assert planted["duplicates"]
+    for case in planted["duplicates"]:
+        assert {incident_of[i] for i in case["issue_ids"]} == {case["incident"]}, case
+
+
+def _by_hand(city: dict, as_of: dt.date) -> pd.DataFrame:
+    """Per stored record: known, open, code, close date, recomputed with plain Python."""
+    issues, history = city["issues"], city["history"]
+    cutoff = pd.Timestamp(as_of + dt.timedelta(days=1), tz=SH).tz_convert("UTC")
+    rows = history[history["changed_at"] < cutoff].sort_values(["changed_at", "id"])
+    last = {r.issue_id: r for r in rows.itertuples()}
+    closings: dict[str, pd.Timestamp] = {}
+    for r in rows.itertuples():
+        if r.status in CLOSED and r.previous_status not in CLOSED:
+            closings[r.issue_id] = r.changed_at
+    out = []
+    for r in issues.itertuples():
+        reported = r.reported_at.tz_convert(SH).date()
+        if reported > as_of:
+            out.append({"known": False, "code": None, "closed_on": None})
+            continue
+        if r.issue_id in last:
+            closed = last[r.issue_id].status in CLOSED
+            when = (r.closed_at if pd.notna(r.closed_at) and r.closed_at < cutoff
+                    else closings.get(r.issue_id)) if closed else None
+        else:
+            closed = pd.notna(r.closed_at) and r.closed_at < cutoff
+            when = r.closed_at if closed else None
+        if closed:
+            late = pd.notna(r.deadline) and when is not None and when > r.deadline
+            out.append({"known": True, "code": "closed_late" if late else "closed_on_time",
+                        "closed_on": when.tz_convert(SH).date() if when is not None else None})
+            continue
+        code = "green"
+        if pd.notna(r.deadline):
+            due = r.deadline.tz_convert(SH).date()
+            if due < as_of:
+                code = "red"
+            else:
+                left = sum(chinese_calendar.is_workday(as_of + dt.timedelta(days=k))
+                           for k in range(1, (due - as_of).days + 1))
+                code = "yellow" if left <= 3 else "green"
+        out.append({"known": True, "code": code, "closed_on": None})
+    return pd.DataFrame(out, index=issues.index)
+
+
+def _first_reports(city: dict) -> pd.Series:
+    """Rows counted as incidents, found with a plain time sweep and union-find: reports of one
+    category within 50 m and 24 h are linked; each group counts by its earliest report."""
+    issues = city["issues"]
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(
+        issues["lon"].to_numpy(), issues["lat"].to_numpy())
+    t = issues["reported_at"].tolist()
+    ids, cats = issues["issue_id"].tolist(), issues["category"].tolist()
+    order = sorted(range(len(issues)), key=lambda i: t[i])
+    parent = list(range(len(issues)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            i = parent[i]
+        return i
+
+    for k, i in enumerate(order):
+        for j in order[k + 1:]:
+            if (t[j] - t[i]).total_seconds() > 24 * 3600:
+                break
+            if cats[i] == cats[j] and math.hypot(x[i] - x[j], y[i] - y[j]) <= 50:
+                parent[find(i)] = find(j)
+    first: dict[int, int] = {}
+    for i in range(len(issues)):
+        root = find(i)
+        if root not in first or (t[i], ids[i]) < (t[first[root]], ids[first[root]]):
+            first[root] = i
+    keep = set(first.values())
+    return pd.Series([i in keep for i in range(len(issues))], index=issues.index)
+
+
+@pytest.mark.slow
+def test_status_equals_an_independent_recomputation(city) -> None:
+    result = CliRunner().invoke(main, ["status", "--as-of", AS_OF.isoformat(), "--layer", "town",
+                                       "--json", "--config", str(city["config_path"]),
+                                       "--db", city["url"]], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    got = {r["area_id"]: r for r in json.loads(result.output)["areas"]}
+    hand = _by_hand(city, AS_OF)[_first_reports(city)]
+    hand["area"] = city["issues"]["town_id"]
+    assert hand["code"].isin(["red", "yellow", "green"]).sum() > 50
+    for area, part in hand[hand["known"]].groupby("area"):
+        counts = part["code"].value_counts()
+        want = {c: int(counts.get(c, 0)) for c in ("red", "yellow", "green", "closed_on_time",
+                                                   "closed_late")}
+        want["open"] = want["red"] + want["yellow"] + want["green"]
+        have = {k: got[area][k] for k in want}
+        assert have == want, area
+        if want["open"]:
+            assert got[area]["overdue_rate"] == pytest.approx(want["red"] / want["open"])
+
+
+@pytest.mark.slow
+def test_remind_and_review_equal_the_recomputation(city, tmp_path: Path) -> None:
+    common = ["--config", str(city["config_path"]), "--db", city["url"]]
+    result = CliRunner().invoke(main, ["remind", "--as-of", AS_OF.isoformat(), "--out",
+                                       str(tmp_path / "r.csv"), *common],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    reminders = pd.read_csv(tmp_path / "r.csv", encoding="utf-8-sig")
+    hand = _by_hand(city, AS_OF)
+    # Reminders go to every report's unit (duplicates included).
+    assert (reminders["bucket"] == "overdue").sum() == (hand["code"] == "red").sum()
+    result = CliRunner().invoke(main, ["review", "--month", "2026-09", "--layer", "town",
+                                       "--out", str(tmp_path / "rev.xlsx"), *common],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = pd.read_excel(tmp_path / "rev.xlsx", sheet_name="summary").set_index("metric")
+    month_end = _by_hand(city, dt.date(2026, 9, 30))[_first_reports(city)]
+    reported = city["issues"]["reported_at"].dt.tz_convert(SH).dt.strftime("%Y-%m")
+    new = int((reported[_first_reports(city)] == "2026-09").sum())
+    closed = sum(1 for d in month_end["closed_on"] if d is not None and d.month == 9
+                 and d.year == 2026)
+    assert summary.loc["new", "2026-09"] == new
+    assert summary.loc["closed", "2026-09"] == closed
+    assert summary.loc["red", "2026-09"] == (month_end["code"] == "red").sum()
