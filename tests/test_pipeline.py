@@ -124,6 +124,7 @@ def test_messy_export_end_to_end(small_project: Path, store_url: str, tmp_path: 
     lon, lat = grid_cell_centre(1, 0)
     assert issues.loc["A1", "lon"] == pytest.approx(lon, abs=1e-6)
     assert issues.loc["A1", "lat"] == pytest.approx(lat, abs=1e-6)
+    assert set(issues["coord_system"]) == {"wgs84"}  # the numbers were converted once
     assert runs["rows_in"].tolist() == [11]
 
     # the same file again changes nothing
