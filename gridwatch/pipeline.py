@@ -18,14 +18,12 @@ import pandas as pd
 from gridwatch.assign import place_records, unassigned_counts
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
-from gridwatch.ingest import read_issues
+from gridwatch.ingest import REJECT_COLUMNS, read_issues
 from gridwatch.layers import load_layers
 from gridwatch.store import Store
 from gridwatch.validate import LabelCheck, compare_labels, label_rules
 
 __all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest", "run_validate"]
-
-REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 
 #: Called with a short message at the start of each stage.
 StageReporter = Callable[[str], None]

@@ -1,0 +1,176 @@
+"""Date/time parsing of the forms people type, and the time zone of naive values."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridwatch._dates import parse_datetimes
+from gridwatch.errors import ConfigError
+
+SH = "Asia/Shanghai"
+
+
+def utc(text: str) -> pd.Timestamp:
+    return pd.Timestamp(text, tz="UTC")
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("2024-03-15 08:00", "2024-03-15T00:00"),
+    ("2024-03-15 08:00:00", "2024-03-15T00:00"),
+    ("2024-03-15T08:00:00", "2024-03-15T00:00"),
+    ("2024/3/15", "2024-03-14T16:00"),
+    ("2024/3/15 8:05", "2024-03-15T00:05"),
+    ("2024/03/15 08:05:30", "2024-03-15T00:05:30"),
+    ("2024.3.15", "2024-03-14T16:00"),
+    ("20240315", "2024-03-14T16:00"),
+    ("2024年3月15日", "2024-03-14T16:00"),
+    ("2024年3月15日 08:00", "2024-03-15T00:00"),
+    ("2024年3月15日8时5分", "2024-03-15T00:05"),
+    ("２０２４年３月１５日", "2024-03-14T16:00"),
+    ("2024-03-15T08:00:00+08:00", "2024-03-15T00:00"),
+    ("2024-03-15T00:00:00Z", "2024-03-15T00:00"),
+    ("2024-03-14T20:00:00-04:00", "2024-03-15T00:00"),
+    ("2024-03-15 08:00 +0800", "2024-03-15T00:00"),
+    ("2024-03-15T08:00:00.250+08:00", "2024-03-15T00:00:00.250"),
+    ("45366.5", "2024-03-15T04:00"),
+    (45366.5, "2024-03-15T04:00"),
+    (45366, "2024-03-14T16:00"),
+    (dt.datetime(2024, 3, 15, 8, 0), "2024-03-15T00:00"),
+    (dt.date(2024, 3, 15), "2024-03-14T16:00"),
+    (pd.Timestamp("2024-03-15 08:00", tz="Asia/Shanghai"), "2024-03-15T00:00"),
+    ("  2024-03-15 08:00  ", "2024-03-15T00:00"),
+])
+def test_forms_people_write(value: object, expected: str) -> None:
+    parsed, bad = parse_datetimes([value], timezone=SH)
+    assert parsed.iloc[0] == utc(expected)
+    assert not bad.iloc[0]
+
+
+@pytest.mark.parametrize("value", ["garbage", "2024-02-30", "2024-13-01", "15/03/2024x", "123",
+                                   True, 12.5, "2024年13月1日", "99999999"])
+def test_unreadable_values_are_flagged(value: object) -> None:
+    parsed, bad = parse_datetimes([value], timezone=SH)
+    assert pd.isna(parsed.iloc[0])
+    assert bad.iloc[0]
+
+
+@pytest.mark.parametrize("value", [None, "", "   ", np.nan, pd.NA])
+def test_empty_values_are_missing_not_bad(value: object) -> None:
+    parsed, bad = parse_datetimes([value], timezone=SH)
+    assert pd.isna(parsed.iloc[0])
+    assert not bad.iloc[0]
+
+
+def test_naive_values_follow_the_time_zone() -> None:
+    values = ["2024-03-15 08:00", "2024-01-15 08:00", "2024-03-15T08:00:00Z"]
+    shanghai, _ = parse_datetimes(values, timezone=SH)
+    new_york, _ = parse_datetimes(values, timezone="America/New_York")
+    assert list(shanghai) == [utc("2024-03-15T00:00"), utc("2024-01-15T00:00"),
+                              utc("2024-03-15T08:00")]
+    # EDT (UTC-4) in March, EST (UTC-5) in January; the value with Z ignores the zone.
+    assert list(new_york) == [utc("2024-03-15T12:00"), utc("2024-01-15T13:00"),
+                              utc("2024-03-15T08:00")]
+
+
+def test_dst_gaps_and_repeats_do_not_fail() -> None:
+    parsed, bad = parse_datetimes(["2024-03-10 02:30", "2024-11-03 01:30"],
+                                  timezone="America/New_York")
+    assert not bad.any()
+    assert parsed.iloc[0] == utc("2024-03-10T07:00")  # 02:30 does not exist: moved to 03:00 EDT
+    assert parsed.iloc[1] == utc("2024-11-03T06:30")  # the repeated hour is read as standard time
+
+
+def test_date_only_deadline_means_end_of_local_day() -> None:
+    values = ["2024-03-15", "2024/3/15", "2024年3月15日", 45366, dt.date(2024, 3, 15),
+              "2024-03-15 10:00", 45366.25]
+    parsed, bad = parse_datetimes(values, timezone=SH, date_only_end_of_day=True)
+    assert not bad.any()
+    assert list(parsed[:5]) == [utc("2024-03-15T15:59:59")] * 5
+    assert parsed.iloc[5] == utc("2024-03-15T02:00")
+    assert parsed.iloc[6] == utc("2024-03-14T22:00")
+
+
+def test_result_keeps_index_and_dtype() -> None:
+    values = pd.Series(["2024-03-15 08:00", "x", None], index=[10, 20, 30], dtype="str")
+    parsed, bad = parse_datetimes(values, timezone=SH)
+    assert str(parsed.dtype) == "datetime64[ns, UTC]"
+    assert list(parsed.index) == [10, 20, 30]
+    assert list(bad) == [False, True, False]
+    assert bad.dtype == bool
+
+
+def test_mixed_column_each_value_read_in_its_own_form() -> None:
+    values = pd.Series(["2024-03-15 08:00"] * 3 + ["2024/3/15 8:00", "2024年3月15日 08:00",
+                                                   "45366.333333333", "2024-03-15T00:00Z"])
+    parsed, bad = parse_datetimes(values, timezone=SH)
+    assert not bad.any()
+    assert (parsed == utc("2024-03-15T00:00")).all()
+
+
+def test_unknown_timezone_names_the_argument() -> None:
+    with pytest.raises(ConfigError, match="Mars/Olympus"):
+        parse_datetimes(["2024-03-15"], timezone="Mars/Olympus")
+
+
+_FORMS = [
+    lambda t: t.strftime("%Y-%m-%d %H:%M"),
+    lambda t: t.strftime("%Y-%m-%dT%H:%M:%S"),
+    lambda t: f"{t.year}/{t.month}/{t.day} {t.hour}:{t.minute:02d}",
+    lambda t: f"{t.year}年{t.month}月{t.day}日 {t.hour:02d}:{t.minute:02d}",
+    lambda t: (t - dt.timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:00Z"),
+    lambda t: t.strftime("%Y-%m-%dT%H:%M:00+08:00"),
+]
+
+
+# From 1992: China used daylight saving time until 1991, so +08:00 was not always local.
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.datetimes(min_value=dt.datetime(1992, 1, 1),
+                                       max_value=dt.datetime(2100, 1, 1)),
+                          st.integers(0, len(_FORMS) - 1)), min_size=1, max_size=20))
+def test_round_trip_over_formats(items: list[tuple[dt.datetime, int]]) -> None:
+    times = [t.replace(second=0, microsecond=0) for t, _ in items]
+    values = [_FORMS[k](t) for t, (_, k) in zip(times, items, strict=True)]
+    parsed, bad = parse_datetimes(values, timezone=SH)
+    assert not bad.any(), values
+    expected = [pd.Timestamp(t, tz=SH).tz_convert("UTC") for t in times]
+    assert list(parsed) == expected
+
+
+@pytest.mark.parametrize("form", [
+    "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y-%m-%dT%H:%M:%S+08:00",
+    "%Y.%m.%d", "%Y%m%d", "serial", "mixed",
+])
+def test_long_columns_take_the_vectorised_path_with_the_same_results(form: str) -> None:
+    # More distinct values than the per-value path takes, so whole-column formats are used.
+    date_only = form in ("%Y.%m.%d", "%Y%m%d")
+    start = dt.datetime(2019, 1, 1, 0, 0 if date_only else 1)
+    step = dt.timedelta(days=1) if date_only else dt.timedelta(minutes=97)
+    if form == "serial":  # whole serials are dates (end of day): keep clear of midnight
+        step += dt.timedelta(seconds=1)
+    times = [start + i * step for i in range(2500)]
+    if form == "serial":
+        values = [f"{(t - dt.datetime(1899, 12, 30)).total_seconds() / 86400:.6f}" for t in times]
+    elif form == "mixed":
+        values = [t.strftime(f) for t, f in zip(times, ["%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M",
+                                                         "%Y年%m月%d日 %H:%M"] * 834, strict=False)]
+    else:
+        values = [t.strftime(form) for t in times]
+    values[7] = "not a date"
+    parsed, bad = parse_datetimes(pd.Series(values, dtype="str"), timezone=SH,
+                                  date_only_end_of_day=True)
+    one_by_one = [parse_datetimes([v], timezone=SH, date_only_end_of_day=True)
+                  for v in values[:40]]
+    assert list(parsed[:40]) == [p.iloc[0] for p, _b in one_by_one]
+    assert list(bad[:40]) == [b.iloc[0] for _p, b in one_by_one]
+    assert bad.sum() == 1
+    expected = pd.DatetimeIndex(times).tz_localize(SH).tz_convert("UTC")
+    if date_only:
+        expected = expected + pd.Timedelta(seconds=86399)
+    ok = ~bad.to_numpy()
+    assert (parsed[ok].to_numpy() == expected[ok].to_numpy()).all()
