@@ -36,12 +36,39 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
            fmt: str | None) -> None:
     """Write the stored problems: canonical columns, WGS84 lon/lat, the area id in every layer
     and the redline flags and distances. Times are shown in the territory's zone."""
-    from gridwatch.errors import ConfigError, StoreError
+    from gridwatch.errors import ConfigError
     from gridwatch.export import export_issues
-    from gridwatch.store import Store
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
+    frame, timezone = _stored_issues(db_url, config_path)
+    written = export_issues(frame, out_path, format=fmt, timezone=timezone)
+    click.echo(f"wrote {len(frame):,} problems to {written}")
+
+
+@export.command("open311")
+@out_option
+@db_option
+@config_option
+@handle_errors
+def open311(out_path: Path | None, db_url: str | None, config_path: Path | None) -> None:
+    """Write the stored problems as Open311 GeoReport v2 service requests (a JSON array), so
+    311 dashboards and tools can read them."""
+    from gridwatch.errors import ConfigError
+    from gridwatch.open311 import write_open311
+
+    if out_path is None:
+        raise ConfigError("--out PATH is required (e.g. --out requests.json)")
+    frame, timezone = _stored_issues(db_url, config_path)
+    written = write_open311(frame, out_path, timezone=timezone)
+    click.echo(f"wrote {len(frame):,} service requests to {written}")
+
+
+def _stored_issues(db_url: str | None, config_path: Path | None):
+    """Read the stored problems and the territory's time zone (Asia/Shanghai without config)."""
+    from gridwatch.errors import StoreError
+    from gridwatch.store import Store
+
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
     config = open_config(config_path) if has_config else None
     url = resolve_db_url(db_url, config)
@@ -49,8 +76,7 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
     with Store(url) as store:
         frame = store.issues()
     timezone = config.territory.timezone if config is not None else _DEFAULT_TIMEZONE
-    written = export_issues(frame, out_path, format=fmt, timezone=timezone)
-    click.echo(f"wrote {len(frame):,} problems to {written}")
+    return frame, timezone
 
 
 def _require_sqlite_file(url: str, error: type[Exception]) -> None:
