@@ -1,0 +1,88 @@
+"""``gridwatch hotspots``: where overdue problems concentrate (热点网格), by rule, Gi*, hexagons
+or space-time trend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from gridwatch.cli._options import (
+    config_option,
+    db_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_config,
+    out_option,
+    resolve_db_url,
+)
+
+__all__ = ["hotspots"]
+
+
+@click.command()
+@click.option("--layer", help="Layer whose areas are analysed, e.g. grid (for hex: optional, "
+                              "its outline bounds the hexagons; use a coarse layer).")
+@click.option("--method", type=click.Choice(["rule", "gistar", "hex", "emerging"]),
+              default="gistar", show_default=True, help="Hotspot method.")
+@click.option("--as-of", "as_of", help="Local date YYYY-MM-DD. Default: the last day on which a "
+                                       "problem was reported.")
+@click.option("--period", type=click.Choice(["week", "month"]),
+              help="Period of 'new' and time step of emerging. Default: [hotspots] period.")
+@click.option("--variable", type=click.Choice(["overdue", "open", "new", "overdue_rate"]),
+              help="Value per area. Default: overdue (emerging: new).")
+@out_option
+@json_option
+@config_option
+@db_option
+@handle_errors
+def hotspots(layer: str | None, method: str, as_of: str | None, period: str | None,
+             variable: str | None, out_path: Path | None, as_json: bool,
+             config_path: Path | None, db_url: str | None) -> None:
+    """Find hotspots of problems per area and write them as a map layer (GeoJSON, GPKG,
+    zipped Shapefile, KML styled by bin/category, CSV by the extension of --out)."""
+    from gridwatch.asof import parse_asof_settings
+    from gridwatch.deadlines import parse_deadline_settings
+    from gridwatch.errors import ConfigError
+    from gridwatch.export import write_layer
+    from gridwatch.hotspots import hotspot_settings, run_hotspots, summarise
+    from gridwatch.layers import read_layer
+    from gridwatch.store import Store
+
+    config = open_config(config_path)
+    settings = hotspot_settings(config.section("hotspots"))
+    deadline_settings = parse_deadline_settings(config.section("deadlines"))
+    asof_settings = parse_asof_settings(config.section("supervision"))
+    if layer is None and method != "hex":
+        raise ConfigError(f"--layer is required for --method {method}; layers: "
+                          f"{', '.join(s.name for s in config.layers)}")
+    areas = read_layer(config.layer(layer)) if layer else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        issues, history = store.issues(), store.history()
+    if issues.empty:
+        raise ConfigError("the store has no problems yet: run gridwatch ingest first")
+    timezone = config.territory.timezone
+    if as_of is None:
+        as_of = issues["reported_at"].max().tz_convert(timezone).date().isoformat()
+    cache = (config.root / settings.cache_dir) if settings.cache_dir else None
+    result = run_hotspots(issues, areas, layer=layer, method=method, as_of=as_of,
+                          settings=settings, variable=variable, period=period, history=history,
+                          deadline_settings=deadline_settings, asof_settings=asof_settings,
+                          timezone=timezone, cache_dir=cache)
+    summary = summarise(result)
+    if out_path is not None:
+        style = "bin" if method in ("gistar", "hex") else "category"
+        written = write_layer(result, out_path, style_column=style, timezone=timezone)
+        summary["out"] = str(written)
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(f"{method} on {layer or 'H3 cells'} as of {summary['as_of']} "
+               f"({summary['variable']}): {summary['areas']} areas")
+    for key, count in summary["counts"].items():
+        click.echo(f"  {summary['counts_by']} {key}: {count}")
+    for island, neighbour in summary.get("joined_islands", []):
+        click.echo(f"  island {island} joined to its nearest area {neighbour}")
+    if "out" in summary:
+        click.echo(f"written: {summary['out']}")

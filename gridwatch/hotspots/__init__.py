@@ -1,0 +1,79 @@
+"""Hotspots of problems per area: by rule, Getis-Ord Gi*, H3 hexagons and space-time trends.
+
+Pure functions: areas (GeoDataFrame with ``area_id``, ``area_name``, ``geometry`` in EPSG:4326)
+and values in, one GeoDataFrame with :data:`OUTPUT_COLUMNS` out. One statistic per module:
+``rule``, ``gistar``, ``hexbin``, ``emerging``; weights in ``_weights``, Mann–Kendall in
+``_trend``. Definitions: ``docs/hotspots.md``.
+"""
+
+from __future__ import annotations
+
+from gridwatch.hotspots._output import BIN_CATEGORIES, BIN_LABELS, OUTPUT_COLUMNS
+from gridwatch.hotspots._run import (
+    HOTSPOT_METHODS,
+    HOTSPOT_VARIABLES,
+    period_counts,
+    run_hotspots,
+    summarise,
+)
+from gridwatch.hotspots._settings import HotspotSettings, hotspot_settings
+from gridwatch.hotspots._trend import mann_kendall
+from gridwatch.hotspots._weights import (
+    WEIGHT_KINDS,
+    SpatialWeights,
+    build_weights,
+    clear_weights_cache,
+    space_time_weights,
+)
+from gridwatch.hotspots.emerging import (
+    EMERGING_CATEGORIES,
+    EMERGING_LABELS,
+    classify_emerging,
+    emerging_hotspots,
+    space_time_gi_star,
+)
+from gridwatch.hotspots.gistar import (
+    BIN_LEVELS,
+    confidence_bins,
+    fdr_bh,
+    gi_star,
+    gi_star_pseudo_p,
+    gi_star_z,
+)
+from gridwatch.hotspots.hexbin import hex_counts, hex_hotspots, points_to_cells
+from gridwatch.hotspots.rule import RULE_LABELS, rule_hotspots
+
+__all__ = [
+    "BIN_CATEGORIES",
+    "BIN_LABELS",
+    "BIN_LEVELS",
+    "EMERGING_CATEGORIES",
+    "EMERGING_LABELS",
+    "HOTSPOT_METHODS",
+    "HOTSPOT_VARIABLES",
+    "OUTPUT_COLUMNS",
+    "RULE_LABELS",
+    "WEIGHT_KINDS",
+    "HotspotSettings",
+    "SpatialWeights",
+    "build_weights",
+    "classify_emerging",
+    "clear_weights_cache",
+    "confidence_bins",
+    "emerging_hotspots",
+    "fdr_bh",
+    "gi_star",
+    "gi_star_pseudo_p",
+    "gi_star_z",
+    "hex_counts",
+    "hex_hotspots",
+    "hotspot_settings",
+    "mann_kendall",
+    "period_counts",
+    "points_to_cells",
+    "rule_hotspots",
+    "run_hotspots",
+    "space_time_gi_star",
+    "space_time_weights",
+    "summarise",
+]

@@ -1,0 +1,281 @@
+"""From stored problems to a hotspot layer: the variable per area as of a date, then one method.
+
+The variables come from :mod:`gridwatch.aggregate` (issue 5's area statistics): ``overdue`` =
+red problems as of the date, ``open`` = open problems, ``new`` = problems reported in the
+period (week or month) ending on the date, ``overdue_rate`` = red / open for areas with at
+least ``rate_min_problems`` open problems (0 below it, so a single late problem is no
+hotspot). Emerging analyses count ``new`` problems per period directly from ``reported_at``
+(or, for the other variables, the state at the end of each period via
+:func:`gridwatch.aggregate.period_statistics`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridwatch.errors import ConfigError
+from gridwatch.hotspots._settings import HotspotSettings
+from gridwatch.hotspots.emerging import emerging_hotspots
+from gridwatch.hotspots.gistar import gi_star
+from gridwatch.hotspots.hexbin import hex_hotspots
+from gridwatch.hotspots.rule import rule_hotspots
+
+__all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspots",
+           "summarise"]
+
+HOTSPOT_METHODS: tuple[str, ...] = ("rule", "gistar", "hex", "emerging")
+HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
+
+
+def run_hotspots(
+    issues: pd.DataFrame,
+    areas: gpd.GeoDataFrame | None,
+    *,
+    layer: str | None,
+    method: str,
+    as_of: Any,
+    settings: HotspotSettings | None = None,
+    variable: str | None = None,
+    period: str | None = None,
+    history: pd.DataFrame | None = None,
+    deadline_settings: Any = None,
+    asof_settings: Any = None,
+    timezone: str = "Asia/Shanghai",
+    cache_dir: str | Path | None = None,
+) -> gpd.GeoDataFrame:
+    """Run one hotspot method on stored problems as of a local date.
+
+    Parameters
+    ----------
+    issues
+        The wide issues frame (``Store.issues()``) with ``<layer>_id``, WGS84 ``lon``/``lat``.
+    areas
+        The layer's areas (``area_id``, ``area_name``, ``geometry``); for ``hex`` optional,
+        its union then bounds the hexagons.
+    layer
+        Layer name (the issues' ``<layer>_id`` column).
+    method
+        ``rule``, ``gistar``, ``hex`` or ``emerging``.
+    as_of
+        Local date (``YYYY-MM-DD``).
+    settings
+        The ``[hotspots]`` section; defaults otherwise.
+    variable
+        ``overdue`` (default; ``new`` for emerging), ``open``, ``new`` or ``overdue_rate``.
+    period
+        ``week`` or ``month``: the period of ``new`` and the time step of ``emerging``.
+    history, deadline_settings, asof_settings, timezone
+        Passed to :func:`gridwatch.asof.evaluate_as_of`.
+    cache_dir
+        Folder of the weights cache.
+
+    Returns
+    -------
+    GeoDataFrame
+        The method's result; ``attrs`` adds ``layer``, ``as_of``, ``variable``, ``period``.
+    """
+    from gridwatch.asof import evaluate_as_of, parse_as_of
+
+    settings = settings or HotspotSettings()
+    if method not in HOTSPOT_METHODS:
+        raise ConfigError(f"method {method!r} is not allowed; use one of "
+                          f"{', '.join(HOTSPOT_METHODS)}")
+    variable = variable or ("new" if method == "emerging" else "overdue")
+    if variable not in HOTSPOT_VARIABLES:
+        raise ConfigError(f"variable {variable!r} is not allowed; use one of "
+                          f"{', '.join(HOTSPOT_VARIABLES)}")
+    if method == "rule" and variable != "overdue":
+        raise ConfigError(f"the rule method counts overdue problems; variable {variable!r} "
+                          "does not apply (leave --variable out)")
+    period = period or settings.period
+    if period not in ("week", "month"):
+        raise ConfigError(f"period {period!r} is not allowed; use 'week' or 'month'")
+    day = parse_as_of(as_of)
+    if method != "hex" and areas is None:
+        raise ConfigError(f"method {method!r} needs the areas of a layer (--layer)")
+    kwargs = {"weights_kind": settings.weights, "k": settings.knn_k,
+              "distance_m": settings.distance_m, "cache_dir": cache_dir}
+    if method == "emerging":
+        counts = period_counts(issues, layer=str(layer), as_of=day, period=period,
+                               periods=settings.periods or (52 if period == "week" else 12),
+                               variable=variable, areas=areas,
+                               history=history, deadline_settings=deadline_settings,
+                               asof_settings=asof_settings, timezone=timezone)
+        result = emerging_hotspots(areas, counts, time_lag=settings.time_lag, scope=settings.scope,
+                                   alpha=settings.alpha, trend_alpha=settings.trend_alpha,
+                                   fdr=settings.fdr, **kwargs)
+    else:
+        evaluated = evaluate_as_of(issues, as_of=day, history=history,
+                                   deadline_settings=deadline_settings, settings=asof_settings,
+                                   timezone=timezone)
+        if method == "hex":
+            result = _hex(issues, evaluated, areas, variable=variable, day=day, period=period,
+                          settings=settings, timezone=timezone)
+        else:
+            stats = _area_stats(issues, evaluated, layer=str(layer), areas=areas, day=day,
+                                period=period, timezone=timezone)
+            if method == "rule":
+                result = rule_hotspots(areas, stats["red"], stats["open"],
+                                       min_overdue=settings.rule_min_overdue,
+                                       min_rate=settings.rule_min_rate,
+                                       min_problems=settings.rule_min_problems)
+            else:
+                values = _variable(stats, variable, settings.rate_min_problems)
+                result = gi_star(areas, values, permutations=settings.permutations,
+                                 seed=settings.seed, inference=_inference(settings),
+                                 fdr=settings.fdr, **kwargs)
+    result.attrs.update({"layer": layer, "as_of": day.isoformat(), "variable": variable,
+                         "period": period})
+    return result
+
+
+def summarise(result: gpd.GeoDataFrame) -> dict[str, Any]:
+    """Counts per bin (Gi*, hex) or per category (rule, emerging), plus the run's settings."""
+    method = result.attrs.get("method", "")
+    by = "bin" if method in ("gistar", "hex") else "category"
+    counts = result[by].value_counts(dropna=False).sort_index()
+    summary = {k: v for k, v in result.attrs.items() if isinstance(v, str | int | float | list)}
+    summary["areas"] = len(result)
+    summary["counts_by"] = by
+    summary["counts"] = {str(k): int(v) for k, v in counts.items()}
+    return summary
+
+
+def period_counts(
+    issues: pd.DataFrame,
+    *,
+    layer: str,
+    as_of: Any,
+    period: str,
+    periods: int,
+    variable: str = "new",
+    areas: gpd.GeoDataFrame | None = None,
+    history: pd.DataFrame | None = None,
+    deadline_settings: Any = None,
+    asof_settings: Any = None,
+    timezone: str = "Asia/Shanghai",
+) -> pd.DataFrame:
+    """Counts per area (rows) and period (columns, oldest first) for the emerging analysis.
+
+    The last period is the week (Monday–Sunday) or month holding ``as_of``. ``new`` counts
+    reports by local report date; the other variables are the state at each period's end.
+    Periods before the first reported problem are left out (an empty start would read as a
+    trend), keeping at least 3.
+    """
+    from gridwatch.asof import parse_as_of
+    from gridwatch.deadlines import local_dates
+
+    day = parse_as_of(as_of)
+    freq = "W-SUN" if period == "week" else "M"
+    last = pd.Period(day, freq=freq)
+    labels = pd.period_range(end=last, periods=periods, freq=freq)
+    reported = local_dates(issues["reported_at"], timezone)
+    if (~np.isnat(reported)).any():
+        first = pd.Period(pd.Timestamp(reported[~np.isnat(reported)].min()), freq=freq)
+        labels = labels[(labels >= first) | (np.arange(len(labels)) >= len(labels) - 3)]
+    column = f"{layer}_id"
+    if column not in issues.columns:
+        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
+    ids = (areas["area_id"].astype(str).tolist() if areas is not None
+           else sorted(issues[column].dropna().astype(str).unique()))
+    if variable == "new":
+        days = reported
+        ok = ~np.isnat(days) & issues[column].notna().to_numpy() & \
+            (days <= np.datetime64(day, "D"))
+        when = pd.PeriodIndex(pd.DatetimeIndex(days[ok]), freq=freq)
+        frame = pd.DataFrame({"area_id": issues[column].to_numpy()[ok].astype(str),
+                              "period": when})
+        frame = frame[frame["period"] >= labels[0]]
+        table = pd.crosstab(frame["area_id"], frame["period"])
+    else:
+        from gridwatch.aggregate import period_statistics
+
+        names = [_iso_label(p, period) for p in labels]
+        stats = period_statistics(issues, names, layer=layer, history=history,
+                                  deadline_settings=deadline_settings, settings=asof_settings,
+                                  areas=ids, timezone=timezone)
+        stats = stats[stats["area_id"].notna()]
+        stats["value"] = _variable(stats, variable, 1).to_numpy()
+        table = stats.pivot_table(index="area_id", columns="period", values="value",
+                                  aggfunc="sum")
+        table.columns = [labels[names.index(c)] for c in table.columns]
+    table = table.reindex(index=pd.Index(ids, name="area_id"), columns=labels).fillna(0)
+    return table.astype(float)
+
+
+def _iso_label(p: pd.Period, period: str) -> str:
+    if period == "week":
+        year, week, _ = p.start_time.date().isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{p.year}-{p.month:02d}"
+
+
+def _area_stats(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str,
+                areas: gpd.GeoDataFrame, day: dt.date, period: str,
+                timezone: str) -> pd.DataFrame:
+    from gridwatch.aggregate import area_statistics
+
+    start = _period_start(day, period)
+    stats = area_statistics(issues, evaluated, layer=layer, start=start, end=day, areas=areas,
+                            timezone=timezone)
+    stats = stats[stats["area_id"].notna() & stats["area_id"].isin(areas["area_id"].astype(str))]
+    return stats.set_index("area_id")
+
+
+def _period_start(day: dt.date, period: str) -> dt.date:
+    """First day of the week or month of problems counted as ``new``, ending on ``day``."""
+    if period == "week":
+        return day - dt.timedelta(days=6)
+    return (pd.Timestamp(day) - pd.DateOffset(months=1) + pd.Timedelta(days=1)).date()
+
+
+def _variable(stats: pd.DataFrame, variable: str, rate_min: int) -> pd.Series:
+    if variable == "overdue":
+        return stats["red"].astype(float)
+    if variable == "open":
+        return stats["open"].astype(float)
+    if variable == "new":
+        return stats["new"].astype(float)
+    rate = stats["red"] / stats["open"].where(stats["open"] > 0)
+    return rate.where(stats["open"] >= rate_min, 0.0).fillna(0.0).astype(float)
+
+
+def _inference(settings: HotspotSettings) -> str:
+    return settings.inference if settings.permutations > 0 else "analytical"
+
+
+def _hex(issues: pd.DataFrame, evaluated: pd.DataFrame, areas: gpd.GeoDataFrame | None, *,
+         variable: str, day: dt.date, period: str, settings: HotspotSettings,
+         timezone: str) -> gpd.GeoDataFrame:
+    from gridwatch.aggregate import reported_between
+
+    known = evaluated["known"].to_numpy(dtype=bool)
+    code = evaluated["code"].fillna("").to_numpy(dtype=object)
+    is_open = evaluated["is_open"].to_numpy(dtype=bool)
+    if variable == "overdue":
+        flag = code == "red"
+    elif variable == "open":
+        flag = is_open
+    elif variable == "new":
+        flag = reported_between(issues, _period_start(day, period), day, timezone=timezone)
+    else:
+        raise ConfigError("variable 'overdue_rate' is not available for hexagons; use overdue, "
+                          "open or new")
+    # hexagons count the open problems (and those new in the period) that carry the flag
+    keep = known & (is_open | flag)
+    study = None
+    if areas is not None and len(areas):
+        study = shapely.union_all(shapely.simplify(np.asarray(areas.geometry.values), 0.0005))
+    return hex_hotspots(issues["lon"].to_numpy(dtype=float)[keep],
+                        issues["lat"].to_numpy(dtype=float)[keep],
+                        resolution=settings.hex_resolution, overdue=flag[keep],
+                        variable="overdue", study_area=study,
+                        permutations=settings.permutations, seed=settings.seed,
+                        inference=_inference(settings), fdr=settings.fdr)
