@@ -1,0 +1,429 @@
+"""Private parts of :mod:`gridwatch.store`: tables, opening an engine, converting values.
+
+Times are stored as naive UTC ``DateTime`` on both backends (SQLite keeps them as ISO text,
+PostgreSQL as ``timestamp without time zone``) and come back as ``datetime64[ns, UTC]``; they
+keep microseconds, as both databases do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from gridwatch.errors import StoreError
+from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, STATUSES
+
+__all__: list[str] = []
+
+SCHEMA_VERSION = 1
+#: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
+WRITE_OPTION = "gridwatch_write"
+FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat")
+TEXT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in CANONICAL_COLUMNS if c not in DATETIME_COLUMNS and c not in FLOAT_COLUMNS
+)
+
+
+def safe_url(url: str | URL) -> str:
+    """Render a URL for messages, with the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        return "<unparseable URL>"
+
+
+def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]:
+    """Declare the store's tables on ``metadata``; PostGIS adds a point geometry to issues."""
+    text_cols = [sa.Column(c, sa.Text, nullable=c != "issue_id") for c in CANONICAL_COLUMNS
+                 if c in TEXT_COLUMNS and c != "issue_id"]
+    statuses = ", ".join(f"'{s}'" for s in STATUSES)
+    meta = sa.Table(
+        "meta", metadata,
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("value", sa.Text, nullable=False),
+    )
+    runs = sa.Table(
+        "runs", metadata,
+        sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Column("observed_at", sa.DateTime),
+        sa.Column("files", sa.Text, nullable=False),  # JSON array of file names
+        *(sa.Column(c, sa.Integer, nullable=False, server_default="0")
+          for c in ("rows_in", "accepted", "rejected", "inserted", "updated", "unchanged",
+                    "status_changes")),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Column("message", sa.Text),
+    )
+    issue_cols: list[sa.Column[Any]] = [
+        sa.Column("issue_id", sa.Text, primary_key=True),
+        sa.Column("reported_at", sa.DateTime),
+        sa.Column("deadline", sa.DateTime),
+        sa.Column("closed_at", sa.DateTime),
+        sa.Column("lon", sa.Float),
+        sa.Column("lat", sa.Float),
+        *text_cols,
+        sa.Column("location_flag", sa.Text, nullable=False, server_default=""),
+        sa.Column("grid_mismatch", sa.Boolean, nullable=False),
+        sa.Column("content_hash", sa.Text, nullable=False),
+        sa.Column("first_seen_at", sa.DateTime, nullable=False),
+        sa.Column("last_seen_at", sa.DateTime, nullable=False),
+        sa.Column("last_run_id", sa.Integer, nullable=False),
+        sa.CheckConstraint(f"status IS NULL OR status IN ({statuses})", name="ck_issues_status"),
+    ]
+    if postgis:
+        from geoalchemy2 import Geometry
+
+        # GeoAlchemy2 adds the GiST index (idx_issues_geom) when the table is created.
+        issue_cols.append(sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=True)))
+    # WITHOUT ROWID (SQLite): a text primary key then needs one B-tree, not two.
+    issues = sa.Table("issues", metadata, *issue_cols, sqlite_with_rowid=False)
+    areas = sa.Table(
+        "issue_areas", metadata,
+        sa.Column("issue_id", sa.Text, sa.ForeignKey(issues.c.issue_id, ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("layer", sa.Text, primary_key=True),
+        sa.Column("area_id", sa.Text),
+        sa.Column("inside", sa.Boolean),
+        sa.Column("near", sa.Boolean),
+        sa.Column("distance_m", sa.Float),
+        sa.Index("ix_issue_areas_layer_area", "layer", "area_id"),
+        sqlite_with_rowid=False,
+    )
+    history = sa.Table(
+        "status_history", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("issue_id", sa.Text, sa.ForeignKey(issues.c.issue_id, ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey(runs.c.run_id), nullable=False),
+        sa.Column("previous_status", sa.Text),
+        sa.Column("status", sa.Text),
+        sa.Column("changed_at", sa.DateTime),
+        sa.Column("seen_at", sa.DateTime, nullable=False),
+        sa.Index("ix_status_history_issue", "issue_id"),
+    )
+    layers = sa.Table(
+        "layers", metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("kind", sa.Text),
+        sa.Column("position", sa.Integer, nullable=False),
+    )
+    return {"meta": meta, "runs": runs, "issues": issues, "issue_areas": areas,
+            "status_history": history, "layers": layers}
+
+
+def create_engine(url: str, *, busy_timeout_s: float) -> Engine:
+    """Open an engine for ``url``, with the SQLite settings the store relies on.
+
+    Raises
+    ------
+    StoreError
+        For a URL that cannot be parsed or whose driver is not installed.
+    """
+    shown = safe_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError) as exc:
+        raise StoreError(
+            f"store URL {shown!r} is not a database URL; use sqlite:///path/to/file.sqlite "
+            "or postgresql+psycopg://user@host:5432/dbname") from exc
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise StoreError(f"store URL {shown!r} names the backend {backend!r}; "
+                         "gridwatch stores in sqlite or postgresql")
+    kwargs: dict[str, Any] = {}
+    if backend == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            kwargs["poolclass"] = StaticPool  # one shared in-memory database
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            try:
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the folder of the SQLite store {shown!r}: "
+                                 f"{exc}") from exc
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"the database driver for store URL {shown!r} is not installed ({exc}); "
+            "use postgresql+psycopg://... (psycopg 3 is a gridwatch dependency) or sqlite:///..."
+        ) from exc
+    if backend == "sqlite":
+        _sqlite_events(engine, busy_timeout_ms=int(busy_timeout_s * 1000))
+    return engine
+
+
+def _sqlite_events(engine: Engine, *, busy_timeout_ms: int) -> None:
+    # SQLAlchemy's pysqlite recipe: stop the driver from emitting BEGIN itself, emit it in the
+    # "begin" event instead, so write transactions take the write lock up front (BEGIN
+    # IMMEDIATE) and wait busy_timeout for it instead of failing half-way with "locked".
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL
+            cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB: big imports touch many pages
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# --- values in -------------------------------------------------------------------------------
+
+@dataclass
+class Prepared:
+    """An import frame in stored form: one row per problem, canonical dtypes, RangeIndex."""
+
+    ids: list[str]
+    #: Text columns are object arrays of str/None, times naive UTC datetime64[us], flags bool.
+    issues: pd.DataFrame
+    #: Per layer: area_id (str/None), inside, near (True/False/None), distance_m (float).
+    areas: dict[str, pd.DataFrame]
+    #: Content hash per row over every stored column and the placement columns.
+    hashes: np.ndarray
+
+
+def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
+    """Check an import frame and convert it to stored values plus a content hash per row.
+
+    Raises
+    ------
+    StoreError
+        When issue_id is missing, empty or repeated, or a time column holds non-times.
+    """
+    if "issue_id" not in placed.columns:
+        raise StoreError("the frame to store has no issue_id column; columns: "
+                         + ", ".join(map(str, placed.columns)))
+    ids = text_column(placed["issue_id"])
+    missing = int(pd.isna(ids).sum())
+    if missing:
+        raise StoreError(f"issue_id is missing in {missing} row(s) of the frame to store")
+    id_series = pd.Series(ids, dtype=object)
+    repeated = id_series[id_series.duplicated()].unique().tolist()
+    if repeated:
+        shown = ", ".join(repr(v) for v in repeated[:5])
+        more = f" and {len(repeated) - 5} more" if len(repeated) > 5 else ""
+        raise StoreError(f"issue_id must be unique in the frame to store; repeated: {shown}{more}")
+    n = len(placed)
+
+    def column(name: str) -> pd.Series:
+        if name in placed.columns:
+            return placed[name].reset_index(drop=True).rename(name)
+        return pd.Series([None] * n, dtype=object, name=name)
+
+    stored: dict[str, Any] = {"issue_id": ids}
+    for name in CANONICAL_COLUMNS[1:]:
+        if name in DATETIME_COLUMNS:
+            stored[name] = utc_naive(column(name))
+        elif name in FLOAT_COLUMNS:
+            stored[name] = float_column(column(name))
+        else:
+            stored[name] = text_column(column(name))
+    flag = text_column(column("location_flag"))
+    flag[pd.isna(flag)] = ""
+    stored["location_flag"] = flag
+    stored["grid_mismatch"] = flag_column(column("grid_mismatch")) == True  # noqa: E712
+    issues = _frame_of(stored)
+    areas = {layer: _frame_of({
+        "area_id": text_column(column(f"{layer}_id")),
+        "inside": flag_column(column(f"in_{layer}")),
+        "near": flag_column(column(f"near_{layer}")),
+        "distance_m": float_column(column(f"{layer}_dist_m")),
+    }) for layer in layers}
+    hashed = {name: _hash_form(issues[name].to_numpy()) for name in issues.columns}
+    for layer, frame in areas.items():
+        for name in frame.columns:
+            hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name].to_numpy())
+    if n:
+        digest = pd.util.hash_pandas_object(pd.DataFrame(hashed), index=False).to_numpy()
+        # The layer names take part, so a layer added to the project changes every hash.
+        salt = pd.util.hash_pandas_object(pd.Series(["\x1e".join(layers)]), index=False)
+        digest = digest ^ salt.to_numpy()[0]
+    else:
+        digest = np.array([], dtype="uint64")
+    hashes = np.array([f"{h:016x}" for h in digest.tolist()], dtype=object)
+    return Prepared(ids=list(ids), issues=issues, areas=areas, hashes=hashes)
+
+
+def _frame_of(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """A frame that keeps object arrays as objects (pandas would convert str to its str dtype)."""
+    return pd.DataFrame({k: pd.Series(v, dtype=object) if v.dtype == object else pd.Series(v)
+                         for k, v in columns.items()})
+
+
+def _hash_form(values: np.ndarray) -> pd.Series:
+    """A form of a stored column whose pandas hash depends only on the values."""
+    if values.dtype.kind == "M":
+        return pd.Series(values.view("int64"))
+    if values.dtype.kind == "f":
+        bits = values.view("uint64").copy()
+        bits[np.isnan(values)] = 0x7FF8_0000_0000_0001  # one hash for every missing value
+        return pd.Series(bits)
+    if values.dtype.kind == "b":
+        return pd.Series(values.astype("int8"))
+    is_true, is_false = values == True, values == False  # noqa: E712
+    if is_true.any() or is_false.any():  # a flag column: True/False/None
+        codes = np.full(len(values), -1, dtype="int8")
+        codes[is_true], codes[is_false] = 1, 0
+        return pd.Series(codes)
+    # text: str or None (an object Series, so pandas cannot swap in its string dtype)
+    return pd.Series(values, dtype=object)
+
+
+def utc_naive(values: pd.Series) -> np.ndarray:
+    """Convert a column of times to naive UTC ``datetime64[us]`` (NaT for missing)."""
+    if not len(values) or values.isna().all():
+        return np.full(len(values), np.datetime64("NaT"), dtype="datetime64[us]")
+    try:
+        times = pd.to_datetime(values, utc=True, errors="raise", format="mixed")
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"column {values.name} holds values that are not times: {exc}") from exc
+    return times.dt.tz_localize(None).to_numpy().astype("datetime64[us]")
+
+
+def text_column(values: pd.Series) -> np.ndarray:
+    """Convert a column of user text to an object array of ``str``/``None``.
+
+    NUL characters are removed: PostgreSQL cannot keep them in text, and both backends stay
+    alike.
+    """
+    missing = pd.isna(values).to_numpy()
+    text = values.astype(object).where(~missing, "").astype(str)
+    if text.str.contains("\x00", regex=False).any():
+        text = text.str.replace("\x00", "", regex=False)
+    out = text.to_numpy(dtype=object)
+    out[missing] = None
+    return out
+
+
+def float_column(values: pd.Series) -> np.ndarray:
+    """Convert a numeric column to float64; NaN for missing (infinities count as missing)."""
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy().copy()
+    numbers[~np.isfinite(numbers)] = np.nan
+    return numbers
+
+
+def flag_column(values: pd.Series) -> np.ndarray:
+    """Convert a flag column to an object array of ``True``/``False``/``None``."""
+    missing = pd.isna(values).to_numpy()
+    out = values.astype(object).where(~missing, False).astype(bool).to_numpy(dtype=object)
+    out[missing] = None
+    return out
+
+
+def driver_values(values: pd.Series | np.ndarray, *, sqlite: bool) -> list[Any]:
+    """Convert a stored column to what the database driver takes (``None`` for missing).
+
+    Times go to SQLite as the ISO text SQLAlchemy's ``DateTime`` writes, to PostgreSQL as
+    ``datetime`` objects.
+    """
+    array = np.asarray(values)
+    if not len(array):
+        return []
+    if array.dtype.kind == "M":
+        missing = np.isnat(array)
+        if sqlite:
+            text = np.char.replace(np.datetime_as_string(array, unit="us"), "T", " ")
+            out = text.astype(object)
+        else:
+            out = array.astype("datetime64[us]").astype(object)
+        out[missing] = None
+        return out.tolist()
+    if array.dtype.kind == "f":
+        out = array.astype(object)
+        out[np.isnan(array)] = None
+        return out.tolist()
+    # pandas may have turned an object column of str/None into its str dtype (NaN missing)
+    out = np.array(array, dtype=object)
+    out[pd.isna(out)] = None
+    return out.tolist()
+
+
+# --- raw statements: SQLAlchemy compiles once, the driver runs every row ------------------------
+
+def executemany(conn: sa.Connection, statement: Any, columns: dict[str, list[Any]]) -> None:
+    """Run ``statement`` once per row of ``columns`` (equal-length lists named by bind name).
+
+    The statement is compiled once by SQLAlchemy and the rows go straight to the driver's
+    ``executemany``: per-row parameter processing in Python is what makes bulk imports slow.
+    """
+    keys = list(columns)
+    if not keys or not len(columns[keys[0]]):
+        return
+    compiled = statement.compile(dialect=conn.dialect, column_keys=keys)
+    if compiled.positiontup is not None:
+        params: list[Any] = list(zip(*(columns[k] for k in compiled.positiontup), strict=True))
+    else:
+        params = [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
+    conn.exec_driver_sql(str(compiled), params)
+
+
+def fetch(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
+    """Return the rows of a query as plain tuples of driver values (no per-value processing)."""
+    compiled = statement.compile(dialect=conn.dialect)
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[k] for k in compiled.positiontup)
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def temp_table(conn: sa.Connection, name: str, like: list[sa.Column[Any]]) -> sa.Table:
+    """Create a PostgreSQL temporary table with the names and types of ``like`` columns.
+
+    It is dropped at the end of the transaction (also when the transaction rolls back).
+    """
+    table = sa.Table(name, sa.MetaData(), *(sa.Column(c.name, c.type) for c in like),
+                     prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+    table.create(conn)
+    return table
+
+
+def copy_rows(conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]) -> None:
+    """Append rows to a PostgreSQL table with ``COPY ... FROM STDIN`` (psycopg 3)."""
+    keys = list(columns)
+    if not keys or not len(columns[keys[0]]):
+        return
+    prepare = conn.dialect.identifier_preparer
+    names = ", ".join(prepare.quote(k) for k in keys)
+    sql = f"COPY {prepare.format_table(table)} ({names}) FROM STDIN"
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(sql) as copy:
+            for row in zip(*columns.values(), strict=True):
+                copy.write_row(row)
+    finally:
+        cursor.close()
+
+
+# --- values out -------------------------------------------------------------------------------
+
+def utc_times(values: Any) -> pd.Series:
+    """Read stored naive UTC times (datetime objects or ISO text) as ``datetime64[ns, UTC]``."""
+    series = pd.Series(values, dtype=object)
+    if not len(series):
+        return pd.Series(pd.DatetimeIndex([], tz="UTC"), dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(series, utc=True, format="ISO8601").astype("datetime64[ns, UTC]")

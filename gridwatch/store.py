@@ -1,0 +1,605 @@
+"""The store: placed problems, their status history and every import run, in SQLite or PostGIS.
+
+One :class:`Store` per database URL. The embedded default is one SQLite file
+(``data/gridwatch.sqlite`` under the working folder) in WAL mode; a ``postgresql+psycopg://``
+URL stores in PostgreSQL, where the ``issues`` table also gets a PostGIS point with a GiST index.
+SQLAlchemy Core is used throughout, so both backends run the same statements.
+
+An import is one transaction: problems are upserted by ``issue_id`` (``INSERT ... ON CONFLICT DO
+UPDATE``), a content hash decides whether a row is new, updated or unchanged, every status change
+becomes a ``status_history`` row, and the areas a problem lies in go to the long table
+``issue_areas``. When anything fails half-way the store is left exactly as it was and the failed
+run is recorded on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from gridwatch import _store_schema as _s
+from gridwatch.config import LayerSpec, default_store_url
+from gridwatch.errors import StoreError
+from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS
+
+__all__ = ["ImportCounts", "Store"]
+
+#: Rows per executemany batch.
+DEFAULT_CHUNK_SIZE = 5000
+#: Columns of ``Store.issues()`` before the per-layer placement columns.
+ISSUE_COLUMNS: tuple[str, ...] = (*CANONICAL_COLUMNS, "location_flag", "grid_mismatch",
+                                  "first_seen_at", "last_seen_at")
+_IN_CLAUSE = 2000  # ids per IN (...) list: well under SQLite's parameter limit
+
+#: Called as ``(rows_done, rows_total)`` after each batch of an import.
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What one import did to the store.
+
+    ``status_changes`` counts existing problems whose status changed; the first status of a new
+    problem is also written to the history but counted in ``inserted``.
+    """
+
+    run_id: int
+    inserted: int
+    updated: int
+    unchanged: int
+    status_changes: int
+
+
+class Store:
+    """A problem store at a database URL.
+
+    Parameters
+    ----------
+    url
+        ``sqlite:///path/file.sqlite`` or ``postgresql+psycopg://user@host:5432/db``;
+        ``None`` means ``data/gridwatch.sqlite`` under the working folder. A PostgreSQL schema
+        can be chosen in the URL (``?options=-csearch_path%3Dmyschema,public``).
+    schema
+        PostgreSQL schema to keep the tables in (created when missing); not for SQLite.
+    busy_timeout_s
+        SQLite: how long a writer waits for another writer's lock before failing.
+
+    Raises
+    ------
+    StoreError
+        For a bad URL, a missing driver, an unreachable server, or a store written by an
+        incompatible gridwatch version. The message names the URL without its password.
+
+    Examples
+    --------
+    >>> with Store("sqlite://") as store:
+    ...     len(store.issues())
+    0
+    """
+
+    def __init__(self, url: str | None = None, *, schema: str | None = None,
+                 busy_timeout_s: float = 30.0) -> None:
+        self.url = url if url is not None else default_store_url()
+        self._shown = _s.safe_url(self.url)
+        self._engine = _s.create_engine(self.url, busy_timeout_s=busy_timeout_s)
+        self.backend = self._engine.dialect.name
+        if schema is not None and self.backend != "postgresql":
+            self._engine.dispose()
+            raise StoreError(f"schema={schema!r} is only for PostgreSQL stores; "
+                             f"{self._shown!r} is {self.backend}")
+        self.postgis = self.backend == "postgresql"
+        try:
+            self.schema, self._t = self._open(schema)
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise StoreError(f"cannot open the store at {self._shown!r}: "
+                             f"{self._reason(exc)}") from exc
+        except StoreError:
+            self._engine.dispose()
+            raise
+
+    # --- opening ----------------------------------------------------------------------------
+
+    def _open(self, schema: str | None) -> tuple[str | None, dict[str, sa.Table]]:
+        with self._write() as conn:
+            if self.postgis:
+                conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
+                if schema is not None:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                else:
+                    # Qualify tables with the schema the URL's search_path points at, so a
+                    # same-named table further along the path is never mistaken for ours.
+                    schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+                    if schema is None:
+                        raise StoreError(f"the search_path of {self._shown!r} names no "
+                                         "existing schema; create it first")
+            tables = _s.build_tables(sa.MetaData(schema=schema), postgis=self.postgis)
+            tables["meta"].metadata.create_all(conn)
+            meta = tables["meta"]
+            found = conn.execute(sa.select(meta.c.value)
+                                 .where(meta.c.key == "schema_version")).scalar()
+            if found is None:
+                conn.execute(meta.insert().values(key="schema_version",
+                                                  value=str(_s.SCHEMA_VERSION)))
+            elif found != str(_s.SCHEMA_VERSION):
+                raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
+                                 f"this gridwatch reads version {_s.SCHEMA_VERSION}")
+        return schema, tables
+
+    @contextmanager
+    def _write(self) -> Iterator[sa.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        with self._engine.connect().execution_options(**{_s.WRITE_OPTION: True}) as conn, \
+                conn.begin():
+            yield conn
+
+    def _reason(self, exc: BaseException) -> str:
+        if isinstance(exc, DBAPIError) and exc.orig is not None:
+            text = str(exc.orig)
+            if "extension" in text and "postgis" in text:
+                text += (" (PostGIS must be installed on the server, e.g. the Debian package "
+                         "postgresql-15-postgis-3, and CREATE EXTENSION postgis run once by a "
+                         "superuser)")
+        elif isinstance(exc, StoreError):
+            text = str(exc)
+        else:
+            text = f"{type(exc).__name__}: {exc}"
+        password = sa.engine.make_url(self.url).password
+        if password:
+            text = text.replace(str(password), "***")
+        text = " ".join(text.split())
+        return text if len(text) <= 500 else text[:497] + "..."
+
+    # --- context manager ----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, for read-only queries of one's own."""
+        return self._engine
+
+    def __repr__(self) -> str:
+        return f"Store({self._shown!r})"
+
+    # --- import -----------------------------------------------------------------------------
+
+    def import_records(
+        self,
+        placed: pd.DataFrame,
+        *,
+        layers: Sequence[LayerSpec] | Sequence[tuple[str, str]],
+        files: Sequence[str],
+        rows_in: int,
+        rejected: int,
+        observed_at: datetime | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        progress: ProgressCallback | None = None,
+    ) -> ImportCounts:
+        """Store one run's placed problems in one transaction.
+
+        Parameters
+        ----------
+        placed
+            Output of :func:`gridwatch.assign.place_records`: the canonical columns (missing
+            ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``
+            and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
+            ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.
+        layers
+            The layers of the project (``LayerSpec`` or ``(name, kind)`` pairs), in order.
+        files
+            The input files of the run.
+        rows_in, rejected
+            Row accounting of the run (``accepted`` is ``len(placed)``).
+        observed_at
+            When the export was taken; the history's ``seen_at``. Default now. A naive value
+            is read as UTC.
+        chunk_size
+            Rows per batch.
+        progress
+            Called as ``(rows_done, rows_total)`` after each batch.
+
+        Returns
+        -------
+        ImportCounts
+
+        Raises
+        ------
+        StoreError
+            When the import fails; nothing of it is kept, the failed run is recorded with the
+            message, and the original error is chained.
+        """
+        if chunk_size < 1:
+            raise StoreError(f"chunk_size must be a positive number of rows, got {chunk_size!r}")
+        started = _now()
+        seen = _as_utc(observed_at) if observed_at is not None else started
+        layer_kinds = _layer_kinds(layers)
+        run = {"started_at": started, "observed_at": seen, "files": json.dumps(list(files),
+               ensure_ascii=False), "rows_in": int(rows_in), "accepted": len(placed),
+               "rejected": int(rejected)}
+        try:
+            prepared = _s.prepare(placed, list(layer_kinds))
+            with self._write() as conn:
+                return self._import(conn, prepared, layer_kinds, run, seen, chunk_size,
+                                    progress)
+        except Exception as exc:
+            message = self._reason(exc)
+            try:
+                with self._write() as conn:
+                    conn.execute(self._t["runs"].insert().values(
+                        **run, finished_at=_now(), ok=False, message=message))
+            except SQLAlchemyError as record_exc:
+                message += f" (the failed run could not be recorded: {self._reason(record_exc)})"
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"import into {self._shown!r} failed and was rolled back: "
+                             f"{message}") from exc
+
+    def _import(self, conn: sa.Connection, prep: _s.Prepared,
+                layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
+                chunk_size: int, progress: ProgressCallback | None) -> ImportCounts:
+        t = self._t
+        run_id = int(conn.execute(t["runs"].insert().values(**run, ok=False, message="running")
+                                  .returning(t["runs"].c.run_id)).scalar_one())
+        old = self._existing(conn, prep.ids).reindex(prep.ids)
+        known = old["content_hash"].notna().to_numpy()
+        same = known & (old["content_hash"].to_numpy() == prep.hashes)
+        changed = known & ~same
+        old_status = old["status"].to_numpy(dtype=object)
+        status = prep.issues["status"].to_numpy(dtype=object)
+        moved = changed & (pd.Series(old_status).fillna("\x00").to_numpy()
+                           != pd.Series(status).fillna("\x00").to_numpy())
+        write = ~same
+        total, done = len(prep.ids), 0
+
+        sqlite = self.backend == "sqlite"
+        rows = prep.issues[write]
+        columns = {c: _s.driver_values(rows[c], sqlite=sqlite) for c in rows.columns}
+        columns["content_hash"] = prep.hashes[write].tolist()
+        seen_value = _s.driver_values(np.array([seen], dtype="datetime64[us]"), sqlite=sqlite)[0]
+        for name in ("first_seen_at", "last_seen_at"):
+            columns[name] = [seen_value] * len(rows)
+        columns["last_run_id"] = [run_id] * len(rows)
+
+        def tick(rows: int) -> None:
+            nonlocal done
+            done += rows
+            if progress is not None:
+                progress(done, total)
+
+        self._upsert_issues(conn, columns, chunk_size, tick)
+        unchanged_ids = [i for i, keep in zip(prep.ids, same, strict=True) if keep]
+        self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
+        self._write_areas(conn, prep, write, changed, chunk_size)
+        self._write_history(conn, prep, run_id, seen_value, ~known, moved, old_status,
+                            chunk_size)
+        self._write_layers(conn, layer_kinds)
+        counts = ImportCounts(run_id=run_id, inserted=int((~known).sum()),
+                              updated=int(changed.sum()), unchanged=int(same.sum()),
+                              status_changes=int(moved.sum()))
+        runs = t["runs"]
+        conn.execute(runs.update().where(runs.c.run_id == run_id).values(
+            inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
+            status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
+        return counts
+
+    def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
+        """Hash and status of the stored problems among ``ids``, indexed by issue_id."""
+        issues = self._t["issues"]
+        query = sa.select(issues.c.issue_id, issues.c.content_hash, issues.c.status)
+        stored = conn.execute(sa.select(sa.func.count()).select_from(issues)).scalar_one()
+        if len(ids) * 4 >= stored:  # a large import: one scan beats many IN lists
+            rows = _s.fetch(conn, query)
+        else:
+            rows = []
+            for chunk in _chunks(ids, _IN_CLAUSE):
+                rows += conn.execute(query.where(issues.c.issue_id.in_(chunk))).all()
+        frame = _frame(rows, ("issue_id", "content_hash", "status"))
+        return frame.set_index("issue_id")
+
+    def _write_history(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
+                       seen_value: Any, new: np.ndarray, moved: np.ndarray,
+                       old_status: np.ndarray, chunk_size: int) -> None:
+        """A history row for each new problem's first status and each status change.
+
+        ``changed_at`` is closed_at for closed/verified problems when known, reported_at for a
+        new problem's first status, else the run's observed time.
+        """
+        rows = new | moved
+        issues = prep.issues
+        status = issues["status"].to_numpy(dtype=object)
+        closed = issues["closed_at"].to_numpy()
+        reported = issues["reported_at"].to_numpy()
+        changed = np.full(len(issues), np.datetime64("NaT"), dtype="datetime64[us]")
+        use_closed = np.isin(status, list(CLOSED_STATUSES)) & ~np.isnat(closed)
+        changed[use_closed] = closed[use_closed]
+        use_reported = new & ~use_closed & ~np.isnat(reported)
+        changed[use_reported] = reported[use_reported]
+        sqlite = self.backend == "sqlite"
+        changed_values = _s.driver_values(changed[rows], sqlite=sqlite)
+        previous = np.where(new, None, old_status)[rows].tolist()
+        count = int(rows.sum())
+        columns = {
+            "issue_id": [i for i, keep in zip(prep.ids, rows, strict=True) if keep],
+            "run_id": [run_id] * count,
+            "previous_status": previous,
+            "status": status[rows].tolist(),
+            "changed_at": [seen_value if v is None else v for v in changed_values],
+            "seen_at": [seen_value] * count,
+        }
+        self._insert_rows(conn, self._t["status_history"], columns, chunk_size)
+
+    def _upsert_issues(self, conn: sa.Connection, columns: dict[str, list[Any]],
+                       chunk_size: int, tick: Callable[[int], None]) -> None:
+        """``INSERT ... ON CONFLICT (issue_id) DO UPDATE`` of new and changed problems.
+
+        SQLite runs it per batch with executemany; PostgreSQL copies the rows into a temporary
+        table (COPY is many times faster than row-by-row statements there) and upserts from it
+        in one statement, which also sets the PostGIS point.
+        """
+        issues = self._t["issues"]
+        keep = {"issue_id", "first_seen_at"}
+        if not self.postgis:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            stmt = sqlite_insert(issues)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[issues.c.issue_id],
+                set_={c: stmt.excluded[c] for c in columns if c not in keep})
+            for part in _column_chunks(columns, chunk_size):
+                _s.executemany(conn, stmt, part)
+                tick(len(part["issue_id"]))
+            return
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        staged = _s.temp_table(conn, "gw_issues_in", [issues.c[c] for c in columns])
+        for part in _column_chunks(columns, chunk_size):
+            _s.copy_rows(conn, staged, part)
+            tick(len(part["issue_id"]))
+        point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(staged.c.lon, staged.c.lat),
+                                   sa.literal_column("4326"))
+        stmt = pg_insert(issues).from_select(
+            [*columns, "geom"], sa.select(*(staged.c[c] for c in columns), point))
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=[issues.c.issue_id],
+            set_={c: stmt.excluded[c] for c in [*columns, "geom"] if c not in keep}))
+
+    def _touch(self, conn: sa.Connection, ids: list[str], seen_value: Any, chunk_size: int,
+               tick: Callable[[int], None]) -> None:
+        """Set ``last_seen_at`` of problems seen again unchanged."""
+        issues = self._t["issues"]
+        if not self.postgis:
+            stmt = issues.update().where(issues.c.issue_id == sa.bindparam("b_id")).values(
+                last_seen_at=sa.bindparam("b_seen"))
+            for part in _column_chunks({"b_id": ids}, chunk_size):
+                _s.executemany(conn, stmt, {**part, "b_seen": [seen_value] * len(part["b_id"])})
+                tick(len(part["b_id"]))
+            return
+        staged = _s.temp_table(conn, "gw_seen_in", [issues.c.issue_id])
+        for part in _column_chunks({"issue_id": ids}, chunk_size):
+            _s.copy_rows(conn, staged, part)
+            tick(len(part["issue_id"]))
+        conn.execute(issues.update().where(issues.c.issue_id == staged.c.issue_id)
+                     .values(last_seen_at=seen_value))
+
+    def _insert_rows(self, conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]],
+                     chunk_size: int) -> None:
+        for part in _column_chunks(columns, chunk_size):
+            if self.postgis:
+                _s.copy_rows(conn, table, part)
+            else:
+                _s.executemany(conn, table.insert(), part)
+
+    def _write_areas(self, conn: sa.Connection, prep: _s.Prepared, write: np.ndarray,
+                     replaced: np.ndarray, chunk_size: int) -> None:
+        areas = self._t["issue_areas"]
+        replaced_ids = [i for i, keep in zip(prep.ids, replaced, strict=True) if keep]
+        if self.postgis and replaced_ids:
+            staged = _s.temp_table(conn, "gw_replaced_in", [areas.c.issue_id])
+            self._insert_rows(conn, staged, {"issue_id": replaced_ids}, chunk_size)
+            conn.execute(areas.delete().where(areas.c.issue_id.in_(sa.select(staged.c.issue_id))))
+        else:
+            drop = areas.delete().where(areas.c.issue_id == sa.bindparam("b_id"))
+            for part in _column_chunks({"b_id": replaced_ids}, chunk_size):
+                _s.executemany(conn, drop, part)
+        ids = np.asarray(prep.ids, dtype=object)[write]
+        if not len(ids):
+            return
+        # One long table in (issue_id, layer) order: inserts then follow the primary key.
+        long = pd.concat([frame[write].assign(issue_id=ids, layer=layer)
+                          for layer, frame in prep.areas.items()], ignore_index=True)
+        long = long.sort_values(["issue_id", "layer"], kind="stable")
+        sqlite = self.backend == "sqlite"
+        columns = {c: _s.driver_values(long[c], sqlite=sqlite) for c in long.columns}
+        self._insert_rows(conn, areas, columns, chunk_size)
+
+    def _write_layers(self, conn: sa.Connection, layer_kinds: dict[str, str | None]) -> None:
+        table = self._t["layers"]
+        known = dict(conn.execute(sa.select(table.c.name, table.c.position)).all())
+        position = max(known.values(), default=-1)
+        for name, kind in layer_kinds.items():
+            if name in known:
+                if kind is not None:
+                    conn.execute(table.update().where(table.c.name == name).values(kind=kind))
+            else:
+                position += 1
+                conn.execute(table.insert().values(name=name, kind=kind, position=position))
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def issues(self, *, layers: Sequence[str] | None = None) -> pd.DataFrame:
+        """Return the stored problems as one wide frame, ordered by ``issue_id``.
+
+        Parameters
+        ----------
+        layers
+            Layers whose placement columns to add, in this order; default every layer the
+            store knows. A layer the store does not know gives an all-missing ``<layer>_id``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The canonical columns (times ``datetime64[ns, UTC]``), ``location_flag``,
+            ``grid_mismatch``, ``first_seen_at``, ``last_seen_at``, then per layer
+            ``<layer>_id`` and, for redline layers (and any layer with inside/near/distance
+            data), ``in_<layer>``, ``near_<layer>`` and ``<layer>_dist_m``.
+        """
+        issues, areas = self._t["issues"], self._t["issue_areas"]
+        area_names = ("issue_id", "layer", "area_id", "inside", "near", "distance_m")
+        with self._engine.connect() as conn, conn.begin():
+            rows = _s.fetch(conn, sa.select(*(issues.c[c] for c in ISSUE_COLUMNS))
+                            .order_by(issues.c.issue_id))
+            kinds = self._layer_kinds(conn)
+            names = list(kinds) if layers is None else list(layers)
+            area_rows = _s.fetch(conn, sa.select(*(areas.c[c] for c in area_names)))
+        frame = _frame(rows, ISSUE_COLUMNS)
+        out = {c: _typed(frame[c], c) for c in ISSUE_COLUMNS}
+        area_frame = _frame(area_rows, area_names)
+        by_layer = {str(k): v for k, v in area_frame.groupby("layer", sort=False)}
+        if layers is None:
+            names += [k for k in by_layer if k not in names]
+        ids = pd.Index(frame["issue_id"])
+        for name in names:
+            part = by_layer.get(name, area_frame.iloc[:0]).set_index("issue_id").reindex(ids)
+            out[f"{name}_id"] = pd.Series(part["area_id"].to_numpy(), dtype="str")
+            if (kinds.get(name) == "redline" or part["inside"].notna().any()
+                    or part["distance_m"].notna().any()):
+                out[f"in_{name}"] = _flags(part["inside"])
+                out[f"near_{name}"] = _flags(part["near"])
+                out[f"{name}_dist_m"] = pd.Series(
+                    pd.to_numeric(part["distance_m"]).to_numpy(dtype="float64"))
+        return pd.DataFrame(out, index=pd.RangeIndex(len(ids)))
+
+    def history(self) -> pd.DataFrame:
+        """Return the status history: one row per status change, oldest first.
+
+        Columns: ``id``, ``issue_id``, ``run_id``, ``previous_status`` (missing for a new
+        problem's first status), ``status``, ``changed_at`` and ``seen_at`` (UTC).
+        """
+        table = self._t["status_history"]
+        names = ("id", "issue_id", "run_id", "previous_status", "status", "changed_at", "seen_at")
+        with self._engine.connect() as conn, conn.begin():
+            rows = _s.fetch(conn, sa.select(*(table.c[c] for c in names)).order_by(table.c.id))
+        frame = _frame(rows, names)
+        return pd.DataFrame({
+            "id": frame["id"].astype("int64"),
+            "issue_id": frame["issue_id"].astype("str"),
+            "run_id": frame["run_id"].astype("int64"),
+            "previous_status": pd.Series(frame["previous_status"].to_numpy(), dtype="str"),
+            "status": pd.Series(frame["status"].to_numpy(), dtype="str"),
+            "changed_at": _s.utc_times(frame["changed_at"]),
+            "seen_at": _s.utc_times(frame["seen_at"]),
+        })
+
+    def runs(self) -> pd.DataFrame:
+        """Return every import run, oldest first (``files`` as lists, times UTC).
+
+        Columns: ``run_id``, ``started_at``, ``finished_at``, ``observed_at``, ``files``,
+        ``rows_in``, ``accepted``, ``rejected``, ``inserted``, ``updated``, ``unchanged``,
+        ``status_changes``, ``ok`` and ``message`` (why a failed run failed).
+        """
+        table = self._t["runs"]
+        names = tuple(c.name for c in table.columns)
+        with self._engine.connect() as conn, conn.begin():
+            rows = _s.fetch(conn, sa.select(*table.columns).order_by(table.c.run_id))
+        frame = _frame(rows, names)
+        out: dict[str, pd.Series] = {}
+        for name in names:
+            column = frame[name]
+            if name.endswith("_at"):
+                out[name] = _s.utc_times(column)
+            elif name == "files":
+                out[name] = pd.Series([json.loads(v) for v in column], dtype=object)
+            elif name == "ok":
+                out[name] = column.astype(bool)
+            elif name == "message":
+                out[name] = pd.Series(column.to_numpy(), dtype="str")
+            else:
+                out[name] = column.astype("int64")
+        return pd.DataFrame(out)
+
+    def _layer_kinds(self, conn: sa.Connection) -> dict[str, str | None]:
+        """The layers the store has seen, in order, with their kinds."""
+        table = self._t["layers"]
+        return dict(conn.execute(sa.select(table.c.name, table.c.kind)
+                                 .order_by(table.c.position)).all())
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _as_utc(value: datetime) -> datetime:
+    """Naive UTC ``datetime`` from an aware one (or a naive one taken as UTC)."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.tz_localize(None).to_pydatetime()
+
+
+def _layer_kinds(layers: Sequence[LayerSpec] | Sequence[tuple[str, str]]) -> dict[str, str | None]:
+    kinds: dict[str, str | None] = {}
+    for item in layers:
+        if isinstance(item, LayerSpec):
+            kinds[item.name] = item.kind
+        elif isinstance(item, tuple | list) and len(item) == 2:
+            kinds[str(item[0])] = str(item[1]) if item[1] is not None else None
+        else:
+            raise StoreError(f"layers must hold LayerSpec objects or (name, kind) pairs; "
+                             f"got {item!r}")
+    return kinds
+
+
+def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _column_chunks(columns: dict[str, list[Any]], size: int) -> Iterator[dict[str, list[Any]]]:
+    """Split equal-length columns into batches of ``size`` rows."""
+    length = len(next(iter(columns.values()))) if columns else 0
+    for start in range(0, length, size):
+        yield {k: v[start:start + size] for k, v in columns.items()}
+
+
+def _frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    columns = list(zip(*rows, strict=True))
+    return pd.DataFrame({n: pd.Series(c, dtype=object) for n, c in zip(names, columns,
+                                                                     strict=True)})
+
+
+def _typed(values: pd.Series, name: str) -> pd.Series:
+    """Give a stored column of ``issues`` its frame dtype."""
+    if name in DATETIME_COLUMNS or name.endswith("_seen_at"):
+        return _s.utc_times(values)
+    if name in _s.FLOAT_COLUMNS:
+        return pd.Series(pd.to_numeric(values).to_numpy(dtype="float64"))
+    if name == "grid_mismatch":
+        return pd.Series(values.to_numpy(dtype=bool))
+    return pd.Series(values.to_numpy(), dtype="str")
+
+
+def _flags(values: pd.Series) -> pd.Series:
+    """Stored flags (bool, or 0/1 from SQLite; missing counts as False) as a bool column."""
+    return pd.Series(np.asarray(values.to_numpy(dtype=object) == True,  # noqa: E712
+                                dtype=bool))

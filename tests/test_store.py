@@ -1,0 +1,490 @@
+"""The store on both backends: upsert, history, areas, runs, rollback, backend specifics."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import string
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridwatch.config import LayerSpec
+from gridwatch.errors import StoreError
+from gridwatch.schema import CANONICAL_COLUMNS
+from gridwatch.store import ImportCounts, Store
+
+LAYERS = [("county", "admin"), ("grid", "grid"), ("redline", "redline")]
+T0 = pd.Timestamp("2024-03-15 00:30", tz="UTC")
+
+
+def placed_frame(n: int = 3, *, prefix: str = "A") -> pd.DataFrame:
+    """A small frame shaped like assign.place_records output (WGS84, three layers)."""
+    ids = [f"{prefix}{i}" for i in range(1, n + 1)]
+    frame = pd.DataFrame({
+        "issue_id": ids,
+        "reported_at": [T0 + pd.Timedelta(hours=i) for i in range(n)],
+        "category": ["water", "air", "noise"] * (n // 3) + ["water"] * (n % 3),
+        "source": "grid_patrol",
+        "description": [f"河道漂浮物 {i} <b>'\"=" for i in range(n)],
+        "lon": [120.81 + 0.001 * i for i in range(n)],
+        "lat": [30.73 + 0.001 * i for i in range(n)],
+        "coord_system": "gcj02",
+        "address": [None] + ["南湖区某路"] * (n - 1),
+        "reported_grid": "G11",
+        "status": "reported",
+        "deadline": [T0 + pd.Timedelta(days=7)] * n,
+        "closed_at": pd.Series([pd.NaT] * n, dtype="datetime64[ns, UTC]"),
+        "responsible_unit": "南湖区生态环境分局",
+        "severity": None,
+        "task_type": np.nan,
+        "location_flag": [""] * (n - 1) + ["swapped"],
+        "grid_mismatch": [False] * (n - 1) + [True],
+        "county_id": ["330402"] * (n - 1) + [None],
+        "grid_id": [f"G{i % 9}" for i in range(n)],
+        "redline_id": ["RL1"] + [None] * (n - 1),
+        "in_redline": [True] + [False] * (n - 1),
+        "near_redline": [True, True] + [False] * (n - 2),
+        "redline_dist_m": [0.0, 312.5] + [1500.0 + i for i in range(n - 2)],
+        "source_file": "day.csv",
+        "source_row": range(2, n + 2),
+    })
+    for column in ("reported_at", "deadline", "closed_at"):  # as ingest gives them
+        frame[column] = frame[column].astype("datetime64[ns, UTC]")
+    return frame
+
+
+def do_import(store: Store, frame: pd.DataFrame, **kwargs) -> ImportCounts:
+    return store.import_records(frame, layers=LAYERS, files=["day.csv"], rows_in=len(frame) + 1,
+                                rejected=1, **kwargs)
+
+
+def snapshot(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Everything an import may touch, apart from the runs."""
+    with store.engine.connect() as conn:
+        areas = pd.DataFrame(conn.execute(sa.text(
+            "SELECT issue_id, layer, area_id, inside, near, distance_m FROM issue_areas "
+            "ORDER BY issue_id, layer")).all())
+    return store.issues(), store.history(), areas
+
+
+def test_insert_and_read_back(store_url: str) -> None:
+    frame = placed_frame()
+    with Store(store_url) as store:
+        counts = do_import(store, frame)
+        issues = store.issues()
+    assert (counts.inserted, counts.updated, counts.unchanged) == (3, 0, 0)
+    assert counts.status_changes == 0  # first statuses are history rows, counted as inserted
+    assert list(issues.columns[:len(CANONICAL_COLUMNS)]) == list(CANONICAL_COLUMNS)
+    for column in ("reported_at", "deadline", "closed_at", "first_seen_at", "last_seen_at"):
+        assert str(issues[column].dtype) == "datetime64[ns, UTC]"
+    pd.testing.assert_series_equal(issues["reported_at"], frame["reported_at"])
+    assert issues["description"].tolist() == frame["description"].tolist()
+    assert pd.isna(issues.loc[0, "address"]) and issues.loc[1, "address"] == "南湖区某路"
+    assert issues["severity"].isna().all() and issues["task_type"].isna().all()
+    assert issues["lon"].tolist() == frame["lon"].tolist()
+    assert issues["location_flag"].tolist() == ["", "", "swapped"]
+    assert issues["grid_mismatch"].tolist() == [False, False, True]
+    assert "source_file" not in issues.columns
+
+
+def test_reimport_changes_nothing(store_url: str) -> None:
+    frame = placed_frame()
+    with Store(store_url) as store:
+        do_import(store, frame)
+        before = snapshot(store)
+        again = do_import(store, frame.sample(frac=1, random_state=1))  # row order is irrelevant
+        after = snapshot(store)
+    assert (again.inserted, again.updated, again.unchanged, again.status_changes) == (0, 0, 3, 0)
+    pd.testing.assert_frame_equal(before[1], after[1])
+    pd.testing.assert_frame_equal(before[2], after[2])
+    unchanged = ["last_seen_at"]
+    pd.testing.assert_frame_equal(before[0].drop(columns=unchanged),
+                                  after[0].drop(columns=unchanged))
+    assert (after[0]["last_seen_at"] >= before[0]["last_seen_at"]).all()
+
+
+def test_status_change_writes_history(store_url: str) -> None:
+    frame = placed_frame()
+    seen1 = pd.Timestamp("2024-03-15 12:00", tz="Asia/Shanghai")
+    seen2 = pd.Timestamp("2024-03-16 09:00", tz="UTC")
+    with Store(store_url) as store:
+        first = do_import(store, frame, observed_at=seen1.to_pydatetime())
+        nextday = frame.copy()
+        nextday.loc[0, "status"] = "closed"
+        nextday.loc[0, "closed_at"] = pd.Timestamp("2024-03-16 02:00", tz="UTC")
+        nextday.loc[1, "status"] = "assigned"
+        second = do_import(store, nextday, observed_at=seen2.to_pydatetime())
+        history = store.history()
+        issues = store.issues().set_index("issue_id")
+    assert (second.inserted, second.updated, second.unchanged) == (0, 2, 1)
+    assert second.status_changes == 2
+    first_rows = history[history["run_id"] == first.run_id].set_index("issue_id")
+    assert len(first_rows) == 3 and first_rows["previous_status"].isna().all()
+    # a new problem's first status happened when it was reported
+    assert first_rows.loc["A2", "changed_at"] == frame.loc[1, "reported_at"]
+    assert (first_rows["seen_at"] == seen1.tz_convert("UTC")).all()
+    changes = history[history["run_id"] == second.run_id].set_index("issue_id")
+    assert sorted(changes.index) == ["A1", "A2"]
+    assert changes.loc["A1", "previous_status"] == "reported"
+    assert changes.loc["A1", "status"] == "closed"
+    assert changes.loc["A1", "changed_at"] == pd.Timestamp("2024-03-16 02:00", tz="UTC")
+    assert changes.loc["A2", "changed_at"] == seen2  # no better time known
+    assert issues.loc["A1", "status"] == "closed"
+    assert issues.loc["A1", "first_seen_at"] == seen1.tz_convert("UTC")
+    assert issues.loc["A1", "last_seen_at"] == seen2
+
+
+def test_description_change_updates_without_history(store_url: str) -> None:
+    frame = placed_frame()
+    with Store(store_url) as store:
+        do_import(store, frame)
+        edited = frame.copy()
+        edited.loc[2, "description"] = "更正：河道漂浮物已打捞"
+        counts = do_import(store, edited)
+        history = store.history()
+        issues = store.issues()
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 1, 2)
+    assert counts.status_changes == 0
+    assert len(history) == 3  # only the first statuses
+    assert issues.loc[2, "description"] == "更正：河道漂浮物已打捞"
+
+
+def test_areas_pivot_round_trip(store_url: str) -> None:
+    frame = placed_frame(4)
+    with Store(store_url) as store:
+        do_import(store, frame)
+        issues = store.issues()
+        only_grid = store.issues(layers=["grid", "basin"])
+        moved = frame.copy()
+        moved.loc[0, ["grid_id", "redline_id", "in_redline", "redline_dist_m"]] = [
+            "G8", None, False, 42.0]
+        counts = do_import(store, moved)
+        after = store.issues()
+        with store.engine.connect() as conn:
+            per_issue = dict(conn.execute(sa.text(
+                "SELECT issue_id, count(*) FROM issue_areas GROUP BY issue_id")).all())
+    placement = ["county_id", "grid_id", "redline_id", "in_redline", "near_redline",
+                 "redline_dist_m"]
+    assert list(issues.columns[-len(placement):]) == placement
+    assert "in_grid" not in issues.columns and "grid_dist_m" not in issues.columns
+    assert issues["county_id"].tolist()[:3] == ["330402"] * 3 and pd.isna(issues["county_id"][3])
+    assert issues["redline_id"].iloc[0] == "RL1" and issues["redline_id"].iloc[1:].isna().all()
+    assert issues["in_redline"].dtype == bool and issues["near_redline"].dtype == bool
+    assert issues["in_redline"].tolist() == [True, False, False, False]
+    assert issues["near_redline"].tolist() == [True, True, False, False]
+    assert issues["redline_dist_m"].tolist() == [0.0, 312.5, 1500.0, 1501.0]
+    assert list(only_grid.columns[-2:]) == ["grid_id", "basin_id"]
+    assert only_grid["basin_id"].isna().all() and "county_id" not in only_grid.columns
+    assert counts.updated == 1
+    assert per_issue == {f"A{i}": 3 for i in range(1, 5)}  # replaced, not added
+    assert after.loc[0, "grid_id"] == "G8" and pd.isna(after.loc[0, "redline_id"])
+    assert not after.loc[0, "in_redline"] and after.loc[0, "redline_dist_m"] == 42.0
+
+
+def test_layer_specs_are_accepted(store_url: str, tmp_path: Path) -> None:
+    specs = [LayerSpec(name=n, path=tmp_path / f"{n}.geojson", id_field="code", kind=k)
+             for n, k in LAYERS]
+    with Store(store_url) as store:
+        counts = store.import_records(placed_frame(), layers=specs, files=["a.csv"], rows_in=3,
+                                      rejected=0)
+        assert counts.inserted == 3
+        assert store.issues().columns[-6] == "county_id"
+
+
+def test_redline_columns_exist_before_any_problem(store_url: str) -> None:
+    with Store(store_url) as store:
+        do_import(store, placed_frame().iloc[:0])
+        empty = store.issues()
+    assert list(empty.columns[-6:]) == ["county_id", "grid_id", "redline_id", "in_redline",
+                                        "near_redline", "redline_dist_m"]
+    assert empty.empty
+
+
+def test_runs_are_recorded(store_url: str) -> None:
+    with Store(store_url) as store:
+        first = store.import_records(placed_frame(), layers=LAYERS, files=["导出1.csv", "b.xlsx"],
+                                     rows_in=5, rejected=2)
+        second = do_import(store, placed_frame())
+        runs = store.runs().set_index("run_id")
+    assert list(runs.index) == [first.run_id, second.run_id]
+    row = runs.loc[first.run_id]
+    assert row["files"] == ["导出1.csv", "b.xlsx"]
+    assert (row["rows_in"], row["accepted"], row["rejected"]) == (5, 3, 2)
+    assert (row["inserted"], row["updated"], row["unchanged"]) == (3, 0, 0)
+    assert bool(row["ok"]) and pd.isna(row["message"])
+    assert row["started_at"] <= row["finished_at"]
+    assert runs.loc[second.run_id, "unchanged"] == 3
+
+
+def test_empty_import_is_a_recorded_run(store_url: str) -> None:
+    with Store(store_url) as store:
+        do_import(store, placed_frame())
+        counts = do_import(store, placed_frame().iloc[:0])
+        runs = store.runs()
+        assert len(store.issues()) == 3
+    assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 0)
+    assert runs["ok"].tolist() == [True, True] and runs["accepted"].tolist() == [3, 0]
+
+
+def test_constraint_violation_in_a_later_chunk_rolls_back(store_url: str) -> None:
+    with Store(store_url) as store:
+        do_import(store, placed_frame())
+        before = snapshot(store)
+        bigger = placed_frame(7)
+        bigger.loc[0, "status"] = "closed"  # an update in the first chunk
+        bigger.loc[1, "description"] = "changed"
+        bigger.loc[6, "status"] = "lost"  # breaks ck_issues_status in the last chunk
+        with pytest.raises(StoreError, match="rolled back") as info:
+            do_import(store, bigger, chunk_size=2)
+        after = snapshot(store)
+        runs = store.runs()
+    assert info.value.__cause__ is not None
+    for old, new in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(old, new)
+    assert runs["ok"].tolist() == [True, False]
+    assert "ck_issues_status" in runs["message"].iloc[1] or "CHECK" in runs["message"].iloc[1]
+    assert runs["rows_in"].iloc[1] == 8 and runs["inserted"].iloc[1] == 0
+
+
+def test_error_between_chunks_rolls_back(store_url: str) -> None:
+    calls: list[tuple[int, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total))
+        if len(calls) == 2:
+            raise KeyError("operator pressed stop")
+
+    with Store(store_url) as store:
+        do_import(store, placed_frame(2, prefix="B"))
+        before = snapshot(store)
+        with pytest.raises(StoreError, match="operator pressed stop") as info:
+            do_import(store, placed_frame(6), chunk_size=2, progress=progress)
+        after = snapshot(store)
+        runs = store.runs()
+        # the store still works after the failure
+        counts = do_import(store, placed_frame(6))
+    assert isinstance(info.value.__cause__, KeyError)
+    assert calls == [(2, 6), (4, 6)]
+    for old, new in zip(before, after, strict=True):
+        pd.testing.assert_frame_equal(old, new)
+    assert runs["ok"].tolist() == [True, False]
+    assert counts.inserted == 6
+
+
+def test_bad_frames_are_refused_and_recorded(store_url: str) -> None:
+    frame = placed_frame()
+    frame.loc[2, "issue_id"] = "A1"
+    with Store(store_url) as store:
+        with pytest.raises(StoreError, match="repeated: 'A1'"):
+            do_import(store, frame)
+        with pytest.raises(StoreError, match="no issue_id column"):
+            do_import(store, frame.drop(columns="issue_id"))
+        broken = placed_frame()
+        broken["deadline"] = ["soon", "later", "never"]
+        with pytest.raises(StoreError, match="deadline"):
+            do_import(store, broken)
+        runs = store.runs()
+        assert store.issues().empty
+    assert runs["ok"].tolist() == [False, False, False]
+
+
+def test_sqlite_wal_busy_timeout_and_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "wal.sqlite"
+    with Store(f"sqlite:///{path}", busy_timeout_s=0.3) as store:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        do_import(store, placed_frame())
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            with pytest.raises(StoreError, match="locked"):
+                do_import(store, placed_frame(5))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert len(store.issues()) == 3
+        assert do_import(store, placed_frame(5)).inserted == 2
+    # WAL is a property of the file: a plain connection sees it too
+    plain = sqlite3.connect(path)
+    assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    plain.close()
+
+
+def test_default_store_is_sqlite_under_data(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Store() as store:
+        assert store.backend == "sqlite"
+        do_import(store, placed_frame())
+    assert (tmp_path / "data" / "gridwatch.sqlite").is_file()
+    with Store() as store:  # the tables and the schema version are found again
+        assert len(store.issues()) == 3
+
+
+def test_clean_errors_for_bad_urls(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("not a url")
+    with pytest.raises(StoreError, match="not installed"):
+        Store("postgresql+nosuchdriver://u@127.0.0.1/db")
+    with pytest.raises(StoreError, match="backend 'mysql'"):
+        Store("mysql://u@127.0.0.1/db")
+    with pytest.raises(StoreError) as info:
+        Store("postgresql+psycopg://gw:s3cr3t@127.0.0.1:1/nowhere")
+    assert "cannot open the store" in str(info.value) and "s3cr3t" not in str(info.value)
+    assert "127.0.0.1:1/nowhere" in str(info.value)
+    with pytest.raises(StoreError, match="only for PostgreSQL"):
+        Store(f"sqlite:///{tmp_path / 'x.sqlite'}", schema="gw")
+
+
+def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    Store(url).close()
+    with sqlite3.connect(tmp_path / "old.sqlite") as raw:
+        raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="schema version 99"):
+        Store(url)
+
+
+@pytest.mark.parametrize("store_url", ["postgis"], indirect=True)
+def test_postgis_geometry_and_schema_keyword(store_url: str) -> None:
+    frame = placed_frame()
+    with Store(store_url) as store:
+        do_import(store, frame)
+        with store.engine.connect() as conn:
+            points = conn.execute(sa.text(
+                f'SELECT issue_id, ST_X(geom), ST_Y(geom), ST_SRID(geom) FROM "{store.schema}".'
+                "issues ORDER BY issue_id")).all()
+            index = conn.execute(sa.text(
+                "SELECT indexdef FROM pg_indexes WHERE schemaname = :s AND tablename = 'issues' "
+                "AND indexdef ILIKE '%gist%'"), {"s": store.schema}).scalar()
+    assert [(p[1], p[2], p[3]) for p in points] == list(zip(frame["lon"], frame["lat"],
+                                                            [4326] * 3, strict=True))
+    assert index is not None and "geom" in index
+    # the schema= keyword keeps a store apart from the URL's own
+    base = store_url.split("?", 1)[0]
+    other = f"gw_kw_{uuid.uuid4().hex[:10]}"
+    try:
+        with Store(base, schema=other) as store:
+            assert store.schema == other and store.issues().empty
+            do_import(store, placed_frame(2))
+            assert len(store.issues()) == 2
+    finally:
+        engine = sa.create_engine(base)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{other}" CASCADE'))
+        engine.dispose()
+
+
+# --- property: random frames survive import → issues() -----------------------------------------
+
+_TEXT = st.one_of(
+    st.none(),
+    st.just(np.nan),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+            max_size=12),
+    st.sampled_from(["河道漂浮物", "'\"<>=", "=HYPERLINK(\"x\")", "", " ", "${x}`\\"]),
+)
+_TIME = st.one_of(st.none(), st.datetimes(
+    min_value=pd.Timestamp("1990-01-01").to_pydatetime(),
+    max_value=pd.Timestamp("2060-01-01").to_pydatetime()))
+_ROW = st.fixed_dictionaries({
+    "reported_at": _TIME, "deadline": _TIME, "closed_at": _TIME,
+    "description": _TEXT, "address": _TEXT, "responsible_unit": _TEXT, "severity": _TEXT,
+    "status": st.sampled_from(["reported", "assigned", "rectifying", "closed", "verified"]),
+    "lon": st.one_of(st.none(), st.floats(-180, 180)),
+    "lat": st.one_of(st.none(), st.floats(-90, 90)),
+    "county_id": st.one_of(st.none(), st.text(string.digits, min_size=1, max_size=6)),
+    "in_redline": st.booleans(), "near_redline": st.booleans(),
+    "redline_dist_m": st.floats(0, 1e6),
+})
+
+
+def test_random_frames_round_trip(store_url: str) -> None:
+    layers = [("county", "admin"), ("redline", "redline")]
+    with Store(store_url) as store:  # one store for every example: tags keep them apart
+
+        @settings(max_examples=12, deadline=None)
+        @given(rows=st.lists(_ROW, min_size=1, max_size=8),
+               ids=st.lists(st.text(alphabet=string.ascii_letters + "中文编号-_/ ", min_size=1,
+                                    max_size=8), min_size=8, max_size=8, unique=True))
+        def check(rows: list[dict], ids: list[str]) -> None:
+            tag = uuid.uuid4().hex[:6]
+            frame = pd.DataFrame(rows)
+            frame.insert(0, "issue_id", [f"{tag}{i}" for i in ids[:len(frame)]])
+            for column in ("reported_at", "deadline", "closed_at"):
+                frame[column] = pd.to_datetime(frame[column]).dt.tz_localize("UTC").astype(
+                    "datetime64[ns, UTC]")
+            counts = store.import_records(frame, layers=layers, files=["h.csv"],
+                                          rows_in=len(frame), rejected=0)
+            stored = store.issues()
+            stored = stored[stored["issue_id"].str.startswith(tag)].set_index("issue_id")
+            again = store.import_records(frame, layers=layers, files=["h.csv"],
+                                         rows_in=len(frame), rejected=0)
+            assert counts.inserted == len(frame) and again.unchanged == len(frame)
+            assert sorted(stored.index) == sorted(frame["issue_id"])
+            expected = frame.set_index("issue_id").loc[stored.index]
+            for column in ("reported_at", "deadline", "closed_at"):
+                pd.testing.assert_series_equal(stored[column], expected[column],
+                                               check_names=False)
+            for column in ("description", "address", "responsible_unit", "severity",
+                           "county_id"):
+                want = [None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+                        for v in expected[column]]
+                got = [None if pd.isna(v) else v for v in stored[column]]
+                assert got == want, column
+            for column in ("lon", "lat", "redline_dist_m"):
+                np.testing.assert_array_equal(stored[column].to_numpy(),
+                                              expected[column].astype("float64").to_numpy())
+            for column in ("in_redline", "near_redline"):
+                assert stored[column].tolist() == expected[column].tolist()
+            assert stored["status"].tolist() == expected["status"].tolist()
+
+        check()
+
+
+# --- the figure asked for: 250,000 rows (opt-in: GRIDWATCH_BENCH=1) ------------------------------
+
+def bench_frame(n: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    frame = placed_frame(3).iloc[[0]].reset_index(drop=True)
+    frame = frame.loc[np.zeros(n, dtype=int)].reset_index(drop=True)
+    frame["issue_id"] = [f"I{i:07d}" for i in range(n)]
+    frame["reported_at"] = T0 + pd.to_timedelta(rng.integers(0, 86400 * 30, n), unit="s")
+    frame["description"] = [f"河道漂浮物 {i} '\"<>=" for i in range(n)]
+    frame["lon"] = 120.7 + rng.random(n) * 0.2
+    frame["lat"] = 30.7 + rng.random(n) * 0.2
+    frame["status"] = rng.choice(["reported", "assigned", "closed"], n)
+    frame["grid_id"] = [f"G{i % 4649}" for i in range(n)]
+    frame["redline_dist_m"] = rng.random(n) * 1000
+    return frame
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("GRIDWATCH_BENCH"), reason="set GRIDWATCH_BENCH=1")
+def test_bench_250k(store_url: str) -> None:
+    frame = bench_frame(250_000)
+    with Store(store_url) as store:
+        wall, cpu = time.perf_counter(), time.process_time()
+        counts = do_import(store, frame)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        again = time.perf_counter()
+        second = do_import(store, frame)
+        again = time.perf_counter() - again
+        read = time.perf_counter()
+        issues = store.issues()
+        read = time.perf_counter() - read
+    print(f"\n{store.backend}: import 250k {wall:.1f} s wall ({cpu:.1f} s CPU), "
+          f"re-import unchanged {again:.1f} s, issues() {read:.1f} s; load {os.getloadavg()}")
+    assert counts.inserted == second.unchanged == len(issues) == 250_000
+    if store.backend == "sqlite":
+        assert wall < 60
