@@ -23,7 +23,7 @@ import datetime as dt
 import functools
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -222,11 +222,9 @@ def read_issues(
     parts: list[pd.DataFrame] = []
     reject_parts: list[pd.DataFrame] = []
     done = 0
-    for table, mapping in mapped_all:
-        if not mapping:  # an empty JSON array: nothing to check
-            continue
+    for table, mapping, names in _batches(mapped_all):
         records, rejects = _check_table(table, mapping, settings=settings, timezone=timezone,
-                                        default_crs=default_crs)
+                                        default_crs=default_crs, names=names)
         parts.append(records)
         reject_parts.append(rejects)
         done += len(table.frame)
@@ -239,6 +237,43 @@ def read_issues(
     files = [_file_stats(t, m, records, rejects) for t, m in mapped_all]
     return IngestResult(records=records, rejects=rejects, rows_in=total,
                         duplicates=len(dup_rejects), files=files)
+
+
+def _batches(mapped: list[tuple[RawTable, dict[str, str]]],
+             ) -> Iterator[tuple[RawTable, dict[str, str], np.ndarray]]:
+    """Join runs of consecutive tables with the same headers into one table to check.
+
+    A year of daily exports is hundreds of small files with one layout; checking them column by
+    column once, rather than file by file, removes most of the per-file cost. Only consecutive
+    tables are joined, so rows keep the order of the files (a later row wins a duplicate id).
+    Yields the table, its mapping and the file name of each row.
+    """
+    run: list[RawTable] = []
+    run_mapping: dict[str, str] = {}
+
+    def flush() -> tuple[RawTable, dict[str, str], np.ndarray]:
+        names = np.concatenate([np.full(len(t.frame), t.name, dtype=object) for t in run])
+        if len(run) == 1:
+            return run[0], run_mapping, names
+        offsets = np.cumsum([0] + [len(t.frame) for t in run[:-1]])
+        errors = {int(o) + pos: e for t, o in zip(run, offsets, strict=True)
+                  for pos, e in t.row_errors.items()}
+        joined = replace(run[0], frame=pd.concat([t.frame for t in run], ignore_index=True),
+                         rows=np.concatenate([t.rows for t in run]), row_errors=errors)
+        return joined, run_mapping, names
+
+    for table, mapping in mapped:
+        if not mapping:  # an empty JSON array: nothing to check
+            continue
+        same = (run and mapping == run_mapping and table.format == run[0].format
+                and list(table.frame.columns) == list(run[0].frame.columns))
+        if run and not same:
+            yield flush()
+            run = []
+        run.append(table)
+        run_mapping = mapping
+    if run:
+        yield flush()
 
 
 def _mapping_for(table: RawTable,
@@ -344,7 +379,7 @@ class _Problems:
             out[item[2]] = True
         return out
 
-    def frame(self, name: str, rows: np.ndarray) -> pd.DataFrame:
+    def frame(self, names: np.ndarray, rows: np.ndarray) -> pd.DataFrame:
         per_row: dict[int, list[tuple[str, str, str]]] = {}
         # sorted() is stable: problems in one column keep the order they were found in.
         for _pos, header, where, texts, reasons in sorted(self.items, key=lambda i: i[0]):
@@ -354,13 +389,17 @@ class _Problems:
         for i in sorted(per_row):
             hits = per_row[i]
             reason = "; ".join(dict.fromkeys(h[2] for h in hits))
-            records.append((name, int(rows[i]), hits[0][0], hits[0][1], reason))
+            records.append((str(names[i]), int(rows[i]), hits[0][0], hits[0][1], reason))
         return _rejects_frame(records)
 
 
 def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSettings,
-                 timezone: str, default_crs: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical records of one table (accepted rows only) and its rejects."""
+                 timezone: str, default_crs: str,
+                 names: np.ndarray | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical records of one table (accepted rows only) and its rejects.
+
+    ``names`` gives the file of each row when the table joins several files.
+    """
     frame = table.frame
     n = len(frame)
     header_of = {column: header for header, column in mapping.items()}
@@ -409,12 +448,14 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
 
     rejected = problems.rejected()
     records = pd.DataFrame({c: out[c] for c in CANONICAL_COLUMNS})
-    records["source_file"] = _repeat(table.name, n)
+    if names is None:
+        names = np.full(n, table.name, dtype=object)
+    records["source_file"] = pd.Series(names, dtype="str")
     records["source_row"] = pd.Series(table.rows, dtype="int64")
     for column in settings.keep_columns:
         records[column] = _kept(frame, column)
     records = records.loc[~rejected].reset_index(drop=True)
-    return records, problems.frame(table.name, table.rows)
+    return records, problems.frame(names, table.rows)
 
 
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],

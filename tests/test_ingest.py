@@ -539,7 +539,21 @@ def test_progress_reports_rows(tmp_path: Path) -> None:
     b = write_csv(tmp_path / "b.csv", HEADER, [GOOD] * 2)
     calls: list[tuple[int, int]] = []
     read_issues([a, b], progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(3, 5), (5, 5)]
+    # files of one layout are checked together, so progress moves once per layout
+    assert calls == [(5, 5)]
+    c = write_csv(tmp_path / "c.csv", [*HEADER, "备注"], [[*GOOD, "x"]] * 4)
+    calls.clear()
+    read_issues([a, c, b], progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(3, 9), (7, 9), (9, 9)]
+
+
+def test_files_of_one_layout_keep_their_own_names_and_rows(tmp_path: Path) -> None:
+    a = write_csv(tmp_path / "a.csv", HEADER, [GOOD] * 2)
+    b = write_csv(tmp_path / "b.csv", HEADER, [GOOD])
+    result = read_issues([a, b])
+    pairs = list(zip(result.records["source_file"], result.records["source_row"], strict=True))
+    assert (str(b), 2) in pairs and (str(a), 3) not in pairs  # duplicate id: b's row won
+    assert {s.path: s.rows_in for s in result.files} == {str(a): 2, str(b): 1}
 
 
 # --- row accounting over messy files -----------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 from tqdm import tqdm
@@ -31,7 +32,8 @@ __all__ = ["ingest"]
 @click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the rejected rows to this CSV (file,row,column,value,reason).")
 @click.option("--observed-at", type=click.DateTime(), default=None,
-              help="When the export was taken (for the status history). Default: now.")
+              help="When the export was taken, local time of the territory (for the status "
+                   "history). Default: now.")
 @json_option
 @handle_errors
 def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None,
@@ -45,6 +47,8 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
     from gridwatch.store import Store
 
     config = open_config(config_path)
+    if observed_at is not None and observed_at.tzinfo is None:  # a local time of the territory
+        observed_at = observed_at.replace(tzinfo=ZoneInfo(config.territory.timezone))
     if crs is not None and parse_crs(crs) is None:
         raise ConfigError(f"--crs {crs!r} is not a coordinate system gridwatch knows; "
                           "use wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
