@@ -10,10 +10,11 @@ with a spatial index (a k-d tree), never with an all-pairs loop.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,11 @@ __all__ = [
     "metric_xy",
     "near_pairs",
     "parse_duplicate_settings",
+    "positive_settings",
 ]
+
+
+_S = TypeVar("_S")
 
 
 @dataclass(frozen=True)
@@ -44,14 +49,16 @@ class DuplicateSettings:
 
 def parse_duplicate_settings(section: Mapping[str, Any]) -> DuplicateSettings:
     """Validate ``[supervision.duplicates]``; raise ConfigError listing every problem."""
+    return positive_settings(section, DuplicateSettings, "[supervision.duplicates]")
+
+
+def positive_settings(section: Mapping[str, Any], cls: type[_S], where: str) -> _S:
+    """Build a settings dataclass whose fields are all numbers > 0 from a config section.
+
+    Unknown keys and bad values are all reported at once in one ConfigError.
+    """
     raw = dict(section or {})
-    problems = _positive_numbers(raw, ("radius_m", "hours"), "[supervision.duplicates]")
-    if problems:
-        raise ConfigError(f"[supervision.duplicates] has {len(problems)} problem(s):", problems)
-    return DuplicateSettings(**{k: float(v) for k, v in raw.items()})
-
-
-def _positive_numbers(raw: dict[str, Any], keys: tuple[str, ...], where: str) -> list[str]:
+    keys = tuple(f.name for f in dataclasses.fields(cls))
     problems = [f"{where} unknown key {k!r}; allowed: {', '.join(keys)}"
                 for k in sorted(set(raw) - set(keys))]
     for key in keys:
@@ -59,7 +66,9 @@ def _positive_numbers(raw: dict[str, Any], keys: tuple[str, ...], where: str) ->
         if key in raw and (isinstance(value, bool) or not isinstance(value, int | float)
                            or value <= 0):
             problems.append(f"{where} {key} must be a number > 0, got {value!r}")
-    return problems
+    if problems:
+        raise ConfigError(f"{where} has {len(problems)} problem(s):", problems)
+    return cls(**{k: float(v) for k, v in raw.items()})
 
 
 @functools.lru_cache(maxsize=8)

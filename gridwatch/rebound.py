@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
-from gridwatch.incidents import _positive_numbers, metric_xy, near_pairs
+from gridwatch.incidents import metric_xy, near_pairs, positive_settings
 
 __all__ = [
     "ReboundSettings",
@@ -38,11 +38,7 @@ class ReboundSettings:
 
 def parse_rebound_settings(section: Mapping[str, Any]) -> ReboundSettings:
     """Validate ``[supervision.rebound]``; raise ConfigError listing every problem."""
-    raw = dict(section or {})
-    problems = _positive_numbers(raw, ("radius_m", "days"), "[supervision.rebound]")
-    if problems:
-        raise ConfigError(f"[supervision.rebound] has {len(problems)} problem(s):", problems)
-    return ReboundSettings(**{k: float(v) for k, v in raw.items()})
+    return positive_settings(section, ReboundSettings, "[supervision.rebound]")
 
 
 def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None, *,
