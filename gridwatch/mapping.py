@@ -29,6 +29,7 @@ __all__ = [
     "BIN_COLOURS",
     "BIN_LABELS",
     "CODE_COLOURS",
+    "OVERDUE_RAMP",
     "add_areas",
     "add_heat",
     "add_legend",
@@ -118,7 +119,8 @@ def install_assets(dest: str | Path) -> Path:
     """Copy Leaflet and its plugins into ``dest`` (kept when already up to date).
 
     For the Streamlit app, ``dest`` is ``static/gridwatch`` next to ``app.py`` and the
-    ``base_url`` of the maps is ``app/static/gridwatch``.
+    ``base_url`` of the maps is ``/app/static/gridwatch`` (absolute: the map's frame is served
+    from ``/component/...`` on the same origin).
     """
     root = Path(dest)
     for relative, source in asset_files().items():
@@ -157,6 +159,7 @@ def make_map(
     tiles: str | None = None,
     tiles_attribution: str = "",
     height: str = "100%",
+    prefer_canvas: bool = True,
 ) -> folium.Map:
     """Return an empty offline map fitted to ``bounds`` (minx, miny, maxx, maxy in WGS84).
 
@@ -171,10 +174,13 @@ def make_map(
         ``http://tdt.intranet/DataServer?T=vec_w&X={x}&Y={y}&L={z}&tk=KEY``. None (default):
         no tiles, the boundaries are the base map. GCJ-02 tile sets (高德/腾讯) need the data
         shifted with :func:`gridwatch.coords.from_wgs84` to match.
+    prefer_canvas
+        Draw vectors on one canvas (fast for many shapes); False draws SVG paths, which
+        browsers and tests can address one by one (``path.leaflet-interactive``).
     """
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                      prefer_canvas=True, control_scale=True, height=height)
+                      prefer_canvas=prefer_canvas, control_scale=True, height=height)
     # without tiles Leaflet has no zoom limits, and MarkerCluster refuses to work without them
     fmap.options.update({"minZoom": 5, "maxZoom": 19})
     _offline(fmap, base_url)
@@ -232,7 +238,7 @@ def add_areas(
     flagged = (highlight.reindex(frame.index).fillna(False).astype(bool)
                if highlight is not None else pd.Series(False, index=frame.index))
     out["_edge"] = np.where(flagged, "#000000", "#666666")
-    out["_weight"] = np.where(flagged, 3.0, 0.6)
+    out["_weight"] = np.where(flagged, 2.5, 0.6)
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].astype(str)
@@ -296,10 +302,13 @@ def add_points(
     frame = problems.dropna(subset=["lon", "lat"])
     if code_column in frame:
         rank = frame[code_column].map(order).fillna(3)
+        # keep the most urgent, then draw them last so red lies on top
         frame = frame.assign(_rank=rank).sort_values("_rank", kind="stable").head(limit)
+        frame = frame.iloc[::-1]
     else:
         frame = frame.head(limit)
-    cluster = MarkerCluster(name=escape_text(name), options={"disableClusteringAtZoom": 16})
+    cluster = MarkerCluster(name=escape_text(name), options={"disableClusteringAtZoom": 16},
+                            icon_create_function=_CLUSTER_ICON)
     _offline(cluster, base_url)
     popup_columns = popup_columns or {}
     for row in frame.itertuples(index=False):
@@ -314,6 +323,23 @@ def add_points(
         ).add_to(cluster)
     cluster.add_to(fmap)
     return cluster
+
+
+# A cluster takes the worst code among its problems (red, then yellow, else green), so an
+# overdue problem is never hidden inside a green bubble; only constant colours reach the page.
+_CLUSTER_ICON = """
+function (cluster) {{
+  var colours = cluster.getAllChildMarkers().map(function (m) {{ return m.options.color; }});
+  var colour = colours.indexOf("{red}") >= 0 ? "{red}"
+    : (colours.indexOf("{yellow}") >= 0 ? "{yellow}" : "{green}");
+  return L.divIcon({{
+    html: '<div style="background:' + colour + ';color:#fff;border:2px solid #fff;' +
+          'border-radius:50%;width:30px;height:30px;line-height:26px;text-align:center;' +
+          'font:bold 12px sans-serif;box-shadow:0 0 3px #333">' + cluster.getChildCount() +
+          '</div>',
+    className: "", iconSize: L.point(30, 30)}});
+}}
+""".format(**CODE_COLOURS)
 
 
 def add_heat(fmap: folium.Map, lon: Sequence[float], lat: Sequence[float], *,

@@ -87,3 +87,17 @@ def test_escape_text_leaves_no_active_character(text: str) -> None:
     assert escaped.replace("&#36;", "$").replace("&#96;", "`").replace("&#92;", "\\") \
         .replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"') \
         .replace("&#x27;", "'").replace("&amp;", "&") == text
+
+
+def test_points_red_on_top_clusters_take_the_worst_code(counties: gpd.GeoDataFrame) -> None:
+    fmap = mapping.make_map(counties.total_bounds, prefer_canvas=False)
+    points = pd.DataFrame({"lon": [120.75, 120.8, 120.9], "lat": [30.7, 30.75, 30.8],
+                           "code": ["red", "green", "yellow"]})
+    mapping.add_points(fmap, points, limit=2)
+    page = mapping.map_html(fmap)
+    assert "preferCanvas" not in page or '"preferCanvas": false' in page
+    colours = re.findall(r'"color": "(#[0-9a-f]{6})"', page)
+    red, yellow, green = (mapping.CODE_COLOURS[c] for c in ("red", "yellow", "green"))
+    assert colours[-2:] == [yellow, red]  # green cut by the limit, red drawn last
+    assert green not in colours
+    assert "iconCreateFunction" in page and f'indexOf("{red}")' in page

@@ -1,0 +1,37 @@
+"""The supervisor's app: ``streamlit run app.py`` (opens on the demo city when nothing is set).
+
+A short entry point: it ships the map assets next to itself (served by Streamlit's static
+serving, so no map file comes from the internet) and lists the pages in ``app_pages/``
+(not ``pages/``: Streamlit would then run any page linked directly without this script).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from gridwatch.i18n import LANGUAGES, tr
+from gridwatch.mapping import install_assets
+
+HERE = Path(__file__).resolve().parent
+
+
+@st.cache_resource(show_spinner=False)
+def _assets() -> Path:
+    return install_assets(HERE / "static" / "gridwatch")
+
+
+st.set_page_config(page_title="gridwatch", page_icon="🗺️", layout="wide")
+_assets()
+lang = st.query_params.get("lang", "zh")
+lang = lang if lang in LANGUAGES else "zh"
+pages = [
+    st.Page("app_pages/overview.py", title=tr("page_overview", lang), url_path="overview",
+            default=True),
+    st.Page("app_pages/league.py", title=tr("page_league", lang), url_path="league"),
+    st.Page("app_pages/trends.py", title=tr("page_trends", lang), url_path="trends"),
+    st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
+    st.Page("app_pages/upload.py", title=tr("page_upload", lang), url_path="upload"),
+]
+st.navigation(pages).run()

@@ -1,0 +1,220 @@
+"""The overview map and the export buttons (Streamlit side; the work is in gridwatch)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import pandas as pd
+import streamlit as st
+
+from app_pages._shared import BASE_URL, Context, file_bytes, layers, settings, view_layer
+from gridwatch import mapping, views
+from gridwatch.errors import GridwatchError
+from gridwatch.i18n import code_label, tr
+
+LAYER_FORMATS = {"GeoPackage (.gpkg)": ".gpkg", "GeoJSON (.geojson)": ".geojson",
+                 "Shapefile (.shp.zip)": ".shp.zip", "KML (.kml)": ".kml"}
+
+
+@dataclass
+class MapView:
+    """The map and what was computed for it (reused by the exports)."""
+
+    fmap: folium.Map
+    areas: gpd.GeoDataFrame
+    hotspots: list[str] = field(default_factory=list)
+
+
+def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
+    """Figures per area of the planned layer (limited to the chosen area), hotspots, Gi* bins."""
+    from gridwatch.hotspots import gi_star
+
+    plan = ctx.plan
+    shapes = view_layer(ctx.project.config_path, plan.layer)
+    if plan.within is not None:
+        level, area = plan.within
+        shapes = shapes[shapes["area_id"] == area] if level == plan.layer else \
+            shapes[shapes["parent_id"].astype("str") == area]
+    conf = settings(ctx.project.config_path)["hotspots"]
+    out = views.area_figures(ctx.issues, now, keep, shapes, layer=plan.layer,
+                             as_of=ctx.filters.as_of, min_overdue=conf.rule_min_overdue,
+                             min_rate=conf.rule_min_rate, min_problems=conf.rule_min_problems,
+                             timezone=ctx.timezone)
+    out["bin"] = 0
+    if ctx.filters.colour == "gistar" and len(out) >= 3:
+        try:
+            gi = gi_star(out, out["red"].to_numpy(), weights_kind=conf.weights,
+                         permutations=min(conf.permutations, 199), seed=conf.seed,
+                         inference=conf.inference, fdr=conf.fdr)
+            out["bin"] = gi["bin"].fillna(0).astype(int).to_numpy()
+        except GridwatchError as exc:
+            st.info(f"Gi*: {exc}")
+    return out
+
+
+def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
+    """Compose the map: areas, hotspots, problems, heat, hexagons, basins and redlines."""
+    lang, f = ctx.lang, ctx.filters
+    areas = _areas(ctx, now, keep)
+    bounds = areas.total_bounds if len(areas) else \
+        layers(ctx.project.config_path)[ctx.plan.layer].total_bounds
+    app = ctx.config.section("app")
+    # SVG paths, not one canvas: areas stay addressable (tests, hover) and are few per view
+    fmap = mapping.make_map(bounds, base_url=BASE_URL, tiles=app.get("tiles") or None,
+                            tiles_attribution=str(app.get("tiles_attribution", "")),
+                            prefer_canvas=False)
+    fields = {"area_name": tr("name", lang), "area_id": tr("id", lang),
+              "open": tr("open", lang), "red": tr("overdue", lang),
+              "overdue_rate": tr("overdue_rate", lang)}
+    value, by_bin = {"red": ("red", False), "overdue_rate": ("overdue_rate", False),
+                     "gistar": ("bin", True)}[f.colour]
+    mapping.add_areas(fmap, areas, value_column=value, by_bin=by_bin,
+                      name=code_label(ctx.plan.layer, lang), fields=fields,
+                      highlight=areas["hotspot"])
+    _overlays(ctx, fmap)
+    mask = keep.to_numpy(dtype=bool)
+    located = ctx.issues.loc[mask, ["issue_id", "lon", "lat", "category", "description",
+                                    "responsible_unit"]].assign(code=now.loc[mask, "code"])
+    if ctx.plan.show_points:
+        # closed problems only when asked for by code: the map is for what is still open
+        wanted = located if "closed" in f.codes else \
+            located[now.loc[mask, "is_open"].to_numpy(dtype=bool)]
+        mapping.add_points(fmap, wanted, base_url=BASE_URL, name=tr("points", lang),
+                           popup_columns={"issue_id": tr("id", lang),
+                                          "description": tr("description", lang),
+                                          "responsible_unit": tr("responsible_unit", lang)})
+    if f.heat:
+        open_ = located[now.loc[mask, "is_open"].to_numpy(dtype=bool)]
+        mapping.add_heat(fmap, open_["lon"], open_["lat"], base_url=BASE_URL,
+                         name=tr("heat", lang), show=True)
+    if f.hexagons:
+        _hexagons(ctx, fmap, located)
+    if f.colour == "gistar":
+        entries = {mapping.BIN_LABELS[b] if lang == "zh" else f"bin {b:+d}": mapping.BIN_COLOURS[b]
+                   for b in (3, 2, 1, 0, -1, -2, -3)}
+        title = tr("legend_bins", lang)
+    else:
+        entries = {tr("legend_none", lang): mapping.OVERDUE_RAMP[0],
+                   tr("legend_most", lang): mapping.OVERDUE_RAMP[-1]}
+        title = tr("legend_overdue" if f.colour == "red" else "legend_rate", lang)
+    entries[tr("legend_hotspot", lang)] = "#000000"
+    if ctx.plan.show_points:
+        entries.update({code_label(c, lang): mapping.CODE_COLOURS[c]
+                        for c in ("red", "yellow", "green")})
+    mapping.add_legend(fmap, title, entries)
+    names = areas.loc[areas["hotspot"], "area_name"].astype("str").tolist()
+    return MapView(fmap=fmap, areas=areas, hotspots=names)
+
+
+def _overlays(ctx: Context, fmap: folium.Map) -> None:
+    lang, path = ctx.lang, ctx.project.config_path
+    for spec in ctx.config.layers_of_kind("basin"):
+        mapping.add_overlay(fmap, view_layer(path, spec.name), name=tr("basin", lang),
+                            label_column="area_name", colour="#2c7fb8", fill_opacity=0.05,
+                            show=bool(ctx.filters.basin))
+    for spec in ctx.config.layers_of_kind("redline"):
+        zones = view_layer(path, spec.name)
+        mapping.add_overlay(fmap, zones, name=tr("redline", lang), label_column="area_name",
+                            colour="#cc0000", fill_opacity=0.2)
+        if spec.near_m:
+            mapping.add_overlay(fmap, _belts(path, spec.name, spec.near_m),
+                                name=f"{tr('redline', lang)} {spec.near_m:g} m",
+                                label_column="area_name", colour="#cc0000", dashed=True,
+                                fill_opacity=0.05)
+
+
+@st.cache_resource(show_spinner=False)
+def _belts(path: str, name: str, near_m: float) -> gpd.GeoDataFrame:
+    from gridwatch.coords import metric_crs
+
+    zones = layers(path)[name]
+    centre = zones.geometry.union_all().centroid
+    return views.belt_shapes(zones, near_m, metric_crs=metric_crs([centre.x], [centre.y]))
+
+
+def _hexagons(ctx: Context, fmap: folium.Map, located: pd.DataFrame) -> None:
+    from gridwatch.hotspots import hex_counts
+
+    resolution = settings(ctx.project.config_path)["hotspots"].hex_resolution
+    cells = hex_counts(located["lon"].to_numpy(dtype=float), located["lat"].to_numpy(dtype=float),
+                       resolution=resolution,
+                       overdue=(located["code"].astype("str") == "red").to_numpy(dtype=bool))
+    cells = cells[cells["problems"] > 0]
+    if len(cells):
+        mapping.add_areas(fmap, cells, value_column="overdue",
+                          name=f"{tr('hexagons', ctx.lang)} r{resolution}",
+                          fields={"problems": tr("problems", ctx.lang),
+                                  "overdue": tr("overdue", ctx.lang)})
+
+
+def follow_click(ctx: Context, returned: dict[str, Any] | None, view: MapView) -> None:
+    """Drill down when an area of the map is clicked (once per click)."""
+    if ctx.plan.layer not in views.city_levels(ctx.config.layers):
+        return  # already at the finest level: nothing further to open
+    feature = (returned or {}).get("last_active_drawing") or {}
+    area = str((feature.get("properties") or {}).get("area_id") or "")
+    if not area or area not in set(view.areas["area_id"].astype("str")) or \
+            st.session_state.get("handled_click") == (ctx.plan.layer, area):
+        return
+    st.session_state["handled_click"] = (ctx.plan.layer, area)
+    if ctx.plan.within is not None and ctx.plan.within[1] == area:
+        return
+    st.session_state["pending_area"] = (ctx.plan.layer, area)
+    st.rerun()
+
+
+def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> None:
+    """Hotspot layer, inspection list and monthly review, generated when clicked."""
+    from gridwatch.export import write_layer, write_table
+
+    lang, tz = ctx.lang, ctx.timezone
+    with st.expander(tr("exports", lang), expanded=True):
+        left, middle, right = st.columns(3)
+        label = left.selectbox(tr("format", lang), list(LAYER_FORMATS), key="x_format")
+        suffix = LAYER_FORMATS[label]
+        layer = view.areas.drop(columns=["parent_id"], errors="ignore")
+        left.download_button(
+            f"{tr('download', lang)} {tr('hotspot_layer', lang)}", key="x_layer",
+            data=lambda: file_bytes(lambda p: write_layer(layer, p, style_column="bin",
+                                                         timezone=tz), f"hotspots{suffix}"),
+            file_name=f"hotspots_{ctx.plan.layer}{suffix}", mime="application/octet-stream",
+            on_click="ignore")
+        names = {name: dict(zip(frame["area_id"].astype("str"),
+                                frame["area_name"].astype("str"), strict=True))
+                 for name, frame in layers(ctx.project.config_path).items()
+                 if name in views.area_levels(ctx.config.layers)}
+        listing = views.inspection_list(ctx.issues, now, keep, area_names=names)
+        middle.caption(f"{tr('inspection_list', lang)}: {len(listing):,} {tr('rows', lang)}")
+        for ext, mime in ((".csv", "text/csv"), (".xlsx", "application/vnd.openxmlformats-"
+                                                          "officedocument.spreadsheetml.sheet")):
+            middle.download_button(
+                f"{tr('download', lang)} {ext[1:].upper()}", key=f"x_list{ext}",
+                data=lambda ext=ext: file_bytes(lambda p: write_table(listing, p, timezone=tz,
+                                                                      sheet_name="inspection"),
+                                                f"inspection{ext}"),
+                file_name=f"inspection_{ctx.filters.as_of}{ext}", mime=mime, on_click="ignore")
+        months = pd.period_range(end=pd.Period(ctx.filters.as_of, "M"), periods=12, freq="M")
+        month = right.selectbox(tr("month", lang), [str(m) for m in reversed(months)],
+                                key="x_month")
+        right.download_button(
+            f"{tr('download', lang)} {tr('review_workbook', lang)}", key="x_review",
+            data=lambda: file_bytes(lambda p: _review(ctx, month, p), f"review_{month}.xlsx"),
+            file_name=f"review_{month}.xlsx", mime="application/octet-stream",
+            on_click="ignore")
+
+
+def _review(ctx: Context, month: str, path: Path) -> Path:
+    from gridwatch.export import write_workbook
+    from gridwatch.review import monthly_review
+
+    parsed = settings(ctx.project.config_path)
+    layer = ctx.plan.layer
+    tables = monthly_review(ctx.issues, month, layer=layer, history=ctx.history,
+                            deadline_settings=parsed["deadlines"], asof_settings=parsed["asof"],
+                            areas=layers(ctx.project.config_path)[layer],
+                            timezone=ctx.timezone)
+    return write_workbook(tables, path, timezone=ctx.timezone)

@@ -1,0 +1,57 @@
+"""Upload a day's export: size-checked, ingested into the store, rejects offered as CSV."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from app_pages._shared import file_bytes, layers, load
+from gridwatch.errors import GridwatchError
+from gridwatch.export import write_table
+from gridwatch.i18n import tr
+from gridwatch.pipeline import run_ingest
+from gridwatch.store import Store
+
+ctx = load()
+lang = ctx.lang
+limit_mb = ctx.config.input.max_file_mb
+st.header(tr("page_upload", lang))
+st.write(tr("upload_help", lang))
+upload = st.file_uploader(f"{tr('upload_file', lang)} (≤ {limit_mb:g} MB)",
+                          type=["csv", "xlsx", "json", "geojson", "gz", "zip"],
+                          max_upload_size=max(int(limit_mb), 1), key="u_file")
+if upload is not None:
+    if upload.size > limit_mb * 1024 * 1024:
+        st.error(f"{tr('upload_too_big', lang)}: {upload.size / 1e6:.1f} MB > {limit_mb:g} MB")
+    elif st.button(tr("import", lang), type="primary", key="u_go"):
+        # keep only a safe file name: the ingest reads the format from the extension
+        name = re.sub(r"[^\w.\-]", "_", Path(upload.name).name)[-120:] or "upload.csv"
+        with tempfile.TemporaryDirectory(prefix="gridwatch-upload-") as folder, \
+                st.status(tr("import", lang), expanded=True) as status:
+            path = Path(folder) / name
+            path.write_bytes(upload.getvalue())
+            try:
+                with Store(ctx.project.db_url) as store:
+                    summary, rejects = run_ingest(
+                        [path], config=ctx.config, store=store,
+                        layers=layers(ctx.project.config_path), progress=status.write)
+            except GridwatchError as exc:
+                status.update(state="error")
+                st.error(str(exc))
+                st.stop()
+            status.update(label=tr("upload_done", lang), state="complete")
+        st.session_state["u_result"] = (summary, rejects)
+result = st.session_state.get("u_result")
+if result is not None:
+    summary, rejects = result
+    cols = st.columns(4)
+    for col, key in zip(cols, ("accepted", "rejected", "inserted", "updated"), strict=True):
+        col.metric(tr(key, lang), f"{getattr(summary, key):,}")
+    if len(rejects):
+        st.dataframe(rejects, hide_index=True, width="stretch")
+        st.download_button(tr("rejects_csv", lang), key="u_rejects",
+                           data=file_bytes(lambda p: write_table(rejects, p), "rejects.csv"),
+                           file_name="rejects.csv", mime="text/csv")

@@ -1,0 +1,146 @@
+"""Interface text of the app in Chinese (default) and English.
+
+One table of message keys; :func:`tr` looks a key up, :func:`code_label` names the codes of
+categories, sources, statuses and red/yellow/green. A missing key shows itself, so a forgotten
+translation is visible rather than blank.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LANGUAGES", "MESSAGES", "code_label", "tr"]
+
+LANGUAGES: dict[str, str] = {"zh": "中文", "en": "English"}
+
+#: key -> (Chinese, English)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app_title": ("网格化环境监管", "Grid environmental supervision"),
+    "page_overview": ("总览地图", "Overview map"),
+    "page_league": ("亮晒与提醒", "League and reminders"),
+    "page_trends": ("趋势", "Trends"),
+    "page_problems": ("问题清单", "Problems"),
+    "page_upload": ("导入数据", "Upload"),
+    "filters": ("筛选", "Filters"),
+    "language": ("语言", "Language"),
+    "level": ("层级", "Level"),
+    "area": ("区域（可输入名称或编码搜索）", "Area (type a name or code to search)"),
+    "all": ("全部", "All"),
+    "basin": ("流域", "River basin"),
+    "redline": ("生态保护红线", "Redline zone"),
+    "redline_mode": ("红线范围", "Redline extent"),
+    "mode_all": ("不限", "Any"),
+    "mode_inside": ("红线内", "Inside"),
+    "mode_belt": ("缓冲带内（红线外）", "In the belt (outside)"),
+    "mode_near": ("红线内或缓冲带", "Inside or in the belt"),
+    "category": ("问题类型", "Category"),
+    "source": ("问题来源", "Source"),
+    "status": ("办理状态", "Status"),
+    "code": ("红黄绿码", "Code"),
+    "date_range": ("上报日期", "Reported between"),
+    "as_of": ("统计截至", "As of"),
+    "colour_by": ("着色依据", "Colour areas by"),
+    "colour_red": ("超期数", "Overdue count"),
+    "colour_overdue_rate": ("超期率", "Overdue rate"),
+    "colour_gistar": ("热点分析 Gi*", "Hot spot analysis Gi*"),
+    "heat": ("热力图", "Heat map"),
+    "hexagons": ("六边形格网 H3", "H3 hexagons"),
+    "open": ("在办", "Open"),
+    "red": ("红码（超期）", "Red (overdue)"),
+    "yellow": ("黄码（临期）", "Yellow (due soon)"),
+    "closure_rate": ("办结率", "Closure rate"),
+    "vs_last_week": ("较上周", "vs last week"),
+    "problems": ("问题数", "Problems"),
+    "overdue": ("超期", "Overdue"),
+    "overdue_rate": ("超期率", "Overdue rate"),
+    "new": ("新增", "New"),
+    "hotspot": ("超期热点", "Overdue hotspot"),
+    "hotspots_found": ("超期热点区域", "Overdue hotspot areas"),
+    "legend_overdue": ("超期问题数", "Overdue problems"),
+    "legend_rate": ("超期率", "Overdue rate"),
+    "legend_bins": ("热点/冷点（置信度）", "Hot/cold spots (confidence)"),
+    "legend_none": ("0（无超期）", "0 (none overdue)"),
+    "legend_most": ("最多", "Most"),
+    "legend_hotspot": ("粗黑边：超期热点", "Thick outline: overdue hotspot"),
+    "name": ("名称", "Name"),
+    "id": ("编码", "Code"),
+    "description": ("问题描述", "Description"),
+    "deadline": ("整改期限", "Deadline"),
+    "reported_at": ("上报时间", "Reported"),
+    "responsible_unit": ("责任单位", "Responsible unit"),
+    "points": ("问题点位", "Problems"),
+    "drill_hint": ("选择一个区域查看下一级；选择网格查看微网格和问题点位。",
+                   "Choose an area to see the next level; choose a grid to see its micro-grids "
+                   "and problems."),
+    "map_size": ("地图数据量", "Map payload"),
+    "exports": ("导出", "Exports"),
+    "hotspot_layer": ("热点图层", "Hotspot layer"),
+    "format": ("格式", "Format"),
+    "download": ("下载", "Download"),
+    "inspection_list": ("巡查清单（所选区域）", "Inspection list (selected areas)"),
+    "review_workbook": ("月复盘工作簿", "Monthly review workbook"),
+    "month": ("月份", "Month"),
+    "league": ("周亮晒", "Weekly league table"),
+    "week": ("周次", "Week"),
+    "reminders": ("提醒与督办（一函两单）", "Reminders and escalation"),
+    "no_reminders": ("没有需要提醒的问题。", "No problem needs a reminder."),
+    "trend_new": ("每周新增（按类型）", "New per week by category"),
+    "trend_overdue": ("每周末超期（按类型）", "Overdue at each week's end by category"),
+    "table": ("筛选后的问题", "Filtered problems"),
+    "rows": ("条", "rows"),
+    "upload_help": ("上传一天的导出文件（CSV、XLSX、JSON），入库后可下载被拒绝的行。",
+                    "Upload a day's export (CSV, XLSX, JSON); after the import the rejected "
+                    "rows can be downloaded."),
+    "upload_file": ("导出文件", "Export file"),
+    "upload_too_big": ("文件超过大小上限", "The file is larger than the limit"),
+    "upload_done": ("导入完成", "Imported"),
+    "accepted": ("接收", "Accepted"),
+    "rejected": ("拒绝", "Rejected"),
+    "inserted": ("新增", "Inserted"),
+    "updated": ("更新", "Updated"),
+    "rejects_csv": ("下载被拒绝的行（CSV）", "Download the rejected rows (CSV)"),
+    "import": ("导入", "Import"),
+    "loading": ("正在加载数据…", "Loading data…"),
+    "building_demo": ("首次启动：正在生成嘉兴演示数据…", "First start: building the Jiaxing demo…"),
+    "no_data": ("没有符合筛选条件的问题。", "No problem matches the filters."),
+    "ignored_params": ("链接中无法识别的参数已忽略", "Ignored parameters in the link"),
+    "share_hint": ("筛选条件保存在网址中，可直接复制链接分享。",
+                   "The filters are in the address: copy the link to share this view."),
+    "error": ("出错了", "Something went wrong"),
+}
+
+_CODES: dict[str, tuple[str, str]] = {
+    "water": ("水污染", "Water"), "air": ("大气污染", "Air"), "soil": ("土壤污染", "Soil"),
+    "solid_waste": ("固体废物", "Solid waste"), "noise": ("噪声", "Noise"),
+    "ecology": ("生态破坏", "Ecology"), "other": ("其他", "Other"),
+    "grid_patrol": ("网格巡查", "Grid patrol"), "public_report": ("群众举报", "Public report"),
+    "hotline": ("热线", "Hotline"), "inspection": ("执法检查", "Inspection"),
+    "monitoring": ("在线监测", "Monitoring"), "satellite": ("卫星遥感", "Satellite"),
+    "reported": ("待交办", "Reported"), "assigned": ("已交办", "Assigned"),
+    "rectifying": ("整改中", "Rectifying"), "closed": ("已办结", "Closed"),
+    "verified": ("已销号", "Verified"),
+    "red": ("红码", "Red"), "yellow": ("黄码", "Yellow"), "green": ("绿码", "Green"),
+    "closed_on_time": ("按期办结", "Closed on time"), "closed_late": ("超期办结", "Closed late"),
+    "county": ("县（市、区）", "County"), "town": ("乡镇/街道", "Town"),
+    "grid": ("网格", "Grid"), "microgrid": ("微网格", "Micro-grid"),
+}
+
+
+def tr(key: str, lang: str = "zh") -> str:
+    """Return the text of ``key`` in ``lang`` (``zh`` or ``en``); the key itself when unknown.
+
+    Examples
+    --------
+    >>> tr("open"), tr("open", "en")
+    ('在办', 'Open')
+    """
+    pair = MESSAGES.get(key)
+    if pair is None:
+        return key
+    return pair[1] if lang == "en" else pair[0]
+
+
+def code_label(code: object, lang: str = "zh") -> str:
+    """Name a category, source, status, red/yellow/green code or layer name; unknown: as is."""
+    pair = _CODES.get(str(code))
+    if pair is None:
+        return str(code)
+    return pair[1] if lang == "en" else pair[0]

@@ -1,0 +1,557 @@
+"""What the supervisor's app shows, as pure functions: filters, figures, level of detail, tables.
+
+The Streamlit pages only read widgets, call these functions and draw. Filters travel in the URL
+(:func:`filters_to_query` / :func:`filters_from_query`) so a view can be shared; everything here
+takes frames in and gives frames out, so it is tested without Streamlit.
+
+Levels: the area layers (kinds ``admin``, ``grid``, ``microgrid``) form a chain by ``parent``
+(county → town → grid → micro-grid). The city view shows one level; choosing an area of a level
+shows the next level down inside it, and the problems themselves once the chosen area is a grid
+or finer (:func:`view_plan`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from gridwatch.config import LayerSpec
+from gridwatch.errors import ConfigError
+from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+
+__all__ = [
+    "AREA_KINDS",
+    "CODE_FILTERS",
+    "COLOUR_BY",
+    "REDLINE_MODES",
+    "SIMPLIFY_M",
+    "Filters",
+    "ViewPlan",
+    "area_figures",
+    "area_levels",
+    "area_options",
+    "belt_shapes",
+    "city_levels",
+    "filter_problems",
+    "filters_from_query",
+    "filters_to_query",
+    "headline_figures",
+    "inspection_list",
+    "simplify_layer",
+    "view_plan",
+    "weekly_trend",
+    "with_defaults",
+]
+
+#: Layer kinds that nest into the level-of-detail chain.
+AREA_KINDS: tuple[str, ...] = ("admin", "grid", "microgrid")
+#: Red/yellow/green codes a user can filter by (``closed`` covers both closed codes).
+CODE_FILTERS: tuple[str, ...] = ("red", "yellow", "green", "closed")
+#: inside: in a zone; belt: within near_m but outside; near: inside or belt.
+REDLINE_MODES: tuple[str, ...] = ("all", "inside", "belt", "near")
+#: What the areas are coloured by.
+COLOUR_BY: tuple[str, ...] = ("red", "overdue_rate", "gistar")
+#: Simplification tolerance per layer kind in metres: coarse for big areas, fine for small.
+SIMPLIFY_M: dict[str, float] = {"admin": 150.0, "grid": 40.0, "microgrid": 10.0}
+_DEG_M = 111_000.0  # metres per degree of latitude, for simplification tolerances
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Everything a user can choose; the defaults show the whole territory as of today."""
+
+    level: str | None = None
+    area: str | None = None
+    basin: str | None = None
+    redline: str | None = None
+    redline_mode: str = "all"
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    start: dt.date | None = None
+    end: dt.date | None = None
+    as_of: dt.date | None = None
+    colour: str = "red"
+    heat: bool = False
+    hexagons: bool = False
+    lang: str = "zh"
+    #: Values in the URL that were not understood (shown to the user, then dropped).
+    ignored: tuple[str, ...] = field(default=(), compare=False)
+
+
+_LISTS = {"categories": CATEGORIES, "sources": SOURCES, "statuses": STATUSES,
+          "codes": CODE_FILTERS}
+_CHOICES = {"redline_mode": REDLINE_MODES, "colour": COLOUR_BY, "lang": ("zh", "en")}
+_DATES = ("start", "end", "as_of")
+_FLAGS = ("heat", "hexagons")
+_TEXT = ("level", "area", "basin", "redline")
+
+
+def _one(value: str | Sequence[str]) -> str:
+    if isinstance(value, str):
+        return value
+    return str(value[-1]) if len(value) else ""
+
+
+def filters_from_query(params: Mapping[str, str | Sequence[str]]) -> Filters:
+    """Read filters from URL query parameters, dropping (and listing) values not understood.
+
+    Lists are comma-separated (``categories=water,air``), dates ISO (``as_of=2026-10-31``),
+    flags ``1``/``0``.
+
+    Examples
+    --------
+    >>> filters_from_query({"level": "grid", "codes": "red,bogus"}).codes
+    ('red',)
+    """
+    values: dict[str, Any] = {}
+    ignored: list[str] = []
+    for name in (f.name for f in fields(Filters)):
+        if name == "ignored" or name not in params:
+            continue
+        raw = _one(params[name]).strip()
+        if not raw:
+            continue
+        if name in _LISTS:
+            items = tuple(dict.fromkeys(v.strip() for v in raw.split(",") if v.strip()))
+            ignored += [f"{name}={v}" for v in items if v not in _LISTS[name]]
+            values[name] = tuple(v for v in items if v in _LISTS[name])
+        elif name in _CHOICES:
+            if raw in _CHOICES[name]:
+                values[name] = raw
+            else:
+                ignored.append(f"{name}={raw}")
+        elif name in _DATES:
+            try:
+                values[name] = dt.date.fromisoformat(raw)
+            except ValueError:
+                ignored.append(f"{name}={raw}")
+        elif name in _FLAGS:
+            values[name] = raw.lower() in ("1", "true", "yes", "on")
+        else:
+            values[name] = raw[:200]
+    return Filters(**values, ignored=tuple(ignored))
+
+
+def filters_to_query(filters: Filters) -> dict[str, str]:
+    """Write filters as URL query parameters; defaults are left out so links stay short."""
+    default = Filters()
+    out: dict[str, str] = {}
+    for item in fields(Filters):
+        name = item.name
+        value = getattr(filters, name)
+        if name == "ignored" or value == getattr(default, name):
+            continue
+        if name in _LISTS:
+            out[name] = ",".join(value)
+        elif name in _DATES:
+            out[name] = value.isoformat()
+        elif name in _FLAGS:
+            out[name] = "1" if value else "0"
+        else:
+            out[name] = str(value)
+    return out
+
+
+# --- levels ---------------------------------------------------------------------------------
+
+def area_levels(specs: Sequence[LayerSpec]) -> list[str]:
+    """Names of the nesting area layers, coarsest first (parents before children).
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> specs = [LayerSpec("grid", Path("g"), "id", "grid", parent="county"),
+    ...          LayerSpec("county", Path("c"), "id", "admin"),
+    ...          LayerSpec("basin", Path("b"), "id", "basin")]
+    >>> area_levels(specs)
+    ['county', 'grid']
+    """
+    area = [s for s in specs if s.kind in AREA_KINDS]
+    names = {s.name for s in area}
+    depth: dict[str, int] = {}
+
+    def level(spec: LayerSpec) -> int:
+        if spec.name not in depth:
+            parent = next((s for s in area if s.name == spec.parent), None)
+            depth[spec.name] = 0 if parent is None or spec.parent not in names else level(
+                parent) + 1
+        return depth[spec.name]
+
+    order = {s.name: i for i, s in enumerate(area)}
+    return sorted(names, key=lambda n: (level(next(s for s in area if s.name == n)), order[n]))
+
+
+def city_levels(specs: Sequence[LayerSpec]) -> list[str]:
+    """The levels a whole-territory view may draw: every area level but micro-grids, which are
+    shown only inside a chosen grid (92.6 k polygons would be a page of ~27 MB)."""
+    kinds = {s.name: s.kind for s in specs}
+    return [name for name in area_levels(specs) if kinds[name] != "microgrid"]
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """What the map shows for a choice of level and area."""
+
+    #: Layer whose areas are drawn and counted.
+    layer: str
+    #: (layer, area id) the view is limited to, or None for the whole territory.
+    within: tuple[str, str] | None
+    #: Draw the problems themselves (a grid or finer was chosen).
+    show_points: bool
+
+
+def view_plan(specs: Sequence[LayerSpec], level: str | None, area: str | None) -> ViewPlan:
+    """Choose the layer to draw: ``level`` for the city view, its children inside ``area``.
+
+    Parameters
+    ----------
+    specs
+        The project's layer declarations.
+    level
+        The level chosen (default: the coarsest area layer).
+    area
+        An area id of ``level``; None for the whole territory.
+
+    Raises
+    ------
+    ConfigError
+        When ``level`` is not an area layer, the project declares none, or ``level`` is
+        micro-grids with no ``area`` (see :func:`city_levels`).
+    """
+    levels = area_levels(specs)
+    if not levels:
+        raise ConfigError("the project declares no area layer (kind admin, grid or microgrid)")
+    level = level or levels[0]
+    if level not in levels:
+        raise ConfigError(f"level {level!r} is not an area layer; choose one of "
+                          f"{', '.join(levels)}")
+    kinds = {s.name: s.kind for s in specs}
+    if area is None:
+        if level not in city_levels(specs):
+            raise ConfigError(f"level {level!r} is drawn only inside a chosen area; choose an "
+                              f"area of it, or one of {', '.join(city_levels(specs))}")
+        return ViewPlan(layer=level, within=None, show_points=False)
+    children = [s.name for s in specs if s.parent == level and s.name in levels]
+    fine = kinds[level] in ("grid", "microgrid")
+    return ViewPlan(layer=children[0] if children else level, within=(level, area),
+                    show_points=fine)
+
+
+def area_options(layer: gpd.GeoDataFrame | pd.DataFrame) -> dict[str, str]:
+    """``area_id`` → label ``"name（id）"``, sorted by name, for a searchable select box."""
+    frame = pd.DataFrame({"id": layer["area_id"].astype("str"),
+                          "name": layer["area_name"].astype("str").fillna("")})
+    frame = frame.sort_values(["name", "id"], kind="stable")
+    return {i: f"{n}（{i}）" if n and n != i else i for i, n in zip(frame["id"], frame["name"],
+                                                                  strict=True)}
+
+
+def simplify_layer(layer: gpd.GeoDataFrame, tolerance_m: float, *,
+                   decimals: int = 5) -> gpd.GeoDataFrame:
+    """Simplify WGS84 outlines for display and round coordinates (5 decimals ≈ 1 m).
+
+    Topology is kept per polygon and nothing becomes empty, so every area is still drawn; the
+    rounding alone roughly halves the GeoJSON the browser receives.
+    """
+    if tolerance_m < 0:
+        raise ConfigError(f"tolerance_m must be >= 0 metres, got {tolerance_m!r}")
+    geoms = layer.geometry.to_numpy()
+    if tolerance_m > 0:
+        geoms = shapely.simplify(geoms, tolerance_m / _DEG_M, preserve_topology=True)
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    bad = shapely.is_empty(rounded) | ~shapely.is_valid(rounded)
+    rounded[bad] = shapely.make_valid(rounded[bad]) if bad.any() else rounded[bad]
+    still = shapely.is_empty(rounded)
+    rounded[still] = layer.geometry.to_numpy()[still]
+    return layer.set_geometry(gpd.GeoSeries(rounded, index=layer.index, crs=layer.crs))
+
+
+def belt_shapes(zones: gpd.GeoDataFrame, near_m: float, *, metric_crs: str,
+                label_column: str = "area_name") -> gpd.GeoDataFrame:
+    """The belt of ``near_m`` metres around each zone (the ring outside it), in WGS84."""
+    if near_m <= 0:
+        raise ConfigError(f"near_m must be > 0 metres for a belt, got {near_m!r}")
+    metric = zones.to_crs(metric_crs)
+    ring = shapely.difference(shapely.buffer(metric.geometry.to_numpy(), near_m),
+                              metric.geometry.to_numpy())
+    out = gpd.GeoDataFrame({label_column: zones[label_column].astype("str").to_numpy()},
+                           geometry=ring, crs=metric_crs).to_crs(4326)
+    return simplify_layer(out, 5.0)
+
+
+def area_figures(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series,
+                 shapes: gpd.GeoDataFrame, *, layer: str, as_of: dt.date,
+                 min_overdue: int = 5, min_rate: float = 0.3, min_problems: int = 10,
+                 timezone: str = "Asia/Shanghai") -> gpd.GeoDataFrame:
+    """Figures of the kept problems per area of ``layer``, with the rule's overdue hotspots.
+
+    Parameters
+    ----------
+    issues, evaluated, keep
+        Problems, their evaluation as of ``as_of`` and the filter mask.
+    shapes
+        The areas to show (``area_id``, ``area_name``, ``geometry``); areas with no problem get
+        zero counts.
+    layer
+        The layer of ``shapes`` (its ``<layer>_id`` column in ``issues``).
+    min_overdue, min_rate, min_problems
+        The hotspot rule (``[hotspots] rule_*``), applied to red against open problems.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        ``shapes`` with :data:`gridwatch.aggregate.STAT_COLUMNS` and ``hotspot`` (bool).
+    """
+    from gridwatch.aggregate import area_statistics, area_statistics_gdf
+    from gridwatch.hotspots import rule_hotspots
+
+    mask = keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool)
+    stats = area_statistics(issues.loc[mask], evaluated.loc[mask], layer=layer, end=as_of,
+                            areas=shapes, timezone=timezone)
+    # area_statistics may add area_name: the layer's own columns win
+    stats = stats.drop(columns=[c for c in shapes.columns if c != "area_id"], errors="ignore")
+    frame = area_statistics_gdf(stats.dropna(subset=["area_id"]), shapes)
+    frame["overdue_rate"] = frame["overdue_rate"].fillna(0.0).round(3)
+    if len(frame):
+        rule = rule_hotspots(frame, frame["red"].to_numpy(), frame["open"].to_numpy(),
+                             min_overdue=min_overdue, min_rate=min_rate,
+                             min_problems=min_problems)
+        frame["hotspot"] = (rule["category"] == "rule_hot_spot").to_numpy()
+    else:
+        frame["hotspot"] = pd.Series(dtype=bool)
+    return frame
+
+
+# --- problems ------------------------------------------------------------------------------
+
+def _local_days(values: pd.Series, timezone: str) -> np.ndarray:
+    times = pd.to_datetime(values, utc=True).dt.tz_convert(timezone)
+    return times.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
+
+
+def filter_problems(issues: pd.DataFrame, evaluated: pd.DataFrame, filters: Filters, *,
+                    plan: ViewPlan | None = None, basin_layer: str | None = None,
+                    redline_layer: str | None = None,
+                    redline_zones: gpd.GeoDataFrame | None = None, near_m: float = 500.0,
+                    metric_crs: str | None = None,
+                    timezone: str = "Asia/Shanghai") -> pd.Series:
+    """Mask (same index as ``issues``) of the problems the filters keep.
+
+    Parameters
+    ----------
+    issues
+        ``Store.issues()``.
+    evaluated
+        :func:`gridwatch.asof.evaluate_as_of` of ``issues`` as of ``filters.as_of``; problems
+        not yet reported then are dropped.
+    filters
+        The user's choice; the date range bounds the local report date.
+    plan
+        The view: its ``within`` area limits the problems.
+    basin_layer, redline_layer
+        Names of the basin and redline layers (their ``<layer>_id`` columns).
+    redline_zones, near_m, metric_crs
+        The redline layer's areas, belt width and metric CRS: needed only to find the problems
+        in the belt of one chosen zone (the store keeps the zone a problem lies in, not the
+        zone it is near).
+    timezone
+        The territory's time zone.
+    """
+    keep = evaluated["known"].to_numpy(dtype=bool).copy()
+    if plan is not None and plan.within is not None:
+        layer, area = plan.within
+        keep &= _column(issues, f"{layer}_id") == area
+    if filters.basin and basin_layer:
+        keep &= _column(issues, f"{basin_layer}_id") == filters.basin
+    if redline_layer and (filters.redline or filters.redline_mode != "all"):
+        keep &= _redline_mask(issues, filters, redline_layer, redline_zones, near_m, metric_crs)
+    for name, column in (("categories", "category"), ("sources", "source"),
+                         ("statuses", "status")):
+        chosen = getattr(filters, name)
+        if chosen:
+            values = evaluated["status"] if column == "status" else issues[column]
+            keep &= values.astype("str").isin(chosen).to_numpy()
+    if filters.codes:
+        code = evaluated["code"].astype("str").fillna("")
+        wanted = set(filters.codes)
+        if "closed" in wanted:
+            wanted |= {"closed_on_time", "closed_late"}
+        keep &= code.isin(wanted).to_numpy()
+    if filters.start or filters.end:
+        days = _local_days(issues["reported_at"], timezone)
+        ok = ~np.isnat(days)
+        if filters.start:
+            ok &= days >= np.datetime64(filters.start, "D")
+        if filters.end:
+            ok &= days <= np.datetime64(filters.end, "D")
+        keep &= ok
+    return pd.Series(keep, index=issues.index, name="keep")
+
+
+def _column(issues: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in issues:
+        raise ConfigError(f"the problems have no column {column!r}; is the layer declared and "
+                          "were the problems ingested with it?")
+    return issues[column].astype("str").fillna("").to_numpy(dtype=object)
+
+
+def _redline_mask(issues: pd.DataFrame, filters: Filters, layer: str,
+                  zones: gpd.GeoDataFrame | None, near_m: float,
+                  metric_crs: str | None) -> np.ndarray:
+    false = pd.Series(False, index=issues.index)
+    inside = issues.get(f"in_{layer}", false).fillna(False).to_numpy(dtype=bool)
+    near = issues.get(f"near_{layer}", false).fillna(False).to_numpy(dtype=bool) | inside
+    if filters.redline:
+        in_zone = _column(issues, f"{layer}_id") == filters.redline
+        inside = inside & in_zone
+        near_zone = in_zone.copy()
+        chosen = (zones[zones["area_id"].astype("str") == filters.redline]
+                  if zones is not None else None)
+        if filters.redline_mode != "inside" and chosen is not None and len(chosen) \
+                and metric_crs is not None:
+            shape = shapely.union_all(chosen.to_crs(metric_crs).geometry.to_numpy())
+            points = gpd.GeoSeries(gpd.points_from_xy(issues["lon"], issues["lat"]),
+                                   crs=4326).to_crs(metric_crs).to_numpy()
+            near_zone |= shapely.dwithin(points, shape, near_m)
+        near = near & near_zone
+    if filters.redline_mode == "inside":
+        return inside
+    if filters.redline_mode == "belt":
+        return near & ~inside
+    return near
+
+
+def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
+                     keep: pd.Series, keep_before: pd.Series | None = None) -> dict[str, float]:
+    """Figures at the top: open, red, yellow, closure rate, and red/open against a week before.
+
+    Parameters
+    ----------
+    evaluated, before
+        :func:`~gridwatch.asof.evaluate_as_of` as of the chosen date and 7 days earlier.
+    keep, keep_before
+        Masks of the filtered problems for each date (``keep_before`` defaults to ``keep``).
+
+    Returns
+    -------
+    dict
+        ``problems``, ``open``, ``red``, ``yellow``, ``closed``, ``closure_rate`` (closed /
+        problems, NaN when none), ``red_change``, ``open_change``.
+    """
+    def counts(ev: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
+        m = mask.reindex(ev.index).fillna(False).to_numpy(dtype=bool) & \
+            ev["known"].to_numpy(dtype=bool)
+        code = ev["code"].astype("str").fillna("").to_numpy(dtype=object)[m]
+        is_open = ev["is_open"].to_numpy(dtype=bool)[m]
+        return {"problems": int(m.sum()), "open": int(is_open.sum()),
+                "red": int((code == "red").sum()), "yellow": int((code == "yellow").sum()),
+                "closed": int(m.sum() - is_open.sum())}
+
+    now = counts(evaluated, keep)
+    then = counts(before, keep if keep_before is None else keep_before)
+    rate = now["closed"] / now["problems"] if now["problems"] else float("nan")
+    return {**now, "closure_rate": rate, "red_change": now["red"] - then["red"],
+            "open_change": now["open"] - then["open"]}
+
+
+_INSPECTION_COLUMNS = ("issue_id", "code", "days_overdue", "deadline", "status", "category",
+                       "source", "description", "address", "responsible_unit", "reported_at",
+                       "lon", "lat")
+
+
+def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series, *,
+                    area_names: Mapping[str, Mapping[str, str]] | None = None,
+                    open_only: bool = True) -> pd.DataFrame:
+    """The field team's list: the kept problems, most urgent first, with their area names.
+
+    Parameters
+    ----------
+    issues, evaluated, keep
+        Problems, their evaluation and the filter mask.
+    area_names
+        Layer → (area id → name); adds ``<layer>_id`` and ``<layer>_name`` columns.
+    open_only
+        Keep only open problems (red, yellow, green).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Red first by days overdue, then yellow, then green (then closed), then deadline.
+    """
+    mask = keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool).copy()
+    if open_only:
+        mask &= evaluated["is_open"].to_numpy(dtype=bool)
+    base = issues.loc[mask]
+    ev = evaluated.loc[mask]
+    table = pd.DataFrame(index=base.index)
+    for column in _INSPECTION_COLUMNS:
+        source = ev if column in ("code", "days_overdue", "deadline", "status") else base
+        if column in source:
+            table[column] = source[column]
+    for layer, names in (area_names or {}).items():
+        column = f"{layer}_id"
+        if column in base:
+            table[column] = base[column]
+            table[f"{layer}_name"] = base[column].map(dict(names))
+    rank = table["code"].map({"red": 0, "yellow": 1, "green": 2}).fillna(3)
+    table = table.assign(_rank=rank, _late=-table["days_overdue"].fillna(0))
+    return (table.sort_values(["_rank", "_late", "deadline", "issue_id"], kind="stable",
+                              na_position="last")
+            .drop(columns=["_rank", "_late"]).reset_index(drop=True))
+
+
+def weekly_trend(issues: pd.DataFrame, keep: pd.Series, *, as_of: dt.date, weeks: int = 12,
+                 history: pd.DataFrame | None = None, deadline_settings: Any = None,
+                 asof_settings: Any = None, timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+    """New and overdue problems per ISO week and category, for the ``weeks`` up to ``as_of``.
+
+    ``overdue`` is the count of red problems at the end of each week (at ``as_of`` for the
+    current, unfinished week).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``week`` (``YYYY-Www``), ``week_end`` (date), ``category``, ``new``, ``overdue``.
+    """
+    from gridwatch.asof import evaluate_as_of
+    from gridwatch.deadlines import derive_deadlines
+
+    if weeks < 1:
+        raise ConfigError(f"weeks must be >= 1, got {weeks!r}")
+    subset = issues.loc[keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool)]
+    monday = as_of - dt.timedelta(days=as_of.weekday())
+    starts = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+    categories = [c for c in CATEGORIES if c in set(subset["category"].astype("str"))]
+    rows: list[dict[str, Any]] = []
+    if subset.empty:
+        return pd.DataFrame(columns=["week", "week_end", "category", "new", "overdue"])
+    deadlines = derive_deadlines(subset, deadline_settings, timezone=timezone)
+    days = _local_days(subset["reported_at"], timezone)
+    category = subset["category"].astype("str").to_numpy(dtype=object)
+    for start in starts:
+        end = min(start + dt.timedelta(days=6), as_of)
+        ev = evaluate_as_of(subset, as_of=end, history=history, deadlines=deadlines,
+                            deadline_settings=deadline_settings, settings=asof_settings,
+                            timezone=timezone)
+        red = ev["code"].astype("str").fillna("").to_numpy(dtype=object) == "red"
+        new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+        year, week, _ = start.isocalendar()
+        for cat in categories:
+            in_cat = category == cat
+            rows.append({"week": f"{year}-W{week:02d}", "week_end": end, "category": cat,
+                         "new": int((new & in_cat).sum()), "overdue": int((red & in_cat).sum())})
+    return pd.DataFrame(rows)
+
+
+def with_defaults(filters: Filters, *, level: str, as_of: dt.date) -> Filters:
+    """Fill the level and as-of date when the URL did not give them."""
+    return replace(filters, level=filters.level or level, as_of=filters.as_of or as_of)

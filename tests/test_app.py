@@ -1,0 +1,159 @@
+"""The Streamlit app with AppTest: every page runs, filters change the figures and the URL, the
+map names no remote URL and carries no raw user text, and an upload is ingested."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("streamlit_folium")
+from streamlit.testing.v1 import AppTest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _app_project import HOSTILE, build_app_project, problem_rows
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+")
+CITY_PAYLOAD_LIMIT = 3_000_000  # bytes of the map component's arguments
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    return build_app_project(tmp_path_factory.mktemp("app-project"))
+
+
+@pytest.fixture
+def app_env(project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    config_path, db_url = project
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
+    monkeypatch.setenv("GRIDWATCH_DB", db_url)
+    yield
+
+
+def _run(page: str | None = None, **query: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query)
+    at.run()
+    if page is not None:
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _components(at: AppTest) -> list:
+    found = []
+
+    def walk(node) -> None:
+        for child in getattr(node, "children", {}).values():
+            if child.type == "component_instance":
+                found.append(child)
+            walk(child)
+
+    walk(at._tree)
+    return found
+
+
+def _map_args(at: AppTest) -> tuple[dict, str]:
+    (component,) = _components(at)
+    raw = component.proto.json_args
+    return json.loads(raw), raw
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_city_view_is_offline_small_and_shows_figures(app_env: None) -> None:
+    at = _run()
+    args, raw = _map_args(at)
+    assert args["js_links"] and args["css_links"]
+    for link in [*args["js_links"], *args["css_links"]]:
+        assert link.startswith("/app/static/gridwatch/"), link
+    assert not URL.findall(" ".join([*args["js_links"], *args["css_links"]]))
+    assert len(raw.encode()) < CITY_PAYLOAD_LIMIT
+    figures = _metrics(at)
+    assert int(figures["在办"]) > int(figures["红码（超期）"]) > 0
+    assert at.query_params["level"] == "county"
+    assert any("超期热点" in w.value for w in at.warning)  # the hot grid's county is flagged
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert any("热点图层" in label for label in labels)
+    assert sum(label.endswith(("CSV", "XLSX")) for label in labels) == 2
+    assert any("月复盘" in label for label in labels)
+
+
+def test_drill_into_grid_shows_points_with_escaped_text(app_env: None) -> None:
+    at = _run(level="grid", area="G111")
+    args, raw = _map_args(at)
+    assert "markercluster/leaflet.markercluster.js" in " ".join(args["js_links"])
+    assert "<img src=x" not in raw
+    # folium's own tooltip template uses ${...}; the user's must arrive as entities
+    assert "${alert(document.cookie)}" not in raw
+    assert "&#36;{alert(document.cookie)}" in raw
+    assert "&lt;img src=x onerror=alert(1)&gt;" in raw
+    assert "G111M1" in raw and "G112M1" not in raw  # the grid's micro-grids only
+
+
+def test_filters_change_figures_and_url(app_env: None) -> None:
+    at = _run()
+    everything = int(_metrics(at)["在办"])
+    at.sidebar.multiselect(key="f_categories").select("water").run()
+    water = int(_metrics(at)["在办"])
+    assert 0 < water < everything
+    assert at.query_params["categories"] == "water"
+    at.sidebar.selectbox(key="f_basin").select("B2").run()
+    assert int(_metrics(at)["在办"]) < water
+    assert at.query_params["basin"] == "B2"
+
+
+def test_shared_link_restores_view_and_english(app_env: None) -> None:
+    at = _run(level="grid", area="G111", lang="en", codes="red,nonsense")
+    assert "Open" in _metrics(at)
+    assert at.sidebar.selectbox(key="f_level").value == "grid"
+    assert at.sidebar.multiselect(key="f_codes").value == ["red"]
+    assert any("codes=nonsense" in w.value for w in at.sidebar.warning)
+    figures = _metrics(at)
+    assert figures["Open"] == figures["Red (overdue)"]
+
+
+@pytest.mark.parametrize("page", ["app_pages/league.py", "app_pages/trends.py",
+                                  "app_pages/problems.py", "app_pages/upload.py"])
+def test_every_page_runs(app_env: None, page: str) -> None:
+    at = _run(page)
+    if page.endswith("problems.py"):
+        table = at.dataframe[0].value
+        assert HOSTILE in set(table["description"])
+    if page.endswith("league.py"):
+        assert len(at.dataframe[0].value) == 2  # the two counties
+
+
+def test_upload_ingests_and_offers_rejects(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    config_path, db_url = build_app_project(tmp_path / "project", n=20)
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
+    monkeypatch.setenv("GRIDWATCH_DB", db_url)
+    rows = problem_rows(25, seed=11).iloc[20:].copy()
+    rows["问题编号"] = [f"U{i}" for i in range(len(rows))]
+    rows.iloc[0, rows.columns.get_loc("经度")] = ""
+    rows.iloc[0, rows.columns.get_loc("纬度")] = ""
+    at = _run("app_pages/upload.py")
+    at.get("file_uploader")[0].upload("export 2026-11-01.csv",
+                                      rows.to_csv(index=False).encode("utf-8"), "text/csv")
+    at.run()
+    at.button(key="u_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    figures = _metrics(at)
+    assert (int(figures["接收"]), int(figures["拒绝"])) == (4, 1)
+    assert at.get("download_button")
+
+
+def test_no_streamlit_pages_folder_beside_the_app() -> None:
+    # With a folder named pages/ next to app.py, Streamlit runs a directly linked page without
+    # app.py (no navigation, no map assets): shared links to /trends etc. would break.
+    assert not (Path(APP).parent / "pages").exists()
+    assert (Path(APP).parent / "app_pages" / "overview.py").is_file()

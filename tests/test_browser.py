@@ -1,0 +1,168 @@
+"""The app in a real headless Chromium: the map draws offline and user text stays text.
+
+Starts ``streamlit run app.py`` on a free loopback port against a small store made here, blocks
+and counts every request that would leave the machine, waits for Leaflet to draw polygons in
+the map's frame, takes a screenshot of the city view, opens a town by clicking it,
+and opens the popup of a problem whose description is an XSS attempt. Needs Debian's
+``chromium`` and the ``playwright`` Python package (no ``playwright install``: the system
+browser is used).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _app_project import build_app_project
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+REPO = Path(__file__).resolve().parents[1]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+# Runs inside the map's frame: find the Leaflet map, then the marker whose popup holds the
+# hostile description, and open that popup (zooming into its cluster first).
+OPEN_HOSTILE_POPUP = """
+() => new Promise((resolve) => {
+  const maps = Object.values(window).filter((v) => v instanceof L.Map);
+  if (!maps.length) { resolve("no map"); return; }
+  let found = null;
+  maps[0].eachLayer((layer) => {
+    if (!found && layer.getLayers) {
+      for (const marker of layer.getLayers()) {
+        const popup = marker.getPopup && marker.getPopup();
+        const content = popup && popup.getContent();
+        const text = content && (content.innerHTML || String(content));
+        if (text && text.includes("onerror")) { found = [layer, marker]; break; }
+      }
+    }
+  });
+  if (!found) { resolve("no marker"); return; }
+  const [cluster, marker] = found;
+  const open = () => { marker.openPopup(); resolve("opened"); };
+  if (cluster.zoomToShowLayer) { cluster.zoomToShowLayer(marker, open); } else { open(); }
+})
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)")
+    pytest.importorskip("playwright.sync_api")
+    config_path, db_url = build_app_project(tmp_path_factory.mktemp("browser-project"))
+    port = _free_port()
+    env = {**os.environ, "GRIDWATCH_CONFIG": str(config_path), "GRIDWATCH_DB": db_url}
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+               "--server.address", "127.0.0.1", "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    log = tmp_path_factory.mktemp("browser-log") / "streamlit.log"
+    with open(log, "wb") as out:
+        server = subprocess.Popen(command, cwd=REPO, env=env, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start:\n{log.read_text(errors='replace')}")
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def test_map_draws_offline_and_user_text_stays_text(app_url: str, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    dialogs: list[str] = []
+
+    def route(handle) -> None:
+        host = urlsplit(handle.request.url).hostname or ""
+        if handle.request.url.startswith(("http:", "https:", "ws:", "wss:")) and \
+                host not in LOOPBACK:
+            outside.append(handle.request.url)
+            handle.abort()
+        else:
+            handle.continue_()
+
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            page.route("**/*", route)
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+            # the city view, for the README
+            page.goto(f"{app_url}/?level=town", wait_until="domcontentloaded")
+            frame = _map_frame(page)
+            frame.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+            page.get_by_text("办结率").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(1000)  # let the tiles-free map settle its fit-to-bounds
+            # the README's picture is of the demo city; the test keeps its own out of the tree
+            shot = tmp_path / "screenshot.png"
+            page.screenshot(path=str(shot), full_page=False)
+
+            # clicking a town opens it: its grids, and the choice lands in the address
+            frame.query_selector_all("path.leaflet-interactive")[0].click(force=True)
+            page.wait_for_url("**area=T*", timeout=20_000)
+            frame = _map_frame(page)
+            frame.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+            page.wait_for_timeout(1500)  # a stale click must not open a second level
+            assert "level=town" in page.url and "area=T" in page.url
+
+            # drilled into the hot grid: micro-grids and problem points
+            page.goto(f"{app_url}/?level=grid&area=G111", wait_until="domcontentloaded")
+            frame = _map_frame(page)
+            frame.wait_for_selector("path.leaflet-interactive", timeout=30_000)
+            assert frame.evaluate(OPEN_HOSTILE_POPUP) == "opened"
+            popup = frame.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+            assert "<img src=x onerror=alert(1)>" in popup.inner_text()
+            assert "${alert(document.cookie)}" in popup.inner_text()
+            assert popup.query_selector("img") is None
+        finally:
+            browser.close()
+    assert outside == []
+    assert dialogs == []
+    assert shot.stat().st_size > 10_000
+
+
+def _map_frame(page):
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if "streamlit_folium" in frame.url:
+                return frame
+        page.wait_for_timeout(250)
+    pytest.fail("the map's frame (streamlit_folium) never appeared")
+
