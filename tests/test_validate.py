@@ -78,3 +78,24 @@ def test_validate_cli_json(tmp_path: Path) -> None:
     bad = CliRunner().invoke(main, ["validate", str(small), "--config",
                                     str(BOSTON / "gridwatch.toml"), "--against", "ward"])
     assert bad.exit_code != 0 and "COLUMN=LAYER" in bad.output
+
+
+def test_boston_on_time_verdict_equals_the_citys() -> None:
+    """Closed requests with a due date: gridwatch's on time / late equals the city's on_time."""
+    from gridwatch.asof import evaluate_as_of
+    from gridwatch.ingest import read_issues
+
+    config = load_config(BOSTON / "gridwatch.toml")
+    result = read_issues([REQUESTS], settings=config.input, timezone=config.territory.timezone)
+    records = result.records
+    last_close = records["closed_at"].max().tz_convert(config.territory.timezone).date()
+    evaluated = evaluate_as_of(records, as_of=last_close, timezone=config.territory.timezone)
+    judged = records["status"].isin(["closed", "verified"]) & records["deadline"].notna()
+    ours = evaluated.loc[judged, "code"]
+    assert set(ours) <= {"closed_on_time", "closed_late"}
+    city_on_time = records.loc[judged, "on_time"].eq("ONTIME")
+    assert judged.sum() > 24_000
+    assert (ours.eq("closed_on_time") == city_on_time).all()
+    # the ten requests the city closed before it opened them are rejected, not judged
+    backwards = result.rejects["reason"].str.startswith("closed_at before reported_at")
+    assert backwards.sum() == 10
