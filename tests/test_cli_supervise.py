@@ -319,3 +319,76 @@ def test_remind_and_review_equal_the_recomputation(city, tmp_path: Path) -> None
     assert summary.loc["new", "2026-09"] == new
     assert summary.loc["closed", "2026-09"] == closed
     assert summary.loc["red", "2026-09"] == (month_end["code"] == "red").sum()
+
+
+def _week_by_hand(city: dict, week: str) -> pd.DataFrame:
+    """Per-town league inputs for ISO ``week`` from the raw records, counting first reports."""
+    year, number = (int(p) for p in week.split("-W"))
+    first = dt.date.fromisocalendar(year, number, 1)
+    last = first + dt.timedelta(days=6)
+    keep = _first_reports(city)
+    hand = _by_hand(city, last)[keep]
+    reported = city["issues"]["reported_at"].dt.tz_convert(SH).dt.date[keep]
+    in_week = hand["closed_on"].map(lambda d: d is not None and first <= d <= last)
+    frame = pd.DataFrame({
+        "area_id": city["issues"]["town_id"][keep],
+        "new": reported.between(first, last) & hand["known"],
+        "closed": in_week,
+        "closed_on_time": in_week & (hand["code"] == "closed_on_time"),
+        "closed_late": in_week & (hand["code"] == "closed_late"),
+        "open": hand["code"].isin(["red", "yellow", "green"]),
+        "red": hand["code"] == "red",
+    })
+    frame = frame[frame["area_id"].notna()]
+    return frame.groupby("area_id").sum().astype("int64")
+
+
+def _scored(counts: pd.DataFrame, league: dict) -> pd.DataFrame:
+    """Score and rank as docs/supervision.md defines them; unmeasurable rates take their best."""
+    weights = league.get("weights", {"on_time_rate": 60, "overdue_rate": -40})
+    assert set(weights) <= {"on_time_rate", "overdue_rate"}, weights  # all this test computes
+    metric = {
+        "on_time_rate": [c["closed_on_time"] / c["closed"] if c["closed"] else 1.0
+                         for _, c in counts.iterrows()],
+        "overdue_rate": [c["red"] / c["open"] if c["open"] else 0.0
+                         for _, c in counts.iterrows()],
+    }
+    score = [league.get("base", 40) + sum(w * metric[name][i] for name, w in weights.items())
+             for i in range(len(counts))]
+    out = counts.assign(score=[round(s, 6) for s in score])
+    # Ties share the best rank: 1 + the number of strictly better scores.
+    out["rank"] = [1 + sum(o > s for o in out["score"]) for s in out["score"]]
+    return out
+
+
+@pytest.mark.slow
+def test_league_equals_an_independent_recomputation(city, tmp_path: Path) -> None:
+    week, before = "2026-W43", "2026-W42"
+    result = CliRunner().invoke(main, ["league", "--week", week, "--layer", "town", "--out",
+                                       str(tmp_path / "league.csv"), "--config",
+                                       str(city["config_path"]), "--db", city["url"]],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    got = pd.read_csv(tmp_path / "league.csv", encoding="utf-8-sig", dtype={"area_id": "str"})
+    assert got["area_id"].notna().all() and got["area_id"].is_unique
+    ids = pd.Index(got["area_id"])
+    settings = city["config"].section("supervision").get("league", {})
+    columns = ["new", "closed", "closed_on_time", "closed_late", "open", "red"]
+    now_counts, then_counts = _week_by_hand(city, week), _week_by_hand(city, before)
+    assert set(now_counts.index) <= set(ids) and set(then_counts.index) <= set(ids)
+    # Towns of the layer with no problem are listed with zeros.
+    now = _scored(now_counts.reindex(ids, fill_value=0), settings)
+    then = _scored(then_counts.reindex(ids, fill_value=0), settings)
+    assert (now["red"] > 0).sum() >= 3 and now["closed"].sum() > 20  # a week with problems
+    assert now["score"].nunique() >= 3
+    mine = got.set_index("area_id")
+    assert mine[columns].astype("int64").equals(now[columns])
+    assert mine["score"].to_numpy() == pytest.approx(now["score"].to_numpy(), abs=1e-6)
+    assert mine["rank"].tolist() == now["rank"].tolist()
+    # Best first, ties by area_id.
+    order = sorted(ids, key=lambda a: (-now.loc[a, "score"], a))
+    assert got["area_id"].tolist() == order
+    assert mine["previous_rank"].tolist() == then["rank"].tolist()
+    assert mine["rank_change"].tolist() == (then["rank"] - now["rank"]).tolist()
+    cut = sorted(now["score"])[min(settings.get("worst_n", 3), len(now)) - 1]
+    assert mine["worst"].tolist() == (now["score"] <= cut).tolist()
