@@ -58,3 +58,13 @@ def test_emerging_by_month_over_seven_years(boston_db: str, tmp_path: Path) -> N
     assert len(hot) >= 20
     # the downtown precincts were hot in most months and rising
     assert (result.loc[["0306", "0308", "0801"], "trend_z"] > 2).all()
+
+
+def test_layers_check_reports_the_invalid_polygons_the_source_lists() -> None:
+    # SOURCE.txt: "Some polygons are not valid per GEOS (wards 3, precincts 2, neighborhoods 1)"
+    result = CliRunner().invoke(main, ["layers", "check", "--config", str(CONFIG), "--json"])
+    assert result.exit_code == 0, result.output
+    counts = json.loads(result.stdout)["counts"]
+    assert counts["ward:invalid_repaired"] == 3
+    assert counts["precinct:invalid_repaired"] == 2
+    assert counts["neighborhood:invalid_repaired"] == 1
