@@ -118,8 +118,7 @@ def run_ingest(
     counts = store.import_records(
         placed, layers=config.layers, files=[str(p) for p in paths], rows_in=result.rows_in,
         rejected=len(rejects), observed_at=observed_at)
-    flags = placed["location_flag"] if "location_flag" in placed else pd.Series(dtype=str)
-    mismatch = placed["grid_mismatch"] if "grid_mismatch" in placed else pd.Series(dtype=bool)
+    flags = placed["location_flag"]
     summary = RunSummary(
         run_id=counts.run_id,
         files=[str(p) for p in paths],
@@ -133,7 +132,7 @@ def run_ingest(
         duplicates=result.duplicates,
         swapped_fixed=int((flags == "swapped").sum()),
         grid_placed=int((flags == "grid_point").sum()),
-        grid_mismatch=int(mismatch.fillna(False).astype(bool).sum()),
+        grid_mismatch=int(placed["grid_mismatch"].fillna(False).astype(bool).sum()),
         unassigned=unassigned_counts(placed, list(layers)),
         reject_reasons=_reason_counts(rejects),
     )

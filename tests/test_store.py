@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import string
-import time
 import uuid
 from pathlib import Path
 
@@ -450,41 +448,3 @@ def test_random_frames_round_trip(store_url: str) -> None:
             assert stored["status"].tolist() == expected["status"].tolist()
 
         check()
-
-
-# --- the figure asked for: 250,000 rows (opt-in: GRIDWATCH_BENCH=1) ------------------------------
-
-def bench_frame(n: int) -> pd.DataFrame:
-    rng = np.random.default_rng(0)
-    frame = placed_frame(3).iloc[[0]].reset_index(drop=True)
-    frame = frame.loc[np.zeros(n, dtype=int)].reset_index(drop=True)
-    frame["issue_id"] = [f"I{i:07d}" for i in range(n)]
-    frame["reported_at"] = T0 + pd.to_timedelta(rng.integers(0, 86400 * 30, n), unit="s")
-    frame["description"] = [f"河道漂浮物 {i} '\"<>=" for i in range(n)]
-    frame["lon"] = 120.7 + rng.random(n) * 0.2
-    frame["lat"] = 30.7 + rng.random(n) * 0.2
-    frame["status"] = rng.choice(["reported", "assigned", "closed"], n)
-    frame["grid_id"] = [f"G{i % 4649}" for i in range(n)]
-    frame["redline_dist_m"] = rng.random(n) * 1000
-    return frame
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("GRIDWATCH_BENCH"), reason="set GRIDWATCH_BENCH=1")
-def test_bench_250k(store_url: str) -> None:
-    frame = bench_frame(250_000)
-    with Store(store_url) as store:
-        wall, cpu = time.perf_counter(), time.process_time()
-        counts = do_import(store, frame)
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-        again = time.perf_counter()
-        second = do_import(store, frame)
-        again = time.perf_counter() - again
-        read = time.perf_counter()
-        issues = store.issues()
-        read = time.perf_counter() - read
-    print(f"\n{store.backend}: import 250k {wall:.1f} s wall ({cpu:.1f} s CPU), "
-          f"re-import unchanged {again:.1f} s, issues() {read:.1f} s; load {os.getloadavg()}")
-    assert counts.inserted == second.unchanged == len(issues) == 250_000
-    if store.backend == "sqlite":
-        assert wall < 60
