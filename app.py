@@ -11,8 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from gridwatch.i18n import LANGUAGES, tr
-from gridwatch.mapping import install_assets
+from gridwatch.ui.i18n import LANGUAGES, tr
+from gridwatch.ui.maps import install_assets
 
 HERE = Path(__file__).resolve().parent
 

@@ -12,9 +12,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._shared import BASE_URL, Context, file_bytes, layers, settings, view_layer
-from gridwatch import mapping, views
 from gridwatch.errors import GridwatchError
-from gridwatch.i18n import code_label, tr
+from gridwatch.ui import maps as mapping
+from gridwatch.ui import views
+from gridwatch.ui.i18n import code_label, tr
 
 LAYER_FORMATS = {"GeoPackage (.gpkg)": ".gpkg", "GeoJSON (.geojson)": ".geojson",
                  "Shapefile (.shp.zip)": ".shp.zip", "KML (.kml)": ".kml"}
@@ -129,7 +130,7 @@ def _overlays(ctx: Context, fmap: folium.Map) -> None:
 
 @st.cache_resource(show_spinner=False)
 def _belts(path: str, name: str, near_m: float) -> gpd.GeoDataFrame:
-    from gridwatch.coords import metric_crs
+    from gridwatch.placing.coords import metric_crs
 
     zones = layers(path)[name]
     centre = zones.geometry.union_all().centroid
@@ -169,7 +170,7 @@ def follow_click(ctx: Context, returned: dict[str, Any] | None, view: MapView) -
 
 def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> None:
     """Hotspot layer, inspection list and monthly review, generated when clicked."""
-    from gridwatch.export import write_layer, write_table
+    from gridwatch.output.files import write_layer, write_table
 
     lang, tz = ctx.lang, ctx.timezone
     with st.expander(tr("exports", lang), expanded=True):
@@ -208,8 +209,8 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
 
 
 def _review(ctx: Context, month: str, path: Path) -> Path:
-    from gridwatch.export import write_workbook
-    from gridwatch.review import monthly_review
+    from gridwatch.output.files import write_workbook
+    from gridwatch.supervision.review import monthly_review
 
     parsed = settings(ctx.project.config_path)
     layer = ctx.plan.layer

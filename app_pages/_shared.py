@@ -21,10 +21,10 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from gridwatch import views
 from gridwatch.config import Config, default_store_url, load_config
-from gridwatch.i18n import LANGUAGES, code_label, tr
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+from gridwatch.ui import views
+from gridwatch.ui.i18n import LANGUAGES, code_label, tr
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_URL = "/app/static/gridwatch"
@@ -45,9 +45,9 @@ def _build_demo(db_file: Path) -> None:
     """Build (or reuse) the demo city and ingest it into ``db_file``, showing the progress;
     the same steps as ``gridwatch demo``. Not cached: cached functions replay their output."""
     from gridwatch.demo import default_out_dir, generate, load_demo
-    from gridwatch.layers import load_layers
     from gridwatch.pipeline import run_ingest
-    from gridwatch.store import Store
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.transactional import Store
 
     problems = int(os.environ.get("GRIDWATCH_DEMO_PROBLEMS", "250000"))
     scale = float(os.environ.get("GRIDWATCH_DEMO_SCALE", "1.0"))
@@ -108,7 +108,7 @@ def config(path: str) -> Config:
 @st.cache_resource(show_spinner=False)
 def layers(path: str) -> dict[str, gpd.GeoDataFrame]:
     """Every boundary layer, in WGS84."""
-    from gridwatch.layers import load_layers
+    from gridwatch.placing.layers import load_layers
 
     return load_layers(config(path))
 
@@ -127,11 +127,11 @@ def layer_names(path: str) -> tuple[str, ...]:
 @st.cache_resource(show_spinner=False)
 def settings(path: str) -> dict[str, Any]:
     """Parsed [deadlines], [supervision] and [hotspots] sections."""
-    from gridwatch.asof import parse_asof_settings
-    from gridwatch.deadlines import parse_deadline_settings
     from gridwatch.hotspots import hotspot_settings
-    from gridwatch.league import parse_league_settings
-    from gridwatch.remind import parse_escalation_settings
+    from gridwatch.supervision.codes import parse_asof_settings
+    from gridwatch.supervision.deadlines import parse_deadline_settings
+    from gridwatch.supervision.league import parse_league_settings
+    from gridwatch.supervision.remind import parse_escalation_settings
 
     cfg = config(path)
     sup = cfg.section("supervision")
@@ -144,7 +144,7 @@ def settings(path: str) -> dict[str, Any]:
 
 def stamp(db_url: str) -> int:
     """The last run id: cached data is keyed on it, so an upload refreshes every page."""
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
 
     with Store(db_url) as store:
         runs = store.runs()
@@ -156,7 +156,7 @@ def problems(db_url: str, run: int,
              layer_names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
     """The stored problems (a column per declared layer, even in an empty store), their
     history and the local date of the last export."""
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
 
     with Store(db_url) as store:
         issues, history = store.issues(layers=list(layer_names)), store.history()
@@ -170,7 +170,7 @@ def problems(db_url: str, run: int,
 @st.cache_data(show_spinner=False, max_entries=16)
 def evaluated(db_url: str, run: int, config_path: str, as_of: dt.date) -> pd.DataFrame:
     """Red/yellow/green codes of every problem as of a local date."""
-    from gridwatch.asof import evaluate_as_of
+    from gridwatch.supervision.codes import evaluate_as_of
 
     issues, history, _ = problems(db_url, run, layer_names(config_path))
     parsed = settings(config_path)
@@ -213,7 +213,7 @@ class Context:
         spec = self.config.layer(redline) if redline else None
         metric = self.config.territory.metric_crs
         if metric is None and zones is not None and len(zones):
-            from gridwatch.coords import metric_crs
+            from gridwatch.placing.coords import metric_crs
 
             centre = zones.geometry.union_all().centroid
             metric = metric_crs([centre.x], [centre.y])

@@ -7,9 +7,9 @@ import datetime as dt
 import streamlit as st
 
 from app_pages._shared import layers, load, settings
-from gridwatch.i18n import code_label, tr
-from gridwatch.league import league_for_week
-from gridwatch.remind import reminder_list, reminder_summary
+from gridwatch.supervision.league import league_for_week
+from gridwatch.supervision.remind import reminder_list, reminder_summary
+from gridwatch.ui.i18n import code_label, tr
 
 ctx = load()
 lang, as_of = ctx.lang, ctx.filters.as_of

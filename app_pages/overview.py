@@ -10,8 +10,8 @@ from streamlit_folium import st_folium
 
 from app_pages import _maps
 from app_pages._shared import load
-from gridwatch import views
-from gridwatch.i18n import tr
+from gridwatch.ui import views
+from gridwatch.ui.i18n import tr
 
 ctx = load()
 lang, f = ctx.lang, ctx.filters

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages._shared import file_bytes, layers, load
-from gridwatch import views
-from gridwatch.export import write_table
-from gridwatch.i18n import code_label, tr
+from gridwatch.output.files import write_table
+from gridwatch.ui import views
+from gridwatch.ui.i18n import code_label, tr
 
 ctx = load()
 lang = ctx.lang

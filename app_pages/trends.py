@@ -8,8 +8,8 @@ import pandas as pd
 import streamlit as st
 
 from app_pages._shared import Project, layer_names, load, problems, settings
-from gridwatch import views
-from gridwatch.i18n import code_label, tr
+from gridwatch.ui import views
+from gridwatch.ui.i18n import code_label, tr
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

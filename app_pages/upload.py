@@ -10,10 +10,10 @@ import streamlit as st
 
 from app_pages._shared import file_bytes, layers, load
 from gridwatch.errors import GridwatchError
-from gridwatch.export import write_table
-from gridwatch.i18n import tr
+from gridwatch.output.files import write_table
 from gridwatch.pipeline import run_ingest
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
+from gridwatch.ui.i18n import tr
 
 ctx = load()
 lang = ctx.lang

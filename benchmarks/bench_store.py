@@ -24,13 +24,13 @@ import pandas as pd
 import sqlalchemy as sa
 
 from gridwatch.schema import CANONICAL_COLUMNS
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
 
 LAYERS = [("county", "admin"), ("grid", "grid"), ("redline", "redline")]
 
 
 def placed_problems(n: int, *, seed: int = 0) -> pd.DataFrame:
-    """N placed problems shaped as ``gridwatch.assign.place_records`` returns them."""
+    """N placed problems shaped as ``gridwatch.placing.assign.place_records`` returns them."""
     rng = np.random.default_rng(seed)
     t0 = pd.Timestamp("2024-03-15 00:30", tz="UTC")
     reported = t0 + pd.to_timedelta(rng.integers(0, 86400 * 30, n), unit="s")

@@ -15,13 +15,13 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from gridwatch.assign import place_records, unassigned_counts
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
-from gridwatch.ingest import REJECT_COLUMNS, read_issues
-from gridwatch.layers import load_layers
-from gridwatch.store import Store
-from gridwatch.validate import LabelCheck, compare_labels, label_rules
+from gridwatch.ingest.records import REJECT_COLUMNS, read_issues
+from gridwatch.placing.agreement import LabelCheck, compare_labels, label_rules
+from gridwatch.placing.assign import place_records, unassigned_counts
+from gridwatch.placing.layers import load_layers
+from gridwatch.store.transactional import Store
 
 __all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest", "run_validate"]
 
@@ -81,8 +81,8 @@ def run_ingest(
     observed_at
         When the export was taken (for the status history); default now.
     layers
-        Already loaded layers (as from :func:`gridwatch.layers.load_layers`), to skip loading.
-    progress
+        Already loaded layers (as from :func:`gridwatch.placing.layers.load_layers`), to skip
+        loading. progress
         Called with a message at the start of each stage.
     file_progress
         Called as ``(rows_read, rows_total)`` while files are read.
@@ -155,7 +155,8 @@ def run_validate(
         Problem files whose rows carry area labels of their own.
     config
         The project; ``[input] keep_columns`` must keep the label columns and
-        ``[validate.normalise]`` says how labels are written (see :mod:`gridwatch.validate`).
+        ``[validate.normalise]`` says how labels are written (see
+        :mod:`gridwatch.placing.agreement`).
     against
         ``(column, layer)`` pairs, e.g. ``[("ward", "ward"), ("police_district", "police")]``.
 

@@ -129,7 +129,7 @@ def build_app_project(folder: Path, *, n: int = 150) -> tuple[Path, str]:
     """
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
 
     folder.mkdir(parents=True, exist_ok=True)
     for name, layer in _layers().items():

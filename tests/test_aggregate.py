@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
-from gridwatch.aggregate import (
+from gridwatch.errors import ConfigError
+from gridwatch.supervision.aggregate import (
     STAT_COLUMNS,
     area_statistics,
     area_statistics_gdf,
@@ -19,8 +20,7 @@ from gridwatch.aggregate import (
     period_statistics,
     previous_period,
 )
-from gridwatch.asof import AsOfSettings, evaluate_as_of
-from gridwatch.errors import ConfigError
+from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
 
 SH = "Asia/Shanghai"
 BASE = dt.date(2024, 3, 1)

@@ -6,7 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwatch.asof import (
+from gridwatch.errors import ConfigError
+from gridwatch.supervision.calendar import CalendarFallbackWarning
+from gridwatch.supervision.codes import (
     AsOfSettings,
     as_of_cutoff,
     evaluate_as_of,
@@ -14,8 +16,7 @@ from gridwatch.asof import (
     parse_asof_settings,
     status_as_of,
 )
-from gridwatch.deadlines import CalendarFallbackWarning, parse_deadline_settings
-from gridwatch.errors import ConfigError
+from gridwatch.supervision.deadlines import parse_deadline_settings
 
 SH = "Asia/Shanghai"
 

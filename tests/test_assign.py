@@ -1,4 +1,5 @@
-"""Tests of gridwatch.assign: placing records, rejects, areas per layer, redlines, grid checks."""
+"""Tests of gridwatch.placing.assign: placing records, rejects, areas per layer, redlines, grid
+checks."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-from gridwatch import coords
-from gridwatch.assign import REJECT_COLUMNS, assign_areas, place_records, unassigned_counts
 from gridwatch.config import Config, LayerSpec, config_from_dict
-from gridwatch.layers import load_layers, representative_xy, territory
+from gridwatch.placing import coords
+from gridwatch.placing.assign import REJECT_COLUMNS, assign_areas, place_records, unassigned_counts
+from gridwatch.placing.layers import load_layers, representative_xy, territory
 
 TO_GK = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 FROM_GK = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from gridwatch.cli import main
 from gridwatch.cli.export import export
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
 
 LAYERS = [("county", "admin"), ("redline", "redline")]
 

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from shapely.geometry import box
 
 from gridwatch.cli import main
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
 
 SH = "Asia/Shanghai"
 AS_OF = "2024-06-30"
@@ -175,8 +175,8 @@ def test_text_output_and_errors(project):
 def demo(tmp_path_factory):
     from gridwatch.config import load_config
     from gridwatch.demo import generate
-    from gridwatch.layers import load_layers
     from gridwatch.pipeline import run_ingest
+    from gridwatch.placing.layers import load_layers
 
     out = tmp_path_factory.mktemp("demo")
     paths = generate(out, problems=8_000, scale=0.05, days=180)
@@ -194,9 +194,9 @@ def demo(tmp_path_factory):
 
 
 def demo_run(demo, method: str, **kwargs) -> pd.DataFrame:
-    from gridwatch.asof import parse_asof_settings
-    from gridwatch.deadlines import parse_deadline_settings
     from gridwatch.hotspots import hotspot_settings, run_hotspots
+    from gridwatch.supervision.codes import parse_asof_settings
+    from gridwatch.supervision.deadlines import parse_deadline_settings
 
     config = demo["config"]
     result = run_hotspots(demo["issues"], demo["areas"], layer="grid", method=method,

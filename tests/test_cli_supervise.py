@@ -14,9 +14,9 @@ from shapely.geometry import box
 
 from gridwatch.cli import main
 from gridwatch.config import load_config
-from gridwatch.incidents import group_incidents, parse_duplicate_settings
-from gridwatch.rebound import find_rebounds, parse_rebound_settings
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
+from gridwatch.supervision.incidents import group_incidents, parse_duplicate_settings
+from gridwatch.supervision.rebound import find_rebounds, parse_rebound_settings
 
 SH = "Asia/Shanghai"
 COMMANDS = ("status", "league", "remind", "review")
@@ -169,9 +169,9 @@ CLOSED = ("closed", "verified")
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from gridwatch.demo import generate
-    from gridwatch.layers import load_layers
     from gridwatch.pipeline import run_ingest
-    from gridwatch.store import Store
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.transactional import Store
 
     out = tmp_path_factory.mktemp("demo")
     paths = generate(out / "city", problems=3000, scale=0.02, days=120)

@@ -1,4 +1,4 @@
-"""Tests of gridwatch.coords: labels, GCJ-02/BD-09 offsets, EPSG systems, metric zones."""
+"""Tests of gridwatch.placing.coords: labels, GCJ-02/BD-09 offsets, EPSG systems, metric zones."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS, Geod, Transformer
 
-from gridwatch import coords
-from gridwatch.coords import (
+from gridwatch.errors import CRSError
+from gridwatch.placing import coords
+from gridwatch.placing.coords import (
     CHINA_BOUNDS,
     bd09_to_gcj02,
     bd09_to_wgs84,
@@ -29,7 +30,6 @@ from gridwatch.coords import (
     wgs84_to_bd09,
     wgs84_to_gcj02,
 )
-from gridwatch.errors import CRSError
 
 GEOD = Geod(ellps="WGS84")
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwatch._dates import parse_datetimes
 from gridwatch.errors import ConfigError
+from gridwatch.ingest._dates import parse_datetimes
 
 SH = "Asia/Shanghai"
 

@@ -8,17 +8,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwatch.deadlines import (
+from gridwatch.errors import ConfigError
+from gridwatch.supervision.calendar import (
     CalendarFallbackWarning,
-    DeadlineSettings,
     add_days,
     count_working_days,
-    derive_deadlines,
     end_of_local_day,
-    parse_deadline_settings,
     working_days,
 )
-from gridwatch.errors import ConfigError
+from gridwatch.supervision.deadlines import (
+    DeadlineSettings,
+    derive_deadlines,
+    parse_deadline_settings,
+)
 
 SH = "Asia/Shanghai"
 

@@ -134,7 +134,7 @@ def test_basins_and_redlines_cover_the_city(layers):
 
 def test_check_layers_finds_nothing_but_basin_repairs(demo):
     from gridwatch.config import load_config
-    from gridwatch.layers import check_layers
+    from gridwatch.placing.layers import check_layers
 
     findings = check_layers(load_config(demo.config))
     serious = [f for f in findings if not (f.layer == "basin" and f.kind == "invalid_repaired")]
@@ -385,7 +385,7 @@ def test_planted_ids_do_not_depend_on_anything_but_the_seed(planted, tmp_path):
 def test_bad_rows_rejected_for_the_right_reason(demo, planted, tmp_path):
     pipeline = pytest.importorskip("gridwatch.pipeline")
     from gridwatch.config import load_config
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
 
     files = sorted({demo.out_dir / b["file"] for b in planted["bad_rows"]})
     with Store(f"sqlite:///{tmp_path / 'gw.sqlite'}") as store:
@@ -407,8 +407,8 @@ def test_bad_rows_rejected_for_the_right_reason(demo, planted, tmp_path):
 
 def test_project_file_declares_the_layers(demo, repo_root):
     from gridwatch.config import load_config
-    from gridwatch.deadlines import parse_deadline_settings
     from gridwatch.demo._exports import config_text
+    from gridwatch.supervision.deadlines import parse_deadline_settings
 
     committed = repo_root / "data" / "demo" / "gridwatch.toml"
     assert committed.read_text(encoding="utf-8") == config_text("generated/")

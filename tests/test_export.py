@@ -1,4 +1,5 @@
-"""Tests of gridwatch.export: neutralising formulas, CSV/XLSX, GPKG/GeoJSON, Shapefile, KML."""
+"""Tests of gridwatch.output.files: neutralising formulas, CSV/XLSX, GPKG/GeoJSON, Shapefile,
+KML."""
 
 from __future__ import annotations
 
@@ -19,10 +20,8 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gridwatch._kml import HOTSPOT_BIN_COLOURS, _geometries_xml, _geometry_xml, kml_colour
-from gridwatch._shapefile import FIELD_MAP_NAME, short_field_names
 from gridwatch.errors import ConfigError, CRSError
-from gridwatch.export import (
+from gridwatch.output.files import (
     FORMULA_PREFIXES,
     export_issues,
     neutralise_formulas,
@@ -31,6 +30,8 @@ from gridwatch.export import (
     write_table,
     write_workbook,
 )
+from gridwatch.output.kml import HOTSPOT_BIN_COLOURS, _geometries_xml, _geometry_xml, kml_colour
+from gridwatch.output.shapefile import FIELD_MAP_NAME, short_field_names
 from gridwatch.schema import CANONICAL_COLUMNS
 
 KML_NS = {"k": "http://www.opengis.net/kml/2.2"}

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from gridwatch.errors import ConfigError
-from gridwatch.incidents import (
+from gridwatch.supervision.incidents import (
     DuplicateSettings,
     group_incidents,
     incident_primary,

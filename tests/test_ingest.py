@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from gridwatch.config import InputSettings
 from gridwatch.errors import CRSError, InputFileError, SchemaError
-from gridwatch.ingest import map_headers, read_issues
+from gridwatch.ingest.records import map_headers, read_issues
 from gridwatch.schema import CANONICAL_COLUMNS
 
 HEADER = ["问题编号", "上报时间", "问题类型", "问题来源", "问题描述", "经度", "纬度", "状态",

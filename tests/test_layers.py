@@ -1,4 +1,4 @@
-"""Tests of gridwatch.layers: reading every format, CRS handling, checks, territory."""
+"""Tests of gridwatch.placing.layers: reading every format, CRS handling, checks, territory."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from gridwatch import coords
 from gridwatch.config import Config, config_from_dict
 from gridwatch.errors import CRSError, LayerError
-from gridwatch.layers import (
+from gridwatch.placing import coords
+from gridwatch.placing.layers import (
     LAYER_COLUMNS,
     check_layers,
     in_territory,

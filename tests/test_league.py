@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from gridwatch.errors import ConfigError
-from gridwatch.league import (
+from gridwatch.supervision.league import (
     LeagueSettings,
     league_for_week,
     league_table,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gridwatch import mapping
+from gridwatch.ui import maps as mapping
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(document.cookie)}`\\"
 URL = re.compile(r"""(?:https?:)?//[^\s"'<>)]+""")

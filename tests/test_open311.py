@@ -11,9 +11,9 @@ from conftest import grid_cell_centre
 
 from gridwatch.cli import main
 from gridwatch.config import load_config
-from gridwatch.open311 import to_open311
+from gridwatch.output.open311 import to_open311
 from gridwatch.pipeline import run_ingest
-from gridwatch.store import Store
+from gridwatch.store.transactional import Store
 
 
 def _requests() -> list[dict]:

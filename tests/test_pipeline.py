@@ -13,9 +13,9 @@ from conftest import grid_cell_centre
 
 from gridwatch.cli import main
 from gridwatch.config import load_config
-from gridwatch.coords import wgs84_to_gcj02
 from gridwatch.pipeline import run_ingest
-from gridwatch.store import Store
+from gridwatch.placing.coords import wgs84_to_gcj02
+from gridwatch.store.transactional import Store
 
 HEADERS = ["问题编号", "上报时间", "问题类型", "问题来源", "问题描述", "经度", "纬度", "地址",
            "所属网格", "状态", "整改期限", "办结时间", "责任单位"]

@@ -6,8 +6,8 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from gridwatch.errors import ConfigError
-from gridwatch.incidents import metric_xy
-from gridwatch.rebound import (
+from gridwatch.supervision.incidents import metric_xy
+from gridwatch.supervision.rebound import (
     ReboundSettings,
     find_rebounds,
     parse_rebound_settings,

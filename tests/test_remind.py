@@ -2,9 +2,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from gridwatch.asof import evaluate_as_of
 from gridwatch.errors import ConfigError
-from gridwatch.remind import (
+from gridwatch.supervision.codes import evaluate_as_of
+from gridwatch.supervision.remind import (
     NO_UNIT,
     EscalationSettings,
     parse_escalation_settings,

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from gridwatch.errors import ConfigError
-from gridwatch.review import (
+from gridwatch.supervision.review import (
     REVIEW_TABLES,
     monthly_review,
     review_html,

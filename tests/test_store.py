@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from gridwatch.config import LayerSpec
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS
-from gridwatch.store import ImportCounts, Store
+from gridwatch.store.transactional import ImportCounts, Store
 
 LAYERS = [("county", "admin"), ("grid", "grid"), ("redline", "redline")]
 T0 = pd.Timestamp("2024-03-15 00:30", tz="UTC")

@@ -13,7 +13,7 @@ from gridwatch.cli import main
 from gridwatch.config import load_config
 from gridwatch.errors import ConfigError
 from gridwatch.pipeline import run_validate
-from gridwatch.validate import label_rules, normalise_labels
+from gridwatch.placing.agreement import label_rules, normalise_labels
 
 BOSTON = Path(__file__).resolve().parents[1] / "examples" / "boston311"
 REQUESTS = BOSTON / "data" / "requests_animal_pest_2013_2019.csv.gz"
@@ -82,8 +82,8 @@ def test_validate_cli_json(tmp_path: Path) -> None:
 
 def test_boston_on_time_verdict_equals_the_citys() -> None:
     """Closed requests with a due date: gridwatch's on time / late equals the city's on_time."""
-    from gridwatch.asof import evaluate_as_of
-    from gridwatch.ingest import read_issues
+    from gridwatch.ingest.records import read_issues
+    from gridwatch.supervision.codes import evaluate_as_of
 
     config = load_config(BOSTON / "gridwatch.toml")
     result = read_issues([REQUESTS], settings=config.input, timezone=config.territory.timezone)

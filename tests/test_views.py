@@ -15,10 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, box
 
-from gridwatch import views
 from gridwatch.config import LayerSpec, load_config
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+from gridwatch.ui import views
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _app_project import AS_OF, FORMULA, HOSTILE, build_app_project
@@ -35,9 +35,9 @@ SPECS = [
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from gridwatch.asof import evaluate_as_of
-    from gridwatch.layers import load_layers
-    from gridwatch.store import Store
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.transactional import Store
+    from gridwatch.supervision.codes import evaluate_as_of
 
     config_path, url = build_app_project(tmp_path_factory.mktemp("views-project"))
     config = load_config(config_path)
@@ -184,7 +184,7 @@ def test_redline_inside_belt_and_near(data: dict) -> None:
 
 
 def test_headline_figures_count_codes(data: dict) -> None:
-    from gridwatch.asof import evaluate_as_of
+    from gridwatch.supervision.codes import evaluate_as_of
 
     ev = data["evaluated"]
     before = evaluate_as_of(data["issues"], as_of="2026-10-24", history=data["history"])
@@ -199,7 +199,7 @@ def test_headline_figures_count_codes(data: dict) -> None:
 
 
 def test_inspection_list_is_urgent_first_and_exports_safely(data: dict, tmp_path: Path) -> None:
-    from gridwatch.export import write_table
+    from gridwatch.output.files import write_table
 
     names = {"grid": dict(zip(data["layers"]["grid"]["area_id"], data["layers"]["grid"]
                               ["area_name"], strict=True))}
@@ -239,7 +239,7 @@ def test_area_figures_flag_the_hot_grid_and_export_in_every_format(data: dict,
 
     import pyogrio
 
-    from gridwatch.export import write_layer
+    from gridwatch.output.files import write_layer
 
     keep = pd.Series(True, index=data["issues"].index)
     shapes = data["layers"]["grid"]
@@ -268,8 +268,8 @@ def test_area_figures_flag_the_hot_grid_and_export_in_every_format(data: dict,
 def test_monthly_review_workbook_of_the_level(data: dict, tmp_path: Path) -> None:
     import openpyxl
 
-    from gridwatch.export import write_workbook
-    from gridwatch.review import monthly_review
+    from gridwatch.output.files import write_workbook
+    from gridwatch.supervision.review import monthly_review
 
     tables = monthly_review(data["issues"], "2026-10", layer="grid", history=data["history"],
                             areas=data["layers"]["grid"])

@@ -56,10 +56,4 @@ def main() -> None:
 
 
 for _module, _name in _COMMANDS:
-    try:
-        _mod = importlib.import_module(_module)
-    except ModuleNotFoundError as _exc:  # a command group not written yet
-        if _exc.name != _module:
-            raise
-        continue
-    main.add_command(getattr(_mod, _name))
+    main.add_command(getattr(importlib.import_module(_module), _name))

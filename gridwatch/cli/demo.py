@@ -71,10 +71,10 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
 
     from gridwatch.config import load_config
     from gridwatch.demo import default_out_dir, load_demo
-    from gridwatch.export import write_table
-    from gridwatch.layers import load_layers
+    from gridwatch.output.files import write_table
     from gridwatch.pipeline import run_ingest
-    from gridwatch.store import Store
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.transactional import Store
 
     folder = out_dir or default_out_dir()
     paths = load_demo(folder, problems=problems, seed=seed)

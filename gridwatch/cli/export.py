@@ -37,7 +37,7 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
     """Write the stored problems: canonical columns, WGS84 lon/lat, the area id in every layer
     and the redline flags and distances. Times are shown in the territory's zone."""
     from gridwatch.errors import ConfigError
-    from gridwatch.export import export_issues
+    from gridwatch.output.files import export_issues
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
@@ -55,7 +55,7 @@ def open311(out_path: Path | None, db_url: str | None, config_path: Path | None)
     """Write the stored problems as Open311 GeoReport v2 service requests (a JSON array), so
     311 dashboards and tools can read them."""
     from gridwatch.errors import ConfigError
-    from gridwatch.open311 import write_open311
+    from gridwatch.output.open311 import write_open311
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out requests.json)")
@@ -67,7 +67,7 @@ def open311(out_path: Path | None, db_url: str | None, config_path: Path | None)
 def _stored_issues(db_url: str | None, config_path: Path | None):
     """Read the stored problems and the territory's time zone (Asia/Shanghai without config)."""
     from gridwatch.errors import StoreError
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
 
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
     config = open_config(config_path) if has_config else None

@@ -42,13 +42,13 @@ def hotspots(layer: str | None, method: str, as_of: str | None, period: str | No
              config_path: Path | None, db_url: str | None) -> None:
     """Find hotspots of problems per area and write them as a map layer (GeoJSON, GPKG,
     zipped Shapefile, KML styled by bin/category, CSV by the extension of --out)."""
-    from gridwatch.asof import parse_asof_settings
-    from gridwatch.deadlines import parse_deadline_settings
     from gridwatch.errors import ConfigError
-    from gridwatch.export import write_layer
     from gridwatch.hotspots import hotspot_settings, run_hotspots, summarise
-    from gridwatch.layers import read_layer
-    from gridwatch.store import Store
+    from gridwatch.output.files import write_layer
+    from gridwatch.placing.layers import read_layer
+    from gridwatch.store.transactional import Store
+    from gridwatch.supervision.codes import parse_asof_settings
+    from gridwatch.supervision.deadlines import parse_deadline_settings
 
     config = open_config(config_path)
     settings = hotspot_settings(config.section("hotspots"))

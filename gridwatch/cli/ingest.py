@@ -40,11 +40,11 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
            crs: str | None, rejects_path: Path | None, observed_at, as_json: bool) -> None:
     """Read problem FILES (CSV/XLSX/JSON/GeoJSON/Open311, .gz/.zip too), place each row in
     every boundary layer and store it; rows that cannot be used are listed with the reason."""
-    from gridwatch.coords import parse_crs
     from gridwatch.errors import ConfigError
-    from gridwatch.export import write_table
+    from gridwatch.output.files import write_table
     from gridwatch.pipeline import run_ingest
-    from gridwatch.store import Store
+    from gridwatch.placing.coords import parse_crs
+    from gridwatch.store.transactional import Store
 
     config = open_config(config_path)
     if observed_at is not None and observed_at.tzinfo is None:  # a local time of the territory

@@ -25,7 +25,7 @@ def layers() -> None:
 def check(config_path: Path | None, as_json: bool, strict: bool) -> None:
     """Report invalid geometries (repaired), overlaps inside a layer, children that do not nest
     in one parent, and duplicate ids."""
-    from gridwatch.layers import check_layers
+    from gridwatch.placing.layers import check_layers
 
     config = open_config(config_path)
     findings = check_layers(config)

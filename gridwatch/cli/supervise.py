@@ -42,20 +42,20 @@ class _Context:
         """The layer's areas (to list areas with no problem), when the project declares it."""
         if self.config is None or layer not in {s.name for s in self.config.layers}:
             return None
-        from gridwatch.layers import read_layer
+        from gridwatch.placing.layers import read_layer
 
         return read_layer(self.config.layer(layer))
 
 
 def _settings(config: Config | None) -> dict[str, Any]:
     """Parse [deadlines] and [supervision]; every problem of every part in one ConfigError."""
-    from gridwatch.asof import parse_asof_settings
-    from gridwatch.deadlines import parse_deadline_settings
     from gridwatch.errors import ConfigError
-    from gridwatch.incidents import parse_duplicate_settings
-    from gridwatch.league import parse_league_settings
-    from gridwatch.rebound import parse_rebound_settings
-    from gridwatch.remind import parse_escalation_settings
+    from gridwatch.supervision.codes import parse_asof_settings
+    from gridwatch.supervision.deadlines import parse_deadline_settings
+    from gridwatch.supervision.incidents import parse_duplicate_settings
+    from gridwatch.supervision.league import parse_league_settings
+    from gridwatch.supervision.rebound import parse_rebound_settings
+    from gridwatch.supervision.remind import parse_escalation_settings
 
     sup = config.section("supervision") if config else {}
     parts = {
@@ -78,9 +78,9 @@ def _settings(config: Config | None) -> dict[str, Any]:
 
 
 def _context(config_path: Path | None, db_url: str | None) -> _Context:
-    from gridwatch.incidents import group_incidents
-    from gridwatch.rebound import find_rebounds
-    from gridwatch.store import Store
+    from gridwatch.store.transactional import Store
+    from gridwatch.supervision.incidents import group_incidents
+    from gridwatch.supervision.rebound import find_rebounds
 
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
     config = open_config(config_path) if has_config else None
@@ -96,7 +96,7 @@ def _context(config_path: Path | None, db_url: str | None) -> _Context:
 
 
 def _evaluate(ctx: _Context, as_of: str) -> pd.DataFrame:
-    from gridwatch.asof import evaluate_as_of
+    from gridwatch.supervision.codes import evaluate_as_of
 
     return evaluate_as_of(ctx.issues, as_of=as_of, history=ctx.history,
                           deadline_settings=ctx.settings["deadlines"],
@@ -118,7 +118,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
            db_url: str | None) -> None:
     """Red/yellow/green counts per area as of a date (红黄绿码); closed counts are cumulative."""
-    from gridwatch.aggregate import area_statistics
+    from gridwatch.supervision.aggregate import area_statistics
 
     ctx = _context(config_path, db_url)
     stats = area_statistics(ctx.issues, _evaluate(ctx, as_of), layer=layer, end=as_of,
@@ -142,7 +142,7 @@ def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
 def league(week: str, layer: str, out_path: Path | None, config_path: Path | None,
            db_url: str | None) -> None:
     """Weekly league table of the areas of a layer (周亮晒): score, rank, change, worst."""
-    from gridwatch.league import league_for_week, write_league
+    from gridwatch.supervision.league import league_for_week, write_league
 
     ctx = _context(config_path, db_url)
     table = league_for_week(ctx.issues, week, layer=layer, history=ctx.history,
@@ -166,7 +166,7 @@ def league(week: str, layer: str, out_path: Path | None, config_path: Path | Non
 def remind(as_of: str, out_path: Path | None, config_path: Path | None,
            db_url: str | None) -> None:
     """Daily reminders per responsible unit, with 提醒函/交办单/督办单 escalation (一函两单)."""
-    from gridwatch.remind import reminder_list, reminder_summary, write_reminders
+    from gridwatch.supervision.remind import reminder_list, reminder_summary, write_reminders
 
     ctx = _context(config_path, db_url)
     reminders = reminder_list(ctx.issues, _evaluate(ctx, as_of), as_of=as_of,
@@ -192,7 +192,7 @@ def review(month: str, layer: str | None, out_path: Path, config_path: Path | No
            db_url: str | None) -> None:
     """Monthly review (月复盘): the month against the previous one, workbook and summary."""
     from gridwatch.errors import ConfigError
-    from gridwatch.review import monthly_review, write_review
+    from gridwatch.supervision.review import monthly_review, write_review
 
     ctx = _context(config_path, db_url)
     if layer is None and ctx.config is not None:

@@ -42,7 +42,7 @@ def validate(files: tuple[Path, ...], against: list[tuple[str, str]], config_pat
              out_path: Path | None, as_json: bool) -> None:
     """Place FILES (nothing is stored) and report how often gridwatch's area agrees with the
     area label each row came with; disagreements get their distance to the named area."""
-    from gridwatch.export import write_table
+    from gridwatch.output.files import write_table
     from gridwatch.pipeline import run_validate
 
     config = open_config(config_path)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridwatch.deadlines import add_days
+from gridwatch.supervision.calendar import add_days
 
 __all__ = [
     "CATEGORY_CODES",

@@ -1,12 +1,12 @@
 """From stored problems to a hotspot layer: the variable per area as of a date, then one method.
 
-The variables come from :mod:`gridwatch.aggregate` (issue 5's area statistics): ``overdue`` =
-red problems as of the date, ``open`` = open problems, ``new`` = problems reported in the
-period (week or month) ending on the date, ``overdue_rate`` = red / open for areas with at
-least ``rate_min_problems`` open problems (0 below it, so a single late problem is no
-hotspot). Emerging analyses count ``new`` problems per period directly from ``reported_at``
+The variables come from the area statistics of :mod:`gridwatch.supervision.aggregate`:
+``overdue`` = red problems as of the date, ``open`` = open problems, ``new`` = problems
+reported in the period (week or month) ending on the date, ``overdue_rate`` = red / open for
+areas with at least ``rate_min_problems`` open problems (0 below it, so a single late problem
+is no hotspot). Emerging analyses count ``new`` problems per period directly from ``reported_at``
 (or, for the other variables, the state at the end of each period via
-:func:`gridwatch.aggregate.period_statistics`).
+:func:`gridwatch.supervision.aggregate.period_statistics`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def run_hotspots(
     period
         ``week`` or ``month``: the period of ``new`` and the time step of ``emerging``.
     history, deadline_settings, asof_settings, timezone
-        Passed to :func:`gridwatch.asof.evaluate_as_of`.
+        Passed to :func:`gridwatch.supervision.codes.evaluate_as_of`.
     cache_dir
         Folder of the weights cache.
 
@@ -81,7 +81,7 @@ def run_hotspots(
     GeoDataFrame
         The method's result; ``attrs`` adds ``layer``, ``as_of``, ``variable``, ``period``.
     """
-    from gridwatch.asof import evaluate_as_of, parse_as_of
+    from gridwatch.supervision.codes import evaluate_as_of, parse_as_of
 
     settings = settings or HotspotSettings()
     if method not in HOTSPOT_METHODS:
@@ -169,8 +169,8 @@ def period_counts(
     Periods before the first reported problem are left out (an empty start would read as a
     trend), keeping at least 3.
     """
-    from gridwatch.asof import parse_as_of
-    from gridwatch.deadlines import local_dates
+    from gridwatch.supervision.calendar import local_dates
+    from gridwatch.supervision.codes import parse_as_of
 
     day = parse_as_of(as_of)
     freq = "W-SUN" if period == "week" else "M"
@@ -195,7 +195,7 @@ def period_counts(
         frame = frame[frame["period"] >= labels[0]]
         table = pd.crosstab(frame["area_id"], frame["period"])
     else:
-        from gridwatch.aggregate import period_statistics
+        from gridwatch.supervision.aggregate import period_statistics
 
         names = [_iso_label(p, period) for p in labels]
         stats = period_statistics(issues, names, layer=layer, history=history,
@@ -220,7 +220,7 @@ def _iso_label(p: pd.Period, period: str) -> str:
 def _area_stats(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str,
                 areas: gpd.GeoDataFrame, day: dt.date, period: str,
                 timezone: str) -> pd.DataFrame:
-    from gridwatch.aggregate import area_statistics
+    from gridwatch.supervision.aggregate import area_statistics
 
     start = _period_start(day, period)
     stats = area_statistics(issues, evaluated, layer=layer, start=start, end=day, areas=areas,
@@ -254,7 +254,7 @@ def _inference(settings: HotspotSettings) -> str:
 def _hex(issues: pd.DataFrame, evaluated: pd.DataFrame, areas: gpd.GeoDataFrame | None, *,
          variable: str, day: dt.date, period: str, settings: HotspotSettings,
          timezone: str) -> gpd.GeoDataFrame:
-    from gridwatch.aggregate import reported_between
+    from gridwatch.supervision.aggregate import reported_between
 
     known = evaluated["known"].to_numpy(dtype=bool)
     code = evaluated["code"].fillna("").to_numpy(dtype=object)

@@ -18,9 +18,9 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from gridwatch._kml import CODE_COLOURS, HOTSPOT_BIN_COLOURS, HOTSPOT_BIN_LABELS, write_kml
-from gridwatch._shapefile import read_zipped_shapefile, write_zipped_shapefile
 from gridwatch.errors import ConfigError, CRSError
+from gridwatch.output.kml import CODE_COLOURS, HOTSPOT_BIN_COLOURS, HOTSPOT_BIN_LABELS, write_kml
+from gridwatch.output.shapefile import read_zipped_shapefile, write_zipped_shapefile
 from gridwatch.schema import CANONICAL_COLUMNS
 
 __all__ = [
@@ -301,7 +301,8 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
 def _to_wgs84(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if gdf.crs is None:
         raise CRSError("the layer has no CRS; set it first, e.g. gdf.set_crs('EPSG:4326') for "
-                       "WGS84 lon/lat (convert GCJ-02/BD-09 numbers with gridwatch.coords first)")
+                       "WGS84 lon/lat (convert GCJ-02/BD-09 numbers with "
+                       "gridwatch.placing.coords first)")
     if gdf.crs.to_epsg() == 4326:
         return gdf
     return gdf.to_crs(_WGS84)

@@ -26,10 +26,10 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from gridwatch import _store_schema as _s
 from gridwatch.config import LayerSpec, default_store_url
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS
+from gridwatch.store import _tables as _s
 
 __all__ = ["ImportCounts", "Store"]
 
@@ -198,7 +198,7 @@ class Store:
         Parameters
         ----------
         placed
-            Output of :func:`gridwatch.assign.place_records`: the canonical columns (missing
+            Output of :func:`gridwatch.placing.assign.place_records`: the canonical columns (missing
             ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``
             and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
             ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.

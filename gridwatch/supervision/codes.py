@@ -22,16 +22,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridwatch.deadlines import (
-    DeadlineSettings,
+from gridwatch.errors import ConfigError
+from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.supervision.calendar import (
     calendar_for,
     count_working_days,
-    derive_deadlines,
     local_dates,
     one_calendar_warning,
 )
-from gridwatch.errors import ConfigError
-from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.supervision.deadlines import DeadlineSettings, derive_deadlines
 
 __all__ = [
     "CODES",
@@ -163,7 +162,7 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
     history
         Status history (``issue_id, previous_status, status, changed_at``); optional.
     deadlines
-        Output of :func:`gridwatch.deadlines.derive_deadlines`; derived when omitted.
+        Output of :func:`gridwatch.supervision.deadlines.derive_deadlines`; derived when omitted.
     deadline_settings, settings
         Parsed ``[deadlines]`` and ``[supervision]`` sections.
     timezone

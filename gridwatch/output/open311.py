@@ -1,5 +1,5 @@
 """Open311 GeoReport v2 out: stored problems as service requests, so gridwatch sits beside 311
-systems. (Open311 in is read by :mod:`gridwatch.ingest`.)
+systems. (Open311 in is read by :mod:`gridwatch.ingest.records`.)
 
 The mapping, field by field (GeoReport v2 "GET Service Requests" response):
 

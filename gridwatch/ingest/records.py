@@ -1,9 +1,10 @@
 """Read problem exports into canonical records, and account for every input row.
 
-:func:`read_issues` reads CSV/XLSX/JSON/GeoJSON/Open311 files (see :mod:`gridwatch._readers`),
-maps their headers to the canonical columns of :mod:`gridwatch.schema`, normalises labels, parses
-dates (:mod:`gridwatch._dates`) and checks each row. Every input row ends as exactly one accepted
-record or one reject, so ``rows_in == accepted + rejected`` always holds.
+:func:`read_issues` reads CSV/XLSX/JSON/GeoJSON/Open311 files (see
+:mod:`gridwatch.ingest._readers`), maps their headers to the canonical columns of
+:mod:`gridwatch.schema`, normalises labels, parses dates (:mod:`gridwatch.ingest._dates`) and
+checks each row. Every input row ends as exactly one accepted record or one reject, so
+``rows_in == accepted + rejected`` always holds.
 
 A row with several problems gives one reject: its ``column`` and ``value`` are those of the first
 problem in the file's column order, and its ``reason`` lists every problem, joined by ``"; "``
@@ -30,10 +31,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridwatch._dates import parse_datetimes
-from gridwatch._readers import RawTable, read_tables
 from gridwatch.config import InputSettings
 from gridwatch.errors import CRSError, SchemaError
+from gridwatch.ingest._dates import parse_datetimes
+from gridwatch.ingest._readers import RawTable, read_tables
 from gridwatch.schema import (
     CANONICAL_COLUMNS,
     CATEGORIES,
@@ -202,7 +203,7 @@ def read_issues(
     CRSError
         ``crs`` (or ``settings.crs``) is not a known coordinate system.
     """
-    from gridwatch.coords import parse_crs  # the coordinate stage owns the labels
+    from gridwatch.placing.coords import parse_crs  # the coordinate stage owns the labels
 
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
@@ -478,7 +479,7 @@ def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
 def _coord_systems(labels: pd.Series, header: str | None, default_crs: str,
                    problems: _Problems) -> pd.Series:
     """Each row's coordinate system: its own 坐标系 label when given, else the default."""
-    from gridwatch.coords import parse_crs
+    from gridwatch.placing.coords import parse_crs
 
     if header is None:
         return _repeat(default_crs, len(labels))

@@ -17,9 +17,9 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridwatch import coords
 from gridwatch.config import Config, LayerSpec
-from gridwatch.layers import (
+from gridwatch.placing import coords
+from gridwatch.placing.layers import (
     in_territory,
     layer_metric_crs,
     locate_points,
@@ -51,15 +51,15 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     Parameters
     ----------
     records
-        Canonical records (from :func:`gridwatch.ingest.read_issues`): ``lon``/``lat`` as in
+        Canonical records (from :func:`gridwatch.ingest.records.read_issues`): ``lon``/``lat`` as in
         the file, ``coord_system`` per row (missing means ``[input] crs``), ``reported_grid``,
         ``source_file`` and ``source_row``.
     layers
-        Loaded layers (:func:`gridwatch.layers.load_layers`).
+        Loaded layers (:func:`gridwatch.placing.layers.load_layers`).
     config
         The project: territory (name, ``margin_m``), ``[input] crs`` and ``grid_fallback``.
     area
-        The territory from :func:`gridwatch.layers.territory`, to reuse between calls;
+        The territory from :func:`gridwatch.placing.layers.territory`, to reuse between calls;
         default: built from ``layers`` and ``config``.
 
     Returns
@@ -78,7 +78,7 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     Notes
     -----
     The territory is the union of the top admin layer grown by ``[territory] margin_m`` (see
-    :func:`gridwatch.layers.territory`). ``lon``/``lat`` are WGS84 from here on, so
+    :func:`gridwatch.placing.layers.territory`). ``lon``/``lat`` are WGS84 from here on, so
     ``coord_system`` becomes ``"wgs84"`` (the file's system is kept in ``input_crs``): nothing
     downstream can convert the numbers a second time.
     """
@@ -154,12 +154,12 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
     lon, lat
         WGS84 coordinates (arrays or Series; the result takes a Series' index).
     layers
-        Loaded layers (name -> GeoDataFrame from :func:`gridwatch.layers.load_layers`).
+        Loaded layers (name -> GeoDataFrame from :func:`gridwatch.placing.layers.load_layers`).
     config
         The project, or the layer declarations (for kind and ``near_m``).
     metric_crs
         CRS for distances; default ``[territory] metric_crs``, else the zone of the layers
-        (:func:`gridwatch.layers.layer_metric_crs`).
+        (:func:`gridwatch.placing.layers.layer_metric_crs`).
     reported_grid
         Grid codes given by the reporters, for ``grid_mismatch``; None means none given.
     distance_cap_m
@@ -178,8 +178,8 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
 
     Notes
     -----
-    Border rule (see :func:`gridwatch.layers.locate_points`): a point on a boundary shared by
-    several areas goes to the area with the smallest ``area_id`` in string order.
+    Border rule (see :func:`gridwatch.placing.layers.locate_points`): a point on a boundary shared
+    by several areas goes to the area with the smallest ``area_id`` in string order.
     """
     index = lon.index if isinstance(lon, pd.Series) else pd.RangeIndex(len(np.asarray(lon)))
     x = np.asarray(lon, dtype=float)

@@ -1,4 +1,5 @@
-"""Private parts of :mod:`gridwatch.store`: tables, opening an engine, converting values.
+"""Private parts of :mod:`gridwatch.store.transactional`: tables, opening an engine, converting
+values.
 
 Times are stored as naive UTC ``DateTime`` on both backends (SQLite keeps them as ISO text,
 PostgreSQL as ``timestamp without time zone``) and come back as ``datetime64[ns, UTC]``; they

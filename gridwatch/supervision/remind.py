@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridwatch.deadlines import local_dates
 from gridwatch.errors import ConfigError
+from gridwatch.supervision.calendar import local_dates
 
 __all__ = [
     "BUCKETS",
@@ -87,7 +87,7 @@ def reminder_list(issues: pd.DataFrame, evaluated: pd.DataFrame, *, as_of: Any,
     issues
         The wide issues frame.
     evaluated
-        :func:`gridwatch.asof.evaluate_as_of` of ``issues`` as of ``as_of``.
+        :func:`gridwatch.supervision.codes.evaluate_as_of` of ``issues`` as of ``as_of``.
     as_of
         The local date.
     settings
@@ -104,7 +104,7 @@ def reminder_list(issues: pd.DataFrame, evaluated: pd.DataFrame, *, as_of: Any,
         ``escalation_label`` (提醒函/交办单/督办单);
         sorted by unit, then most overdue first, then deadline, then issue_id.
     """
-    from gridwatch.asof import parse_as_of
+    from gridwatch.supervision.codes import parse_as_of
 
     settings = settings or EscalationSettings()
     day = np.datetime64(parse_as_of(as_of), "D")
@@ -169,7 +169,7 @@ def write_reminders(reminders: pd.DataFrame, path: str | Path, *,
     list of Path
         The files written.
     """
-    from gridwatch.export import write_table, write_workbook
+    from gridwatch.output.files import write_table, write_workbook
 
     path = Path(path)
     summary = reminder_summary(reminders)

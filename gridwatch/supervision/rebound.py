@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
-from gridwatch.incidents import metric_xy, near_pairs, positive_settings
+from gridwatch.supervision.incidents import metric_xy, near_pairs, positive_settings
 
 __all__ = [
     "ReboundSettings",
@@ -105,7 +105,7 @@ def rebound_counts(issues: pd.DataFrame, rebounds: pd.DataFrame, *, layer: str,
     pandas.DataFrame
         Columns ``area_id``, ``rebounds``, sorted by area_id (areas without an id are left out).
     """
-    from gridwatch.aggregate import reported_between
+    from gridwatch.supervision.aggregate import reported_between
 
     column = f"{layer}_id"
     if column not in issues:

@@ -309,10 +309,10 @@ def area_figures(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series,
     Returns
     -------
     geopandas.GeoDataFrame
-        ``shapes`` with :data:`gridwatch.aggregate.STAT_COLUMNS` and ``hotspot`` (bool).
+        ``shapes`` with :data:`gridwatch.supervision.aggregate.STAT_COLUMNS` and ``hotspot`` (bool).
     """
-    from gridwatch.aggregate import area_statistics, area_statistics_gdf
     from gridwatch.hotspots import rule_hotspots
+    from gridwatch.supervision.aggregate import area_statistics, area_statistics_gdf
 
     mask = keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool)
     stats = area_statistics(issues.loc[mask], evaluated.loc[mask], layer=layer, end=as_of,
@@ -351,8 +351,8 @@ def filter_problems(issues: pd.DataFrame, evaluated: pd.DataFrame, filters: Filt
     issues
         ``Store.issues()``.
     evaluated
-        :func:`gridwatch.asof.evaluate_as_of` of ``issues`` as of ``filters.as_of``; problems
-        not yet reported then are dropped.
+        :func:`gridwatch.supervision.codes.evaluate_as_of` of ``issues`` as of ``filters.as_of``;
+        problems not yet reported then are dropped.
     filters
         The user's choice; the date range bounds the local report date.
     plan
@@ -437,8 +437,8 @@ def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
     Parameters
     ----------
     evaluated, before
-        :func:`~gridwatch.asof.evaluate_as_of` as of the chosen date and 7 days earlier.
-    keep, keep_before
+        :func:`~gridwatch.supervision.codes.evaluate_as_of` as of the chosen date and 7 days
+        earlier. keep, keep_before
         Masks of the filtered problems for each date (``keep_before`` defaults to ``keep``).
 
     Returns
@@ -522,8 +522,8 @@ def weekly_trend(issues: pd.DataFrame, keep: pd.Series, *, as_of: dt.date, weeks
     pandas.DataFrame
         ``week`` (``YYYY-Www``), ``week_end`` (date), ``category``, ``new``, ``overdue``.
     """
-    from gridwatch.asof import evaluate_as_of
-    from gridwatch.deadlines import derive_deadlines
+    from gridwatch.supervision.codes import evaluate_as_of
+    from gridwatch.supervision.deadlines import derive_deadlines
 
     if weeks < 1:
         raise ConfigError(f"weeks must be >= 1, got {weeks!r}")

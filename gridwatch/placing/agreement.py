@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridwatch.coords import metric_crs
 from gridwatch.errors import ConfigError
+from gridwatch.placing.coords import metric_crs
 
 __all__ = [
     "NORMALISE_STEPS",
@@ -141,7 +141,7 @@ def compare_labels(
     Parameters
     ----------
     placed
-        Placed records (from :func:`gridwatch.assign.place_records`) with ``column``, WGS84
+        Placed records (from :func:`gridwatch.placing.assign.place_records`) with ``column``, WGS84
         ``lon``/``lat`` and ``<layer>_id``.
     areas
         The layer's areas (``area_id``, geometry in WGS84), for distances.

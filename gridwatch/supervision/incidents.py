@@ -85,7 +85,7 @@ def metric_xy(lon: Any, lat: Any, *, crs: str | None = None) -> tuple[np.ndarray
     if not ok.any():
         return np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
     if crs is None:
-        from gridwatch.coords import metric_crs
+        from gridwatch.placing.coords import metric_crs
 
         crs = metric_crs(lon[ok], lat[ok])
     x, y = _to_metric(crs).transform(lon, lat)

@@ -1,7 +1,7 @@
 """Read problem files into raw tables: the file's own headers and values, with row numbers.
 
-No meaning is given to any column here (that is :mod:`gridwatch.ingest`); this module only knows
-file formats, encodings, compression and size limits. Formats follow the extension:
+No meaning is given to any column here (that is :mod:`gridwatch.ingest.records`); this module only
+knows file formats, encodings, compression and size limits. Formats follow the extension:
 ``.csv``/``.txt``/``.tsv`` (UTF-8, UTF-8 with BOM, GB18030/GBK), ``.xlsx`` (first sheet),
 ``.json`` (an array of records, an object holding one array of records, or GeoJSON) and
 ``.geojson`` (a FeatureCollection of points); each may be gzip-compressed (``x.csv.gz``), and a

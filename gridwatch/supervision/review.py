@@ -4,7 +4,7 @@ Tables (one workbook sheet each): ``summary`` (found, closed, closure rate, on-t
 overdue and overdue rate at the month's end, median days to close, rebounds — this month,
 previous month, change), ``by_category``, ``by_source``, ``by_area``, ``worst_areas`` and
 ``rebounds`` (the rebounds reported in the month with the problem each repeats). Figures are
-those of :func:`gridwatch.aggregate.area_statistics` over the month's local dates.
+those of :func:`gridwatch.supervision.aggregate.area_statistics` over the month's local dates.
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from gridwatch.aggregate import area_statistics, period_bounds, previous_period, reported_between
-from gridwatch.asof import AsOfSettings, evaluate_as_of
-from gridwatch.deadlines import DeadlineSettings, derive_deadlines
 from gridwatch.errors import ConfigError
+from gridwatch.supervision.aggregate import (
+    area_statistics,
+    period_bounds,
+    previous_period,
+    reported_between,
+)
+from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
+from gridwatch.supervision.deadlines import DeadlineSettings, derive_deadlines
 
 __all__ = [
     "REVIEW_TABLES",
@@ -55,7 +60,7 @@ def monthly_review(issues: pd.DataFrame, month: str, *, layer: str,
     layer
         Layer of the ``by_area`` and ``worst_areas`` tables.
     history, deadline_settings, asof_settings, rebounds, incidents, areas, timezone
-        As for :func:`gridwatch.aggregate.period_statistics`.
+        As for :func:`gridwatch.supervision.aggregate.period_statistics`.
     worst_n
         Areas listed in ``worst_areas`` (most overdue at the month's end, then overdue rate).
 
@@ -187,7 +192,7 @@ def write_review(tables: Mapping[str, pd.DataFrame], path: str | Path, *, title:
     list of Path
         Workbook, Markdown and HTML files.
     """
-    from gridwatch.export import write_workbook
+    from gridwatch.output.files import write_workbook
 
     path = Path(path)
     if path.suffix.lower() != ".xlsx":

@@ -22,10 +22,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gridwatch.asof import AsOfSettings, evaluate_as_of, parse_as_of
-from gridwatch.deadlines import DeadlineSettings, local_dates
 from gridwatch.errors import ConfigError
-from gridwatch.incidents import incident_primary
+from gridwatch.supervision.calendar import local_dates
+from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of, parse_as_of
+from gridwatch.supervision.deadlines import DeadlineSettings
+from gridwatch.supervision.incidents import incident_primary
 
 __all__ = [
     "STAT_COLUMNS",
@@ -111,16 +112,16 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
     issues
         The wide issues frame with ``<layer>_id``.
     evaluated
-        :func:`gridwatch.asof.evaluate_as_of` of ``issues`` as of ``end``.
+        :func:`gridwatch.supervision.codes.evaluate_as_of` of ``issues`` as of ``end``.
     layer
         Layer name; problems outside every area of it form a row with area_id NA.
     start, end
         Local dates of the period (``end`` only bounds ``new``/``closed``; the state comes from
         ``evaluated``).
     rebounds, incidents
-        Outputs of :func:`gridwatch.rebound.find_rebounds` and
-        :func:`gridwatch.incidents.group_incidents`; with ``incidents`` only the first report
-        of each incident is counted.
+        Outputs of :func:`gridwatch.supervision.rebound.find_rebounds` and
+        :func:`gridwatch.supervision.incidents.group_incidents`; with ``incidents`` only the first
+        report of each incident is counted.
     areas
         Area ids (or a layer frame with ``area_id`` and optionally ``area_name``) to list even
         with no problem.
@@ -200,7 +201,7 @@ def period_statistics(issues: pd.DataFrame, periods: Iterable[str], *, layer: st
     pandas.DataFrame
         ``period``, ``start``, ``end``, ``area_id`` and :data:`STAT_COLUMNS`.
     """
-    from gridwatch.deadlines import derive_deadlines
+    from gridwatch.supervision.deadlines import derive_deadlines
 
     deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
     parts = []

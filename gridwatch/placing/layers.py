@@ -3,7 +3,7 @@
 Every layer declared in ``[[layers]]`` of ``gridwatch.toml`` becomes a GeoDataFrame with the
 columns ``area_id`` (str), ``area_name`` (str), ``parent_id`` (str or NA), ``repaired`` (bool) and
 ``geometry`` (polygons), in EPSG:4326 holding WGS84 numbers: GCJ-02 and BD-09 layers (traced on
-Chinese web maps) are converted with :mod:`gridwatch.coords`, EPSG layers with pyproj.
+Chinese web maps) are converted with :mod:`gridwatch.placing.coords`, EPSG layers with pyproj.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 
-from gridwatch import coords
 from gridwatch.config import Config, LayerSpec
 from gridwatch.errors import CRSError, LayerError
+from gridwatch.placing import coords
 
 __all__ = [
     "FINDING_KINDS",
@@ -352,7 +352,7 @@ def _first(values: Iterable[object], n: int = 10) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# point in polygon, shared with gridwatch.assign
+# point in polygon, shared with gridwatch.placing.assign
 
 
 def locate_points(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame, *,
@@ -440,7 +440,7 @@ def layer_metric_crs(layers: Mapping[str, gpd.GeoDataFrame], *,
                      override: str | None = None) -> str:
     """Return the metric CRS for distances and areas: ``override`` or the zone of the layers.
 
-    The zone is :func:`gridwatch.coords.metric_crs` at the centre of all layers' bounds
+    The zone is :func:`gridwatch.placing.coords.metric_crs` at the centre of all layers' bounds
     (CGCS2000 3-degree Gauss-Krüger in China, UTM elsewhere).
     """
     if override:

@@ -1,8 +1,9 @@
 """Weekly league table of areas (周亮晒): a configurable score, rank, change of rank, worst flags.
 
 ``score = base + Σ weight × metric`` over the metrics of
-:func:`gridwatch.aggregate.area_statistics` plus ``overdue_per_100`` (red per 100 problems
-handled, handled = open at the end + closed in the week). Higher is better. A rate that cannot
+:func:`gridwatch.supervision.aggregate.area_statistics` plus ``overdue_per_100`` (red per 100
+problems handled, handled = open at the end + closed in the week). Higher is better. A rate that
+cannot
 be measured (nothing closed, nothing open) takes its best value, so an area is not punished for
 having nothing to do. Ties share a rank (1, 2, 2, 4); ``rank_change`` is last week's rank minus
 this week's (positive = moved up); the ``worst_n`` lowest scores (ties included) are flagged.
@@ -18,10 +19,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridwatch.aggregate import STAT_COLUMNS, period_statistics, previous_period
-from gridwatch.asof import AsOfSettings
-from gridwatch.deadlines import DeadlineSettings
 from gridwatch.errors import ConfigError
+from gridwatch.supervision.aggregate import STAT_COLUMNS, period_statistics, previous_period
+from gridwatch.supervision.codes import AsOfSettings
+from gridwatch.supervision.deadlines import DeadlineSettings
 
 __all__ = [
     "LEAGUE_METRICS",
@@ -101,8 +102,8 @@ def league_table(stats: pd.DataFrame, previous: pd.DataFrame | None = None, *,
     Parameters
     ----------
     stats
-        :func:`gridwatch.aggregate.area_statistics` of the week (rows with no area_id are
-        left out of the league).
+        :func:`gridwatch.supervision.aggregate.area_statistics` of the week (rows with no area_id
+        are left out of the league).
     previous
         The same for the week before, for ``previous_rank`` and ``rank_change``.
     settings
@@ -171,6 +172,6 @@ def league_for_week(issues: pd.DataFrame, week: str, *, layer: str,
 def write_league(table: pd.DataFrame, path: str | Path, *,
                  timezone: str = "Asia/Shanghai") -> Path:
     """Write the league table as XLSX or CSV (by extension), formulas neutralised."""
-    from gridwatch.export import write_table
+    from gridwatch.output.files import write_table
 
     return write_table(table, path, timezone=timezone, sheet_name="league")

@@ -173,7 +173,7 @@ def make_map(
         XYZ template of an intranet tile server, e.g. 天地图
         ``http://tdt.intranet/DataServer?T=vec_w&X={x}&Y={y}&L={z}&tk=KEY``. None (default):
         no tiles, the boundaries are the base map. GCJ-02 tile sets (高德/腾讯) need the data
-        shifted with :func:`gridwatch.coords.from_wgs84` to match.
+        shifted with :func:`gridwatch.placing.coords.from_wgs84` to match.
     prefer_canvas
         Draw vectors on one canvas (fast for many shapes); False draws SVG paths, which
         browsers and tests can address one by one (``path.leaflet-interactive``).
