@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, SOURCES, STATUSES
+from gridwatch.settings import Settings, default_settings, parse_settings
 
 __all__ = [
     "LAYER_KINDS",
@@ -98,9 +99,11 @@ class Config:
     root: Path
     #: Store URL from ``[store] url``; ``None`` means the default SQLite file.
     store_url: str | None = None
-    #: Other sections, parsed by the stages that own them.
+    #: Other sections as written (see :attr:`settings` for their parsed form).
     sections: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    #: The later stages' sections, parsed and validated when the file loads.
+    settings: Settings = field(default_factory=default_settings)
 
     def layer(self, name: str) -> LayerSpec:
         """Return the layer called ``name``; raise ConfigError listing the names otherwise."""
@@ -162,13 +165,18 @@ def config_from_dict(data: dict[str, Any], *, root: Path, path: Path | None = No
     store_url = data.get("store", {}).get("url") if isinstance(data.get("store"), dict) else None
     if store_url is not None and not isinstance(store_url, str):
         problems.append("[store] url must be a string such as 'sqlite:///data/gridwatch.sqlite'")
-    if problems:
-        where = f" in {path}" if path else ""
-        raise ConfigError(f"the project file has {len(problems)} problem(s){where}:", problems)
     known = {"territory", "input", "layers", "store"}
     sections = {k: v for k, v in data.items() if k not in known}
+    settings = None
+    try:
+        settings = parse_settings(sections)
+    except ConfigError as exc:
+        problems += exc.problems or [str(exc)]
+    if problems or settings is None:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"the project file has {len(problems)} problem(s){where}:", problems)
     return Config(territory=territory, input=input_settings, layers=layers, root=root,
-                  store_url=store_url, sections=sections, path=path)
+                  store_url=store_url, sections=sections, path=path, settings=settings)
 
 
 def _territory(raw: Any, problems: list[str]) -> Territory:
