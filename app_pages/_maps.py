@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import BASE_URL, Context, file_bytes, layers, settings, view_layer
+from app_pages._shared import BASE_URL, Context, file_bytes, layers, view_layer
 from gridwatch.errors import GridwatchError
 from gridwatch.ui import maps as mapping
 from gridwatch.ui import views
@@ -40,8 +40,9 @@ def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame
         level, area = plan.within
         shapes = shapes[shapes["area_id"] == area] if level == plan.layer else \
             shapes[shapes["parent_id"].astype("str") == area]
-    conf = settings(ctx.project.config_path)["hotspots"]
-    out = views.area_figures(ctx.issues, now, keep, shapes, layer=plan.layer,
+    conf = ctx.supervision.settings.hotspots
+    counted = keep & ctx.supervision.counted()  # as `gridwatch status` counts
+    out = views.area_figures(ctx.issues, now, counted, shapes, layer=plan.layer,
                              as_of=ctx.filters.as_of, min_overdue=conf.rule_min_overdue,
                              min_rate=conf.rule_min_rate, min_problems=conf.rule_min_problems,
                              timezone=ctx.timezone)
@@ -122,25 +123,29 @@ def _overlays(ctx: Context, fmap: folium.Map) -> None:
         mapping.add_overlay(fmap, zones, name=tr("redline", lang), label_column="area_name",
                             colour="#cc0000", fill_opacity=0.2)
         if spec.near_m:
-            mapping.add_overlay(fmap, _belts(path, spec.name, spec.near_m),
+            belts = _belts(path, spec.name, spec.near_m, ctx.supervision.metric_crs)
+            mapping.add_overlay(fmap, belts,
                                 name=f"{tr('redline', lang)} {spec.near_m:g} m",
                                 label_column="area_name", colour="#cc0000", dashed=True,
                                 fill_opacity=0.05)
 
 
 @st.cache_resource(show_spinner=False)
-def _belts(path: str, name: str, near_m: float) -> gpd.GeoDataFrame:
-    from gridwatch.placing.coords import metric_crs
+def _belts(path: str, name: str, near_m: float, metric_crs: str | None) -> gpd.GeoDataFrame:
+    """The belts drawn around the zones, in the metric CRS the problems are filtered in."""
+    from gridwatch.placing.coords import metric_crs as zone_of
 
     zones = layers(path)[name]
-    centre = zones.geometry.union_all().centroid
-    return views.belt_shapes(zones, near_m, metric_crs=metric_crs([centre.x], [centre.y]))
+    if metric_crs is None:
+        centre = zones.geometry.union_all().centroid
+        metric_crs = zone_of([centre.x], [centre.y])
+    return views.belt_shapes(zones, near_m, metric_crs=metric_crs)
 
 
 def _hexagons(ctx: Context, fmap: folium.Map, located: pd.DataFrame) -> None:
     from gridwatch.hotspots import hex_counts
 
-    resolution = settings(ctx.project.config_path)["hotspots"].hex_resolution
+    resolution = ctx.supervision.settings.hotspots.hex_resolution
     cells = hex_counts(located["lon"].to_numpy(dtype=float), located["lat"].to_numpy(dtype=float),
                        resolution=resolution,
                        overdue=(located["code"].astype("str") == "red").to_numpy(dtype=bool))
@@ -209,13 +214,8 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
 
 
 def _review(ctx: Context, month: str, path: Path) -> Path:
+    """The monthly review of the whole store by the shown layer: ``gridwatch review``'s tables."""
     from gridwatch.output.files import write_workbook
-    from gridwatch.supervision.review import monthly_review
 
-    parsed = settings(ctx.project.config_path)
-    layer = ctx.plan.layer
-    tables = monthly_review(ctx.issues, month, layer=layer, history=ctx.history,
-                            deadline_settings=parsed["deadlines"], asof_settings=parsed["asof"],
-                            areas=layers(ctx.project.config_path)[layer],
-                            timezone=ctx.timezone)
+    tables = ctx.supervision.review(month, layer=ctx.plan.layer)
     return write_workbook(tables, path, timezone=ctx.timezone)

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import pandas as pd
@@ -23,6 +22,7 @@ import streamlit as st
 
 from gridwatch.config import Config, default_store_url, load_config
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+from gridwatch.supervision.context import SupervisionContext, open_context
 from gridwatch.ui import views
 from gridwatch.ui.i18n import LANGUAGES, code_label, tr
 
@@ -124,69 +124,29 @@ def layer_names(path: str) -> tuple[str, ...]:
     return tuple(spec.name for spec in config(path).layers)
 
 
-@st.cache_resource(show_spinner=False)
-def settings(path: str) -> dict[str, Any]:
-    """Parsed [deadlines], [supervision] and [hotspots] sections."""
-    from gridwatch.hotspots import hotspot_settings
-    from gridwatch.supervision.codes import parse_asof_settings
-    from gridwatch.supervision.deadlines import parse_deadline_settings
-    from gridwatch.supervision.league import parse_league_settings
-    from gridwatch.supervision.remind import parse_escalation_settings
-
-    cfg = config(path)
-    sup = cfg.section("supervision")
-    return {"deadlines": parse_deadline_settings(cfg.section("deadlines")),
-            "asof": parse_asof_settings(sup),
-            "league": parse_league_settings(sup.get("league", {})),
-            "escalation": parse_escalation_settings(sup.get("escalation", {})),
-            "hotspots": hotspot_settings(cfg.section("hotspots"))}
-
-
 def stamp(db_url: str) -> int:
     """The last run id: cached data is keyed on it, so an upload refreshes every page."""
-    from gridwatch.store.transactional import Store
+    from gridwatch.store import Store
 
     with Store(db_url) as store:
         runs = store.runs()
     return int(runs["run_id"].max()) if len(runs) else 0
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
-def problems(db_url: str, run: int,
-             layer_names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame, dt.date]:
-    """The stored problems (a column per declared layer, even in an empty store), their
-    history and the local date of the last export."""
-    from gridwatch.store.transactional import Store
-
-    with Store(db_url) as store:
-        issues, history = store.issues(layers=list(layer_names)), store.history()
-        runs = store.runs()
-    observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
-    last = (observed.max().tz_convert("Asia/Shanghai").date() if len(observed)
-            else dt.date.today())
-    return issues, history, last
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def evaluated(db_url: str, run: int, config_path: str, as_of: dt.date) -> pd.DataFrame:
-    """Red/yellow/green codes of every problem as of a local date."""
-    from gridwatch.supervision.codes import evaluate_as_of
-
-    issues, history, _ = problems(db_url, run, layer_names(config_path))
-    parsed = settings(config_path)
-    return evaluate_as_of(issues, as_of=as_of, history=history,
-                          deadline_settings=parsed["deadlines"], settings=parsed["asof"],
-                          timezone=config(config_path).territory.timezone)
+@st.cache_resource(show_spinner=False, max_entries=2)
+def supervision(config_path: str, db_url: str, run: int) -> SupervisionContext:
+    """The one supervision context of the store as of its run ``run`` (shared by every page
+    and every session: one copy of the problems per server process)."""
+    return open_context(config(config_path), db_url, layers=layers(config_path))
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a page needs: project, data, filters and the view plan."""
+    """What a page needs: project, the supervision context, filters and the view plan."""
 
     project: Project
     config: Config
-    issues: pd.DataFrame
-    history: pd.DataFrame
+    supervision: SupervisionContext
     filters: views.Filters
     plan: views.ViewPlan
     run: int
@@ -197,31 +157,33 @@ class Context:
 
     @property
     def timezone(self) -> str:
-        return self.config.territory.timezone
+        return self.supervision.timezone
+
+    @property
+    def issues(self) -> pd.DataFrame:
+        return self.supervision.issues
+
+    @property
+    def history(self) -> pd.DataFrame:
+        return self.supervision.history
 
     def layer_of(self, kind: str) -> str | None:
         spec = self.config.layers_of_kind(kind)
         return spec[0].name if spec else None
 
     def evaluated(self, as_of: dt.date) -> pd.DataFrame:
-        return evaluated(self.project.db_url, self.run, self.project.config_path, as_of)
+        return self.supervision.evaluate(as_of)
 
     def keep(self, ev: pd.DataFrame, *, plan: views.ViewPlan | None = None,
              filters: views.Filters | None = None) -> pd.Series:
         redline = self.layer_of("redline")
         zones = layers(self.project.config_path)[redline] if redline else None
         spec = self.config.layer(redline) if redline else None
-        metric = self.config.territory.metric_crs
-        if metric is None and zones is not None and len(zones):
-            from gridwatch.placing.coords import metric_crs
-
-            centre = zones.geometry.union_all().centroid
-            metric = metric_crs([centre.x], [centre.y])
         return views.filter_problems(
             self.issues, ev, filters or self.filters, plan=plan or self.plan,
             basin_layer=self.layer_of("basin"), redline_layer=redline, redline_zones=zones,
-            near_m=(spec.near_m or 500.0) if spec else 500.0, metric_crs=metric,
-            timezone=self.timezone)
+            near_m=(spec.near_m or 500.0) if spec else 500.0,
+            metric_crs=self.supervision.metric_crs, timezone=self.timezone)
 
 
 def load() -> Context:
@@ -233,15 +195,14 @@ def load() -> Context:
             cfg = config(proj.config_path)
             layers(proj.config_path)
             run = stamp(proj.db_url)
-            issues, history, last = problems(proj.db_url, run,
-                                             layer_names(proj.config_path))
+            sup = supervision(proj.config_path, proj.db_url, run)
     except Exception as exc:  # shown to the user instead of a traceback page
         st.error(f"{tr('error', lang)}: {exc}")
         st.stop()
-    filters = sidebar(cfg, proj.config_path, last)
+    filters = sidebar(cfg, proj.config_path, sup.last_export or dt.date.today())
     plan = views.view_plan(cfg.layers, filters.level, filters.area)
-    return Context(project=proj, config=cfg, issues=issues, history=history, filters=filters,
-                   plan=plan, run=run)
+    return Context(project=proj, config=cfg, supervision=sup, filters=filters, plan=plan,
+                   run=run)
 
 
 def _lang_from_url() -> str:

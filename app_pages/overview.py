@@ -19,7 +19,8 @@ st.title(tr("app_title", lang))
 now = ctx.evaluated(f.as_of)
 before = ctx.evaluated(f.as_of - dt.timedelta(days=7))
 keep = ctx.keep(now)
-figures = views.headline_figures(now, before, keep, ctx.keep(before))
+counted = ctx.supervision.counted()  # duplicates counted once, as `gridwatch status` does
+figures = views.headline_figures(now, before, keep & counted, ctx.keep(before) & counted)
 cols = st.columns(4)
 for col, key in ((cols[0], "open"), (cols[1], "red")):
     change = figures[f"{key}_change"]

@@ -7,26 +7,24 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import Project, layer_names, load, problems, settings
+from app_pages._shared import load
+from gridwatch.supervision.context import SupervisionContext
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _trend(proj: Project, run: int, keep: pd.Series, as_of: dt.date, timezone: str,
-           ) -> pd.DataFrame:
-    issues, history, _ = problems(proj.db_url, run, layer_names(proj.config_path))
-    parsed = settings(proj.config_path)
-    return views.weekly_trend(issues, keep, as_of=as_of, weeks=12, history=history,
-                              deadline_settings=parsed["deadlines"],
-                              asof_settings=parsed["asof"], timezone=timezone)
+def _trend(_supervision: SupervisionContext, config_path: str, run: int, keep: pd.Series,
+           as_of: dt.date) -> pd.DataFrame:
+    """The weekly trend of the filtered problems (cached by project, store run and filter)."""
+    return views.weekly_trend(_supervision.restrict(keep), as_of=as_of, weeks=12)
 
 
 ctx = load()
 lang = ctx.lang
 keep = ctx.keep(ctx.evaluated(ctx.filters.as_of))
 with st.spinner(tr("loading", lang)):
-    trend = _trend(ctx.project, ctx.run, keep, ctx.filters.as_of, ctx.timezone)
+    trend = _trend(ctx.supervision, ctx.project.config_path, ctx.run, keep, ctx.filters.as_of)
 if trend.empty:
     st.info(tr("no_data", lang))
 else:

@@ -16,6 +16,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "CLOSED_STATUSES",
     "DATETIME_COLUMNS",
+    "DEFAULT_TIMEZONE",
     "HEADER_ALIASES",
     "OPEN_STATUSES",
     "REQUIRED_COLUMNS",
@@ -49,6 +50,8 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "task_type",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
+#: Time zone of a project that names none (``[territory] timezone``).
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
 #: Free text typed by people: data, never markup or formulas.
 TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")

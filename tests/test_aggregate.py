@@ -1,6 +1,7 @@
 import datetime as dt
 import math
 import statistics
+from dataclasses import replace
 
 import chinese_calendar
 import geopandas as gpd
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import default_settings
 from gridwatch.supervision.aggregate import (
     STAT_COLUMNS,
     area_statistics,
@@ -21,6 +23,7 @@ from gridwatch.supervision.aggregate import (
     previous_period,
 )
 from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
+from gridwatch.supervision.context import SupervisionContext
 
 SH = "Asia/Shanghai"
 BASE = dt.date(2024, 3, 1)
@@ -176,7 +179,10 @@ def test_period_statistics_and_bounds() -> None:
     assert previous_period("2024-03-01") == "2024-02-29"
     with pytest.raises(ConfigError, match="'2024-13'"):
         period_bounds("2024-13")
-    stats = period_statistics(small(), ["2024-W09", "2024-W10"], layer="grid")
+    reports = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
+    no_rebounds = pd.DataFrame({"rebound": False}, index=small().index)
+    context = SupervisionContext.from_frames(small(), settings=reports, rebounds=no_rebounds)
+    stats = period_statistics(context, ["2024-W09", "2024-W10"], layer="grid")
     assert list(stats["period"].unique()) == ["2024-W09", "2024-W10"]
     w09 = stats[(stats["period"] == "2024-W09") & (stats["area_id"] == "A")].iloc[0]
     assert (w09["new"], w09["closed"], w09["open"]) == (3, 1, 2)

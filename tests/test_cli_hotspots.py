@@ -194,17 +194,13 @@ def demo(tmp_path_factory):
 
 
 def demo_run(demo, method: str, **kwargs) -> pd.DataFrame:
-    from gridwatch.hotspots import hotspot_settings, run_hotspots
-    from gridwatch.supervision.codes import parse_asof_settings
-    from gridwatch.supervision.deadlines import parse_deadline_settings
+    from gridwatch.hotspots import run_hotspots
+    from gridwatch.supervision.context import SupervisionContext
 
-    config = demo["config"]
-    result = run_hotspots(demo["issues"], demo["areas"], layer="grid", method=method,
-                          as_of=demo["end"], settings=hotspot_settings(config.section("hotspots")),
-                          history=demo["history"],
-                          deadline_settings=parse_deadline_settings(config.section("deadlines")),
-                          asof_settings=parse_asof_settings(config.section("supervision")),
-                          **kwargs)
+    context = SupervisionContext.from_frames(demo["issues"], demo["history"],
+                                             config=demo["config"],
+                                             layers={"grid": demo["areas"]})
+    result = run_hotspots(context, layer="grid", method=method, as_of=demo["end"], **kwargs)
     return result.set_index("area_id")
 
 

@@ -392,3 +392,83 @@ def test_league_equals_an_independent_recomputation(city, tmp_path: Path) -> Non
     assert mine["rank_change"].tolist() == (then["rank"] - now["rank"]).tolist()
     cut = sorted(now["score"])[min(settings.get("worst_n", 3), len(now)) - 1]
     assert mine["worst"].tolist() == (now["score"] <= cut).tolist()
+
+
+# --- the app and the CLI give the same answers (one supervision context) -------------------
+
+def _app_test(city: dict, monkeypatch: pytest.MonkeyPatch, page: str, **query: str):
+    """Run one app page on the demo store (AppTest) and return it."""
+    pytest.importorskip("streamlit_folium")
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(city["config_path"]))
+    monkeypatch.setenv("GRIDWATCH_DB", city["url"])
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                           default_timeout=180)
+    at.query_params.update(query)
+    at.run()
+    if page != "app_pages/overview.py":
+        at.switch_page(page)
+        at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _cli(city: dict, *args: str) -> str:
+    common = ["--config", str(city["config_path"]), "--db", city["url"]]
+    result = CliRunner().invoke(main, [*args, *common], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.mark.slow
+def test_app_and_cli_give_the_same_status_league_reminders_and_review(
+        city, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a week that ends before the as-of date: the app lists the problems known by then
+    as_of, week, layer = AS_OF.isoformat(), "2026-W43", "town"
+    # status: the overview's figures are the CLI's totals
+    status = json.loads(_cli(city, "status", "--as-of", as_of, "--layer", layer, "--json"))
+    overview = _app_test(city, monkeypatch, "app_pages/overview.py", as_of=as_of, level=layer,
+                         lang="en")
+    figures = {m.label: int(str(m.value).replace(",", "")) for m in overview.metric
+               if str(m.value).replace(",", "").isdigit()}
+    totals = pd.DataFrame(status["areas"])[["open", "red", "yellow"]].sum()
+    assert [figures[k] for k in ("Open", "Red (overdue)", "Yellow (due soon)")] == \
+        totals.tolist()
+    # league and reminders: the league page's tables are the CLI's files
+    _cli(city, "league", "--week", week, "--layer", layer, "--out", str(tmp_path / "l.csv"))
+    _cli(city, "remind", "--as-of", as_of, "--out", str(tmp_path / "r.csv"))
+    page = _app_test(city, monkeypatch, "app_pages/league.py", as_of=as_of, level=layer,
+                     lang="en")
+    page.selectbox(key="l_week").set_value(week).run()
+    assert not page.exception, [e.message for e in page.exception]
+    league_app, summary_app, reminders_app = (d.value for d in page.dataframe)
+    league_cli = pd.read_csv(tmp_path / "l.csv", encoding="utf-8-sig", dtype={"area_id": str})
+    assert league_app["week"].iloc[0] == week
+    columns = ["area_id", "rank", "score", "previous_rank", "red", "open", "closed",
+               "rebounds", "worst"]
+    pd.testing.assert_frame_equal(
+        league_app[columns].reset_index(drop=True).astype("float64", errors="ignore"),
+        league_cli[columns].astype("float64", errors="ignore"), check_dtype=False)
+    assert league_app["rebounds"].sum() > 0  # rebounds reach the app's league now
+    reminders_cli = pd.read_csv(tmp_path / "r.csv", encoding="utf-8-sig", dtype=str)
+    assert sorted(reminders_app["issue_id"].astype(str)) == sorted(reminders_cli["issue_id"])
+    assert len(summary_app) >= 1
+    # review: the app's workbook is the CLI's, sheet by sheet
+    from types import SimpleNamespace
+
+    from app_pages import _maps
+    from app_pages._shared import stamp, supervision
+
+    sup = supervision(str(city["config_path"]), city["url"], stamp(city["url"]))
+    ctx = SimpleNamespace(supervision=sup, timezone=sup.timezone,
+                          plan=SimpleNamespace(layer=layer))
+    app_book = _maps._review(ctx, "2026-09", tmp_path / "app.xlsx")
+    _cli(city, "review", "--month", "2026-09", "--layer", layer, "--out",
+         str(tmp_path / "cli.xlsx"))
+    for sheet in ("summary", "by_category", "by_source", "by_area", "worst_areas", "rebounds"):
+        app_sheet = pd.read_excel(app_book, sheet_name=sheet)
+        cli_sheet = pd.read_excel(tmp_path / "cli.xlsx", sheet_name=sheet)
+        pd.testing.assert_frame_equal(app_sheet, cli_sheet, check_dtype=False)
+    rebounds = pd.read_excel(app_book, sheet_name="summary").set_index("metric")
+    assert rebounds.loc["rebounds", "2026-09"] > 0

@@ -1,9 +1,13 @@
 import math
+from dataclasses import replace
 
 import pandas as pd
 import pytest
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import default_settings
+from gridwatch.supervision.codes import AsOfSettings
+from gridwatch.supervision.context import SupervisionContext
 from gridwatch.supervision.league import (
     LeagueSettings,
     league_for_week,
@@ -13,6 +17,8 @@ from gridwatch.supervision.league import (
 )
 
 SH = "Asia/Shanghai"
+#: Statistics of reports, not incidents (these frames carry no coordinates).
+REPORTS = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
 
 
 def stats(rows: dict[str, tuple[int, int, int, int]]) -> pd.DataFrame:
@@ -93,7 +99,10 @@ def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
     for c in ("deadline", "closed_at"):
         issues[c] = pd.to_datetime(issues[c], utc=True).astype("datetime64[ns, UTC]")
     areas = pd.DataFrame({"area_id": ["GA", "GB", "GC"], "area_name": ["一", "=二", "三"]})
-    table = league_for_week(issues, "2024-W10", layer="grid", areas=areas)
+    no_rebounds = pd.DataFrame({"rebound": False}, index=issues.index)
+    context = SupervisionContext.from_frames(issues, settings=REPORTS, timezone=SH,
+                                             layers={"grid": areas}, rebounds=no_rebounds)
+    table = league_for_week(context, "2024-W10", layer="grid")
     # W09 (to Sun Mar 3): GA a1 on time, a2 red -> 40 + 60 - 40 = 60; GB the same; GC 100.
     # W10: GA closed a2 late, nothing open -> 40 + 0 - 0 = 40; GB nothing closed, b1 red
     # -> 40 + 60 - 40 = 60; GC 100.
@@ -105,7 +114,7 @@ def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
     assert table["area_name"].tolist() == ["三", "=二", "一"]
     assert table["week"].unique().tolist() == ["2024-W10"]
     with pytest.raises(ConfigError, match="ISO week"):
-        league_for_week(issues, "2024-03", layer="grid")
+        league_for_week(context, "2024-03", layer="grid")
     csv = write_league(table, tmp_path / "league.csv")
     back = pd.read_csv(csv, encoding="utf-8-sig")
     assert back["area_id"].tolist() == ["GC", "GB", "GA"]

@@ -1,10 +1,14 @@
 import math
+from dataclasses import replace
 
 import openpyxl
 import pandas as pd
 import pytest
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import default_settings
+from gridwatch.supervision.codes import AsOfSettings
+from gridwatch.supervision.context import SupervisionContext
 from gridwatch.supervision.review import (
     REVIEW_TABLES,
     monthly_review,
@@ -14,6 +18,13 @@ from gridwatch.supervision.review import (
 )
 
 SH = "Asia/Shanghai"
+#: Statistics of reports, not incidents (these frames carry no coordinates).
+REPORTS = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
+
+
+def context(**kwargs) -> SupervisionContext:
+    kwargs.setdefault("rebounds", rebounds().assign(rebound=False, rebound_of=None))
+    return SupervisionContext.from_frames(issues(), settings=REPORTS, timezone=SH, **kwargs)
 
 
 def local(text: str) -> pd.Timestamp:
@@ -49,7 +60,7 @@ def rebounds() -> pd.DataFrame:
 
 
 def test_tables_and_figures() -> None:
-    tables = monthly_review(issues(), "2024-03", layer="grid", rebounds=rebounds())
+    tables = monthly_review(context(rebounds=rebounds()), "2024-03", layer="grid")
     assert list(tables) == list(REVIEW_TABLES)
     summary = tables["summary"].set_index("metric")
     # March: found m1 m2 m3; closed f2 (late) and m1 (on time); at Mar 31 open m2 (red), m3.
@@ -70,11 +81,11 @@ def test_tables_and_figures() -> None:
     assert tables["worst_areas"]["area_id"].tolist() == ["<b>G3</b>"]
     assert tables["rebounds"]["rebound_of"].tolist() == ["f1"]
     with pytest.raises(ConfigError, match="YYYY-MM"):
-        monthly_review(issues(), "2024-W10", layer="grid")
+        monthly_review(context(), "2024-W10", layer="grid")
 
 
 def test_workbook_and_escaped_summaries(tmp_path) -> None:
-    tables = monthly_review(issues(), "2024-03", layer="grid", rebounds=rebounds())
+    tables = monthly_review(context(rebounds=rebounds()), "2024-03", layer="grid")
     written = write_review(tables, tmp_path / "review.xlsx", title="月复盘 2024-03")
     assert [p.suffix for p in written] == [".xlsx", ".md", ".html"]
     assert openpyxl.load_workbook(written[0]).sheetnames == list(REVIEW_TABLES)

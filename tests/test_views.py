@@ -18,6 +18,7 @@ from shapely.geometry import Point, box
 from gridwatch.config import LayerSpec, load_config
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+from gridwatch.supervision.context import SupervisionContext
 from gridwatch.ui import views
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -219,8 +220,8 @@ def test_inspection_list_is_urgent_first_and_exports_safely(data: dict, tmp_path
 def test_weekly_trend_counts_new_problems(data: dict) -> None:
     keep = pd.Series(True, index=data["issues"].index)
     as_of = dt.date.fromisoformat(AS_OF)
-    trend = views.weekly_trend(data["issues"], keep, as_of=as_of, weeks=3,
-                               history=data["history"])
+    context = SupervisionContext.from_frames(data["issues"], data["history"])
+    trend = views.weekly_trend(context.restrict(keep), as_of=as_of, weeks=3)
     assert trend["week"].nunique() == 3
     first = dt.date.fromisoformat(str(trend["week_end"].min())) - dt.timedelta(days=6)
     day = pd.to_datetime(data["issues"]["reported_at"]).dt.tz_convert("Asia/Shanghai").dt.date
@@ -228,7 +229,7 @@ def test_weekly_trend_counts_new_problems(data: dict) -> None:
     assert trend.groupby("week")["overdue"].sum().iloc[-1] == \
         int((data["evaluated"]["code"] == "red").sum())
     with pytest.raises(ConfigError, match="weeks"):
-        views.weekly_trend(data["issues"], keep, as_of=as_of, weeks=0)
+        views.weekly_trend(context, as_of=as_of, weeks=0)
 
 
 # --- what the exports are made of -----------------------------------------------------------
@@ -271,7 +272,8 @@ def test_monthly_review_workbook_of_the_level(data: dict, tmp_path: Path) -> Non
     from gridwatch.output.files import write_workbook
     from gridwatch.supervision.review import monthly_review
 
-    tables = monthly_review(data["issues"], "2026-10", layer="grid", history=data["history"],
-                            areas=data["layers"]["grid"])
+    context = SupervisionContext.from_frames(data["issues"], data["history"],
+                                             layers=data["layers"])
+    tables = monthly_review(context, "2026-10", layer="grid")
     book = openpyxl.load_workbook(write_workbook(tables, tmp_path / "review.xlsx"))
     assert "summary" in book.sheetnames and "by_area" in book.sheetnames

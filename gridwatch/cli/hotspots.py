@@ -42,34 +42,15 @@ def hotspots(layer: str | None, method: str, as_of: str | None, period: str | No
              config_path: Path | None, db_url: str | None) -> None:
     """Find hotspots of problems per area and write them as a map layer (GeoJSON, GPKG,
     zipped Shapefile, KML styled by bin/category, CSV by the extension of --out)."""
-    from gridwatch.errors import ConfigError
-    from gridwatch.hotspots import hotspot_settings, run_hotspots, summarise
+    from gridwatch.hotspots import summarise
     from gridwatch.output.files import write_layer
-    from gridwatch.placing.layers import read_layer
-    from gridwatch.store.transactional import Store
-    from gridwatch.supervision.codes import parse_asof_settings
-    from gridwatch.supervision.deadlines import parse_deadline_settings
+    from gridwatch.supervision.context import open_context
 
     config = open_config(config_path)
-    settings = hotspot_settings(config.section("hotspots"))
-    deadline_settings = parse_deadline_settings(config.section("deadlines"))
-    asof_settings = parse_asof_settings(config.section("supervision"))
-    if layer is None and method != "hex":
-        raise ConfigError(f"--layer is required for --method {method}; layers: "
-                          f"{', '.join(s.name for s in config.layers)}")
-    areas = read_layer(config.layer(layer)) if layer else None
-    with Store(resolve_db_url(db_url, config)) as store:
-        issues, history = store.issues(), store.history()
-    if issues.empty:
-        raise ConfigError("the store has no problems yet: run gridwatch ingest first")
-    timezone = config.territory.timezone
-    if as_of is None:
-        as_of = issues["reported_at"].max().tz_convert(timezone).date().isoformat()
-    cache = (config.root / settings.cache_dir) if settings.cache_dir else None
-    result = run_hotspots(issues, areas, layer=layer, method=method, as_of=as_of,
-                          settings=settings, variable=variable, period=period, history=history,
-                          deadline_settings=deadline_settings, asof_settings=asof_settings,
-                          timezone=timezone, cache_dir=cache)
+    ctx = open_context(config, resolve_db_url(db_url, config))
+    result = ctx.hotspots(layer=layer, method=method, as_of=as_of, variable=variable,
+                          period=period)
+    timezone = ctx.timezone
     summary = summarise(result)
     if out_path is not None:
         style = "bin" if method in ("gistar", "hex") else "category"

@@ -12,8 +12,7 @@ is no hotspot). Emerging analyses count ``new`` problems per period directly fro
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +26,9 @@ from gridwatch.hotspots.gistar import gi_star
 from gridwatch.hotspots.hexbin import hex_hotspots
 from gridwatch.hotspots.rule import rule_hotspots
 
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
+
 __all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspots",
            "summarise"]
 
@@ -35,55 +37,42 @@ HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
 
 
 def run_hotspots(
-    issues: pd.DataFrame,
-    areas: gpd.GeoDataFrame | None,
+    context: SupervisionContext,
     *,
     layer: str | None,
     method: str,
-    as_of: Any,
-    settings: HotspotSettings | None = None,
+    as_of: Any = None,
     variable: str | None = None,
     period: str | None = None,
-    history: pd.DataFrame | None = None,
-    deadline_settings: Any = None,
-    asof_settings: Any = None,
-    timezone: str = "Asia/Shanghai",
-    cache_dir: str | Path | None = None,
 ) -> gpd.GeoDataFrame:
     """Run one hotspot method on stored problems as of a local date.
 
     Parameters
     ----------
-    issues
-        The wide issues frame (``Store.issues()``) with ``<layer>_id``, WGS84 ``lon``/``lat``.
-    areas
-        The layer's areas (``area_id``, ``area_name``, ``geometry``); for ``hex`` optional,
-        its union then bounds the hexagons.
+    context
+        The supervision context: problems (WGS84 ``lon``/``lat``, ``<layer>_id``), history,
+        settings (``[hotspots]`` among them), the project's layers and the weights cache.
     layer
-        Layer name (the issues' ``<layer>_id`` column).
+        Layer whose areas are analysed; for ``hex`` optional, its union then bounds the
+        hexagons.
     method
         ``rule``, ``gistar``, ``hex`` or ``emerging``.
     as_of
-        Local date (``YYYY-MM-DD``).
-    settings
-        The ``[hotspots]`` section; defaults otherwise.
+        Local date (``YYYY-MM-DD``); default the last day on which a problem was reported.
     variable
         ``overdue`` (default; ``new`` for emerging), ``open``, ``new`` or ``overdue_rate``.
     period
-        ``week`` or ``month``: the period of ``new`` and the time step of ``emerging``.
-    history, deadline_settings, asof_settings, timezone
-        Passed to :func:`gridwatch.supervision.codes.evaluate_as_of`.
-    cache_dir
-        Folder of the weights cache.
+        ``week`` or ``month``: the period of ``new`` and the time step of ``emerging``;
+        default ``[hotspots] period``.
 
     Returns
     -------
     GeoDataFrame
         The method's result; ``attrs`` adds ``layer``, ``as_of``, ``variable``, ``period``.
     """
-    from gridwatch.supervision.codes import evaluate_as_of, parse_as_of
+    from gridwatch.supervision.codes import parse_as_of
 
-    settings = settings or HotspotSettings()
+    settings = context.settings.hotspots
     if method not in HOTSPOT_METHODS:
         raise ConfigError(f"method {method!r} is not allowed; use one of "
                           f"{', '.join(HOTSPOT_METHODS)}")
@@ -97,30 +86,38 @@ def run_hotspots(
     period = period or settings.period
     if period not in ("week", "month"):
         raise ConfigError(f"period {period!r} is not allowed; use 'week' or 'month'")
+    if layer is None and method != "hex":
+        names = ", ".join(s.name for s in context.config.layers) if context.config else ""
+        raise ConfigError(f"--layer is required for --method {method}: it needs the areas of a "
+                          f"layer; layers: {names or '(none)'}")
+    areas = None
+    if layer is not None:
+        if context.config is None:
+            raise ConfigError(f"layer {layer!r}: a project file is needed for its areas")
+        context.config.layer(layer)  # a clear error naming the layers when it is unknown
+        areas = context.areas(layer)
+    if context.issues.empty:
+        raise ConfigError("the store has no problems yet: run gridwatch ingest first")
+    if as_of is None:
+        as_of = context.last_report_date()
     day = parse_as_of(as_of)
-    if method != "hex" and areas is None:
-        raise ConfigError(f"method {method!r} needs the areas of a layer (--layer)")
     kwargs = {"weights_kind": settings.weights, "k": settings.knn_k,
-              "distance_m": settings.distance_m, "cache_dir": cache_dir}
+              "distance_m": settings.distance_m, "cache_dir": context.cache_dir}
     if method == "emerging":
-        counts = period_counts(issues, layer=str(layer), as_of=day, period=period,
+        counts = period_counts(context, layer=str(layer), as_of=day, period=period,
                                periods=settings.periods or (52 if period == "week" else 12),
-                               variable=variable, areas=areas,
-                               history=history, deadline_settings=deadline_settings,
-                               asof_settings=asof_settings, timezone=timezone)
+                               variable=variable, areas=areas)
         result = emerging_hotspots(areas, counts, time_lag=settings.time_lag, scope=settings.scope,
                                    alpha=settings.alpha, trend_alpha=settings.trend_alpha,
                                    fdr=settings.fdr, **kwargs)
     else:
-        evaluated = evaluate_as_of(issues, as_of=day, history=history,
-                                   deadline_settings=deadline_settings, settings=asof_settings,
-                                   timezone=timezone)
+        issues, evaluated = context.issues, context.evaluate(day)
         if method == "hex":
             result = _hex(issues, evaluated, areas, variable=variable, day=day, period=period,
-                          settings=settings, timezone=timezone)
+                          settings=settings, timezone=context.timezone)
         else:
-            stats = _area_stats(issues, evaluated, layer=str(layer), areas=areas, day=day,
-                                period=period, timezone=timezone)
+            stats = _area_stats(context, evaluated, layer=str(layer), areas=areas, day=day,
+                                period=period)
             if method == "rule":
                 result = rule_hotspots(areas, stats["red"], stats["open"],
                                        min_overdue=settings.rule_min_overdue,
@@ -149,7 +146,7 @@ def summarise(result: gpd.GeoDataFrame) -> dict[str, Any]:
 
 
 def period_counts(
-    issues: pd.DataFrame,
+    context: SupervisionContext,
     *,
     layer: str,
     as_of: Any,
@@ -157,21 +154,18 @@ def period_counts(
     periods: int,
     variable: str = "new",
     areas: gpd.GeoDataFrame | None = None,
-    history: pd.DataFrame | None = None,
-    deadline_settings: Any = None,
-    asof_settings: Any = None,
-    timezone: str = "Asia/Shanghai",
 ) -> pd.DataFrame:
     """Counts per area (rows) and period (columns, oldest first) for the emerging analysis.
 
     The last period is the week (Monday–Sunday) or month holding ``as_of``. ``new`` counts
     reports by local report date; the other variables are the state at each period's end.
     Periods before the first reported problem are left out (an empty start would read as a
-    trend), keeping at least 3.
+    trend), keeping at least 3. ``areas`` lists the rows (default: every area with a problem).
     """
     from gridwatch.supervision.calendar import local_dates
     from gridwatch.supervision.codes import parse_as_of
 
+    issues, timezone = context.issues, context.timezone
     day = parse_as_of(as_of)
     freq = "W-SUN" if period == "week" else "M"
     last = pd.Period(day, freq=freq)
@@ -198,9 +192,7 @@ def period_counts(
         from gridwatch.supervision.aggregate import period_statistics
 
         names = [_iso_label(p, period) for p in labels]
-        stats = period_statistics(issues, names, layer=layer, history=history,
-                                  deadline_settings=deadline_settings, settings=asof_settings,
-                                  areas=ids, timezone=timezone)
+        stats = period_statistics(context, names, layer=layer, areas=ids)
         stats = stats[stats["area_id"].notna()]
         stats["value"] = _variable(stats, variable, 1).to_numpy()
         table = stats.pivot_table(index="area_id", columns="period", values="value",
@@ -217,14 +209,16 @@ def _iso_label(p: pd.Period, period: str) -> str:
     return f"{p.year}-{p.month:02d}"
 
 
-def _area_stats(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str,
-                areas: gpd.GeoDataFrame, day: dt.date, period: str,
-                timezone: str) -> pd.DataFrame:
+def _area_stats(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: str,
+                areas: gpd.GeoDataFrame, day: dt.date, period: str) -> pd.DataFrame:
+    """The figures of :meth:`SupervisionContext.status` (incidents and rebounds counted the same
+    way), with ``new`` over the period ending on ``day``."""
     from gridwatch.supervision.aggregate import area_statistics
 
     start = _period_start(day, period)
-    stats = area_statistics(issues, evaluated, layer=layer, start=start, end=day, areas=areas,
-                            timezone=timezone)
+    stats = area_statistics(context.issues, evaluated, layer=layer, start=start, end=day,
+                            rebounds=context.rebounds, incidents=context.incidents, areas=areas,
+                            timezone=context.timezone)
     stats = stats[stats["area_id"].notna() & stats["area_id"].isin(areas["area_id"].astype(str))]
     return stats.set_index("area_id")
 

@@ -39,6 +39,7 @@ __all__ = [
     "load_layers",
     "locate_points",
     "lonlat_transformer",
+    "polygonal_parts",
     "read_layer",
     "representative_xy",
     "territory",
@@ -188,7 +189,7 @@ def _read_layer(spec: LayerSpec) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
     reasons = {int(i): str(shapely.is_valid_reason(geoms[i])) for i in np.flatnonzero(invalid)}
     if invalid.any():
         geoms[invalid] = shapely.make_valid(geoms[invalid])
-    geoms = _polygonal(geoms)
+    geoms = polygonal_parts(geoms)
 
     out = gpd.GeoDataFrame(
         {"area_id": area_id.array, "area_name": area_name.astype("str").array,
@@ -332,8 +333,10 @@ def _crs_code(crs: CRS) -> str:
     return f"{found[0]}:{found[1]}" if found else crs.to_string()
 
 
-def _polygonal(geoms: np.ndarray) -> np.ndarray:
-    """Keep only the polygonal parts; features with none become empty polygons."""
+def polygonal_parts(geoms: np.ndarray) -> np.ndarray:
+    """Keep only the polygonal parts of each geometry; geometries with none become empty
+    polygons. Boundary layers hold only (Multi)Polygons after loading and after display
+    simplification, whatever ``make_valid`` returned."""
     out = np.array(geoms, dtype=object)
     types = shapely.get_type_id(out)
     for i in np.flatnonzero(types == 7):  # geometry collections: the few repaired/KML ones

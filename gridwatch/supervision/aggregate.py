@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,9 +24,11 @@ import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.calendar import local_dates
-from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of, parse_as_of
-from gridwatch.supervision.deadlines import DeadlineSettings
+from gridwatch.supervision.codes import parse_as_of
 from gridwatch.supervision.incidents import incident_primary
+
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
     "STAT_COLUMNS",
@@ -186,33 +188,35 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
     return stats
 
 
-def period_statistics(issues: pd.DataFrame, periods: Iterable[str], *, layer: str,
-                      history: pd.DataFrame | None = None,
-                      deadline_settings: DeadlineSettings | None = None,
-                      settings: AsOfSettings | None = None,
-                      rebounds: pd.DataFrame | None = None,
-                      incidents: pd.DataFrame | None = None,
-                      areas: Iterable[str] | pd.DataFrame | None = None,
-                      timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+def period_statistics(context: SupervisionContext, periods: Iterable[str], *, layer: str,
+                      areas: Iterable[str] | pd.DataFrame | None = None) -> pd.DataFrame:
     """:func:`area_statistics` for several periods (days, ISO weeks or months), stacked.
+
+    Parameters
+    ----------
+    context
+        The supervision context (problems, history, settings, rebounds, incidents).
+    periods
+        Periods such as ``"2024-03-15"``, ``"2024-W10"`` or ``"2024-03"``.
+    layer
+        Layer whose areas are counted.
+    areas
+        Areas to list even with no problem; default the layer's areas in the project.
 
     Returns
     -------
     pandas.DataFrame
         ``period``, ``start``, ``end``, ``area_id`` and :data:`STAT_COLUMNS`.
     """
-    from gridwatch.supervision.deadlines import derive_deadlines
-
-    deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
+    if areas is None:
+        areas = context.areas(layer)
     parts = []
     for period in periods:
         first, last = period_bounds(period)
-        evaluated = evaluate_as_of(issues, as_of=last, history=history, deadlines=deadlines,
-                                   deadline_settings=deadline_settings, settings=settings,
-                                   timezone=timezone)
-        stats = area_statistics(issues, evaluated, layer=layer, start=first, end=last,
-                                rebounds=rebounds, incidents=incidents, areas=areas,
-                                timezone=timezone)
+        stats = area_statistics(context.issues, context.evaluate(last), layer=layer,
+                                start=first, end=last, rebounds=context.rebounds,
+                                incidents=context.incidents, areas=areas,
+                                timezone=context.timezone)
         stats.insert(0, "end", last)
         stats.insert(0, "start", first)
         stats.insert(0, "period", str(period))

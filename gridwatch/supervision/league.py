@@ -11,18 +11,19 @@ this week's (positive = moved up); the ``worst_n`` lowest scores (ties included)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.aggregate import STAT_COLUMNS, period_statistics, previous_period
-from gridwatch.supervision.codes import AsOfSettings
-from gridwatch.supervision.deadlines import DeadlineSettings
+
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
     "LEAGUE_METRICS",
@@ -144,27 +145,31 @@ def _score(stats: pd.DataFrame, settings: LeagueSettings) -> pd.DataFrame:
     return table[[*lead, *[c for c in table.columns if c not in lead]]]
 
 
-def league_for_week(issues: pd.DataFrame, week: str, *, layer: str,
-                    history: pd.DataFrame | None = None,
-                    deadline_settings: DeadlineSettings | None = None,
-                    asof_settings: AsOfSettings | None = None,
-                    settings: LeagueSettings | None = None,
-                    rebounds: pd.DataFrame | None = None,
-                    incidents: pd.DataFrame | None = None,
-                    areas: Iterable[str] | pd.DataFrame | None = None,
-                    timezone: str = "Asia/Shanghai") -> pd.DataFrame:
-    """League table of ``layer`` for ISO week ``week`` (``"2024-W10"``) against the week before."""
+def league_for_week(context: SupervisionContext, week: str, *, layer: str) -> pd.DataFrame:
+    """League table of ``layer`` for ISO week ``week`` (``"2024-W10"``) against the week before.
+
+    Parameters
+    ----------
+    context
+        The supervision context; its ``[supervision.league]`` settings score the areas.
+    week
+        ISO week, ``YYYY-Www``.
+    layer
+        Layer whose areas are ranked (every area of the layer is listed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``week`` then the columns of :func:`league_table`.
+    """
     if "W" not in str(week).upper():
         raise ConfigError(f"week {week!r} is not an ISO week; write it as YYYY-Www, e.g. 2024-W10")
     before = previous_period(week)
-    stats = period_statistics(issues, [before, week], layer=layer, history=history,
-                              deadline_settings=deadline_settings, settings=asof_settings,
-                              rebounds=rebounds, incidents=incidents, areas=areas,
-                              timezone=timezone)
+    stats = period_statistics(context, [before, week], layer=layer)
     this = stats[stats["period"] == week].drop(columns=["period", "start", "end"])
     last = stats[stats["period"] == before].drop(columns=["period", "start", "end"])
     table = league_table(this, last.drop(columns=["area_name"], errors="ignore"),
-                         settings=settings)
+                         settings=context.settings.league)
     table.insert(0, "week", str(week))
     return table
 

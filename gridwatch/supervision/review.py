@@ -10,8 +10,9 @@ those of :func:`gridwatch.supervision.aggregate.area_statistics` over the month'
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,8 +23,9 @@ from gridwatch.supervision.aggregate import (
     previous_period,
     reported_between,
 )
-from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
-from gridwatch.supervision.deadlines import DeadlineSettings, derive_deadlines
+
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
     "REVIEW_TABLES",
@@ -40,46 +42,37 @@ _SUMMARY = ("new", "closed", "closure_rate", "on_time_rate", "open", "red", "ove
 _COMPARE = ("new", "closed", "red", "on_time_rate")
 
 
-def monthly_review(issues: pd.DataFrame, month: str, *, layer: str,
-                   history: pd.DataFrame | None = None,
-                   deadline_settings: DeadlineSettings | None = None,
-                   asof_settings: AsOfSettings | None = None,
-                   rebounds: pd.DataFrame | None = None,
-                   incidents: pd.DataFrame | None = None,
-                   areas: Iterable[str] | pd.DataFrame | None = None,
-                   worst_n: int = 5,
-                   timezone: str = "Asia/Shanghai") -> dict[str, pd.DataFrame]:
+def monthly_review(context: SupervisionContext, month: str, *,
+                   layer: str) -> dict[str, pd.DataFrame]:
     """Build the review tables of ``month`` (``"YYYY-MM"``) against the month before.
 
     Parameters
     ----------
-    issues
-        The wide issues frame (with ``<layer>_id``).
+    context
+        The supervision context (problems, history, settings, rebounds, incidents, areas).
     month
         The month reviewed.
     layer
         Layer of the ``by_area`` and ``worst_areas`` tables.
-    history, deadline_settings, asof_settings, rebounds, incidents, areas, timezone
-        As for :func:`gridwatch.supervision.aggregate.period_statistics`.
-    worst_n
-        Areas listed in ``worst_areas`` (most overdue at the month's end, then overdue rate).
 
     Returns
     -------
     dict of str to pandas.DataFrame
-        The tables named in :data:`REVIEW_TABLES`, in that order.
+        The tables named in :data:`REVIEW_TABLES`, in that order. ``worst_areas`` lists the
+        ``[supervision.league] worst_n`` areas (at least one) most overdue at the month's end,
+        then by overdue rate.
     """
     first, last = period_bounds(month)
     if first == last or "W" in month.upper():
         raise ConfigError(f"month {month!r} is not a month; write it as YYYY-MM, e.g. 2024-03")
+    issues, timezone = context.issues, context.timezone
+    areas = context.areas(layer)
+    rebounds, incidents = context.rebounds, context.incidents
+    worst_n = max(context.settings.league.worst_n, 1)
     before = previous_period(month)
-    deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
-    frames = {}
-    for label, (start, end) in ((month, (first, last)), (before, period_bounds(before))):
-        evaluated = evaluate_as_of(issues, as_of=end, history=history, deadlines=deadlines,
-                                   deadline_settings=deadline_settings, settings=asof_settings,
-                                   timezone=timezone)
-        frames[label] = (start, end, evaluated)
+    frames = {label: (start, end, context.evaluate(end))
+              for label, (start, end) in ((month, (first, last)),
+                                          (before, period_bounds(before)))}
 
     def stats(label: str, column: str | None, *, with_areas: bool = False) -> pd.DataFrame:
         start, end, evaluated = frames[label]

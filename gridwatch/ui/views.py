@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +24,11 @@ import shapely
 
 from gridwatch.config import LayerSpec
 from gridwatch.errors import ConfigError
+from gridwatch.placing.layers import polygonal_parts
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
     "AREA_KINDS",
@@ -269,7 +273,8 @@ def simplify_layer(layer: gpd.GeoDataFrame, tolerance_m: float, *,
         geoms = shapely.simplify(geoms, tolerance_m / _DEG_M, preserve_topology=True)
     rounded = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
     bad = shapely.is_empty(rounded) | ~shapely.is_valid(rounded)
-    rounded[bad] = shapely.make_valid(rounded[bad]) if bad.any() else rounded[bad]
+    if bad.any():  # make_valid may return a collection with lines: keep the polygons only
+        rounded[bad] = polygonal_parts(shapely.make_valid(rounded[bad]))
     still = shapely.is_empty(rounded)
     rounded[still] = layer.geometry.to_numpy()[still]
     return layer.set_geometry(gpd.GeoSeries(rounded, index=layer.index, crs=layer.crs))
@@ -509,39 +514,33 @@ def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Seri
             .drop(columns=["_rank", "_late"]).reset_index(drop=True))
 
 
-def weekly_trend(issues: pd.DataFrame, keep: pd.Series, *, as_of: dt.date, weeks: int = 12,
-                 history: pd.DataFrame | None = None, deadline_settings: Any = None,
-                 asof_settings: Any = None, timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+def weekly_trend(context: SupervisionContext, *, as_of: dt.date,
+                 weeks: int = 12) -> pd.DataFrame:
     """New and overdue problems per ISO week and category, for the ``weeks`` up to ``as_of``.
 
     ``overdue`` is the count of red problems at the end of each week (at ``as_of`` for the
-    current, unfinished week).
+    current, unfinished week). Pass a context restricted to the filtered problems
+    (:meth:`SupervisionContext.restrict`).
 
     Returns
     -------
     pandas.DataFrame
         ``week`` (``YYYY-Www``), ``week_end`` (date), ``category``, ``new``, ``overdue``.
     """
-    from gridwatch.supervision.codes import evaluate_as_of
-    from gridwatch.supervision.deadlines import derive_deadlines
-
     if weeks < 1:
         raise ConfigError(f"weeks must be >= 1, got {weeks!r}")
-    subset = issues.loc[keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool)]
+    subset = context.issues
+    if subset.empty:
+        return pd.DataFrame(columns=["week", "week_end", "category", "new", "overdue"])
     monday = as_of - dt.timedelta(days=as_of.weekday())
     starts = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     categories = [c for c in CATEGORIES if c in set(subset["category"].astype("str"))]
     rows: list[dict[str, Any]] = []
-    if subset.empty:
-        return pd.DataFrame(columns=["week", "week_end", "category", "new", "overdue"])
-    deadlines = derive_deadlines(subset, deadline_settings, timezone=timezone)
-    days = _local_days(subset["reported_at"], timezone)
+    days = _local_days(subset["reported_at"], context.timezone)
     category = subset["category"].astype("str").to_numpy(dtype=object)
     for start in starts:
         end = min(start + dt.timedelta(days=6), as_of)
-        ev = evaluate_as_of(subset, as_of=end, history=history, deadlines=deadlines,
-                            deadline_settings=deadline_settings, settings=asof_settings,
-                            timezone=timezone)
+        ev = context.evaluate(end)
         red = ev["code"].astype("str").fillna("").to_numpy(dtype=object) == "red"
         new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
         year, week, _ = start.isocalendar()

@@ -1,0 +1,387 @@
+"""One supervision context: everything a supervisor's question needs, built once and shared.
+
+:func:`open_context` reads the project file's parsed settings and the store's problems and
+history; the :class:`SupervisionContext` it returns derives what does not change between
+imports (deadlines, rebounds, duplicate incidents, boundary layers) on first use and keeps it.
+The CLI commands, the app pages and the hotspot runner all ask the same object, so the same
+question gets the same answer wherever it is asked.
+
+Examples
+--------
+>>> ctx = SupervisionContext.from_frames(empty_issues(), timezone="Asia/Shanghai")
+>>> ctx.status("2024-03-01", layer="grid").empty
+True
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from gridwatch.errors import ConfigError
+from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, DEFAULT_TIMEZONE
+from gridwatch.settings import Settings, default_settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from gridwatch.config import Config
+    from gridwatch.store import Store
+
+__all__ = ["SupervisionContext", "empty_issues", "open_context"]
+
+_T = TypeVar("_T")
+#: Evaluations kept per context (one per as-of date asked).
+_EVALUATIONS_KEPT = 16
+
+
+def empty_issues() -> pd.DataFrame:
+    """An issues frame with the canonical columns and no row (a store before any import)."""
+    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in CANONICAL_COLUMNS})
+    for column in DATETIME_COLUMNS:
+        frame[column] = pd.Series(dtype="datetime64[ns, UTC]")
+    for column in ("lon", "lat"):
+        frame[column] = pd.Series(dtype="float64")
+    return frame
+
+
+@dataclass(frozen=True, eq=False)
+class SupervisionContext:
+    """The problems, their history and the parsed settings, with what is derived from them.
+
+    Build it with :func:`open_context` (project file + store) or :meth:`from_frames` (frames
+    at hand, e.g. in tests). Derived parts (deadlines, rebounds, incidents, layers, evaluations
+    as of a date) are computed on first use and kept; a context is never modified, so it can be
+    shared between threads (the app keeps one per store version).
+
+    Attributes
+    ----------
+    issues
+        The wide issues frame (``Store.issues()``).
+    history
+        The status history (``Store.history()``).
+    settings
+        The parsed settings of the project file.
+    timezone
+        The territory's time zone: local dates are read and shown in it.
+    config
+        The project file, when there is one (layers and the metric CRS come from it).
+    last_export
+        Local date of the last export imported (``runs.observed_at``), or ``None``.
+    run_id
+        The store's last run id (0 before any import): a key for caches of its answers.
+    """
+
+    issues: pd.DataFrame
+    history: pd.DataFrame
+    settings: Settings
+    timezone: str
+    config: Config | None = None
+    last_export: dt.date | None = None
+    run_id: int = 0
+    _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+
+    @classmethod
+    def from_frames(cls, issues: pd.DataFrame, history: pd.DataFrame | None = None, *,
+                    config: Config | None = None, settings: Settings | None = None,
+                    timezone: str | None = None,
+                    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+                    last_export: dt.date | None = None, run_id: int = 0,
+                    rebounds: pd.DataFrame | None = None,
+                    incidents: pd.DataFrame | None = None) -> SupervisionContext:
+        """A context over frames at hand.
+
+        Parameters
+        ----------
+        issues, history
+            The wide issues frame and its status history (empty when omitted).
+        config
+            The project file; its settings and time zone are used unless given here.
+        settings, timezone
+            Override the project file's (defaults without one).
+        layers
+            Boundary layers already loaded (name -> layer frame); read from the project file
+            on first use otherwise.
+        last_export, run_id
+            See the class attributes.
+        rebounds, incidents
+            Rebounds and incidents already found (same index as ``issues``); derived on first
+            use otherwise.
+        """
+        if history is None:
+            history = pd.DataFrame(columns=["issue_id", "previous_status", "status",
+                                            "changed_at"])
+        if settings is None:
+            settings = config.settings if config is not None else default_settings()
+        if timezone is None:
+            timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+        ctx = cls(issues=issues, history=history, settings=settings, timezone=timezone,
+                  config=config, last_export=last_export, run_id=run_id)
+        if layers is not None:
+            ctx._memo["layers"] = dict(layers)
+        if rebounds is not None:
+            ctx._memo["rebounds"] = rebounds
+        if incidents is not None:
+            ctx._memo["incidents"] = incidents
+        return ctx
+
+    # --- derived once --------------------------------------------------------------------
+
+    def _once(self, key: Any, compute: Callable[[], _T]) -> _T:
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            return self._memo[key]  # type: ignore[no-any-return]
+
+    @property
+    def metric_crs(self) -> str | None:
+        """The metric CRS for distances: ``[territory] metric_crs``, else chosen from the
+        layers' (or, without layers, the problems') position."""
+        def compute() -> str | None:
+            from gridwatch.placing.layers import layer_metric_crs
+
+            configured = self.config.territory.metric_crs if self.config else None
+            specs = self.config.layers_of_kind("admin") if self.config else ()
+            admin = {s.name: self.areas(s.name) for s in specs}
+            admin = {name: frame for name, frame in admin.items() if frame is not None}
+            if configured or not admin:
+                return configured  # None: chosen from the problems' position where needed
+            return layer_metric_crs(admin)
+        return self._once("metric_crs", compute)
+
+    @property
+    def layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """Every boundary layer of the project file, in WGS84 (empty without a project)."""
+        def compute() -> dict[str, gpd.GeoDataFrame]:
+            from gridwatch.placing.layers import load_layers
+
+            return dict(load_layers(self.config)) if self.config is not None else {}
+        return self._once("layers", compute)
+
+    def areas(self, layer: str) -> gpd.GeoDataFrame | None:
+        """The areas of ``layer`` (to list areas with no problem), when the project has it.
+
+        Only that layer is read when the layers were not loaded yet.
+        """
+        loaded = self._memo.get("layers")
+        if loaded is not None:
+            return loaded.get(layer)  # type: ignore[no-any-return]
+        if self.config is None or layer not in {s.name for s in self.config.layers}:
+            return None
+
+        def compute() -> gpd.GeoDataFrame:
+            from gridwatch.placing.layers import read_layer
+
+            return read_layer(self.config.layer(layer))  # type: ignore[union-attr]
+        return self._once(("layer", layer), compute)
+
+    @property
+    def deadlines(self) -> pd.DataFrame:
+        """Derived deadlines of every problem (:func:`derive_deadlines`)."""
+        def compute() -> pd.DataFrame:
+            from gridwatch.supervision.deadlines import derive_deadlines
+
+            return derive_deadlines(self.issues, self.settings.deadlines, timezone=self.timezone)
+        return self._once("deadlines", compute)
+
+    @property
+    def rebounds(self) -> pd.DataFrame:
+        """Rebounds (:func:`find_rebounds`), same index as :attr:`issues`."""
+        def compute() -> pd.DataFrame:
+            from gridwatch.supervision.rebound import find_rebounds
+
+            return find_rebounds(self.issues, self.settings.rebound, metric_crs=self.metric_crs)
+        return self._once("rebounds", compute)
+
+    @property
+    def incidents(self) -> pd.DataFrame | None:
+        """Duplicate incidents (:func:`group_incidents`), or ``None`` when the statistics count
+        reports (``[supervision] count_incidents = false``)."""
+        if not self.settings.asof.count_incidents:
+            return None
+
+        def compute() -> pd.DataFrame:
+            from gridwatch.supervision.incidents import group_incidents
+
+            return group_incidents(self.issues, self.settings.duplicates,
+                                   metric_crs=self.metric_crs)
+        return self._once("incidents", compute)
+
+    def counted(self) -> pd.Series:
+        """Which problems the statistics count: all of them, or only the first report of each
+        duplicate incident when ``[supervision] count_incidents`` is on (same index as
+        :attr:`issues`). Figures shown anywhere are counted over these rows."""
+        from gridwatch.supervision.incidents import incident_primary
+
+        incidents = self.incidents
+        if incidents is None:
+            return pd.Series(True, index=self.issues.index)
+        return pd.Series(incident_primary(incidents), index=self.issues.index)
+
+    def evaluate(self, as_of: Any) -> pd.DataFrame:
+        """Codes of every problem as of the end of a local date (:func:`evaluate_as_of`)."""
+        from gridwatch.supervision.codes import evaluate_as_of, parse_as_of
+
+        day = parse_as_of(as_of)
+        key = ("evaluate", day)
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]  # type: ignore[no-any-return]
+        result = evaluate_as_of(self.issues, as_of=day, history=self.history,
+                                deadlines=self.deadlines,
+                                deadline_settings=self.settings.deadlines,
+                                settings=self.settings.asof, timezone=self.timezone)
+        with self._lock:
+            kept = [k for k in self._memo if isinstance(k, tuple) and k[0] == "evaluate"]
+            for old in kept[: max(len(kept) - _EVALUATIONS_KEPT + 1, 0)]:
+                del self._memo[old]
+            self._memo[key] = result
+        return result
+
+    def restrict(self, keep: pd.Series | np.ndarray) -> SupervisionContext:
+        """The same context over a subset of the problems (a filter of the app).
+
+        Rebounds and incidents are those found among all problems, restricted to the subset,
+        so a filter does not change what counts as a rebound.
+        """
+        mask = np.asarray(keep, dtype=bool)
+        if mask.shape != (len(self.issues),):
+            raise ValueError(f"keep has {mask.size} values for {len(self.issues)} problems")
+        sub = replace(self, issues=self.issues.loc[mask], _memo={}, _lock=threading.RLock())
+        for name in ("deadlines", "rebounds"):
+            sub._memo[name] = getattr(self, name).loc[mask]
+        incidents = self.incidents
+        if incidents is not None:
+            sub._memo["incidents"] = incidents.loc[mask]
+        for name in ("layers", "metric_crs"):
+            if name in self._memo:
+                sub._memo[name] = self._memo[name]
+        return sub
+
+    # --- the questions ---------------------------------------------------------------------
+
+    def status(self, as_of: Any, *, layer: str) -> pd.DataFrame:
+        """Red/yellow/green counts per area of ``layer`` as of a local date (红黄绿码)."""
+        from gridwatch.supervision.aggregate import area_statistics
+
+        return area_statistics(self.issues, self.evaluate(as_of), layer=layer, end=as_of,
+                               rebounds=self.rebounds, incidents=self.incidents,
+                               areas=self.areas(layer), timezone=self.timezone)
+
+    def league(self, week: str, *, layer: str) -> pd.DataFrame:
+        """The weekly league table of ``layer`` (周亮晒)."""
+        from gridwatch.supervision.league import league_for_week
+
+        return league_for_week(self, week, layer=layer)
+
+    def reminders(self, as_of: Any) -> pd.DataFrame:
+        """Reminders per responsible unit with their escalation (一函两单)."""
+        from gridwatch.supervision.codes import parse_as_of
+        from gridwatch.supervision.remind import reminder_list
+
+        day = parse_as_of(as_of)
+        return reminder_list(self.issues, self.evaluate(day), as_of=day,
+                             settings=self.settings.escalation, timezone=self.timezone)
+
+    def review(self, month: str, *, layer: str | None = None) -> dict[str, pd.DataFrame]:
+        """The monthly review tables (月复盘); ``layer`` defaults to :meth:`review_layer`."""
+        from gridwatch.supervision.review import monthly_review
+
+        return monthly_review(self, month, layer=layer or self.review_layer())
+
+    def hotspots(self, *, layer: str | None, method: str, as_of: Any = None,
+                 variable: str | None = None, period: str | None = None) -> gpd.GeoDataFrame:
+        """One hotspot method as of a local date (default: the last day a problem was
+        reported); see :func:`gridwatch.hotspots.run_hotspots`."""
+        from gridwatch.hotspots import run_hotspots
+
+        return run_hotspots(self, layer=layer, method=method, as_of=as_of, variable=variable,
+                            period=period)
+
+    def review_layer(self) -> str:
+        """The layer of the review's area tables: the last admin layer (e.g. town), else the
+        last area layer."""
+        specs = self.config.layers if self.config is not None else ()
+        admin = [s.name for s in specs if s.kind == "admin"]
+        other = [s.name for s in specs if s.kind not in ("redline", "zone")]
+        chosen = (admin or other or [None])[-1]
+        if chosen is None:
+            raise ConfigError("a layer is required when the project declares no area layer "
+                              "(give --layer)")
+        return chosen
+
+    def last_report_date(self) -> dt.date | None:
+        """Local date of the latest report, or ``None`` when there is no problem."""
+        reported = self.issues["reported_at"].dropna()
+        if reported.empty:
+            return None
+        return reported.max().tz_convert(self.timezone).date()
+
+    @property
+    def cache_dir(self) -> Path | None:
+        """Folder of the hotspot weights cache (``[hotspots] cache_dir`` under the project)."""
+        folder = self.settings.hotspots.cache_dir
+        if not folder or self.config is None:
+            return None
+        return self.config.root / folder
+
+
+def open_context(config: Config | None, db_url: str | None = None, *,
+                 store: Store | None = None,
+                 layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+                 progress: Callable[[str], None] | None = None) -> SupervisionContext:
+    """Read the store and build the supervision context of a project.
+
+    Parameters
+    ----------
+    config
+        The project file (``None``: default settings, no layers, the default time zone).
+    db_url
+        The store's URL; default: the project file's ``[store] url``, else the embedded
+        SQLite file ``data/gridwatch.sqlite`` under the working folder. Ignored when ``store``
+        is given.
+    store
+        An open store to read instead.
+    layers
+        Boundary layers already loaded, to skip loading them again.
+    progress
+        Called with a short message before each slow step.
+
+    Returns
+    -------
+    SupervisionContext
+    """
+    from gridwatch.config import default_store_url
+    from gridwatch.store import Store
+
+    say = progress or (lambda message: None)
+    names = [s.name for s in config.layers] if config is not None else None
+    if store is None:
+        url = db_url or (config.store_url if config is not None else None) or \
+            default_store_url()
+        with Store(url) as opened:
+            say("reading the store")
+            return _from_store(opened, config, names, layers)
+    say("reading the store")
+    return _from_store(store, config, names, layers)
+
+
+def _from_store(store: Store, config: Config | None, names: list[str] | None,
+                layers: Mapping[str, gpd.GeoDataFrame] | None) -> SupervisionContext:
+    issues = store.issues(layers=names) if names else store.issues()
+    history = store.history()
+    runs = store.runs()
+    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+    observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
+    last = observed.max().tz_convert(timezone).date() if len(observed) else None
+    run_id = int(runs["run_id"].max()) if len(runs) else 0
+    return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
+                                          last_export=last, run_id=run_id)
