@@ -8,7 +8,7 @@ question gets the same answer wherever it is asked.
 
 Examples
 --------
->>> ctx = SupervisionContext.from_frames(empty_issues(), timezone="Asia/Shanghai")
+>>> ctx = SupervisionContext.from_frames(empty_issues(["grid"]), timezone="Asia/Shanghai")
 >>> ctx.status("2024-03-01", layer="grid").empty
 True
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,9 +42,11 @@ _T = TypeVar("_T")
 _EVALUATIONS_KEPT = 16
 
 
-def empty_issues() -> pd.DataFrame:
-    """An issues frame with the canonical columns and no row (a store before any import)."""
-    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in CANONICAL_COLUMNS})
+def empty_issues(layers: Sequence[str] = ()) -> pd.DataFrame:
+    """An issues frame with the canonical columns, ``<layer>_id`` per layer, and no row (a
+    store before any import)."""
+    columns = [*CANONICAL_COLUMNS, *(f"{name}_id" for name in layers)]
+    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in columns})
     for column in DATETIME_COLUMNS:
         frame[column] = pd.Series(dtype="datetime64[ns, UTC]")
     for column in ("lon", "lat"):
