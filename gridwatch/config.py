@@ -231,13 +231,17 @@ def _is_table(raw: Any, where: str, problems: list[str]) -> bool:
 
 
 def _string(raw: dict[str, Any], key: str, where: str, problems: list[str],
-            default: str | None = None, *, example: str = "") -> str | None:
-    """``raw[key]`` when it is a non-empty string; ``default`` when absent or wrong."""
+            default: str | None = None, *, example: str = "",
+            empty_ok: bool = False) -> str | None:
+    """``raw[key]`` when it is a non-empty string; ``default`` when absent, wrong, or empty
+    and ``empty_ok`` (an empty value then means "not set")."""
     if key not in raw:
         return default
     value = raw[key]
     if isinstance(value, str) and value.strip():
         return value
+    if isinstance(value, str) and empty_ok:
+        return default
     hint = f" such as {example!r}" if example else ""
     got = "an empty string" if isinstance(value, str) else f"{type_name(value)} ({value!r})"
     problems.append(f"{where} {key} must be a non-empty string{hint}, got {got}")
@@ -303,7 +307,7 @@ def _territory(raw: Any, problems: list[str]) -> Territory:
     if not _is_table(raw, where, problems):
         return Territory()
     problems += unknown_keys(raw, _TERRITORY_KEYS, where)
-    name = _string(raw, "name", where, problems, "") or ""
+    name = _string(raw, "name", where, problems, "", empty_ok=True) or ""
     tz = _string(raw, "timezone", where, problems, "Asia/Shanghai",
                  example="Asia/Shanghai") or "Asia/Shanghai"
     try:
@@ -312,7 +316,7 @@ def _territory(raw: Any, problems: list[str]) -> Territory:
         problems.append(f"{where} timezone {tz!r} is not a known time zone "
                         "(use an IANA name such as 'Asia/Shanghai')")
     margin = _number(raw, "margin_m", where, problems, 2000.0, unit=" of metres")
-    metric = _string(raw, "metric_crs", where, problems, example="EPSG:4549")
+    metric = _string(raw, "metric_crs", where, problems, example="EPSG:4549", empty_ok=True)
     if metric is not None:
         metric = _metric_crs(metric, problems)
     return Territory(name=name, timezone=tz, margin_m=margin, metric_crs=metric)
@@ -342,7 +346,7 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
     problems += unknown_keys(raw, _INPUT_KEYS, where)
     crs = _string(raw, "crs", where, problems, "wgs84", example="gcj02") or "wgs84"
     _crs(crs, f"{where} crs", problems)
-    encoding = _string(raw, "encoding", where, problems, example="gb18030")
+    encoding = _string(raw, "encoding", where, problems, example="gb18030", empty_ok=True)
     _encoding(encoding, f"{where} encoding", problems)
     aliases: dict[str, tuple[str, ...]] = {}
     raw_aliases = raw.get("aliases", {})
@@ -446,7 +450,7 @@ def _layer(item: dict[str, Any], where: str, root: Path,
                         f"{suggestion(kind, LAYER_KINDS)}")
     crs = _string(item, "crs", where, problems, "wgs84", example="gcj02") or "wgs84"
     _crs(crs, f"{where} crs", problems)
-    text = {key: _string(item, key, where, problems)
+    text = {key: _string(item, key, where, problems, empty_ok=key == "encoding")
             for key in ("name_field", "parent", "parent_field", "layer", "encoding")}
     _encoding(text["encoding"], f"{where} encoding", problems)
     near = _number(item, "near_m", where, problems, DEFAULT_NEAR_M, unit=" of metres") \

@@ -286,6 +286,10 @@ def test_core_values_are_typed_when_valid(tmp_path: Path) -> None:
     assert config.input.keep_columns == ("ward",)
     assert config.store_url == "postgresql+psycopg://user@host:5432/db"
     assert config.layer("rl").near_m == 0.0 and config.layer("rl").source_layer == "lines"
+    # An empty value of an optional setting means "not set", as the docs say.
+    unset = config_from_dict({"territory": {"name": "", "metric_crs": ""},
+                              "input": {"encoding": ""}}, root=tmp_path)
+    assert unset.territory.metric_crs is None and unset.input.encoding is None
 
 
 def _toml_blocks(path: Path) -> list[str]:
