@@ -64,10 +64,10 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     areas = _areas(ctx, now, keep)
     bounds = areas.total_bounds if len(areas) else \
         layers(ctx.project.config_path)[ctx.plan.layer].total_bounds
-    app = ctx.config.section("app")
+    app = ctx.config.settings.app
     # SVG paths, not one canvas: areas stay addressable (tests, hover) and are few per view
-    fmap = mapping.make_map(bounds, base_url=BASE_URL, tiles=app.get("tiles") or None,
-                            tiles_attribution=str(app.get("tiles_attribution", "")),
+    fmap = mapping.make_map(bounds, base_url=BASE_URL, tiles=app.tiles,
+                            tiles_attribution=app.tiles_attribution,
                             prefer_canvas=False)
     fields = {"area_name": tr("name", lang), "area_id": tr("id", lang),
               "open": tr("open", lang), "red": tr("overdue", lang),

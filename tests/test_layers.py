@@ -11,7 +11,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from gridwatch.config import Config, config_from_dict
+from gridwatch.config import Config, LayerSpec, config_from_dict
 from gridwatch.errors import CRSError, LayerError
 from gridwatch.placing import coords
 from gridwatch.placing.layers import (
@@ -185,8 +185,12 @@ def test_projected_numbers_without_tag(tmp_path: Path) -> None:
 
 def test_unknown_crs_label(tmp_path: Path) -> None:
     _frame().to_file(tmp_path / "a.geojson", driver="GeoJSON")
+    # The project file rejects it when it loads (test_config); a LayerSpec built in code is
+    # checked again when the layer is read.
+    spec = LayerSpec(name="area", path=tmp_path / "a.geojson", id_field="code", kind="admin",
+                     crs="mars")
     with pytest.raises(CRSError, match=r"'mars' is not a known.*gcj02"):
-        _read(tmp_path, path="a.geojson", crs="mars")
+        read_layer(spec)
 
 
 def test_real_counties_in_wgs84(jiaxing_counties_path: Path) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._weights import WEIGHT_KINDS
+from gridwatch.settings import unknown_keys
 
 __all__ = ["HotspotSettings", "hotspot_settings"]
 
@@ -58,9 +59,9 @@ def hotspot_settings(section: dict[str, Any]) -> HotspotSettings:
     known = {f.name: f for f in fields(HotspotSettings)}
     problems: list[str] = []
     values: dict[str, Any] = {}
+    problems += unknown_keys(section, known, "[hotspots]")
     for key, raw in section.items():
         if key not in known:
-            problems.append(f"[hotspots] unknown key {key!r}; known keys: {', '.join(known)}")
             continue
         default = getattr(defaults, key)
         if isinstance(default, bool):

@@ -20,6 +20,7 @@ import shapely
 
 from gridwatch.errors import ConfigError
 from gridwatch.placing.coords import metric_crs
+from gridwatch.settings import type_name, unknown_keys
 
 __all__ = [
     "NORMALISE_STEPS",
@@ -103,26 +104,36 @@ def normalise_labels(values: pd.Series, steps: Sequence[str]) -> pd.Series:
 
 
 def label_rules(section: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
-    """Read ``[validate.normalise]`` (column → list of steps) from the project file.
+    """Read ``[validate]`` of the project file: ``normalise`` (column → list of steps).
 
     Raises
     ------
     ConfigError
-        Listing every unknown step.
+        Listing every unknown key, value of the wrong type and unknown step.
     """
-    raw = section.get("normalise", {}) if isinstance(section, Mapping) else {}
+    section = section if isinstance(section, Mapping) else {}
+    problems = unknown_keys(section, ("normalise",), "[validate]")
+    raw = section.get("normalise", {})
+    if not isinstance(raw, Mapping):
+        problems.append(f"[validate.normalise] must be a table of column = [steps], got "
+                        f"{type_name(raw)} ({raw!r})")
+        raw = {}
     rules: dict[str, tuple[str, ...]] = {}
-    problems: list[str] = []
-    for column, steps in dict(raw).items():
-        steps = [steps] if isinstance(steps, str) else list(steps)
+    for column, steps in raw.items():
+        if isinstance(steps, str):
+            steps = [steps]
+        if not isinstance(steps, list) or not all(isinstance(s, str) for s in steps):
+            problems.append(f"[validate.normalise] {column} must be a step or an array of steps "
+                            f"such as [\"digits\", \"strip_zeros\"], got {steps!r}")
+            continue
         for step in steps:
-            name, _, arg = str(step).partition(":")
+            name, _, arg = step.partition(":")
             ok = name in {"strip", "upper", "lower", "digits", "strip_zeros"} or (
                 name == "remove" and arg) or (name == "zfill" and arg.isdigit())
             if not ok:
                 problems.append(f"[validate.normalise] {column}: step {step!r} is not one of "
                                 f"{', '.join(NORMALISE_STEPS)}")
-        rules[str(column)] = tuple(str(s) for s in steps)
+        rules[str(column)] = tuple(steps)
     if problems:
         raise ConfigError("the label rules have problems:", problems)
     return rules

@@ -24,6 +24,7 @@ import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.settings import SUPERVISION_TABLES, unknown_keys
 from gridwatch.supervision.calendar import (
     calendar_for,
     count_working_days,
@@ -44,7 +45,7 @@ __all__ = [
 
 CODES: tuple[str, ...] = ("red", "yellow", "green", "closed_on_time", "closed_late")
 #: Sub-tables of ``[supervision]`` owned by other modules.
-_SUBTABLES = {"league", "escalation", "rebound", "duplicates", "review"}
+_SUBTABLES = set(SUPERVISION_TABLES)
 
 
 @dataclass(frozen=True)
@@ -62,9 +63,7 @@ def parse_asof_settings(section: Mapping[str, Any]) -> AsOfSettings:
     raw = dict(section or {})
     problems: list[str] = []
     known = {"yellow_days", "count_incidents"}
-    for key in sorted(set(raw) - known - _SUBTABLES):
-        problems.append(f"[supervision] unknown key {key!r}; allowed: "
-                        f"{', '.join(sorted(known | _SUBTABLES))}")
+    problems += unknown_keys(raw, known | _SUBTABLES, "[supervision]")
     yellow = raw.get("yellow_days", 3)
     if isinstance(yellow, bool) or not isinstance(yellow, int) or yellow < 0:
         problems.append(f"[supervision] yellow_days must be a whole number >= 0, got {yellow!r}")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CATEGORIES, SOURCES
+from gridwatch.settings import unknown_keys
 from gridwatch.supervision.calendar import (
     Unit,
     add_days,
@@ -98,8 +99,7 @@ def parse_deadline_settings(section: Mapping[str, Any]) -> DeadlineSettings:
     raw = dict(section or {})
     known = {"rules", "default_days", "unit", "immediate_days", "review_every_days",
              "prefer_record", "task_labels"}
-    for key in sorted(set(raw) - known):
-        problems.append(f"[deadlines] unknown key {key!r}; allowed: {', '.join(sorted(known))}")
+    problems += unknown_keys(raw, known, "[deadlines]")
     default_unit = _unit(raw.get("unit", "working"), "[deadlines] unit", problems)
     default_days = _nonneg_int(raw.get("default_days", 15), "[deadlines] default_days", problems)
     immediate = _nonneg_int(raw.get("immediate_days", 1), "[deadlines] immediate_days", problems)
@@ -116,7 +116,7 @@ def parse_deadline_settings(section: Mapping[str, Any]) -> DeadlineSettings:
         problems.append("[deadlines.task_labels] must be a table of label = kind")
         extra = {}
     for label, kind in extra.items():
-        if kind not in TASK_KINDS:
+        if not isinstance(kind, str) or kind not in TASK_KINDS:
             problems.append(f"[deadlines.task_labels] {label!r} maps to {kind!r}; "
                             f"allowed: {', '.join(TASK_KINDS)}")
         labels[str(label).strip()] = str(kind)
@@ -141,8 +141,7 @@ def _rule(item: Any, i: int, default_unit: Unit, immediate: int,
         return None
     allowed = {"category", "source", "severity", "task_type", "days", "unit", "kind",
                "milestones"}
-    for key in sorted(set(item) - allowed):
-        problems.append(f"{where}: unknown key {key!r}; allowed: {', '.join(sorted(allowed))}")
+    problems += unknown_keys(item, allowed, where)
     kind = item.get("kind", "standard")
     if kind not in TASK_KINDS:
         problems.append(f"{where}: kind {kind!r} is not one of {', '.join(TASK_KINDS)}")
@@ -163,8 +162,12 @@ def _rule(item: Any, i: int, default_unit: Unit, immediate: int,
             if value not in codes:
                 problems.append(f"{where}: {name} {value!r} is not a code; "
                                 f"allowed: {', '.join(codes)}")
-    milestones = tuple(_nonneg_int(m, f"{where} milestones", problems)
-                       for m in item.get("milestones", []) or [])
+    raw_milestones = item.get("milestones", [])
+    if not isinstance(raw_milestones, list):
+        problems.append(f"{where} milestones must be an array of whole numbers of days, "
+                        f"got {raw_milestones!r}")
+        raw_milestones = []
+    milestones = tuple(_nonneg_int(m, f"{where} milestones", problems) for m in raw_milestones)
     if milestones and (list(milestones) != sorted(milestones) or milestones[-1] > days):
         problems.append(f"{where}: milestones {list(milestones)} must increase and not pass "
                         f"days = {days}")

@@ -24,6 +24,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import unknown_keys
 
 __all__ = [
     "DuplicateSettings",
@@ -59,8 +60,7 @@ def positive_settings(section: Mapping[str, Any], cls: type[_S], where: str) -> 
     """
     raw = dict(section or {})
     keys = tuple(f.name for f in dataclasses.fields(cls))
-    problems = [f"{where} unknown key {k!r}; allowed: {', '.join(keys)}"
-                for k in sorted(set(raw) - set(keys))]
+    problems = unknown_keys(raw, keys, where)
     for key in keys:
         value = raw.get(key)
         if key in raw and (isinstance(value, bool) or not isinstance(value, int | float)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import suggestion, unknown_keys
 from gridwatch.supervision.aggregate import STAT_COLUMNS, period_statistics, previous_period
 
 if TYPE_CHECKING:
@@ -61,8 +62,7 @@ def parse_league_settings(section: Mapping[str, Any]) -> LeagueSettings:
         weights = { on_time_rate = 60, overdue_rate = -40 }
     """
     raw = dict(section or {})
-    problems = [f"[supervision.league] unknown key {k!r}; allowed: base, weights, worst_n"
-                for k in sorted(set(raw) - {"base", "weights", "worst_n"})]
+    problems = unknown_keys(raw, ("base", "weights", "worst_n"), "[supervision.league]")
     weights = raw.get("weights", LeagueSettings().weights)
     if not isinstance(weights, dict) or not weights:
         problems.append(f"[supervision.league] weights must be a table metric = weight, "
@@ -70,8 +70,8 @@ def parse_league_settings(section: Mapping[str, Any]) -> LeagueSettings:
         weights = {}
     for name, w in weights.items():
         if name not in LEAGUE_METRICS:
-            problems.append(f"[supervision.league.weights] {name!r} is not a metric; "
-                            f"allowed: {', '.join(LEAGUE_METRICS)}")
+            problems.append(f"[supervision.league.weights] {name!r} is not a metric"
+                            f"{suggestion(str(name), LEAGUE_METRICS)}")
         if isinstance(w, bool) or not isinstance(w, int | float):
             problems.append(f"[supervision.league.weights] {name} must be a number, got {w!r}")
     base = raw.get("base", 40.0)

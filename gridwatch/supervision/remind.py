@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.settings import unknown_keys
 from gridwatch.supervision.calendar import local_dates
 
 __all__ = [
@@ -54,8 +55,7 @@ def parse_escalation_settings(section: Mapping[str, Any]) -> EscalationSettings:
     """Validate ``[supervision.escalation]``; raise ConfigError listing every problem."""
     raw = dict(section or {})
     keys = ("due_soon_days", *ESCALATION_LEVELS)
-    problems = [f"[supervision.escalation] unknown key {k!r}; allowed: {', '.join(keys)}"
-                for k in sorted(set(raw) - set(keys))]
+    problems = unknown_keys(raw, keys, "[supervision.escalation]")
     values = dict(EscalationSettings().__dict__)
     for key in keys:
         if key not in raw:
