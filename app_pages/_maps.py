@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_pages._shared import BASE_URL, Context, file_bytes, layers, settings, view_layer
 from gridwatch.errors import GridwatchError
+from gridwatch.output.palette import HOTSPOT_OUTLINE, OVERDUE_RAMP
 from gridwatch.ui import maps as mapping
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
@@ -95,17 +96,15 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     if f.hexagons:
         _hexagons(ctx, fmap, located)
     if f.colour == "gistar":
-        entries = {mapping.BIN_LABELS[b] if lang == "zh" else f"bin {b:+d}": mapping.BIN_COLOURS[b]
-                   for b in (3, 2, 1, 0, -1, -2, -3)}
+        entries = mapping.bin_legend(lang)
         title = tr("legend_bins", lang)
     else:
-        entries = {tr("legend_none", lang): mapping.OVERDUE_RAMP[0],
-                   tr("legend_most", lang): mapping.OVERDUE_RAMP[-1]}
+        entries = {tr("legend_none", lang): OVERDUE_RAMP[0],
+                   tr("legend_most", lang): OVERDUE_RAMP[-1]}
         title = tr("legend_overdue" if f.colour == "red" else "legend_rate", lang)
-    entries[tr("legend_hotspot", lang)] = "#000000"
+    entries[tr("legend_hotspot", lang)] = HOTSPOT_OUTLINE
     if ctx.plan.show_points:
-        entries.update({code_label(c, lang): mapping.CODE_COLOURS[c]
-                        for c in ("red", "yellow", "green")})
+        entries.update(mapping.code_legend(("red", "yellow", "green"), lang))
     mapping.add_legend(fmap, title, entries)
     names = areas.loc[areas["hotspot"], "area_name"].astype("str").tolist()
     return MapView(fmap=fmap, areas=areas, hotspots=names)
