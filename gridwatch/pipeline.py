@@ -20,7 +20,7 @@ from gridwatch.errors import GridwatchError
 from gridwatch.ingest.records import REJECT_COLUMNS, read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels, label_rules
 from gridwatch.placing.assign import place_records, unassigned_counts
-from gridwatch.placing.layers import load_layers
+from gridwatch.placing.layers import load_layers, project_metric_crs
 from gridwatch.store.transactional import Store
 
 __all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest", "run_validate"]
@@ -180,11 +180,12 @@ def run_validate(
     layers = load_layers(config)
     say(f"placing {len(result.records):,} row(s)")
     placed, place_rejects = place_records(result.records, layers, config)
+    metric = project_metric_crs(config.territory.metric_crs, layers=layers, specs=config.layers)
     checks: list[LabelCheck] = []
     parts: list[pd.DataFrame] = []
     for column, layer in against:
         check, rows = compare_labels(placed, layers[layer], column=column, layer=layer,
-                                     steps=rules.get(column, ()))
+                                     steps=rules.get(column, ()), metric_crs=metric)
         checks.append(check)
         parts.append(rows.assign(column=column, layer=layer))
     disagreements = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()

@@ -21,9 +21,8 @@ from gridwatch.config import Config, LayerSpec
 from gridwatch.placing import coords
 from gridwatch.placing.layers import (
     in_territory,
-    layer_metric_crs,
     locate_points,
-    lonlat_transformer,
+    project_metric_crs,
     representative_xy,
     territory,
 )
@@ -159,7 +158,7 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
         The project, or the layer declarations (for kind and ``near_m``).
     metric_crs
         CRS for distances; default ``[territory] metric_crs``, else the zone of the layers
-        (:func:`gridwatch.placing.layers.layer_metric_crs`).
+        (:func:`gridwatch.placing.layers.project_metric_crs`).
     reported_grid
         Grid codes given by the reporters, for ``grid_mismatch``; None means none given.
     distance_cap_m
@@ -203,8 +202,8 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
         out[f"{spec.name}_id"] = ids.take(pos[back], allow_fill=True)
         if spec.kind == "redline":
             if metric_xy is None:
-                crs = layer_metric_crs(layers, override=metric_crs)
-                fwd = lonlat_transformer("EPSG:4326", crs)
+                crs = project_metric_crs(metric_crs, layers=layers, specs=specs)
+                fwd = coords.lonlat_transformer("EPSG:4326", crs)
                 metric_xy = fwd.transform(x, y)
                 to_metric = fwd.transform
             inside = pos >= 0
