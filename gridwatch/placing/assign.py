@@ -26,16 +26,15 @@ from gridwatch.placing.layers import (
     representative_xy,
     territory,
 )
+from gridwatch.schema import concat_rejects
 
 __all__ = [
     "DISTANCE_CAP_M",
-    "REJECT_COLUMNS",
     "assign_areas",
     "place_records",
     "unassigned_counts",
 ]
 
-REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 #: Distances to a redline zone are computed up to this many metres; farther points get NaN.
 DISTANCE_CAP_M = 5_000.0
 
@@ -415,6 +414,7 @@ def _rejects(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, raw_crs: np.nd
     n = len(records)
     files = (records["source_file"].astype("str").fillna("").to_numpy(dtype=object)
              if "source_file" in records else np.full(n, "", dtype=object))
+    all_files = files
     rows = (pd.to_numeric(records["source_row"], errors="coerce").fillna(0).astype("int64")
             .to_numpy() if "source_row" in records else np.arange(1, n + 1))
     where = config.territory.name or "the territory (the admin layer)"
@@ -471,14 +471,7 @@ def _rejects(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, raw_crs: np.nd
          + _fmt(lon, "{:.6f}") + ", lat " + _fmt(lat, "{:.6f}") + f" in WGS84, more than "
          f"{margin} outside {where} (also with lon and lat swapped)")
 
-    if not parts:
-        frame = pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
-    else:
-        frame = pd.concat(parts, ignore_index=True)
-    frame["row"] = frame["row"].astype("int64")
-    for column in ("file", "column", "value", "reason"):
-        frame[column] = frame[column].astype("str")
-    return frame.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    return concat_rejects(*parts, file_order=pd.unique(all_files))
 
 
 def _texts(value: Any, idx: np.ndarray) -> Any:
