@@ -229,7 +229,7 @@ def concat_rejects(*frames: pd.DataFrame | None,
     if not parts:
         return empty_rejects()
     frame = pd.concat(parts, ignore_index=True).astype(_REJECT_DTYPES)
-    order = {name: i for i, name in enumerate(dict.fromkeys([*(file_order or ()),
-                                                              *frame["file"]]))}
+    known = list(file_order) if file_order is not None else []
+    order = {name: i for i, name in enumerate(dict.fromkeys([*known, *frame["file"]]))}
     key = frame["file"].map(order).astype("int64") * (1 << 32) + frame["row"]
     return frame.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
