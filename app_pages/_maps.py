@@ -13,6 +13,7 @@ import streamlit as st
 
 from app_pages._shared import BASE_URL, Context, file_bytes, layers, view_layer
 from gridwatch.errors import GridwatchError
+from gridwatch.output.palette import HOTSPOT_OUTLINE, OVERDUE_RAMP
 from gridwatch.ui import maps as mapping
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
@@ -96,17 +97,15 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     if f.hexagons:
         _hexagons(ctx, fmap, located)
     if f.colour == "gistar":
-        entries = {mapping.BIN_LABELS[b] if lang == "zh" else f"bin {b:+d}": mapping.BIN_COLOURS[b]
-                   for b in (3, 2, 1, 0, -1, -2, -3)}
+        entries = mapping.bin_legend(lang)
         title = tr("legend_bins", lang)
     else:
-        entries = {tr("legend_none", lang): mapping.OVERDUE_RAMP[0],
-                   tr("legend_most", lang): mapping.OVERDUE_RAMP[-1]}
+        entries = {tr("legend_none", lang): OVERDUE_RAMP[0],
+                   tr("legend_most", lang): OVERDUE_RAMP[-1]}
         title = tr("legend_overdue" if f.colour == "red" else "legend_rate", lang)
-    entries[tr("legend_hotspot", lang)] = "#000000"
+    entries[tr("legend_hotspot", lang)] = HOTSPOT_OUTLINE
     if ctx.plan.show_points:
-        entries.update({code_label(c, lang): mapping.CODE_COLOURS[c]
-                        for c in ("red", "yellow", "green")})
+        entries.update(mapping.code_legend(("red", "yellow", "green"), lang))
     mapping.add_legend(fmap, title, entries)
     names = areas.loc[areas["hotspot"], "area_name"].astype("str").tolist()
     return MapView(fmap=fmap, areas=areas, hotspots=names)
@@ -123,7 +122,7 @@ def _overlays(ctx: Context, fmap: folium.Map) -> None:
         mapping.add_overlay(fmap, zones, name=tr("redline", lang), label_column="area_name",
                             colour="#cc0000", fill_opacity=0.2)
         if spec.near_m:
-            belts = _belts(path, spec.name, spec.near_m, ctx.supervision.metric_crs)
+            belts = _belts(path, spec.name, spec.near_m, str(ctx.supervision.metric_crs))
             mapping.add_overlay(fmap, belts,
                                 name=f"{tr('redline', lang)} {spec.near_m:g} m",
                                 label_column="area_name", colour="#cc0000", dashed=True,
@@ -131,15 +130,9 @@ def _overlays(ctx: Context, fmap: folium.Map) -> None:
 
 
 @st.cache_resource(show_spinner=False)
-def _belts(path: str, name: str, near_m: float, metric_crs: str | None) -> gpd.GeoDataFrame:
+def _belts(path: str, name: str, near_m: float, metric_crs: str) -> gpd.GeoDataFrame:
     """The belts drawn around the zones, in the metric CRS the problems are filtered in."""
-    from gridwatch.placing.coords import metric_crs as zone_of
-
-    zones = layers(path)[name]
-    if metric_crs is None:
-        centre = zones.geometry.union_all().centroid
-        metric_crs = zone_of([centre.x], [centre.y])
-    return views.belt_shapes(zones, near_m, metric_crs=metric_crs)
+    return views.belt_shapes(layers(path)[name], near_m, metric_crs=metric_crs)
 
 
 def _hexagons(ctx: Context, fmap: folium.Map, located: pd.DataFrame) -> None:

@@ -17,13 +17,14 @@ import pandas as pd
 
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
-from gridwatch.ingest.records import REJECT_COLUMNS, read_issues
+from gridwatch.ingest.records import read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels, label_rules
 from gridwatch.placing.assign import place_records, unassigned_counts
-from gridwatch.placing.layers import load_layers
+from gridwatch.placing.layers import load_layers, project_metric_crs
+from gridwatch.schema import concat_rejects
 from gridwatch.store.transactional import Store
 
-__all__ = ["REJECT_COLUMNS", "RunSummary", "run_ingest", "run_validate"]
+__all__ = ["RunSummary", "run_ingest", "run_validate"]
 
 #: Called with a short message at the start of each stage.
 StageReporter = Callable[[str], None]
@@ -109,7 +110,8 @@ def run_ingest(
         layers = load_layers(config)
     say(f"placing {len(result.records):,} row(s) in {len(layers)} layer(s)")
     placed, place_rejects = place_records(result.records, layers, config)
-    rejects = _concat_rejects(result.rejects, place_rejects)
+    rejects = concat_rejects(result.rejects, place_rejects,
+                             file_order=[f.path for f in result.files])
     if result.rows_in != len(placed) + len(rejects):
         raise GridwatchError(
             f"row accounting failed: {result.rows_in} rows in, {len(placed)} accepted, "
@@ -180,23 +182,17 @@ def run_validate(
     layers = load_layers(config)
     say(f"placing {len(result.records):,} row(s)")
     placed, place_rejects = place_records(result.records, layers, config)
+    metric = project_metric_crs(config.territory.metric_crs, layers=layers, specs=config.layers)
     checks: list[LabelCheck] = []
     parts: list[pd.DataFrame] = []
     for column, layer in against:
         check, rows = compare_labels(placed, layers[layer], column=column, layer=layer,
-                                     steps=rules.get(column, ()))
+                                     steps=rules.get(column, ()), metric_crs=metric)
         checks.append(check)
         parts.append(rows.assign(column=column, layer=layer))
     disagreements = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return checks, disagreements, _concat_rejects(result.rejects, place_rejects)
-
-
-def _concat_rejects(*frames: pd.DataFrame) -> pd.DataFrame:
-    parts = [f.loc[:, list(REJECT_COLUMNS)] for f in frames if f is not None and len(f)]
-    if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in REJECT_COLUMNS})
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    return checks, disagreements, concat_rejects(result.rejects, place_rejects,
+                                                 file_order=[f.path for f in result.files])
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:

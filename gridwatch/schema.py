@@ -1,14 +1,18 @@
 """The canonical problem record: its columns, codes, and the words users write for them.
 
-Everything here is data (tables) plus two small normalising functions, shared by ingest, the
-store, exports and the demo generator.
+Everything here is data (tables), two small normalising functions and the reject frame, shared by
+ingest, placing, the pipeline, the store, exports and the demo generator.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover - pandas is imported on first use (the CLI starts cheap)
+    import pandas as pd
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -19,12 +23,15 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "HEADER_ALIASES",
     "OPEN_STATUSES",
+    "REJECT_COLUMNS",
     "REQUIRED_COLUMNS",
     "SOURCES",
     "SOURCE_LABELS",
     "STATUSES",
     "STATUS_LABELS",
     "TEXT_COLUMNS",
+    "concat_rejects",
+    "empty_rejects",
     "header_key",
     "label_table",
     "normalise_label",
@@ -53,6 +60,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
 #: Time zone of a project that names none (``[territory] timezone``).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
+#: Columns of a reject frame: one row per input row not accepted, and the reason in plain words.
+REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
+_REJECT_DTYPES: dict[str, str] = {"file": "str", "row": "int64", "column": "str", "value": "str",
+                                  "reason": "str"}
 #: Free text typed by people: data, never markup or formulas.
 TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
 
@@ -178,3 +189,50 @@ def label_table(base: Mapping[str, str], codes: tuple[str, ...],
     if extra:
         table.update({normalise_label(k): v for k, v in extra.items()})
     return table
+
+
+def empty_rejects() -> pd.DataFrame:
+    """Return a reject frame without rows: :data:`REJECT_COLUMNS`, ``row`` int64, others str."""
+    import pandas as pd
+
+    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _REJECT_DTYPES.items()})
+
+
+def concat_rejects(*frames: pd.DataFrame | None,
+                   file_order: Iterable[str] | None = None) -> pd.DataFrame:
+    """Join reject frames into one, ordered by file, then row (stable).
+
+    Every stage that rejects rows returns them in this shape; ingest, placing and the pipeline
+    join theirs with this function.
+
+    Parameters
+    ----------
+    *frames
+        Frames with :data:`REJECT_COLUMNS` (other columns are dropped); None and empty frames
+        are skipped.
+    file_order
+        Files in the order they were read. Files not in it follow, in the order they first
+        appear in ``frames``; None: all files in that order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`REJECT_COLUMNS` with ``row`` int64 and the others str, a fresh RangeIndex.
+
+    Examples
+    --------
+    >>> a = concat_rejects(); list(a.columns), len(a)
+    (['file', 'row', 'column', 'value', 'reason'], 0)
+    """
+    import numpy as np
+    import pandas as pd
+
+    parts: Sequence[pd.DataFrame] = [f.loc[:, list(REJECT_COLUMNS)] for f in frames
+                                     if f is not None and len(f)]
+    if not parts:
+        return empty_rejects()
+    frame = pd.concat(parts, ignore_index=True).astype(_REJECT_DTYPES)
+    known = list(file_order) if file_order is not None else []
+    order = {name: i for i, name in enumerate(dict.fromkeys([*known, *frame["file"]]))}
+    key = frame["file"].map(order).astype("int64") * (1 << 32) + frame["row"]
+    return frame.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)

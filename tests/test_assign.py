@@ -17,8 +17,9 @@ from pyproj import Geod, Transformer
 
 from gridwatch.config import Config, LayerSpec, config_from_dict
 from gridwatch.placing import coords
-from gridwatch.placing.assign import REJECT_COLUMNS, assign_areas, place_records, unassigned_counts
+from gridwatch.placing.assign import assign_areas, place_records, unassigned_counts
 from gridwatch.placing.layers import load_layers, representative_xy, territory
+from gridwatch.schema import REJECT_COLUMNS
 
 TO_GK = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True)
 FROM_GK = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)

@@ -22,6 +22,7 @@ from gridwatch.placing.coords import (
     gcj02_to_bd09,
     gcj02_to_wgs84,
     in_china,
+    lonlat_transformer,
     metric_crs,
     parse_crs,
     parse_crs_many,
@@ -486,3 +487,27 @@ def test_metric_crs_on_the_real_jiaxing_counties(jiaxing_counties_path) -> None:
 def test_metric_crs_without_points_raises() -> None:
     with pytest.raises(CRSError, match="metric_crs"):
         metric_crs([np.nan], [np.nan])
+
+
+# --- lonlat_transformer ------------------------------------------------------------------------
+
+
+def test_lonlat_transformer_is_one_cached_object_that_every_thread_can_use() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    shared = lonlat_transformer("EPSG:4326", "EPSG:4549")
+    expected = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(*JIAXING)
+    lon = np.full(20_000, JIAXING[0])
+    lat = np.full(20_000, JIAXING[1])
+
+    def use(_: int) -> tuple[object, np.ndarray, np.ndarray]:
+        transformer = lonlat_transformer(CRS.from_epsg(4326).to_string(), "EPSG:4549")
+        x, y = transformer.transform(lon, lat)
+        return transformer, np.asarray(x), np.asarray(y)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(use, range(8)))
+    for transformer, x, y in results:
+        assert transformer is shared
+        np.testing.assert_array_equal(x, expected[0])
+        np.testing.assert_array_equal(y, expected[1])

@@ -30,7 +30,8 @@ from gridwatch.output.files import (
     write_table,
     write_workbook,
 )
-from gridwatch.output.kml import HOTSPOT_BIN_COLOURS, _geometries_xml, _geometry_xml, kml_colour
+from gridwatch.output.kml import _geometries_xml, _geometry_xml, kml_colour
+from gridwatch.output.palette import BIN_COLOURS
 from gridwatch.output.shapefile import FIELD_MAP_NAME, short_field_names
 from gridwatch.schema import CANONICAL_COLUMNS
 
@@ -365,7 +366,8 @@ def test_kml_names_escaping_and_data(areas: gpd.GeoDataFrame, tmp_path: Path) ->
     assert "&lt;img src=x onerror=alert(1)&gt;" in description
     assert XSS not in description
     assert "<th>逾期问题数</th><td>12</td>" in description
-    assert "<td>热点 99% hot spot</td>" in description  # bin 3 spelled out for the field team
+    # bin 3 spelled out for the field team
+    assert "<td>热点(99%置信) Hot spot (99% confidence)</td>" in description
 
 
 def test_kml_opens_in_gdal_with_chinese_fields(areas: gpd.GeoDataFrame, tmp_path: Path) -> None:
@@ -383,9 +385,10 @@ def test_kml_styles_per_bin(areas: gpd.GeoDataFrame, tmp_path: Path) -> None:
     root, marks = _placemarks(write_layer(areas, tmp_path / "bins.kml", style_column="bin"))
     styles = {s.get("id"): s for s in root.findall("k:Document/k:Style", KML_NS)}
     assert len(styles) == 7
-    expected = {-3: "#4575B5", -2: "#849EBA", -1: "#C0CCBE", 0: "#F7F7F2",
-                1: "#FAB984", 2: "#ED7551", 3: "#D62F27"}
-    assert expected == HOTSPOT_BIN_COLOURS
+    # ArcGIS Hot Spot Analysis colours
+    expected = {-3: "#4575b5", -2: "#849eba", -1: "#c0ccbe", 0: "#f7f7f2",
+                1: "#fab984", 2: "#ed7551", 3: "#d62f27"}
+    assert expected == BIN_COLOURS
     for mark, bin_value in zip(marks, areas["bin"], strict=True):
         style = styles[mark.find("k:styleUrl", KML_NS).text.lstrip("#")]
         fill = style.find("k:PolyStyle/k:color", KML_NS).text

@@ -620,3 +620,19 @@ def test_every_row_is_accepted_or_rejected_exactly_once(
     assert (result.rejects["reason"].str.len() > 0).all()
     assert sum(f.rows_in for f in result.files) == result.rows_in
     assert sum(f.accepted for f in result.files) == result.accepted
+
+
+def test_concat_rejects_orders_files_as_read_then_rows() -> None:
+    from gridwatch.schema import REJECT_COLUMNS, concat_rejects, empty_rejects
+
+    def frame(file: str, rows: list[int]) -> pd.DataFrame:
+        return pd.DataFrame({"file": file, "row": rows, "column": "c", "value": "v",
+                             "reason": "r", "extra": 1})
+
+    joined = concat_rejects(frame("b", [5, 2]), None, empty_rejects(), frame("a", [3]),
+                            frame("c", [1]), file_order=np.array(["c", "a"], dtype=object))
+    assert list(joined.columns) == list(REJECT_COLUMNS)
+    assert list(zip(joined["file"], joined["row"], strict=True)) == [
+        ("c", 1), ("a", 3), ("b", 2), ("b", 5)]
+    assert joined.dtypes.to_dict() == empty_rejects().dtypes.to_dict()
+    assert concat_rejects().dtypes.to_dict() == empty_rejects().dtypes.to_dict()

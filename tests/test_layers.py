@@ -18,9 +18,9 @@ from gridwatch.placing.layers import (
     LAYER_COLUMNS,
     check_layers,
     in_territory,
-    layer_metric_crs,
     load_layers,
     locate_points,
+    project_metric_crs,
     read_layer,
     territory,
 )
@@ -204,7 +204,7 @@ def test_real_counties_in_wgs84(jiaxing_counties_path: Path) -> None:
     # GCJ-02 lies ~500 m north-east of WGS84 here: the converted layer moved back south-west.
     shift = np.asarray(raw.total_bounds) - np.asarray(county.total_bounds)
     assert 0.003 < shift[0] < 0.008 and -0.005 < shift[1] < 0.0
-    assert layer_metric_crs({"county": county}) == "EPSG:4549"
+    assert project_metric_crs(None, layers={"county": county}) == "EPSG:4549"
     assert check_layers(config) == []
 
 
@@ -295,6 +295,56 @@ def test_territory_margin(tmp_path: Path) -> None:
     # Only the admin layer makes the territory: the grid far away is not in it.
     assert not in_territory(area, [121.005], [31.005])[0]
     assert in_territory(None, [1.0, np.nan], [2.0, 3.0]).tolist() == [True, False]
+
+
+# --------------------------------------------------------------------------------- metric CRS
+
+
+def test_project_metric_crs_rule(tmp_path: Path) -> None:
+    """Configured CRS, else the admin layers' centre, else the points; never anything else."""
+    _write(tmp_path / "towns.geojson", ["T1", "T2"], list(SQUARES))  # Jiaxing, CM 120E
+    # a grid layer two zones west (CM 114E) and a redline zone one zone east (CM 123E)
+    _write(tmp_path / "grids.geojson", ["G1"], [shapely.box(114.0, 30.0, 114.01, 30.01)])
+    _write(tmp_path / "zones.geojson", ["R1"], [shapely.box(123.0, 30.0, 123.01, 30.01)])
+    config = _config(tmp_path, _layer("grid", "grids.geojson", kind="grid"),
+                     _layer("town", "towns.geojson"),
+                     _layer("zone", "zones.geojson", kind="redline"))
+    layers = load_layers(config)
+    west = ([114.0, 114.1], [30.0, 30.1])
+    assert project_metric_crs("EPSG:32651", layers=layers, specs=config.layers,
+                              lon=west[0], lat=west[1]) == "EPSG:32651"
+    assert project_metric_crs(None, layers=layers, specs=config.layers,
+                              lon=west[0], lat=west[1]) == "EPSG:4549"
+    assert project_metric_crs("", layers={}, lon=west[0], lat=west[1]) == "EPSG:4547"
+    assert project_metric_crs(None, layers={"zone": layers["zone"]}) == "EPSG:4550"
+    with pytest.raises(CRSError, match=r"\[territory\] metric_crs"):
+        project_metric_crs(None, layers={}, lon=[np.nan], lat=[np.nan])
+
+
+def test_metric_crs_users_agree(tmp_path: Path) -> None:
+    """Redline distances (placing) and incident distances (supervision) use one metric CRS."""
+    from gridwatch.placing.assign import assign_areas
+    from gridwatch.supervision.incidents import metric_xy
+
+    _write(tmp_path / "towns.geojson", ["T1", "T2"], list(SQUARES))
+    _write(tmp_path / "zones.geojson", ["R1"], [SQUARES[0]])
+    specs = (_layer("town", "towns.geojson"),
+             {**_layer("zone", "zones.geojson", kind="redline"), "near_m": 5000.0})
+    # a configured CRS (UTM 51N) that no zone rule would pick here: every user must follow it
+    config = _config(tmp_path, *specs, metric_crs="EPSG:32651")
+    layers = load_layers(config)
+    crs = project_metric_crs(config.territory.metric_crs, layers=layers, specs=config.layers)
+    assert crs == "EPSG:32651"
+    lon, lat = np.array([120.73, 120.75]), np.array([30.705, 30.705])
+    x, y = metric_xy(lon, lat, crs=config.territory.metric_crs)
+    expected = shapely.distance(layers["zone"].to_crs(crs).geometry.iloc[0],
+                                shapely.points(x, y))
+    placed = assign_areas(lon, lat, layers, config)
+    np.testing.assert_allclose(placed["zone_dist_m"], expected, rtol=1e-9)
+    # measured in the zone rule's CRS instead, the distances would differ by ~1e-4
+    gk = shapely.distance(layers["zone"].to_crs("EPSG:4549").geometry.iloc[0],
+                          shapely.points(*metric_xy(lon, lat, crs="EPSG:4549")))
+    assert not np.allclose(gk, expected, rtol=1e-6)
 
 
 def test_locate_points_border_rule(tmp_path: Path) -> None:

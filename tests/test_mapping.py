@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gridwatch.output.palette import CODE_COLOURS
 from gridwatch.ui import maps as mapping
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(document.cookie)}`\\"
@@ -75,8 +76,9 @@ def test_hotspot_bins_use_arcgis_colours(counties: gpd.GeoDataFrame) -> None:
     fmap = mapping.make_map(frame.total_bounds)
     layer = mapping.add_areas(fmap, frame, value_column="bin", by_bin=True, name="Gi*",
                               fields={"name": "名称", "bin": "置信区间"})
-    fills = [f["properties"]["_fill"] for f in layer.data["features"]]
-    assert fills == [mapping.BIN_COLOURS[b] for b in range(-3, 4)]
+    fills = [layer.style_function(f)["fillColor"] for f in layer.data["features"]]
+    # ArcGIS Hot Spot Analysis: cold 99/95/90 %, not significant, hot 90/95/99 %
+    assert fills == ["#4575b5", "#849eba", "#c0ccbe", "#f7f7f2", "#fab984", "#ed7551", "#d62f27"]
 
 
 @given(st.text(max_size=40))
@@ -97,7 +99,7 @@ def test_points_red_on_top_clusters_take_the_worst_code(counties: gpd.GeoDataFra
     page = mapping.map_html(fmap)
     assert "preferCanvas" not in page or '"preferCanvas": false' in page
     colours = re.findall(r'"color": "(#[0-9a-f]{6})"', page)
-    red, yellow, green = (mapping.CODE_COLOURS[c] for c in ("red", "yellow", "green"))
+    red, yellow, green = (CODE_COLOURS[c] for c in ("red", "yellow", "green"))
     assert colours[-2:] == [yellow, red]  # green cut by the limit, red drawn last
     assert green not in colours
     assert "iconCreateFunction" in page and f'indexOf("{red}")' in page

@@ -161,6 +161,27 @@ def test_library_call_matches_row_accounting(small_project: Path, tmp_path: Path
     assert sum(summary.reject_reasons.values()) == summary.rejected
 
 
+def test_rejects_of_every_stage_share_one_shape_and_order(small_project: Path,
+                                                         tmp_path: Path) -> None:
+    """Ingest, placing and the pipeline return rejects alike; files keep the order given."""
+    from gridwatch.ingest import read_issues
+    from gridwatch.placing import load_layers, place_records
+
+    config = load_config(small_project)
+    files = [write_gbk_csv(tmp_path / name, messy_rows()) for name in ("b_first.csv",
+                                                                       "a_second.csv")]
+    read = read_issues(files, settings=config.input, timezone=config.territory.timezone)
+    _, placing = place_records(read.records, load_layers(config), config)
+    with Store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        _, rejects = run_ingest(files, config=config, store=store)
+    assert not read.rejects.empty and not placing.empty
+    assert read.rejects.dtypes.to_dict() == placing.dtypes.to_dict() == rejects.dtypes.to_dict()
+    assert len(rejects) == len(read.rejects) + len(placing)
+    assert list(dict.fromkeys(rejects["file"])) == [str(f) for f in files]
+    for _file, rows in rejects.groupby("file", sort=False)["row"]:
+        assert rows.is_monotonic_increasing
+
+
 def test_cli_errors_are_one_clear_line(small_project: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     db = f"sqlite:///{tmp_path / 's.sqlite'}"

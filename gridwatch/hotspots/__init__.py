@@ -8,7 +8,7 @@ and values in, one GeoDataFrame with :data:`OUTPUT_COLUMNS` out. One statistic p
 
 from __future__ import annotations
 
-from gridwatch.hotspots._output import BIN_CATEGORIES, BIN_LABELS, OUTPUT_COLUMNS
+from gridwatch.hotspots._output import OUTPUT_COLUMNS
 from gridwatch.hotspots._run import (
     HOTSPOT_METHODS,
     HOTSPOT_VARIABLES,
@@ -42,6 +42,7 @@ from gridwatch.hotspots.gistar import (
 )
 from gridwatch.hotspots.hexbin import hex_counts, hex_hotspots, points_to_cells
 from gridwatch.hotspots.rule import RULE_LABELS, rule_hotspots
+from gridwatch.output.palette import BIN_CATEGORIES, BIN_LABELS
 
 __all__ = [
     "BIN_CATEGORIES",

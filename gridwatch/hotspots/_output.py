@@ -1,4 +1,4 @@
-"""The one output shape every hotspot method returns, and the Chinese labels of bins/categories."""
+"""The one output shape every hotspot method returns (bin categories and labels: the palette)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import LayerError
+from gridwatch.output.palette import BIN_CATEGORIES, BIN_LABELS
 
 __all__ = [
-    "BIN_CATEGORIES",
-    "BIN_LABELS",
     "OUTPUT_COLUMNS",
     "aligned_values",
     "result_frame",
@@ -24,15 +23,6 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
     "area_id", "area_name", "value", "z", "p", "p_fdr", "bin", "category", "label",
     "trend_z", "trend_p", "geometry",
 )
-
-BIN_CATEGORIES: dict[int, str] = {
-    3: "hot_99", 2: "hot_95", 1: "hot_90", 0: "not_significant",
-    -1: "cold_90", -2: "cold_95", -3: "cold_99",
-}
-BIN_LABELS: dict[int, str] = {
-    3: "热点(99%置信)", 2: "热点(95%置信)", 1: "热点(90%置信)", 0: "不显著",
-    -1: "冷点(90%置信)", -2: "冷点(95%置信)", -3: "冷点(99%置信)",
-}
 
 
 def aligned_values(areas: gpd.GeoDataFrame, values: Any, *, name: str = "values") -> np.ndarray:

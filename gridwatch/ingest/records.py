@@ -42,19 +42,19 @@ from gridwatch.schema import (
     CLOSED_STATUSES,
     DATETIME_COLUMNS,
     HEADER_ALIASES,
+    REJECT_COLUMNS,
     REQUIRED_COLUMNS,
     SOURCE_LABELS,
     SOURCES,
     STATUS_LABELS,
     STATUSES,
+    concat_rejects,
     header_key,
     label_table,
     normalise_label,
 )
 
-__all__ = ["REJECT_COLUMNS", "FileStats", "IngestResult", "map_headers", "read_issues"]
-
-REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
+__all__ = ["FileStats", "IngestResult", "map_headers", "read_issues"]
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
                                  "severity", "task_type")
 _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
@@ -234,7 +234,7 @@ def read_issues(
     records = pd.concat(parts, ignore_index=True) if parts else _empty_records(settings)
     id_headers = {t.name: h for t, m in mapped_all for h, c in m.items() if c == "issue_id"}
     records, dup_rejects = _drop_superseded(records, id_headers)
-    rejects = _concat_rejects([*reject_parts, dup_rejects])
+    rejects = concat_rejects(*reject_parts, dup_rejects)
     files = [_file_stats(t, m, records, rejects) for t, m in mapped_all]
     return IngestResult(records=records, rejects=rejects, rows_in=total,
                         duplicates=len(dup_rejects), files=files)
@@ -645,19 +645,7 @@ def _drop_superseded(records: pd.DataFrame,
 
 
 def _rejects_frame(rows: list[tuple[str, int, str, str, str]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=list(REJECT_COLUMNS))
-    return frame.astype({"file": "str", "row": "int64", "column": "str", "value": "str",
-                         "reason": "str"})
-
-
-def _concat_rejects(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return _rejects_frame([])
-    frame = pd.concat(parts, ignore_index=True)
-    order = {name: i for i, name in enumerate(dict.fromkeys(frame["file"]))}
-    key = frame["file"].map(order).astype("int64") * (1 << 32) + frame["row"]
-    return frame.iloc[np.argsort(key.to_numpy(), kind="stable")].reset_index(drop=True)
+    return concat_rejects(pd.DataFrame(rows, columns=list(REJECT_COLUMNS)))
 
 
 def _empty_records(settings: InputSettings) -> pd.DataFrame:

@@ -19,15 +19,12 @@ import geopandas as gpd
 import pandas as pd
 
 from gridwatch.errors import ConfigError, CRSError
-from gridwatch.output.kml import CODE_COLOURS, HOTSPOT_BIN_COLOURS, HOTSPOT_BIN_LABELS, write_kml
+from gridwatch.output.kml import write_kml
 from gridwatch.output.shapefile import read_zipped_shapefile, write_zipped_shapefile
 from gridwatch.schema import CANONICAL_COLUMNS
 
 __all__ = [
-    "CODE_COLOURS",
     "FORMULA_PREFIXES",
-    "HOTSPOT_BIN_COLOURS",
-    "HOTSPOT_BIN_LABELS",
     "ISSUE_FORMATS",
     "LAYER_FORMATS",
     "TABLE_FORMATS",

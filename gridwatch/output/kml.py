@@ -22,41 +22,22 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from gridwatch.output.palette import (
+    BIN_COLOURS,
+    CATEGORY_COLOURS,
+    CODE_COLOURS,
+    DEFAULT_COLOUR,
+    bin_label,
+)
+
 __all__ = [
-    "CODE_COLOURS",
-    "HOTSPOT_BIN_COLOURS",
-    "HOTSPOT_BIN_LABELS",
     "KML_FILL_ALPHA",
     "kml_colour",
     "write_kml",
 ]
 
-#: Fill colours (#RRGGBB) of Gi* confidence bins, as ArcGIS Hot Spot Analysis draws them.
-HOTSPOT_BIN_COLOURS: dict[int, str] = {
-    -3: "#4575B5",  # cold spot, 99 % confidence: deep blue
-    -2: "#849EBA",  # cold spot, 95 %: medium blue
-    -1: "#C0CCBE",  # cold spot, 90 %: light blue-grey
-    0: "#F7F7F2",  # not significant: near white
-    1: "#FAB984",  # hot spot, 90 %: light red
-    2: "#ED7551",  # hot spot, 95 %: medium red
-    3: "#D62F27",  # hot spot, 99 %: deep red
-}
-HOTSPOT_BIN_LABELS: dict[int, str] = {
-    -3: "冷点 99% cold spot", -2: "冷点 95% cold spot", -1: "冷点 90% cold spot",
-    0: "不显著 not significant",
-    1: "热点 90% hot spot", 2: "热点 95% hot spot", 3: "热点 99% hot spot",
-}
-#: Colours of the supervision codes (红黄绿码) and of closed problems.
-CODE_COLOURS: dict[str, str] = {
-    "red": "#D62F27", "yellow": "#F2C12E", "green": "#3A9E4F",
-    "closed_on_time": "#8C8C8C", "closed_late": "#5B5B5B",
-}
-# Colours for other style values, in order of the sorted values (ColorBrewer Set1/Dark2).
-_PALETTE = ("#E41A1C", "#377EB8", "#4DAF4A", "#984EA3", "#FF7F00", "#A65628", "#F781BF",
-            "#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E")
 #: Fill opacity (0-255): polygons stay see-through over the phone app's base map.
 KML_FILL_ALPHA = 0x8C
-_DEFAULT_COLOUR = "#FF7F00"
 _OUTLINE_WIDTH = 1.5
 _SCHEMA_ID = "attributes"
 _BAD_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -116,22 +97,23 @@ def _field_type(column: pd.Series) -> str:
 def _style_scheme(values: pd.Series | None) -> tuple[dict[Any, str], dict[Any, str]]:
     """Return (style id per value, colour per style id) for a style column."""
     if values is None:
-        return {}, {"default": _DEFAULT_COLOUR}
+        return {}, {"default": DEFAULT_COLOUR}
     present = values.dropna().unique().tolist()
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and all(
-            float(v).is_integer() and int(v) in HOTSPOT_BIN_COLOURS for v in present):
+            float(v).is_integer() and int(v) in BIN_COLOURS for v in present):
         ids = {b: f"bin_{'m' if b < 0 else 'p' if b > 0 else ''}{abs(b)}"
-               for b in HOTSPOT_BIN_COLOURS}
+               for b in BIN_COLOURS}
         by_value = {v: ids[int(v)] for v in present}
-        return by_value, {ids[b]: colour for b, colour in HOTSPOT_BIN_COLOURS.items()}
+        return by_value, {ids[b]: colour for b, colour in BIN_COLOURS.items()}
     labels = sorted({str(v) for v in present})
     if labels and set(labels) <= set(CODE_COLOURS):
         ids = {label: f"code_{label}" for label in CODE_COLOURS}
         return ({v: ids[str(v)] for v in present},
                 {ids[label]: colour for label, colour in CODE_COLOURS.items()})
     ids = {label: f"s{i}" for i, label in enumerate(labels, start=1)}
-    colours = {ids[label]: _PALETTE[i % len(_PALETTE)] for i, label in enumerate(labels)}
+    colours = {ids[label]: CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)]
+               for i, label in enumerate(labels)}
     return {v: ids[str(v)] for v in present}, colours
 
 
@@ -300,8 +282,8 @@ def _write(fh: TextIO, gdf: gpd.GeoDataFrame, *, document_name: str, name_column
     row_close = escape("</td></tr>")
     table_open = escape('<table border="1" cellpadding="2">')
     table_close = escape("</table>")
-    # Gi* bins also get their meaning spelled out in the balloon ("热点 99% hot spot").
-    bin_rows = {v: escape(f"<tr><th>显著性 significance</th><td>{HOTSPOT_BIN_LABELS[int(v)]}"
+    # Gi* bins also get their meaning spelled out in the balloon, in Chinese and English.
+    bin_rows = {v: escape(f"<tr><th>显著性 significance</th><td>{bin_label(int(v), 'zh+en')}"
                           "</td></tr>")
                 for v, sid in by_value.items() if sid.startswith("bin_")}
     styles = gdf[style_column].tolist() if style_column else [None] * len(gdf)
@@ -340,10 +322,10 @@ def write_kml(gdf: gpd.GeoDataFrame, path: Path, *, name_column: str,
         Column shown as each placemark's name (Chinese kept).
     style_column
         Column whose values choose the style. A numeric (not boolean) column whose values all
-        lie in −3…3 is read as Gi* bins: the ArcGIS hot/cold colours
-        (:data:`HOTSPOT_BIN_COLOURS`, all seven styles written) and the bin's meaning in the
-        balloon. Supervision codes (red, yellow, green, closed_on_time, closed_late) get
-        :data:`CODE_COLOURS`; other values a categorical palette. ``None``: one style.
+        lie in −3…3 is read as Gi* bins: the ArcGIS hot/cold colours (all seven styles
+        written) and the bin's meaning in the balloon. Supervision codes (red, yellow, green,
+        closed_on_time, closed_late) get their code colours; other values a categorical
+        palette; all from :mod:`gridwatch.output.palette`. ``None``: one style.
     timezone
         Zone in which tz-aware datetimes are shown.
     document_name

@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from gridwatch.errors import ConfigError
-from gridwatch.placing.coords import metric_crs
+from gridwatch.placing.layers import project_metric_crs
 from gridwatch.settings import type_name, unknown_keys
 
 __all__ = [
@@ -146,6 +146,7 @@ def compare_labels(
     column: str,
     layer: str,
     steps: Sequence[str] = (),
+    metric_crs: str | None = None,
 ) -> tuple[LabelCheck, pd.DataFrame]:
     """Compare a label column of placed records with their ``<layer>_id``.
 
@@ -160,6 +161,9 @@ def compare_labels(
         The label column and the layer it names areas of.
     steps
         Normalisation applied to both the labels and the layer's ids.
+    metric_crs
+        CRS in which distances are measured: the project's
+        (:func:`gridwatch.placing.layers.project_metric_crs`); default the zone of ``areas``.
 
     Returns
     -------
@@ -187,7 +191,9 @@ def compare_labels(
     agree = compared & (label == assigned)
     disagree = compared & ~agree
     rows = placed.loc[disagree]
-    distances = _distance_to_named(rows, label[disagree], areas, area_key)
+    crs = project_metric_crs(metric_crs, layers={layer: areas}, lon=placed["lon"],
+                             lat=placed["lat"])
+    distances = _distance_to_named(rows, label[disagree], areas, area_key, crs)
     out = pd.DataFrame({
         "issue_id": rows.get("issue_id"),
         "source_file": rows.get("source_file"),
@@ -212,11 +218,10 @@ def compare_labels(
 
 
 def _distance_to_named(rows: pd.DataFrame, labels: pd.Series, areas: gpd.GeoDataFrame,
-                       area_key: pd.Series) -> np.ndarray:
-    """Metres from each point to the polygon of the area its label names."""
+                       area_key: pd.Series, crs: str) -> np.ndarray:
+    """Metres (in the metric ``crs``) from each point to the polygon of the area its label names."""
     if rows.empty:
         return np.array([], dtype=float)
-    crs = metric_crs(rows["lon"].to_numpy(), rows["lat"].to_numpy())
     metric_areas = areas.set_geometry(areas.geometry).to_crs(crs)
     by_key = dict(zip(area_key, metric_areas.geometry, strict=True))
     points = gpd.GeoSeries(gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326).to_crs(crs)

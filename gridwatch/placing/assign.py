@@ -21,22 +21,20 @@ from gridwatch.config import Config, LayerSpec
 from gridwatch.placing import coords
 from gridwatch.placing.layers import (
     in_territory,
-    layer_metric_crs,
     locate_points,
-    lonlat_transformer,
+    project_metric_crs,
     representative_xy,
     territory,
 )
+from gridwatch.schema import concat_rejects
 
 __all__ = [
     "DISTANCE_CAP_M",
-    "REJECT_COLUMNS",
     "assign_areas",
     "place_records",
     "unassigned_counts",
 ]
 
-REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 #: Distances to a redline zone are computed up to this many metres; farther points get NaN.
 DISTANCE_CAP_M = 5_000.0
 
@@ -159,7 +157,7 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
         The project, or the layer declarations (for kind and ``near_m``).
     metric_crs
         CRS for distances; default ``[territory] metric_crs``, else the zone of the layers
-        (:func:`gridwatch.placing.layers.layer_metric_crs`).
+        (:func:`gridwatch.placing.layers.project_metric_crs`).
     reported_grid
         Grid codes given by the reporters, for ``grid_mismatch``; None means none given.
     distance_cap_m
@@ -203,8 +201,8 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
         out[f"{spec.name}_id"] = ids.take(pos[back], allow_fill=True)
         if spec.kind == "redline":
             if metric_xy is None:
-                crs = layer_metric_crs(layers, override=metric_crs)
-                fwd = lonlat_transformer("EPSG:4326", crs)
+                crs = project_metric_crs(metric_crs, layers=layers, specs=specs)
+                fwd = coords.lonlat_transformer("EPSG:4326", crs)
                 metric_xy = fwd.transform(x, y)
                 to_metric = fwd.transform
             inside = pos >= 0
@@ -416,6 +414,7 @@ def _rejects(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, raw_crs: np.nd
     n = len(records)
     files = (records["source_file"].astype("str").fillna("").to_numpy(dtype=object)
              if "source_file" in records else np.full(n, "", dtype=object))
+    all_files = files
     rows = (pd.to_numeric(records["source_row"], errors="coerce").fillna(0).astype("int64")
             .to_numpy() if "source_row" in records else np.arange(1, n + 1))
     where = config.territory.name or "the territory (the admin layer)"
@@ -472,14 +471,7 @@ def _rejects(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, raw_crs: np.nd
          + _fmt(lon, "{:.6f}") + ", lat " + _fmt(lat, "{:.6f}") + f" in WGS84, more than "
          f"{margin} outside {where} (also with lon and lat swapped)")
 
-    if not parts:
-        frame = pd.DataFrame({c: pd.Series(dtype="str") for c in REJECT_COLUMNS})
-    else:
-        frame = pd.concat(parts, ignore_index=True)
-    frame["row"] = frame["row"].astype("int64")
-    for column in ("file", "column", "value", "reason"):
-        frame[column] = frame[column].astype("str")
-    return frame.sort_values(["file", "row"], kind="stable", ignore_index=True)
+    return concat_rejects(*parts, file_order=pd.unique(all_files))
 
 
 def _texts(value: Any, idx: np.ndarray) -> Any:

@@ -20,12 +20,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from gridwatch.errors import CRSError
+
+if TYPE_CHECKING:  # pragma: no cover - pyproj is imported on first use
+    from pyproj import Transformer
 
 __all__ = [
     "CHINA_BOUNDS",
@@ -36,6 +39,7 @@ __all__ = [
     "gcj02_to_bd09",
     "gcj02_to_wgs84",
     "in_china",
+    "lonlat_transformer",
     "metric_crs",
     "parse_crs",
     "parse_crs_many",
@@ -386,14 +390,37 @@ def bd09_to_wgs84(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 
 
+def lonlat_transformer(source: Any, target: Any) -> Transformer:
+    """Return the cached pyproj Transformer from ``source`` to ``target``, in x/y (lon/lat) order.
+
+    Every reprojection in gridwatch that goes through pyproj takes its transformer from here.
+
+    Parameters
+    ----------
+    source, target
+        Anything :meth:`pyproj.CRS.from_user_input` reads from its ``str()``, e.g.
+        ``"EPSG:4326"``, ``"EPSG:4549"`` or a :class:`pyproj.CRS`.
+
+    Returns
+    -------
+    pyproj.Transformer
+        Built with ``always_xy=True``; one object per (source, target) pair.
+
+    Notes
+    -----
+    Building a transformer takes 0.1–0.4 s (PROJ searches the possible operations), so it is
+    built once and shared. Sharing between threads (Streamlit runs each session in its own) is
+    safe: since pyproj 3.1 a Transformer keeps a separate PROJ object for each thread that
+    uses it, created on that thread's first call, so one cache serves every thread.
+    """
+    return _cached_transformer(str(source), str(target))
+
+
 @lru_cache(maxsize=64)
-def _transformer(code: str, *, inverse: bool):
-    # pyproj >= 3.1 transformers are thread-safe, so one cached object may serve every thread.
+def _cached_transformer(source: str, target: str) -> Transformer:
     from pyproj import Transformer
 
-    if inverse:
-        return Transformer.from_crs("EPSG:4326", code, always_xy=True)
-    return Transformer.from_crs(code, "EPSG:4326", always_xy=True)
+    return Transformer.from_crs(source, target, always_xy=True)
 
 
 def _system(crs: object, argument: str) -> str:
@@ -410,7 +437,8 @@ def _through_proj(code: str, x: Any, y: Any, *, inverse: bool) -> tuple[np.ndarr
     oy = np.full_like(ys, np.nan)
     ok = np.isfinite(xs) & np.isfinite(ys)
     if ok.any():
-        ox[ok], oy[ok] = _transformer(code, inverse=inverse).transform(xs[ok], ys[ok])
+        source, target = ("EPSG:4326", code) if inverse else (code, "EPSG:4326")
+        ox[ok], oy[ok] = lonlat_transformer(source, target).transform(xs[ok], ys[ok])
     # PROJ answers inf for points a projection cannot map: treat them as missing.
     bad = ~(np.isfinite(ox) & np.isfinite(oy))
     ox[bad] = np.nan
@@ -445,8 +473,7 @@ def to_wgs84(x: Any, y: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
     -----
     CGCS2000 and WGS84 lon/lat differ by a few centimetres, far below what matters for placing
     problems, so ``cgcs2000`` passes through unchanged (as PROJ itself does between EPSG:4490
-    and EPSG:4326). EPSG systems go through a cached pyproj ``Transformer`` with
-    ``always_xy=True``.
+    and EPSG:4326). EPSG systems go through :func:`lonlat_transformer`.
     """
     system = _system(crs, "crs")
     if system in ("wgs84", "cgcs2000"):

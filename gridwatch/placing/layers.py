@@ -8,11 +8,9 @@ Chinese web maps) are converted with :mod:`gridwatch.placing.coords`, EPSG layer
 
 from __future__ import annotations
 
-import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyproj import CRS, Transformer
+from pyproj import CRS
 from pyproj.exceptions import CRSError as PyprojCRSError
 from shapely.geometry.base import BaseGeometry
 
@@ -35,11 +33,10 @@ __all__ = [
     "LayerFinding",
     "check_layers",
     "in_territory",
-    "layer_metric_crs",
     "load_layers",
     "locate_points",
-    "lonlat_transformer",
     "polygonal_parts",
+    "project_metric_crs",
     "read_layer",
     "representative_xy",
     "territory",
@@ -58,19 +55,6 @@ _GEOGRAPHIC_LABELS = ("wgs84", "cgcs2000")
 _SHIFTED_LABELS = ("gcj02", "bd09")
 _POLYGONAL_TYPES = (3, 6)  # shapely type ids of Polygon and MultiPolygon
 _EMPTY = shapely.Polygon()
-
-
-def lonlat_transformer(source: Any, target: Any) -> Transformer:
-    """Return a cached lon/lat-ordered pyproj Transformer (building one takes ~0.1-0.4 s).
-
-    Cached per thread, as pyproj transformers should not be shared between threads.
-    """
-    return _cached_transformer(str(source), str(target), threading.get_ident())
-
-
-@lru_cache(maxsize=64)
-def _cached_transformer(source: str, target: str, _thread: int) -> Transformer:
-    return Transformer.from_crs(source, target, always_xy=True)
 
 
 @dataclass(frozen=True)
@@ -295,7 +279,7 @@ def _to_wgs84(geoms: np.ndarray, file_crs: CRS | None, label: str, spec: LayerSp
                 "layer if the file is right, or correct the file's .prj")
         if not (target.is_geographic and target.equals(CRS.from_epsg(4326),
                                                        ignore_axis_order=True)):
-            transformer = lonlat_transformer(target, "EPSG:4326")
+            transformer = coords.lonlat_transformer(target, "EPSG:4326")
             geoms = _transform(geoms, transformer.transform)
     _check_lonlat(geoms, spec, where)
     return geoms
@@ -439,23 +423,82 @@ def _fill_parent(child: gpd.GeoDataFrame, parent: gpd.GeoDataFrame) -> gpd.GeoDa
 # territory and metric CRS
 
 
-def layer_metric_crs(layers: Mapping[str, gpd.GeoDataFrame], *,
-                     override: str | None = None) -> str:
-    """Return the metric CRS for distances and areas: ``override`` or the zone of the layers.
+def project_metric_crs(
+    configured: str | None,
+    *,
+    layers: Mapping[str, gpd.GeoDataFrame] | None = None,
+    specs: Sequence[LayerSpec] | None = None,
+    lon: Any = None,
+    lat: Any = None,
+) -> str:
+    """Return the project's metric CRS, for every distance, buffer and area in gridwatch.
 
-    The zone is :func:`gridwatch.placing.coords.metric_crs` at the centre of all layers' bounds
-    (CGCS2000 3-degree Gauss-Krüger in China, UTM elsewhere).
+    One rule, in this order:
+
+    1. ``configured`` (``[territory] metric_crs``) when it is set;
+    2. else the zone :func:`gridwatch.placing.coords.metric_crs` picks (CGCS2000 3-degree
+       Gauss-Krüger in China, UTM elsewhere) at the centre of the bounds of the territory's
+       layers: the admin layers without a parent (else every admin layer, else every layer
+       without a parent, as :func:`territory` chooses; every layer given when ``specs`` is
+       None);
+    3. else, when no such layer has geometry, the zone at the median of the points
+       ``lon``/``lat``.
+
+    Parameters
+    ----------
+    configured
+        ``config.territory.metric_crs`` (None or ``""`` when not set).
+    layers
+        Loaded layers (name → GeoDataFrame in WGS84).
+    specs
+        Their declarations (``config.layers``), to find the admin layers.
+    lon, lat
+        WGS84 degrees of points, used only when no layer has geometry.
+
+    Returns
+    -------
+    str
+        ``configured`` as given, or ``"EPSG:n"``.
+
+    Raises
+    ------
+    CRSError
+        When nothing is configured and there is neither a layer with geometry nor a point
+        with finite coordinates.
+
+    Examples
+    --------
+    >>> project_metric_crs("EPSG:4549")
+    'EPSG:4549'
+    >>> project_metric_crs(None, lon=[120.7, 120.8], lat=[30.7, 30.8])  # Jiaxing
+    'EPSG:4549'
     """
-    if override:
-        return override
-    bounds = [g.total_bounds for g in layers.values() if len(g)]
-    stacked = np.array(bounds, dtype=float) if bounds else np.empty((0, 4))
-    if len(stacked) == 0 or np.isnan(stacked).all():
-        raise LayerError("no layer has any geometry, so no metric CRS can be chosen; "
-                         "set [territory] metric_crs (e.g. 'EPSG:4549')")
-    lon = (np.nanmin(stacked[:, 0]) + np.nanmax(stacked[:, 2])) / 2.0
-    lat = (np.nanmin(stacked[:, 1]) + np.nanmax(stacked[:, 3])) / 2.0
-    return str(coords.metric_crs(float(lon), float(lat)))
+    if configured:
+        return str(configured)
+    chosen = dict(layers or {})
+    if specs is not None:
+        chosen = {s.name: chosen[s.name] for s in _territory_specs(specs, chosen)}
+    bounds = np.array([g.total_bounds for g in chosen.values() if len(g)], dtype=float)
+    if len(bounds) and not np.isnan(bounds).all():
+        centre_lon = (np.nanmin(bounds[:, 0]) + np.nanmax(bounds[:, 2])) / 2.0
+        centre_lat = (np.nanmin(bounds[:, 1]) + np.nanmax(bounds[:, 3])) / 2.0
+        return coords.metric_crs(float(centre_lon), float(centre_lat))
+    if lon is not None and lat is not None:
+        xs = np.asarray(lon, dtype=float)
+        ys = np.asarray(lat, dtype=float)
+        if (np.isfinite(xs) & np.isfinite(ys)).any():
+            return coords.metric_crs(xs, ys)
+    raise CRSError("no metric CRS can be chosen: no layer has any geometry and no point has "
+                   "coordinates; set [territory] metric_crs (e.g. 'EPSG:4549')")
+
+
+def _territory_specs(specs: Sequence[LayerSpec],
+                     layers: Mapping[str, gpd.GeoDataFrame]) -> list[LayerSpec]:
+    """The layers that make the territory: top admin layers, else admin, else parentless."""
+    present = [s for s in specs if s.name in layers]
+    return ([s for s in present if s.kind == "admin" and s.parent is None]
+            or [s for s in present if s.kind == "admin"]
+            or [s for s in present if s.parent is None])
 
 
 def territory(layers: Mapping[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec], *,
@@ -475,17 +518,14 @@ def territory(layers: Mapping[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec]
     margin_m
         Metres added around the union.
     metric_crs
-        CRS to buffer in; default :func:`layer_metric_crs`.
+        ``[territory] metric_crs``: the CRS to buffer in (default: :func:`project_metric_crs`).
 
     Returns
     -------
     shapely geometry or None
         None when there is no layer to build it from; test points with :func:`in_territory`.
     """
-    present = [s for s in specs if s.name in layers]
-    chosen = ([s for s in present if s.kind == "admin" and s.parent is None]
-              or [s for s in present if s.kind == "admin"]
-              or [s for s in present if s.parent is None])
+    chosen = _territory_specs(specs, layers)
     parts = [np.asarray(layers[s.name].geometry.array, dtype=object) for s in chosen]
     if not parts:
         return None
@@ -493,9 +533,9 @@ def territory(layers: Mapping[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec]
     geoms = geoms[~shapely.is_empty(geoms)]
     if len(geoms) == 0:
         return None
-    crs = layer_metric_crs({s.name: layers[s.name] for s in chosen}, override=metric_crs)
-    forward = lonlat_transformer("EPSG:4326", crs)
-    back = lonlat_transformer(crs, "EPSG:4326")
+    crs = project_metric_crs(metric_crs, layers=layers, specs=specs)
+    forward = coords.lonlat_transformer("EPSG:4326", crs)
+    back = coords.lonlat_transformer(crs, "EPSG:4326")
     metric = _transform(geoms, forward.transform)
     # Tiny buffer first closes slivers between neighbouring areas traced separately.
     union = shapely.union_all(shapely.buffer(metric, 1.0))
@@ -551,8 +591,8 @@ def check_layers(config: Config, *, overlap_tolerance_m2: float = 1.0,
     """
     loaded = _load(config, progress)
     layers = {name: layer for name, (layer, _r) in loaded.items()}
-    crs = layer_metric_crs(layers, override=config.territory.metric_crs)
-    forward = lonlat_transformer("EPSG:4326", crs)
+    crs = project_metric_crs(config.territory.metric_crs, layers=layers, specs=config.layers)
+    forward = coords.lonlat_transformer("EPSG:4326", crs)
     metric = {name: _transform(np.asarray(g.geometry.array, dtype=object), forward.transform)
               for name, g in layers.items()}
     findings: list[LayerFinding] = []

@@ -145,18 +145,30 @@ class SupervisionContext:
 
     @property
     def metric_crs(self) -> str | None:
-        """The metric CRS for distances: ``[territory] metric_crs``, else chosen from the
-        layers' (or, without layers, the problems') position."""
+        """The metric CRS for distances, by the project's one rule
+        (:func:`gridwatch.placing.layers.project_metric_crs`): ``[territory] metric_crs``, else
+        the zone of the territory's layers, else of the problems; ``None`` when there is
+        nothing to choose from (no project, no problem)."""
         def compute() -> str | None:
-            from gridwatch.placing.layers import layer_metric_crs
+            from gridwatch.errors import CRSError
+            from gridwatch.placing.layers import project_metric_crs
 
-            configured = self.config.territory.metric_crs if self.config else None
-            specs = self.config.layers_of_kind("admin") if self.config else ()
-            admin = {s.name: self.areas(s.name) for s in specs}
-            admin = {name: frame for name, frame in admin.items() if frame is not None}
-            if configured or not admin:
-                return configured  # None: chosen from the problems' position where needed
-            return layer_metric_crs(admin)
+            config = self.config
+            if config is None:
+                layers, specs, configured = {}, None, None
+            else:
+                specs = config.layers
+                configured = config.territory.metric_crs
+                # the territory's (admin) layers only: the rule needs no other
+                wanted = [s.name for s in config.layers_of_kind("admin")] or \
+                    [s.name for s in config.layers if s.parent is None]
+                layers = {name: frame for name in wanted
+                          if (frame := self.areas(name)) is not None}
+            try:
+                return project_metric_crs(configured, layers=layers, specs=specs,
+                                          lon=self.issues["lon"], lat=self.issues["lat"])
+            except CRSError:
+                return None
         return self._once("metric_crs", compute)
 
     @property

@@ -11,14 +11,12 @@ with a spatial index (a k-d tree), never with an all-pairs loop.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from pyproj import Transformer
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
@@ -71,24 +69,19 @@ def positive_settings(section: Mapping[str, Any], cls: type[_S], where: str) -> 
     return cls(**{k: float(v) for k, v in raw.items()})
 
 
-@functools.lru_cache(maxsize=8)
-def _to_metric(crs: str) -> Transformer:
-    # Building a transformer costs ~0.2 s; a session uses one or two CRSs.
-    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-
-
 def metric_xy(lon: Any, lat: Any, *, crs: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Project WGS84 lon/lat to metres in ``crs``, else in the metric CRS of the data's centre."""
+    """Project WGS84 lon/lat to metres in ``crs`` (``[territory] metric_crs``), else in the
+    metric CRS of the points (:func:`gridwatch.placing.layers.project_metric_crs`)."""
+    from gridwatch.placing.coords import lonlat_transformer
+    from gridwatch.placing.layers import project_metric_crs
+
     lon = np.asarray(lon, dtype="float64")
     lat = np.asarray(lat, dtype="float64")
     ok = np.isfinite(lon) & np.isfinite(lat)
     if not ok.any():
         return np.full(lon.shape, np.nan), np.full(lat.shape, np.nan)
-    if crs is None:
-        from gridwatch.placing.coords import metric_crs
-
-        crs = metric_crs(lon[ok], lat[ok])
-    x, y = _to_metric(crs).transform(lon, lat)
+    crs = project_metric_crs(crs, lon=lon[ok], lat=lat[ok])
+    x, y = lonlat_transformer("EPSG:4326", crs).transform(lon, lat)
     return np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
 
 
@@ -117,7 +110,8 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
     settings
         Radius in metres and window in hours (defaults 50 m, 24 h).
     metric_crs
-        CRS for distances; chosen from the data's centre when omitted.
+        CRS for distances (``[territory] metric_crs``); when omitted, the zone of the points
+        (:func:`gridwatch.placing.layers.project_metric_crs`).
 
     Returns
     -------

@@ -52,7 +52,8 @@ def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None,
     settings
         ``radius_m`` (default 100) and ``days`` (default 90).
     metric_crs
-        CRS for distances; chosen from the data's centre when omitted.
+        CRS for distances (``[territory] metric_crs``); when omitted, the zone of the points
+        (:func:`gridwatch.placing.layers.project_metric_crs`).
 
     Returns
     -------

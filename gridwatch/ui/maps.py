@@ -25,39 +25,31 @@ import pandas as pd
 from branca.element import Element
 from folium.plugins import HeatMap, MarkerCluster
 
+from gridwatch.output.palette import (
+    BIN_COLOURS,
+    BIN_ORDER,
+    CODE_COLOURS,
+    DEFAULT_COLOUR,
+    HOTSPOT_OUTLINE,
+    OVERDUE_RAMP,
+    bin_label,
+)
+from gridwatch.ui.i18n import code_label
+
 __all__ = [
-    "BIN_COLOURS",
-    "BIN_LABELS",
-    "CODE_COLOURS",
-    "OVERDUE_RAMP",
     "add_areas",
     "add_heat",
     "add_legend",
     "add_overlay",
     "add_points",
     "asset_files",
+    "bin_legend",
+    "code_legend",
     "escape_text",
     "install_assets",
     "make_map",
     "map_html",
 ]
-
-#: ArcGIS Hot Spot Analysis colours by Gi* bin (-3 … 3).
-BIN_COLOURS: dict[int, str] = {
-    -3: "#4575b4", -2: "#91bfdb", -1: "#d1e5f0", 0: "#f7f7f7",
-    1: "#fddbc7", 2: "#ef8a62", 3: "#b2182b",
-}
-BIN_LABELS: dict[int, str] = {
-    -3: "冷点 99%", -2: "冷点 95%", -1: "冷点 90%", 0: "不显著",
-    1: "热点 90%", 2: "热点 95%", 3: "热点 99%",
-}
-#: Red/yellow/green code colours (红黄绿码) and closed problems.
-CODE_COLOURS: dict[str, str] = {
-    "red": "#d7191c", "yellow": "#fdae61", "green": "#1a9641",
-    "closed_on_time": "#7f7f7f", "closed_late": "#404040",
-}
-#: Sequential reds for overdue counts and rates (light → dark).
-OVERDUE_RAMP: tuple[str, ...] = ("#fff5f0", "#fcbba1", "#fc9272", "#fb6a4a", "#de2d26", "#a50f15")
 
 _ESCAPES = {"$": "&#36;", "`": "&#96;", "\\": "&#92;"}
 
@@ -192,7 +184,7 @@ def make_map(
 
 
 def _ramp_colour(values: pd.Series) -> pd.Series:
-    """Colour values on :data:`OVERDUE_RAMP` by quantile classes; zero is the lightest."""
+    """Colour values on the palette's ``OVERDUE_RAMP`` by quantile classes; zero is the lightest."""
     numbers = pd.to_numeric(values, errors="coerce").fillna(0.0)
     positive = numbers[numbers > 0]
     colours = pd.Series(OVERDUE_RAMP[0], index=values.index)
@@ -217,10 +209,11 @@ def add_areas(
 ) -> folium.GeoJson:
     """Draw areas filled by ``value_column`` with a tooltip of ``fields`` (column → label).
 
-    ``by_bin`` colours a Gi* bin column (-3 … 3) with :data:`BIN_COLOURS`; otherwise values are
-    classed on a red ramp. Areas where ``highlight`` is true (e.g. overdue hotspots) get a thick
-    dark outline so they stand out at a glance. ``simplify_m`` simplifies outlines (metres,
-    topology kept per polygon) to keep the page small.
+    ``by_bin`` colours a Gi* bin column (-3 … 3) with the ArcGIS bin colours of
+    :mod:`gridwatch.output.palette`; otherwise values are classed on its red ramp. Areas where
+    ``highlight`` is true (e.g. overdue hotspots) get a thick dark outline so they stand out at
+    a glance. ``simplify_m`` simplifies outlines (metres, topology kept per polygon) to keep the
+    page small.
     """
     frame = areas.to_crs(4326) if areas.crs is not None and areas.crs.to_epsg() != 4326 else areas
     keep = list(dict.fromkeys([*fields, value_column]))
@@ -237,7 +230,7 @@ def add_areas(
         out["_fill"] = _ramp_colour(frame[value_column])
     flagged = (highlight.reindex(frame.index).fillna(False).astype(bool)
                if highlight is not None else pd.Series(False, index=frame.index))
-    out["_edge"] = np.where(flagged, "#000000", "#666666")
+    out["_edge"] = np.where(flagged, HOTSPOT_OUTLINE, "#666666")
     out["_weight"] = np.where(flagged, 2.5, 0.6)
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
@@ -318,7 +311,7 @@ def add_points(
                            for col, label in popup_columns.items())
         folium.CircleMarker(
             location=[float(record["lat"]), float(record["lon"])], radius=5,
-            color=CODE_COLOURS.get(code, "#3186cc"), fill=True, fill_opacity=0.9, weight=1,
+            color=CODE_COLOURS.get(code, DEFAULT_COLOUR), fill=True, fill_opacity=0.9, weight=1,
             popup=folium.Popup(body, max_width=320) if body else None,
         ).add_to(cluster)
     cluster.add_to(fmap)
@@ -363,6 +356,22 @@ def add_legend(fmap: folium.Map, title: str, entries: Mapping[str, str]) -> None
            f'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font-size:12px">'
            f"<b>{escape_text(title)}</b>{rows}</div>")
     fmap.get_root().html.add_child(Element(box))
+
+
+def bin_legend(lang: str = "zh") -> dict[str, str]:
+    """Return the legend entries (label → colour) of the Gi* bins, hottest first.
+
+    The colours are those :func:`add_areas` fills with ``by_bin=True`` and the KML writer
+    styles bins with (:data:`gridwatch.output.palette.BIN_COLOURS`).
+    """
+    return {bin_label(b, "en" if lang == "en" else "zh"): BIN_COLOURS[b] for b in BIN_ORDER}
+
+
+def code_legend(codes: Sequence[str] = ("red", "yellow", "green"), lang: str = "zh",
+                ) -> dict[str, str]:
+    """Return the legend entries (name → colour) of supervision codes, as :func:`add_points`
+    colours them."""
+    return {code_label(c, lang): CODE_COLOURS[c] for c in codes}
 
 
 def map_html(fmap: folium.Map, *, inline_assets: bool = False) -> str:
