@@ -18,7 +18,7 @@ import pandas as pd
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
 from gridwatch.ingest.records import read_issues
-from gridwatch.placing.agreement import LabelCheck, compare_labels, label_rules
+from gridwatch.placing.agreement import LabelCheck, compare_labels
 from gridwatch.placing.assign import place_records, unassigned_counts
 from gridwatch.placing.layers import load_layers, project_metric_crs
 from gridwatch.schema import concat_rejects
@@ -172,7 +172,7 @@ def run_validate(
         Rows that could not be placed at all.
     """
     say = progress or (lambda _message: None)
-    rules = label_rules(config.section("validate"))
+    rules = config.settings.label_rules
     for _column, layer in against:
         config.layer(layer)  # a clear error for an unknown layer before any work
     say(f"reading {len(paths)} file(s)")

@@ -88,7 +88,7 @@ class DeadlineSettings:
 
 
 def parse_deadline_settings(section: Mapping[str, Any]) -> DeadlineSettings:
-    """Validate a ``[deadlines]`` section (``config.section("deadlines")``).
+    """Validate a ``[deadlines]`` section (parsed into ``config.settings.deadlines``).
 
     Raises
     ------
