@@ -176,14 +176,8 @@ class Context:
 
     def keep(self, ev: pd.DataFrame, *, plan: views.ViewPlan | None = None,
              filters: views.Filters | None = None) -> pd.Series:
-        redline = self.layer_of("redline")
-        zones = layers(self.project.config_path)[redline] if redline else None
-        spec = self.config.layer(redline) if redline else None
-        return views.filter_problems(
-            self.issues, ev, filters or self.filters, plan=plan or self.plan,
-            basin_layer=self.layer_of("basin"), redline_layer=redline, redline_zones=zones,
-            near_m=(spec.near_m or 500.0) if spec else 500.0,
-            metric_crs=self.supervision.metric_crs, timezone=self.timezone)
+        return views.filter_problems(self.supervision, ev, filters or self.filters,
+                                     plan=plan or self.plan)
 
 
 def load() -> Context:

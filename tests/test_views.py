@@ -45,15 +45,16 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> dict:
     with Store(url) as store:
         issues, history = store.issues(), store.history()
     evaluated = evaluate_as_of(issues, as_of=AS_OF, history=history)
+    layers = load_layers(config)
+    context = SupervisionContext.from_frames(issues, history, config=config, layers=layers)
     return {"config": config, "issues": issues, "history": history, "evaluated": evaluated,
-            "layers": load_layers(config)}
+            "layers": layers, "context": context}
 
 
 def _keep(data: dict, filters: views.Filters, plan: views.ViewPlan | None = None) -> np.ndarray:
-    return views.filter_problems(
-        data["issues"], data["evaluated"], filters, plan=plan, basin_layer="basin",
-        redline_layer="redline", redline_zones=data["layers"]["redline"], near_m=500.0,
-        metric_crs="EPSG:4549").to_numpy()
+    assert data["context"].metric_crs == "EPSG:4549"
+    return views.filter_problems(data["context"], data["evaluated"], filters,
+                                 plan=plan).to_numpy()
 
 
 # --- URL ------------------------------------------------------------------------------------

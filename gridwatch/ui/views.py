@@ -343,34 +343,34 @@ def _local_days(values: pd.Series, timezone: str) -> np.ndarray:
     return times.dt.tz_localize(None).to_numpy().astype("datetime64[D]")
 
 
-def filter_problems(issues: pd.DataFrame, evaluated: pd.DataFrame, filters: Filters, *,
-                    plan: ViewPlan | None = None, basin_layer: str | None = None,
-                    redline_layer: str | None = None,
-                    redline_zones: gpd.GeoDataFrame | None = None, near_m: float = 500.0,
-                    metric_crs: str | None = None,
-                    timezone: str = "Asia/Shanghai") -> pd.Series:
-    """Mask (same index as ``issues``) of the problems the filters keep.
+def filter_problems(context: SupervisionContext, evaluated: pd.DataFrame, filters: Filters, *,
+                    plan: ViewPlan | None = None) -> pd.Series:
+    """Mask (same index as ``context.issues``) of the problems the filters keep.
 
     Parameters
     ----------
-    issues
-        ``Store.issues()``.
+    context
+        The supervision context: its problems, the project's basin and redline layers (the
+        first of each kind), the redline belt width (``near_m``), the metric CRS and the time
+        zone. The store keeps the zone a problem lies in, not the zone it is near, so the belt
+        of one chosen zone is found from the zones' shapes.
     evaluated
-        :func:`gridwatch.supervision.codes.evaluate_as_of` of ``issues`` as of ``filters.as_of``;
-        problems not yet reported then are dropped.
+        :func:`gridwatch.supervision.codes.evaluate_as_of` of the problems as of
+        ``filters.as_of``; problems not yet reported then are dropped.
     filters
         The user's choice; the date range bounds the local report date.
     plan
         The view: its ``within`` area limits the problems.
-    basin_layer, redline_layer
-        Names of the basin and redline layers (their ``<layer>_id`` columns).
-    redline_zones, near_m, metric_crs
-        The redline layer's areas, belt width and metric CRS: needed only to find the problems
-        in the belt of one chosen zone (the store keeps the zone a problem lies in, not the
-        zone it is near).
-    timezone
-        The territory's time zone.
     """
+    issues, timezone = context.issues, context.timezone
+    config = context.config
+    basins = config.layers_of_kind("basin") if config is not None else ()
+    redlines = config.layers_of_kind("redline") if config is not None else ()
+    basin_layer = basins[0].name if basins else None
+    redline_layer = redlines[0].name if redlines else None
+    redline_zones = context.areas(redline_layer) if redline_layer else None
+    near_m = (redlines[0].near_m or 500.0) if redlines else 500.0
+    metric_crs = context.metric_crs
     keep = evaluated["known"].to_numpy(dtype=bool).copy()
     if plan is not None and plan.within is not None:
         layer, area = plan.within
