@@ -8,6 +8,7 @@ dictionaries in :attr:`Config.sections` and parsed by the stage that owns them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, SOURCES, STATUSES
+from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, DATE_LIMITS, SOURCES, STATUSES
 from gridwatch.settings import Settings, default_settings, parse_settings
 
 __all__ = [
@@ -65,6 +66,10 @@ class InputSettings:
     grid_fallback: bool = True
     #: Largest input file accepted, in megabytes (uncompressed size for zip/xlsx).
     max_file_mb: float = 500.0
+    #: First and last local day a date in a problem file may fall on (report times, deadlines,
+    #: closing times); a row with a date outside them is rejected.
+    min_date: dt.date = dt.date(1970, 1, 1)
+    max_date: dt.date = dt.date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -230,6 +235,23 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
     if not isinstance(max_mb, int | float) or max_mb <= 0:
         problems.append(f"[input] max_file_mb must be a positive number, got {max_mb!r}")
         max_mb = 500.0
+    dates = {"min_date": InputSettings.min_date, "max_date": InputSettings.max_date}
+    for key, default in list(dates.items()):
+        value = raw.get(key, default)
+        day = value if type(value) is dt.date else None  # a TOML date: min_date = 1970-01-01
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                day = None
+        if day is None or not DATE_LIMITS[0] <= day <= DATE_LIMITS[1]:
+            problems.append(f"[input] {key} must be a date from {DATE_LIMITS[0]} to "
+                            f"{DATE_LIMITS[1]} such as {default}, got {value!r}")
+            day = default
+        dates[key] = day
+    if dates["min_date"] > dates["max_date"]:
+        problems.append(f"[input] min_date {dates['min_date']} is after max_date "
+                        f"{dates['max_date']}")
     return InputSettings(
         crs=str(raw.get("crs", "wgs84")),
         encoding=raw.get("encoding"),
@@ -238,6 +260,8 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
         keep_columns=tuple(str(c) for c in keep),
         grid_fallback=bool(raw.get("grid_fallback", True)),
         max_file_mb=float(max_mb),
+        min_date=dates["min_date"],
+        max_date=dates["max_date"],
     )
 
 

@@ -6,6 +6,7 @@ store, exports and the demo generator.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ __all__ = [
     "CATEGORY_LABELS",
     "CLOSED_STATUSES",
     "DATETIME_COLUMNS",
+    "DATE_LIMITS",
     "HEADER_ALIASES",
     "OPEN_STATUSES",
     "REQUIRED_COLUMNS",
@@ -50,6 +52,11 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
 DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
+#: First and last local day any time gridwatch handles can fall on. Times are held in
+#: nanoseconds (pandas), which span 1677-09-21 .. 2262-04-11; a margin on each side leaves room
+#: for a time zone's offset and a deadline's end of day. ``[input] min_date`` / ``max_date``
+#: narrow this for the files a project reads.
+DATE_LIMITS: tuple[dt.date, dt.date] = (dt.date(1678, 1, 1), dt.date(2261, 12, 31))
 #: Free text typed by people: data, never markup or formulas.
 TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
 

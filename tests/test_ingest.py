@@ -378,6 +378,35 @@ def test_rows_longer_than_the_header_are_rejected(tmp_path: Path) -> None:
     assert "3 fields" in result.rejects.loc[0, "reason"]
 
 
+@pytest.mark.parametrize(("column", "value"), [
+    ("上报时间", "3025-11-10"), ("上报时间", "1025-11-10"), ("上报时间", "2262-04-11 23:59"),
+    ("上报时间", "1969-12-31"), ("整改期限", "9999-12-31"), ("整改期限", "2101-01-01"),
+    ("办结时间", "3025-11-10"),
+])
+def test_dates_outside_the_accepted_range_are_rejected_not_shifted(
+        tmp_path: Path, column: str, value: str) -> None:
+    # Before: 3025-11-10 was stored as 1856-10-01, 9999-12-31 as 1816-03-29, and
+    # 2262-04-11 23:59 stopped the whole ingest with OutOfBoundsDatetime.
+    row = dict(zip(HEADER, GOOD, strict=True)) | {"状态": "已办结", "办结时间": "2024-03-16"}
+    row[column] = value
+    path = write_csv(tmp_path / "d.csv", list(row), [list(row.values()), GOOD])
+    result = read_issues(path)
+    assert (result.accepted, result.rejected) == (1, 1)
+    reject = result.rejects.iloc[0]
+    assert (reject["row"], reject["column"], reject["value"]) == (2, column, value)
+    assert "a date outside the range this system accepts: 1970-01-01 to 2100-12-31" in \
+        reject["reason"]
+    assert result.records["reported_at"].dt.year.tolist() == [2024]
+
+
+def test_accepted_date_range_is_configurable(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", HEADER, [["OLD", "1960-05-01", *GOOD[2:]], GOOD])
+    assert read_issues(path).accepted == 1
+    wide = InputSettings(min_date=dt.date(1949, 10, 1), max_date=dt.date(2100, 12, 31))
+    records = read_issues(path, settings=wide).records
+    assert records["reported_at"].tolist() == [utc("1960-04-30T16:00"), utc("2024-03-15")]
+
+
 # --- values ------------------------------------------------------------------------------------
 
 def test_output_columns_and_dtypes(tmp_path: Path) -> None:

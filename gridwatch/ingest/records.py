@@ -423,7 +423,8 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     id_header = header_of["issue_id"]
     problems.add(id_header, text["issue_id"].isna(), text["issue_id"],
                  lambda _v: f"issue_id missing: {id_header} is empty")
-    _check_times(out, raw, text, header_of, problems, timezone)
+    bounds = (settings.min_date, settings.max_date)
+    _check_times(out, raw, text, header_of, problems, timezone, bounds)
     for column, (base, codes) in _LABEL_FIELDS.items():
         values = given(column)
         found, unknown = _labels(values, label_table(base, codes, settings.labels.get(column)))
@@ -461,16 +462,19 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
 
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
                  text: dict[str, pd.Series], header_of: dict[str, str], problems: _Problems,
-                 timezone: str) -> None:
+                 timezone: str, bounds: tuple[dt.date, dt.date]) -> None:
     for column in DATETIME_COLUMNS:
-        values, bad = parse_datetimes(raw(column), timezone=timezone,
-                                      date_only_end_of_day=column == "deadline")
+        values, bad, outside = parse_datetimes(raw(column), timezone=timezone,
+                                               date_only_end_of_day=column == "deadline",
+                                               bounds=bounds)
         out[column] = values.reset_index(drop=True)
         header = header_of.get(column)
         if header is None or (column == "closed_at" and _is_open311_updated(header)):
             continue  # Open311's updated_datetime is checked once the status is known
         problems.add(header, bad.to_numpy(), text[column],
                      functools.partial(_unreadable_time, column, header))
+        problems.add(header, outside.to_numpy(), text[column],
+                     functools.partial(_time_out_of_range, column, header, bounds))
     header = header_of["reported_at"]
     problems.add(header, text["reported_at"].isna(), text["reported_at"],
                  lambda _v: f"reported_at missing: {header} is empty")
@@ -494,6 +498,13 @@ def _coord_systems(labels: pd.Series, header: str | None, default_crs: str,
 
 def _unreadable_time(column: str, header: str, value: str) -> str:
     return f"{column} unreadable: {header} {value!r} is not a date/time ({_DATE_HINT})"
+
+
+def _time_out_of_range(column: str, header: str, bounds: tuple[dt.date, dt.date],
+                       value: str) -> str:
+    return (f"{column} out of range: {header} {value!r} is a date outside the range this system "
+            f"accepts: {bounds[0]} to {bounds[1]} (change it with [input] min_date and max_date "
+            "in gridwatch.toml)")
 
 
 def _unknown_label(column: str, header: str, value: str) -> str:
@@ -539,7 +550,8 @@ def _check_status(out: dict[str, Any], text: dict[str, pd.Series], header_of: di
         problems.add(closed_header, closed_bad & is_closed, closed_text,
                      functools.partial(_unreadable_time, "closed_at", closed_header))
     # A date-only closed_at means "that day": compare its end of day with reported_at.
-    latest, _bad = parse_datetimes(closed_text, timezone=timezone, date_only_end_of_day=True)
+    latest, _bad, _outside = parse_datetimes(closed_text, timezone=timezone,
+                                             date_only_end_of_day=True)
     latest = latest.where(has_closed)
     before = (latest < out["reported_at"]).fillna(False).to_numpy(dtype=bool)
     reported_header = header_of["reported_at"]
