@@ -19,6 +19,7 @@ __all__ = [
     "DATETIME_COLUMNS",
     "DATE_LIMITS",
     "HEADER_ALIASES",
+    "ISSUE_ID_MAX_CHARS",
     "OPEN_STATUSES",
     "REQUIRED_COLUMNS",
     "SOURCES",
@@ -57,6 +58,9 @@ DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
 #: for a time zone's offset and a deadline's end of day. ``[input] min_date`` / ``max_date``
 #: narrow this for the files a project reads.
 DATE_LIMITS: tuple[dt.date, dt.date] = (dt.date(1678, 1, 1), dt.date(2261, 12, 31))
+#: Longest issue_id accepted, in characters (a longer one is a pasted description, not an id,
+#: and does not fit a PostGIS index entry).
+ISSUE_ID_MAX_CHARS = 200
 #: Free text typed by people: data, never markup or formulas.
 TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
 

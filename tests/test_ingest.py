@@ -429,6 +429,21 @@ def test_corrupt_zip_member_is_an_input_error(tmp_path: Path) -> None:
         read_issues(path)
 
 
+def test_over_long_issue_id_is_one_reject(tmp_path: Path) -> None:
+    # Before: stored as it was, and PostGIS failed the whole import (btree row size).
+    from gridwatch.schema import ISSUE_ID_MAX_CHARS
+
+    longest, too_long = "L" * ISSUE_ID_MAX_CHARS, "问" * (ISSUE_ID_MAX_CHARS + 1)
+    path = write_csv(tmp_path / "ids.csv", HEADER, [[longest, *GOOD[1:]], [too_long, *GOOD[1:]],
+                                                    GOOD])
+    result = read_issues(path)
+    assert list(result.records["issue_id"]) == [longest, "GW-001"]
+    reject = result.rejects.iloc[0]
+    assert (reject["row"], reject["column"]) == (3, "问题编号")
+    assert reject["reason"].startswith(f"issue_id too long: 问题编号 has {ISSUE_ID_MAX_CHARS + 1} "
+                                       "characters")
+
+
 @pytest.mark.parametrize(("column", "value"), [
     ("上报时间", "3025-11-10"), ("上报时间", "1025-11-10"), ("上报时间", "2262-04-11 23:59"),
     ("上报时间", "1969-12-31"), ("整改期限", "9999-12-31"), ("整改期限", "2101-01-01"),

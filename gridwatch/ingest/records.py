@@ -42,6 +42,7 @@ from gridwatch.schema import (
     CLOSED_STATUSES,
     DATETIME_COLUMNS,
     HEADER_ALIASES,
+    ISSUE_ID_MAX_CHARS,
     REQUIRED_COLUMNS,
     SOURCE_LABELS,
     SOURCES,
@@ -423,6 +424,11 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     id_header = header_of["issue_id"]
     problems.add(id_header, text["issue_id"].isna(), text["issue_id"],
                  lambda _v: f"issue_id missing: {id_header} is empty")
+    problems.add(id_header, (text["issue_id"].str.len() > ISSUE_ID_MAX_CHARS).fillna(False)
+                 .to_numpy(dtype=bool), text["issue_id"],
+                 lambda v: f"issue_id too long: {id_header} has {len(v):,} characters, more "
+                           f"than the {ISSUE_ID_MAX_CHARS} an id may have (is it in the "
+                           "right column?)")
     bounds = (settings.min_date, settings.max_date)
     _check_times(out, raw, text, header_of, problems, timezone, bounds)
     for column, (base, codes) in _LABEL_FIELDS.items():
