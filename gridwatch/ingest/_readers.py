@@ -29,7 +29,7 @@ import pandas as pd
 
 from gridwatch.errors import InputFileError
 
-__all__ = ["FORMATS", "RawTable", "read_tables"]
+__all__ = ["FORMATS", "RawTable", "check_file", "read_tables"]
 
 #: Extension -> reader.
 FORMATS: dict[str, str] = {
@@ -88,10 +88,7 @@ def read_tables(path: str | os.PathLike[str], *, encoding: str | None = None,
         The file is missing, of an unknown type, too big, corrupt or not decodable.
     """
     name = os.fspath(path)
-    file = Path(path)
-    if not file.is_file():
-        what = "is a folder, not a file" if file.is_dir() else "was not found"
-        raise InputFileError(f"input file {name!r} {what}")
+    file = check_file(path)
     limit = int(max_file_mb * 1024 * 1024)
     lower = name.lower()
     if lower.endswith(".zip"):
@@ -106,6 +103,15 @@ def read_tables(path: str | os.PathLike[str], *, encoding: str | None = None,
     if lower.endswith(".gz"):
         data = _gunzip(data, name, limit)
     return [_parse(data, fmt, name, inner, encoding=encoding, limit=limit)]
+
+
+def check_file(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a Path; raise InputFileError when it is missing or a folder."""
+    file = Path(path)
+    if not file.is_file():
+        what = "is a folder, not a file" if file.is_dir() else "was not found"
+        raise InputFileError(f"input file {os.fspath(path)!r} {what}")
+    return file
 
 
 def _format_of(lower_name: str, shown: str) -> str:

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.config import InputSettings
-from gridwatch.errors import CRSError, SchemaError
+from gridwatch.errors import CRSError, InputFileError, SchemaError
 from gridwatch.ingest._dates import parse_datetimes
-from gridwatch.ingest._readers import RawTable, read_tables
+from gridwatch.ingest._readers import RawTable, check_file, read_tables
 from gridwatch.schema import (
     CANONICAL_COLUMNS,
     CATEGORIES,
@@ -53,7 +53,8 @@ from gridwatch.schema import (
     normalise_label,
 )
 
-__all__ = ["REJECT_COLUMNS", "FileStats", "IngestResult", "map_headers", "read_issues"]
+__all__ = ["REJECT_COLUMNS", "FileStats", "IngestResult", "check_input_files", "map_headers",
+           "read_issues"]
 
 REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
@@ -162,6 +163,27 @@ def _alias_table(aliases: Mapping[str, Sequence[str]] | None) -> dict[str, tuple
         for i, name in enumerate(names):
             table.setdefault(header_key(name), (column, offset + i))
     return table
+
+
+def check_input_files(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Check that every input file exists (and is not a folder), before anything is opened.
+
+    Raises
+    ------
+    InputFileError
+        Naming every missing file at once.
+    """
+    problems = []
+    for path in paths:
+        try:
+            check_file(path)
+        except InputFileError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise InputFileError(problems[0])
+    if problems:
+        raise InputFileError(f"{len(problems)} input files cannot be read:\n"
+                             + "\n".join(f"  - {p}" for p in problems))
 
 
 def read_issues(
