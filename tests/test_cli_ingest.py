@@ -78,3 +78,27 @@ def test_missing_input_creates_no_store(small_project: Path, export: Path,
     assert result.exit_code == 2
     assert "nope.csv" in result.output and "gone.csv" in result.output
     assert not db.exists()
+
+
+def test_one_over_long_id_does_not_abort_a_multi_file_import(
+        small_project: Path, store_url: str, tmp_path: Path) -> None:
+    # Before: PostGIS failed the whole run with "index row size ... exceeds btree maximum".
+    import random
+
+    from gridwatch.config import load_config
+    from gridwatch.pipeline import run_ingest
+
+    rng = random.Random(5)
+    pasted = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(3000))  # incompressible
+    first = tmp_path / "a.csv"
+    first.write_text(ROWS, encoding="utf-8")
+    second = tmp_path / "b.csv"
+    second.write_text(ROWS.replace("A1,", "B1,") + f"{pasted},2024-03-15 09:00,水污染,120.75,"
+                      "30.76\n", encoding="utf-8")
+    with Store(store_url) as store:
+        summary, rejects = run_ingest([first, second], config=load_config(small_project),
+                                      store=store)
+        stored = sorted(store.issues()["issue_id"])
+    assert stored == ["A1", "B1"]
+    assert (summary.accepted, summary.rejected) == (2, 1)
+    assert rejects["reason"].iloc[0].startswith("issue_id too long")
