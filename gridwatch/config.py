@@ -12,6 +12,7 @@ written.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import math
 import os
 import re
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, SOURCES, STATUSES
+from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, DATE_LIMITS, SOURCES, STATUSES
 from gridwatch.settings import (
     SETTINGS_SECTIONS,
     Settings,
@@ -79,6 +80,10 @@ class InputSettings:
     grid_fallback: bool = True
     #: Largest input file accepted, in megabytes (uncompressed size for zip/xlsx).
     max_file_mb: float = 500.0
+    #: First and last local day a date in a problem file may fall on (report times, deadlines,
+    #: closing times); a row with a date outside them is rejected.
+    min_date: dt.date = dt.date(1970, 1, 1)
+    max_date: dt.date = dt.date(2100, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -377,6 +382,23 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
                 labels[field_name][str(label)] = code
     keep = _strings(raw["keep_columns"], f"{where} keep_columns", problems) \
         if "keep_columns" in raw else ()
+    dates = {"min_date": InputSettings.min_date, "max_date": InputSettings.max_date}
+    for key, default in list(dates.items()):
+        value = raw.get(key, default)
+        day = value if type(value) is dt.date else None  # a TOML date: min_date = 1970-01-01
+        if isinstance(value, str):
+            try:
+                day = dt.date.fromisoformat(value.strip())
+            except ValueError:
+                day = None
+        if day is None or not DATE_LIMITS[0] <= day <= DATE_LIMITS[1]:
+            problems.append(f"[input] {key} must be a date from {DATE_LIMITS[0]} to "
+                            f"{DATE_LIMITS[1]} such as {default}, got {value!r}")
+            day = default
+        dates[key] = day
+    if dates["min_date"] > dates["max_date"]:
+        problems.append(f"[input] min_date {dates['min_date']} is after max_date "
+                        f"{dates['max_date']}")
     return InputSettings(
         crs=crs,
         encoding=encoding,
@@ -386,6 +408,8 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
         grid_fallback=_boolean(raw, "grid_fallback", where, problems, True),
         max_file_mb=_number(raw, "max_file_mb", where, problems, 500.0, positive=True,
                             unit=" of megabytes"),
+        min_date=dates["min_date"],
+        max_date=dates["max_date"],
     )
 
 

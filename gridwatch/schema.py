@@ -6,6 +6,7 @@ ingest, placing, the pipeline, the store, exports and the demo generator.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -20,8 +21,10 @@ __all__ = [
     "CATEGORY_LABELS",
     "CLOSED_STATUSES",
     "DATETIME_COLUMNS",
+    "DATE_LIMITS",
     "DEFAULT_TIMEZONE",
     "HEADER_ALIASES",
+    "ISSUE_ID_MAX_CHARS",
     "OPEN_STATUSES",
     "REJECT_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -64,6 +67,14 @@ DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
 REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 _REJECT_DTYPES: dict[str, str] = {"file": "str", "row": "int64", "column": "str", "value": "str",
                                   "reason": "str"}
+#: First and last local day any time gridwatch handles can fall on. Times are held in
+#: nanoseconds (pandas), which span 1677-09-21 .. 2262-04-11; a margin on each side leaves room
+#: for a time zone's offset and a deadline's end of day. ``[input] min_date`` / ``max_date``
+#: narrow this for the files a project reads.
+DATE_LIMITS: tuple[dt.date, dt.date] = (dt.date(1678, 1, 1), dt.date(2261, 12, 31))
+#: Longest issue_id accepted, in characters (a longer one is a pasted description, not an id,
+#: and does not fit a PostGIS index entry).
+ISSUE_ID_MAX_CHARS = 200
 #: Free text typed by people: data, never markup or formulas.
 TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
 

@@ -1,3 +1,4 @@
+import datetime as dt
 import warnings
 
 import numpy as np
@@ -44,6 +45,31 @@ def test_cutoff_is_the_next_local_midnight() -> None:
     assert parse_as_of(pd.Timestamp("2024-03-01 10:00")).isoformat() == "2024-03-01"
     with pytest.raises(ConfigError, match="'yesterday' is not a date"):
         parse_as_of("yesterday")
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", dt.date(9999, 12, 31), "1600-01-01",
+                                   pd.Timestamp("2300-01-01")])
+def test_as_of_beyond_the_dates_a_time_can_hold_is_a_usage_error(value: object) -> None:
+    with pytest.raises(ConfigError, match="outside the dates gridwatch can work with: give a "
+                                          "date from 1678-01-01 to 2261-12-31"):
+        parse_as_of(value)
+    assert as_of_cutoff("2261-12-31", SH) == pd.Timestamp("2261-12-31 16:00", tz="UTC")
+
+
+def test_status_as_of_year_9999_exits_1_with_a_clear_message(tmp_path) -> None:
+    # Before: "error: unexpected OverflowError: date value out of range".
+    from click.testing import CliRunner
+
+    from gridwatch.cli import main
+
+    (tmp_path / "gridwatch.toml").write_text('[territory]\ntimezone = "Asia/Shanghai"\n',
+                                             encoding="utf-8")
+    result = CliRunner().invoke(main, [
+        "status", "--as-of", "9999-12-31", "--layer", "grid", "--config",
+        str(tmp_path / "gridwatch.toml"), "--db", f"sqlite:///{tmp_path / 's.sqlite'}"])
+    assert result.exit_code == 1
+    assert "as_of 9999-12-31 is outside the dates gridwatch can work with" in result.output
+    assert "unexpected" not in result.output
 
 
 def test_code_boundaries() -> None:

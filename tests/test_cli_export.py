@@ -149,3 +149,13 @@ def test_export_is_registered_with_help() -> None:
     assert result.exit_code == 0
     for option in ("--out", "--db", "--config", "--format"):
         assert option in result.output
+
+
+@pytest.mark.parametrize("command", ["issues", "open311"])
+def test_out_path_that_cannot_be_written_is_a_usage_error(store_url: str, command: str) -> None:
+    # Before: "unexpected FileNotFoundError" after the store had been read.
+    result = CliRunner().invoke(main, ["export", command, "--db", store_url, "--out",
+                                       "/proc/x.csv"])
+    assert result.exit_code == 1
+    assert "--out '/proc/x.csv': cannot create a file in /proc" in result.output
+    assert "unexpected" not in result.output

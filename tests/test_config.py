@@ -309,3 +309,22 @@ def test_shipped_project_files_load(tmp_path: Path) -> None:
     assert len(blocks) >= 5
     for block in blocks:
         config_from_dict(tomllib.loads(block), root=tmp_path)
+
+
+def test_input_date_range_keys(tmp_path: Path) -> None:
+    import datetime as dt
+
+    config = config_from_dict({"input": {"min_date": dt.date(1949, 10, 1),
+                                         "max_date": "2200-12-31"}}, root=tmp_path)
+    assert (config.input.min_date, config.input.max_date) == (dt.date(1949, 10, 1),
+                                                              dt.date(2200, 12, 31))
+    default = config_from_dict({}, root=tmp_path).input
+    assert (default.min_date, default.max_date) == (dt.date(1970, 1, 1), dt.date(2100, 12, 31))
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"input": {"min_date": "3000-01-01", "max_date": "soon"}},
+                         root=tmp_path)
+    assert "[input] min_date must be a date from 1678-01-01 to 2261-12-31" in str(caught.value)
+    assert "[input] max_date must be a date" in str(caught.value)
+    with pytest.raises(ConfigError, match="min_date 2020-01-01 is after max_date 2010-01-01"):
+        config_from_dict({"input": {"min_date": "2020-01-01", "max_date": "2010-01-01"}},
+                         root=tmp_path)

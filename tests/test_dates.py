@@ -47,7 +47,7 @@ def utc(text: str) -> pd.Timestamp:
     ("  2024-03-15 08:00  ", "2024-03-15T00:00"),
 ])
 def test_forms_people_write(value: object, expected: str) -> None:
-    parsed, bad = parse_datetimes([value], timezone=SH)
+    parsed, bad, _outside = parse_datetimes([value], timezone=SH)
     assert parsed.iloc[0] == utc(expected)
     assert not bad.iloc[0]
 
@@ -55,22 +55,22 @@ def test_forms_people_write(value: object, expected: str) -> None:
 @pytest.mark.parametrize("value", ["garbage", "2024-02-30", "2024-13-01", "15/03/2024x", "123",
                                    True, 12.5, "2024年13月1日", "99999999"])
 def test_unreadable_values_are_flagged(value: object) -> None:
-    parsed, bad = parse_datetimes([value], timezone=SH)
+    parsed, bad, _outside = parse_datetimes([value], timezone=SH)
     assert pd.isna(parsed.iloc[0])
     assert bad.iloc[0]
 
 
 @pytest.mark.parametrize("value", [None, "", "   ", np.nan, pd.NA])
 def test_empty_values_are_missing_not_bad(value: object) -> None:
-    parsed, bad = parse_datetimes([value], timezone=SH)
+    parsed, bad, _outside = parse_datetimes([value], timezone=SH)
     assert pd.isna(parsed.iloc[0])
     assert not bad.iloc[0]
 
 
 def test_naive_values_follow_the_time_zone() -> None:
     values = ["2024-03-15 08:00", "2024-01-15 08:00", "2024-03-15T08:00:00Z"]
-    shanghai, _ = parse_datetimes(values, timezone=SH)
-    new_york, _ = parse_datetimes(values, timezone="America/New_York")
+    shanghai, *_ = parse_datetimes(values, timezone=SH)
+    new_york, *_ = parse_datetimes(values, timezone="America/New_York")
     assert list(shanghai) == [utc("2024-03-15T00:00"), utc("2024-01-15T00:00"),
                               utc("2024-03-15T08:00")]
     # EDT (UTC-4) in March, EST (UTC-5) in January; the value with Z ignores the zone.
@@ -79,8 +79,8 @@ def test_naive_values_follow_the_time_zone() -> None:
 
 
 def test_dst_gaps_and_repeats_do_not_fail() -> None:
-    parsed, bad = parse_datetimes(["2024-03-10 02:30", "2024-11-03 01:30"],
-                                  timezone="America/New_York")
+    parsed, bad, _outside = parse_datetimes(["2024-03-10 02:30", "2024-11-03 01:30"],
+                                            timezone="America/New_York")
     assert not bad.any()
     assert parsed.iloc[0] == utc("2024-03-10T07:00")  # 02:30 does not exist: moved to 03:00 EDT
     assert parsed.iloc[1] == utc("2024-11-03T06:30")  # the repeated hour is read as standard time
@@ -89,7 +89,7 @@ def test_dst_gaps_and_repeats_do_not_fail() -> None:
 def test_date_only_deadline_means_end_of_local_day() -> None:
     values = ["2024-03-15", "2024/3/15", "2024年3月15日", 45366, dt.date(2024, 3, 15),
               "2024-03-15 10:00", 45366.25]
-    parsed, bad = parse_datetimes(values, timezone=SH, date_only_end_of_day=True)
+    parsed, bad, _outside = parse_datetimes(values, timezone=SH, date_only_end_of_day=True)
     assert not bad.any()
     assert list(parsed[:5]) == [utc("2024-03-15T15:59:59")] * 5
     assert parsed.iloc[5] == utc("2024-03-15T02:00")
@@ -98,7 +98,7 @@ def test_date_only_deadline_means_end_of_local_day() -> None:
 
 def test_result_keeps_index_and_dtype() -> None:
     values = pd.Series(["2024-03-15 08:00", "x", None], index=[10, 20, 30], dtype="str")
-    parsed, bad = parse_datetimes(values, timezone=SH)
+    parsed, bad, _outside = parse_datetimes(values, timezone=SH)
     assert str(parsed.dtype) == "datetime64[ns, UTC]"
     assert list(parsed.index) == [10, 20, 30]
     assert list(bad) == [False, True, False]
@@ -108,9 +108,42 @@ def test_result_keeps_index_and_dtype() -> None:
 def test_mixed_column_each_value_read_in_its_own_form() -> None:
     values = pd.Series(["2024-03-15 08:00"] * 3 + ["2024/3/15 8:00", "2024年3月15日 08:00",
                                                    "45366.333333333", "2024-03-15T00:00Z"])
-    parsed, bad = parse_datetimes(values, timezone=SH)
+    parsed, bad, _outside = parse_datetimes(values, timezone=SH)
     assert not bad.any()
     assert (parsed == utc("2024-03-15T00:00")).all()
+
+
+@pytest.mark.parametrize("value", [
+    "3025-11-10", "1025-11-10", "9999-12-31", "2262-04-11 23:59", "1677-09-21", "3025年1月1日",
+    "0001-01-01T00:00+08:00", "9999-12-31T23:59-08:00", dt.datetime(9999, 1, 1),
+    dt.date(1000, 1, 1), pd.Timestamp("3000-01-01", tz="UTC"),
+])
+@pytest.mark.parametrize("end_of_day", [False, True])
+def test_years_beyond_what_nanoseconds_hold_are_out_of_range_not_other_dates(
+        value: object, end_of_day: bool) -> None:
+    # Before: 3025-11-10 came back as 1856-10-01 and 2262-04-11 23:59 raised OutOfBoundsDatetime.
+    parsed, bad, outside = parse_datetimes([value, "2024-03-15 08:00"], timezone=SH,
+                                           date_only_end_of_day=end_of_day)
+    assert pd.isna(parsed.iloc[0]) and outside.iloc[0] and not bad.iloc[0]
+    assert parsed.iloc[1] == utc("2024-03-15T00:00") and not outside.iloc[1]
+
+
+def test_out_of_range_in_a_long_column_too() -> None:
+    values = ["3025-11-10"] * 10 + [f"2024-01-{d:02d} {h:02d}:00" for d in range(1, 29)
+                                    for h in range(24)]
+    parsed, bad, outside = parse_datetimes(pd.Series(values, dtype="str"), timezone=SH)
+    assert outside[:10].all() and not outside[10:].any() and not bad.any()
+    assert parsed[:10].isna().all() and parsed[10:].notna().all()
+
+
+def test_bounds_are_local_days_inclusive() -> None:
+    values = ["1969-12-31 23:59", "1970-01-01", "2100-12-31", "2100-12-31T15:59:59Z",
+              "2100-12-31T16:00:00Z", "2101-01-01"]
+    parsed, bad, outside = parse_datetimes(values, timezone=SH, date_only_end_of_day=True,
+                                           bounds=(dt.date(1970, 1, 1), dt.date(2100, 12, 31)))
+    assert list(outside) == [True, False, False, False, True, True]
+    assert not bad.any()
+    assert parsed.iloc[2] == utc("2100-12-31T15:59:59")
 
 
 def test_unknown_timezone_names_the_argument() -> None:
@@ -136,7 +169,7 @@ _FORMS = [
 def test_round_trip_over_formats(items: list[tuple[dt.datetime, int]]) -> None:
     times = [t.replace(second=0, microsecond=0) for t, _ in items]
     values = [_FORMS[k](t) for t, (_, k) in zip(times, items, strict=True)]
-    parsed, bad = parse_datetimes(values, timezone=SH)
+    parsed, bad, _outside = parse_datetimes(values, timezone=SH)
     assert not bad.any(), values
     expected = [pd.Timestamp(t, tz=SH).tz_convert("UTC") for t in times]
     assert list(parsed) == expected
@@ -162,12 +195,12 @@ def test_long_columns_take_the_vectorised_path_with_the_same_results(form: str) 
     else:
         values = [t.strftime(form) for t in times]
     values[7] = "not a date"
-    parsed, bad = parse_datetimes(pd.Series(values, dtype="str"), timezone=SH,
+    parsed, bad, _outside = parse_datetimes(pd.Series(values, dtype="str"), timezone=SH,
                                   date_only_end_of_day=True)
     one_by_one = [parse_datetimes([v], timezone=SH, date_only_end_of_day=True)
                   for v in values[:40]]
-    assert list(parsed[:40]) == [p.iloc[0] for p, _b in one_by_one]
-    assert list(bad[:40]) == [b.iloc[0] for _p, b in one_by_one]
+    assert list(parsed[:40]) == [p.iloc[0] for p, _b, _o in one_by_one]
+    assert list(bad[:40]) == [b.iloc[0] for _p, b, _o in one_by_one]
     assert bad.sum() == 1
     expected = pd.DatetimeIndex(times).tz_localize(SH).tz_convert("UTC")
     if date_only:

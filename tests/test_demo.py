@@ -466,3 +466,43 @@ def test_split_tiles_a_concave_parent(seed, n):
     a, b = tree.query(cells, predicate="intersects")
     a, b = a[a < b], b[a < b]
     assert len(a) == 0 or shapely.area(shapely.intersection(cells[a], cells[b])).max() < 1e-6
+
+
+# --- the documented minimum, and never a half-written folder ---------------------------------
+
+@pytest.mark.parametrize("seed", [1, 7])
+def test_the_documented_minimum_of_problems_generates(tmp_path: Path, seed: int) -> None:
+    # Before: "unexpected ValueError: high <= 0" for every seed, and no gridwatch.toml.
+    from gridwatch.cli import main
+    from gridwatch.demo import load_demo
+
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(main, ["demo", "generate", "--out", str(out), "--problems",
+                                       "1000", "--seed", str(seed), "--scale", "0.02"])
+    assert result.exit_code == 0, result.output
+    assert (out / "gridwatch.toml").is_file()
+    planted = json.loads((out / "planted.json").read_text(encoding="utf-8"))
+    assert len(planted["bad_rows"]) == 15
+    assert load_demo(out, problems=1000, seed=seed, scale=0.02) is not None
+    assert [p.name for p in tmp_path.iterdir()] == ["demo"]
+
+
+def test_a_failed_generation_leaves_no_half_folder(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gridwatch.demo as demo_module
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(demo_module, "write_problem_files", broken)
+    with pytest.raises(OSError):
+        generate(tmp_path / "new", problems=1000, scale=0.02, seed=7)
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor its temporary
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "planted.json").write_text("{}", encoding="utf-8")
+    (old / "notes.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OSError):
+        generate(old, problems=1000, scale=0.02, seed=7)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+    assert sorted(p.name for p in old.iterdir()) == ["notes.txt", "planted.json"]

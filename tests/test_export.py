@@ -588,3 +588,64 @@ def test_export_issues_errors(wide_issues: pd.DataFrame, tmp_path: Path) -> None
         export_issues(wide_issues, tmp_path / "issues.txt")
     with pytest.raises(ConfigError, match="no lon column"):
         export_issues(wide_issues.drop(columns="lon"), tmp_path / "i.gpkg")
+
+
+# --- a failed write leaves the old file -------------------------------------------------------
+
+def _fail_midway(monkeypatch: pytest.MonkeyPatch, owner: object, name: str,
+                 path_of: object) -> None:
+    """Make ``owner.name`` write a few bytes where it was told to write, then run out of disk."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        where = path_of(*args, **kwargs)
+        partial = b"PK\x05\x06" + b"\0" * 18  # 22 bytes, like the broken XLSX of a full disk
+        if hasattr(where, "write"):  # pandas hands XlsxWriter an open file
+            where.write(partial)
+            where.flush()
+        else:
+            Path(where).write_bytes(partial)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(owner, name, broken)
+
+
+@pytest.mark.parametrize("ext", ["csv", "xlsx", "geojson", "gpkg", "kml", "shp.zip"])
+def test_failed_write_leaves_the_previous_file_and_no_temporary(
+        ext: str, wide_issues: pd.DataFrame, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before: a full disk left a truncated CSV or a 22-byte XLSX under the final name.
+    import xlsxwriter.exceptions
+    import xlsxwriter.workbook
+
+    import gridwatch.output.files as files
+
+    target = export_issues(wide_issues, tmp_path / f"issues.{ext}")
+    before = target.read_bytes()
+    if ext == "csv":
+        _fail_midway(monkeypatch, pd.DataFrame, "to_csv", lambda _self, path, **_kw: path)
+    elif ext == "xlsx":
+        _fail_midway(monkeypatch, xlsxwriter.workbook.Workbook, "_store_workbook",
+                     lambda book: book.filename)
+    elif ext == "kml":
+        _fail_midway(monkeypatch, files, "write_kml", lambda _gdf, path, **_kw: path)
+    elif ext == "shp.zip":
+        _fail_midway(monkeypatch, files, "write_zipped_shapefile",
+                     lambda _gdf, path, **_kw: path)
+    else:
+        _fail_midway(monkeypatch, gpd.GeoDataFrame, "to_file", lambda _self, path, **_kw: path)
+    with pytest.raises((OSError, xlsxwriter.exceptions.FileCreateError), match="No space left"):
+        export_issues(wide_issues.iloc[:1], target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_failed_workbook_leaves_no_file_at_all(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import xlsxwriter.exceptions
+    import xlsxwriter.workbook
+
+    _fail_midway(monkeypatch, xlsxwriter.workbook.Workbook, "_store_workbook",
+                 lambda book: book.filename)
+    with pytest.raises(xlsxwriter.exceptions.FileCreateError, match="No space left"):
+        write_workbook({"a": pd.DataFrame({"x": [1]})}, tmp_path / "out" / "book.xlsx")
+    assert [p.name for p in (tmp_path / "out").iterdir()] == []

@@ -378,6 +378,101 @@ def test_rows_longer_than_the_header_are_rejected(tmp_path: Path) -> None:
     assert "3 fields" in result.rejects.loc[0, "reason"]
 
 
+def test_unquoted_comma_in_the_first_data_row_is_one_reject(tmp_path: Path) -> None:
+    # Before: pandas took the first column as the index and every row was rejected with
+    # "上报时间 '大气污染' is not a date"; the same comma in row 3 was one reject, as here.
+    path = tmp_path / "c.csv"
+    path.write_text("问题编号,上报时间,问题类型,问题描述\n"
+                    "A1,2024-03-15,大气污染,油烟,扰民\n"
+                    "A2,2024-03-15,水污染,漂浮物\n"
+                    "A3,2024-03-16,水污染,排污口\n", encoding="utf-8")
+    result = read_issues(path)
+    assert (result.rows_in, result.accepted, result.rejected) == (3, 2, 1)
+    assert list(result.records["issue_id"]) == ["A2", "A3"]
+    assert list(result.records["category"]) == ["water", "water"]
+    reject = result.rejects.iloc[0]
+    assert reject["row"] == 2
+    assert "has 5 fields but the header has 4" in reject["reason"]
+
+
+@pytest.mark.parametrize("blank_line", [False, True])
+def test_unclosed_quote_running_past_the_field_limit_is_an_input_error(
+        tmp_path: Path, blank_line: bool) -> None:
+    # Before: "unexpected Error: field larger than field limit (131072)" and exit 1.
+    path = tmp_path / "q.csv"
+    gap = "\n" if blank_line else ""
+    path.write_text("问题编号,上报时间,问题描述\nA0,2024-03-15,a,b\n"
+                    f'A1,2024-03-15,"{"x" * 140_000}\n{gap}A2,2024-03-15,ok\n', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"q\.csv.*quote .* never closed"):
+        read_issues(path)
+
+
+def test_json_nested_too_deeply_is_an_input_error(tmp_path: Path) -> None:
+    # Before: RecursionError, "unexpected" and exit 1.
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    with pytest.raises(InputFileError, match="nested too deeply"):
+        read_issues(path)
+
+
+def test_corrupt_zip_member_is_an_input_error(tmp_path: Path) -> None:
+    # Before: zlib.error / BadZipFile escaped as "unexpected".
+    path = tmp_path / "bad.zip"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.csv", "问题编号,上报时间\n" + "".join(
+            f"A{i},2024-03-15\n" for i in range(2000)))
+    data = bytearray(path.read_bytes())
+    for i in range(60, 200):  # inside the compressed data of the member
+        data[i] ^= 0x55
+    path.write_bytes(bytes(data))
+    with pytest.raises(InputFileError, match=r"bad\.zip!a\.csv.*damaged"):
+        read_issues(path)
+
+
+def test_over_long_issue_id_is_one_reject(tmp_path: Path) -> None:
+    # Before: stored as it was, and PostGIS failed the whole import (btree row size).
+    from gridwatch.schema import ISSUE_ID_MAX_CHARS
+
+    longest, too_long = "L" * ISSUE_ID_MAX_CHARS, "问" * (ISSUE_ID_MAX_CHARS + 1)
+    path = write_csv(tmp_path / "ids.csv", HEADER, [[longest, *GOOD[1:]], [too_long, *GOOD[1:]],
+                                                    GOOD])
+    result = read_issues(path)
+    assert list(result.records["issue_id"]) == [longest, "GW-001"]
+    reject = result.rejects.iloc[0]
+    assert (reject["row"], reject["column"]) == (3, "问题编号")
+    assert reject["reason"].startswith(f"issue_id too long: 问题编号 has {ISSUE_ID_MAX_CHARS + 1} "
+                                       "characters")
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("上报时间", "3025-11-10"), ("上报时间", "1025-11-10"), ("上报时间", "2262-04-11 23:59"),
+    ("上报时间", "1969-12-31"), ("整改期限", "9999-12-31"), ("整改期限", "2101-01-01"),
+    ("办结时间", "3025-11-10"),
+])
+def test_dates_outside_the_accepted_range_are_rejected_not_shifted(
+        tmp_path: Path, column: str, value: str) -> None:
+    # Before: 3025-11-10 was stored as 1856-10-01, 9999-12-31 as 1816-03-29, and
+    # 2262-04-11 23:59 stopped the whole ingest with OutOfBoundsDatetime.
+    row = dict(zip(HEADER, GOOD, strict=True)) | {"状态": "已办结", "办结时间": "2024-03-16"}
+    row[column] = value
+    path = write_csv(tmp_path / "d.csv", list(row), [list(row.values()), GOOD])
+    result = read_issues(path)
+    assert (result.accepted, result.rejected) == (1, 1)
+    reject = result.rejects.iloc[0]
+    assert (reject["row"], reject["column"], reject["value"]) == (2, column, value)
+    assert "a date outside the range this system accepts: 1970-01-01 to 2100-12-31" in \
+        reject["reason"]
+    assert result.records["reported_at"].dt.year.tolist() == [2024]
+
+
+def test_accepted_date_range_is_configurable(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "d.csv", HEADER, [["OLD", "1960-05-01", *GOOD[2:]], GOOD])
+    assert read_issues(path).accepted == 1
+    wide = InputSettings(min_date=dt.date(1949, 10, 1), max_date=dt.date(2100, 12, 31))
+    records = read_issues(path, settings=wide).records
+    assert records["reported_at"].tolist() == [utc("1960-04-30T16:00"), utc("2024-03-15")]
+
+
 # --- values ------------------------------------------------------------------------------------
 
 def test_output_columns_and_dtypes(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from click.testing import CliRunner
 from conftest import grid_cell_centre
 
@@ -73,3 +74,23 @@ def test_open311_round_trip(small_project: Path, tmp_path: Path) -> None:
 
 def test_to_open311_of_nothing() -> None:
     assert to_open311(pd.DataFrame(columns=["issue_id", "status"])) == []
+
+
+def test_failed_write_leaves_the_previous_file(tmp_path: Path, monkeypatch) -> None:
+    # Before: the JSON was written in place, so a full disk left half an array.
+    import gridwatch.output.open311 as open311
+
+    issues = pd.DataFrame({"issue_id": ["A1"], "status": ["closed"],
+                           "reported_at": [pd.Timestamp("2024-03-15", tz="UTC")]})
+    target = open311.write_open311(issues, tmp_path / "requests.json")
+    before = target.read_bytes()
+
+    def broken(obj, stream, **kwargs):
+        stream.write("[{")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(open311.json, "dump", broken)
+    with pytest.raises(OSError, match="No space left"):
+        open311.write_open311(issues, target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["requests.json"]

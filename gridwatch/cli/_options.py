@@ -6,7 +6,8 @@ import functools
 import json
 import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,6 +20,7 @@ __all__ = [
     "EXIT_INPUT",
     "EXIT_OK",
     "EXIT_USAGE",
+    "check_output_path",
     "config_option",
     "db_option",
     "echo_json",
@@ -27,6 +29,7 @@ __all__ = [
     "open_config",
     "out_option",
     "resolve_db_url",
+    "store_file",
 ]
 
 EXIT_OK = 0
@@ -47,7 +50,63 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as one JSON object.")
+
+
+def check_output_path(path: Path, *, option: str = "--out",
+                      inputs: Iterable[Path | None] = ()) -> Path:
+    """Refuse an output file that cannot be written, before any work is done or stored.
+
+    The file must not be a folder nor one of ``inputs`` (the command's input files, project
+    file or store), and its folder (or, when that does not exist yet, the nearest folder above
+    it, where it will be created) must let a file be created: a test file is made and removed,
+    which also catches read-only and pseudo file systems such as ``/proc``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option, the path and the reason.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ConfigError(f"{option} {str(target)!r} is a folder; give a file name")
+    for other in inputs:
+        if other is not None and _same_file(target, Path(other)):
+            raise ConfigError(f"{option} {str(target)!r} is also an input of this command "
+                              f"({other}); writing it would overwrite that file")
+    folder = target.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ConfigError(f"{option} {str(target)!r}: {folder} is not a folder")
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".gridwatch-probe-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"{option} {str(target)!r}: cannot create a file in {folder} "
+                          f"({exc.strerror or exc}); choose another folder") from None
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return a.absolute() == b.absolute()
+
+
+def _checked_output(ctx: click.Context, param: click.Parameter, value: Path | None,
+                    ) -> Path | None:
+    """Click callback: check an output file when the command line is parsed (exit 1)."""
+    if value is None:
+        return None
+    try:
+        return check_output_path(value, option=param.opts[0])
+    except ConfigError as exc:
+        raise click.UsageError(str(exc), ctx=ctx) from None
+
+
 out_option = click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
+                          callback=_checked_output,
                           help="File to write; the format follows the extension.")
 
 
@@ -67,6 +126,14 @@ def resolve_db_url(db_url: str | None, config: Config | None) -> str:
     if config is not None and config.store_url:
         return config.store_url
     return default_store_url()
+
+
+def store_file(url: str) -> Path | None:
+    """The file of a SQLite store URL (None for other stores and in-memory SQLite)."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or ":memory:" in url:
+        return None
+    return Path(url[len(prefix):].split("?", 1)[0])
 
 
 def echo_json(payload: Any) -> None:

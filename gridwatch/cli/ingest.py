@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from gridwatch.cli._options import (
+    check_output_path,
     config_option,
     db_option,
     echo_json,
@@ -17,6 +18,7 @@ from gridwatch.cli._options import (
     json_option,
     open_config,
     resolve_db_url,
+    store_file,
 )
 
 __all__ = ["ingest"]
@@ -40,7 +42,8 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
            crs: str | None, rejects_path: Path | None, observed_at, as_json: bool) -> None:
     """Read problem FILES (CSV/XLSX/JSON/GeoJSON/Open311, .gz/.zip too), place each row in
     every boundary layer and store it; rows that cannot be used are listed with the reason."""
-    from gridwatch.errors import ConfigError
+    from gridwatch.errors import ConfigError, GridwatchError
+    from gridwatch.ingest.records import check_input_files
     from gridwatch.output.files import write_table
     from gridwatch.pipeline import run_ingest
     from gridwatch.placing.coords import parse_crs
@@ -52,6 +55,13 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
     if crs is not None and parse_crs(crs) is None:
         raise ConfigError(f"--crs {crs!r} is not a coordinate system gridwatch knows; "
                           "use wgs84, cgcs2000, gcj02, bd09 or EPSG:n")
+    # Everything that can be checked is checked before the store is opened (which creates an
+    # empty SQLite file) and before the run is committed.
+    check_input_files(files)
+    url = resolve_db_url(db_url, config)
+    if rejects_path is not None:
+        check_output_path(rejects_path, option="--rejects",
+                          inputs=[*files, config.path, store_file(url)])
     bar = tqdm(total=0, unit="row", desc="reading", file=sys.stderr, disable=as_json or None,
                leave=False)
 
@@ -64,14 +74,20 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
         if not as_json:
             click.echo(f"… {message}", err=True)
 
-    with Store(resolve_db_url(db_url, config)) as store:
+    with Store(url) as store:
         summary, rejects = run_ingest(files, config=config, store=store,
                                       crs=parse_crs(crs) if crs else None,
                                       observed_at=observed_at, progress=stage,
                                       file_progress=file_progress)
     bar.close()
     if rejects_path is not None:
-        write_table(rejects, rejects_path, timezone=config.territory.timezone)
+        try:
+            write_table(rejects, rejects_path, timezone=config.territory.timezone)
+        except OSError as exc:
+            raise GridwatchError(
+                f"run {summary.run_id} was stored ({summary.accepted:,} accepted, "
+                f"{summary.rejected:,} rejected), but the rejected rows could not be written "
+                f"to {rejects_path}: {exc.strerror or exc}") from exc
     if as_json:
         echo_json(summary.to_dict())
         return

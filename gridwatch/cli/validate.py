@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from gridwatch.cli._options import (
+    check_output_path,
     config_option,
     echo_json,
     handle_errors,
@@ -46,6 +47,8 @@ def validate(files: tuple[Path, ...], against: list[tuple[str, str]], config_pat
     from gridwatch.pipeline import run_validate
 
     config = open_config(config_path)
+    if out_path is not None:
+        check_output_path(out_path, inputs=[*files, config.path])
     checks, disagreements, rejects = run_validate(
         files, config=config, against=against,
         progress=None if as_json else (lambda m: click.echo(f"… {m}", err=True)))

@@ -17,6 +17,9 @@ PosixPath('/tmp/jx/gridwatch.toml')
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -137,6 +140,8 @@ def generate(out_dir: Path | None = None, *, problems: int = 250_000,
     ----------
     out_dir
         Folder to write into; default ``data/demo/generated``. Existing demo files are replaced.
+        Everything is written to a hidden folder beside it first and moved in at the end, so a
+        failed run never leaves a half-written demo (nor touches the previous one).
     problems
         Number of problems (1,000 to 2,000,000), planted ones included.
     seed
@@ -164,7 +169,21 @@ def generate(out_dir: Path | None = None, *, problems: int = 250_000,
     """
     _check(problems, days, scale)
     out = Path(out_dir) if out_dir is not None else default_out_dir()
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
+    work.mkdir()  # with the usual permissions (mkdtemp's are owner-only), since it becomes out
+    try:
+        record = _write_demo(work, problems=problems, seed=seed, days=days, scale=scale,
+                             end=end, progress=progress)
+        _move_into(work, out)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return _paths(out, record)
+
+
+def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float, end: str,
+                progress: Progress | None) -> dict[str, object]:
+    """Write every file of the demo into ``out`` (an empty folder); return the planted record."""
     say = progress or (lambda _stage, _done, _total: None)
     counties = read_counties(counties_path())
 
@@ -201,7 +220,28 @@ def generate(out_dir: Path | None = None, *, problems: int = 250_000,
                        "observed_at": when.isoformat()} for paths, when in runs_out]
     planted.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "gridwatch.toml").write_text(config_text(""), encoding="utf-8")
-    return _paths(out, record)
+    return record
+
+
+def _move_into(work: Path, out: Path) -> None:
+    """Put the finished demo in ``work`` where ``out`` is.
+
+    A new folder is one rename. Into an existing folder the demo's entries are moved one by
+    one (other files there are kept), ``planted.json`` and ``gridwatch.toml`` last, after the
+    old ``planted.json`` is removed: :func:`load_demo` never takes a half-replaced demo.
+    """
+    if not out.exists():
+        os.replace(work, out)
+        return
+    last = ("planted.json", "gridwatch.toml")
+    (out / "planted.json").unlink(missing_ok=True)
+    entries = sorted(work.iterdir(),
+                     key=lambda p: (last.index(p.name) if p.name in last else -1, p.name))
+    for entry in entries:
+        target = out / entry.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        os.replace(entry, target)
 
 
 def _paths(out: Path, record: dict[str, object]) -> DemoPaths:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from gridwatch.demo._city import City
 from gridwatch.demo._problems import CATEGORY_ZH, status_at
+from gridwatch.errors import ConfigError
 
 __all__ = [
     "EXPORT_HEADERS",
@@ -95,9 +96,17 @@ def _bad_rows(day_rows: dict[str, list[list[object]]], tags: pd.Series, days: li
     """
     kinds = ("missing_coords", "swapped_lat_lon", "unknown_category", "bad_date",
              "duplicate_id")
+    lon_i, lat_i, id_i = _COL["经度"], _COL["纬度"], _COL["问题编号"]
+    # Only days with an ordinary row to copy: a small demo (1,000 problems) has many days
+    # with none, and drawing from such a day failed ("high <= 0").
+    days = [d for d in days
+            if (tags.reindex([r[id_i] for r in day_rows[d]]).to_numpy() == "").any()]
+    if len(days) < 3 * len(kinds):
+        raise ConfigError(f"too few problems to plant the bad rows: {3 * len(kinds)} days with "
+                          f"an ordinary problem are needed, found {len(days)}; use more "
+                          "problems")
     picked = rng.choice(len(days), size=3 * len(kinds), replace=False)
     planted: BadRows = []
-    lon_i, lat_i, id_i = _COL["经度"], _COL["纬度"], _COL["问题编号"]
     for j, kind in enumerate(np.repeat(kinds, 3)):
         day = days[int(picked[j])]
         rows = day_rows[day]

@@ -13,6 +13,10 @@ objects (XLSX cells). Full-width digits and punctuation are accepted too.
 A value "has no time of day" (for ``date_only_end_of_day``) when its text has no ``H:MM``, when
 it is a whole Excel serial number, or when it is a ``date`` or a ``datetime`` at exactly
 midnight (spreadsheets store date cells that way).
+
+Times are held in nanoseconds, which cannot go beyond 1677–2262: a value outside
+:data:`gridwatch.schema.DATE_LIMITS` (or the narrower ``bounds`` a project sets) is never
+converted, and is reported as out of range rather than read as some other date.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DATE_LIMITS
 
 __all__ = ["EXCEL_SERIAL_RANGE", "parse_datetimes"]
 
@@ -35,6 +40,10 @@ EXCEL_SERIAL_RANGE: tuple[float, float] = (20000.0, 80000.0)
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 _END_OF_DAY = pd.Timedelta(hours=23, minutes=59, seconds=59)
 _UTC_DTYPE = "datetime64[ns, UTC]"
+_NAT = np.datetime64("NaT")
+# Local wall times outside [_SAFE_LOW, _SAFE_HIGH) are refused before the nanosecond cast.
+_SAFE_LOW = np.datetime64(DATE_LIMITS[0], "s")
+_SAFE_HIGH = np.datetime64(DATE_LIMITS[1], "s") + np.timedelta64(1, "D")
 
 # Naive formats tried on whole columns, in order; "ISO8601" only on values that look like it.
 _NAIVE_FORMATS: tuple[str, ...] = (
@@ -69,7 +78,8 @@ def parse_datetimes(
     *,
     timezone: str,
     date_only_end_of_day: bool = False,
-) -> tuple[pd.Series, pd.Series]:
+    bounds: tuple[dt.date, dt.date] | None = None,
+) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse date/time values into UTC timestamps.
 
     Parameters
@@ -82,13 +92,19 @@ def parse_datetimes(
     date_only_end_of_day
         Read a value without a time of day as the end of that local day (23:59:59), as a
         deadline means; otherwise it is the start of the day.
+    bounds
+        First and last local day accepted (inclusive); default (and at most)
+        :data:`gridwatch.schema.DATE_LIMITS`.
 
     Returns
     -------
     parsed : pandas.Series
-        ``datetime64[ns, UTC]``; NaT where the value is empty or could not be read.
+        ``datetime64[ns, UTC]``; NaT where the value is empty, could not be read, or is out of
+        range.
     bad : pandas.Series
         ``bool``; True where a non-empty value could not be read.
+    outside : pandas.Series
+        ``bool``; True where a value was read but falls outside ``bounds``.
 
     Raises
     ------
@@ -97,8 +113,8 @@ def parse_datetimes(
 
     Examples
     --------
-    >>> parsed, bad = parse_datetimes(["2024-03-15 08:00", "2024年3月15日"],
-    ...                               timezone="Asia/Shanghai")
+    >>> parsed, bad, outside = parse_datetimes(["2024-03-15 08:00", "2024年3月15日"],
+    ...                                        timezone="Asia/Shanghai")
     >>> str(parsed[0])
     '2024-03-15 00:00:00+00:00'
     """
@@ -115,15 +131,16 @@ def parse_datetimes(
     aware = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")  # already UTC
     date_only = np.zeros(n, dtype=bool)
     present = np.zeros(n, dtype=bool)
+    outside = np.zeros(n, dtype=bool)
 
     text, objects = _split_objects(series)
     present[objects.index.to_numpy()] = True
-    _parse_objects(objects, naive, aware, date_only)
+    _parse_objects(objects, naive, aware, date_only, outside)
 
     mask = text.notna().to_numpy()
     present |= mask
     if mask.any():
-        _parse_text_column(text[mask], naive, aware, date_only)
+        _parse_text_column(text[mask], naive, aware, date_only, outside)
 
     if date_only_end_of_day:
         naive[date_only & ~np.isnat(naive)] += np.timedelta64(86399, "s")
@@ -132,9 +149,35 @@ def parse_datetimes(
     utc = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
     has_aware = ~np.isnat(aware)
     utc = np.where(has_aware, aware, utc)
+    low, high = _utc_bounds(bounds, timezone)
+    outside |= ~np.isnat(utc) & ((utc < low) | (utc >= high))
+    utc[outside] = _NAT
     result = pd.Series(pd.DatetimeIndex(utc).tz_localize("UTC"), index=index, dtype=_UTC_DTYPE)
-    bad = present & np.isnat(utc)
-    return result, pd.Series(bad, index=index, dtype=bool)
+    bad = present & np.isnat(utc) & ~outside
+    return (result, pd.Series(bad, index=index, dtype=bool),
+            pd.Series(outside, index=index, dtype=bool))
+
+
+def _utc_bounds(bounds: tuple[dt.date, dt.date] | None,
+                timezone: str) -> tuple[np.datetime64, np.datetime64]:
+    """The UTC instants that start the first accepted local day and end the last one."""
+    first, last = bounds if bounds is not None else DATE_LIMITS
+    first, last = max(first, DATE_LIMITS[0]), min(last, DATE_LIMITS[1])
+    edges = [pd.Timestamp(day).tz_localize(timezone, ambiguous=False,
+                                           nonexistent="shift_forward").tz_convert("UTC")
+             for day in (first, last + dt.timedelta(days=1))]
+    return tuple(np.datetime64(e.tz_localize(None).to_datetime64(), "ns") for e in edges)
+
+
+def _to_ns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Cast datetimes of any unit to nanoseconds; NaT and True where outside the safe window.
+
+    A plain ``astype("datetime64[ns]")`` wraps silently: 3025-11-10 would become 1856-10-01.
+    """
+    values = np.asarray(values)
+    seconds = values.astype("datetime64[s]")
+    outside = ~np.isnat(seconds) & ((seconds < _SAFE_LOW) | (seconds >= _SAFE_HIGH))
+    return np.where(outside, _NAT, values).astype("datetime64[ns]"), outside
 
 
 def _split_objects(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -153,7 +196,7 @@ def _split_objects(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def _parse_objects(objects: pd.Series, naive: np.ndarray, aware: np.ndarray,
-                   date_only: np.ndarray) -> None:
+                   date_only: np.ndarray, outside: np.ndarray) -> None:
     """Fill the arrays at ``objects.index`` (positions) from numbers and date/time objects."""
     if objects.empty:
         return
@@ -171,11 +214,12 @@ def _parse_objects(objects: pd.Series, naive: np.ndarray, aware: np.ndarray,
         part = objects[kind == name]
         if len(part):
             stamps = pd.DatetimeIndex(pd.to_datetime(part.to_list()))
-            naive[part.index.to_numpy()] = stamps.to_numpy("datetime64[ns]")
+            where = part.index.to_numpy()
+            naive[where], outside[where] = _to_ns(stamps.to_numpy())
             # Spreadsheets have no date type: a date cell is a datetime at midnight.
             date_only[part.index.to_numpy()] = stamps == stamps.normalize()
     for pos, value in objects[kind == "other"].items():
-        _store(int(pos), _from_object(value), naive, aware, date_only)
+        _store(int(pos), _from_object(value), naive, aware, date_only, outside)
 
 
 def _object_kind(value: object) -> str:
@@ -197,7 +241,10 @@ def _from_object(value: object) -> tuple[pd.Timestamp, bool, bool] | None:
     if isinstance(value, pd.Timestamp | dt.datetime):
         ts = pd.Timestamp(value)
         if ts.tzinfo is not None:
-            return ts.tz_convert("UTC").tz_localize(None), False, True
+            try:
+                return ts.tz_convert("UTC").tz_localize(None), False, True
+            except (OverflowError, ValueError):  # year 1 or 9999: out of range either way
+                return ts.tz_localize(None), False, True
         return ts, False, False
     if isinstance(value, dt.date):
         return pd.Timestamp(value), True, False
@@ -215,22 +262,24 @@ def _from_serial(number: float) -> tuple[pd.Timestamp, bool, bool] | None:
 
 
 def _store(pos: int, parsed: tuple[pd.Timestamp, bool, bool] | None, naive: np.ndarray,
-           aware: np.ndarray, date_only: np.ndarray) -> None:
+           aware: np.ndarray, date_only: np.ndarray, outside: np.ndarray) -> None:
     if parsed is None:
         return
     ts, only_date, is_aware = parsed
-    (aware if is_aware else naive)[pos] = np.datetime64(ts.to_datetime64(), "ns")
+    value, out = _to_ns(np.array([ts.to_datetime64()]))
+    (aware if is_aware else naive)[pos] = value[0]
+    outside[pos] = out[0]
     date_only[pos] = only_date
 
 
 def _parse_text_column(text: pd.Series, naive: np.ndarray, aware: np.ndarray,
-                       date_only: np.ndarray) -> None:
+                       date_only: np.ndarray, outside: np.ndarray) -> None:
     """Fill the arrays at ``text.index`` (positions) from the text values."""
     positions = text.index.to_numpy()
     values = text.reset_index(drop=True)
     codes, uniques = pd.factorize(values)
     if len(uniques) <= _FEW:
-        _parse_unique(codes, list(uniques), positions, naive, aware, date_only)
+        _parse_unique(codes, list(uniques), positions, naive, aware, date_only, outside)
         return
     todo = np.ones(len(text), dtype=bool)
 
@@ -239,12 +288,13 @@ def _parse_text_column(text: pd.Series, naive: np.ndarray, aware: np.ndarray,
         parsed = pd.to_datetime(values[with_offset], format="ISO8601", utc=True, errors="coerce")
         ok = parsed.notna().to_numpy()
         hit = np.flatnonzero(with_offset)[ok]
-        aware[positions[hit]] = parsed[ok].dt.tz_localize(None).to_numpy("datetime64[ns]")
+        aware[positions[hit]], outside[positions[hit]] = _to_ns(
+            parsed[ok].dt.tz_localize(None).to_numpy())
         todo[hit] = False
 
     iso = todo & values.str.match(_ISO_LIKE).to_numpy(dtype=bool)
     if iso.any():
-        _apply_format(values, iso, "ISO8601", positions, naive, todo)
+        _apply_format(values, iso, "ISO8601", positions, naive, todo, outside)
     chinese = todo & values.str.contains("年", regex=False).to_numpy(dtype=bool)
     if chinese.any():
         # 2024年3月15日 08:00 -> 2024-3-15 08:00, then the ISO path; other forms fall through.
@@ -254,14 +304,14 @@ def _parse_text_column(text: pd.Series, naive: np.ndarray, aware: np.ndarray,
         rewritten = rewritten.str.strip().str.replace(r" +", " ", regex=True)
         iso = chinese & rewritten.str.match(_ISO_LIKE).to_numpy(dtype=bool)
         if iso.any():
-            _apply_format(rewritten, iso, "ISO8601", positions, naive, todo)
+            _apply_format(rewritten, iso, "ISO8601", positions, naive, todo, outside)
     for fmt in _NAIVE_FORMATS:
         if not todo.any():
             break
         remaining = values[todo]
         probe = remaining.drop_duplicates().head(_PROBE)
         if pd.to_datetime(probe, format=fmt, errors="coerce").notna().any():
-            _apply_format(values, todo.copy(), fmt, positions, naive, todo)
+            _apply_format(values, todo.copy(), fmt, positions, naive, todo, outside)
 
     # Values with no time of day mean a whole day (a deadline's end of day).
     done = ~todo
@@ -286,29 +336,31 @@ def _parse_text_column(text: pd.Series, naive: np.ndarray, aware: np.ndarray,
         rest = values[todo]
         codes, uniques = pd.factorize(rest)
         _parse_unique(codes, list(uniques), positions[rest.index.to_numpy()], naive, aware,
-                      date_only)
+                      date_only, outside)
 
 
 def _parse_unique(codes: np.ndarray, uniques: list[str], where: np.ndarray, naive: np.ndarray,
-                  aware: np.ndarray, date_only: np.ndarray) -> None:
+                  aware: np.ndarray, date_only: np.ndarray, outside: np.ndarray) -> None:
     """Parse each distinct value once with :func:`_parse_one` and spread the results."""
     parsed = [_parse_one(u) for u in uniques]
-    u_time = np.array([p[0].to_datetime64() if p else np.datetime64("NaT") for p in parsed],
-                      dtype="datetime64[ns]")
+    # Microseconds hold every year people type (and all the precision text carries).
+    u_time, u_outside = _to_ns(np.array(
+        [p[0].to_datetime64() if p else _NAT for p in parsed], dtype="datetime64[us]"))
     u_date_only = np.array([bool(p and p[1]) for p in parsed], dtype=bool)
     u_aware = np.array([bool(p and p[2]) for p in parsed], dtype=bool)
     times, is_aware = u_time[codes], u_aware[codes]
     aware[where[is_aware]] = times[is_aware]
     naive[where[~is_aware]] = times[~is_aware]
     date_only[where] = u_date_only[codes]
+    outside[where] = u_outside[codes]
 
 
 def _apply_format(values: pd.Series, mask: np.ndarray, fmt: str, positions: np.ndarray,
-                  naive: np.ndarray, todo: np.ndarray) -> None:
+                  naive: np.ndarray, todo: np.ndarray, outside: np.ndarray) -> None:
     parsed = pd.to_datetime(values[mask], format=fmt, errors="coerce")
     ok = parsed.notna().to_numpy()
     hit = np.flatnonzero(mask)[ok]
-    naive[positions[hit]] = parsed[ok].to_numpy("datetime64[ns]")
+    naive[positions[hit]], outside[positions[hit]] = _to_ns(parsed[ok].to_numpy())
     todo[hit] = False
 
 
@@ -348,4 +400,7 @@ def _build(y: str, mo: str, d: str, h: str | None, mi: str | None, s: str | None
     sign = 1 if offset[0] == "+" else -1
     digits = offset[1:].replace(":", "")
     delta = pd.Timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
-    return ts - sign * delta, date_only, True
+    try:
+        return ts - sign * delta, date_only, True
+    except (OverflowError, ValueError):  # year 1 or 9999: out of range whichever way it goes
+        return ts, date_only, True

@@ -16,7 +16,9 @@ import io
 import json
 import os
 import re
+import warnings
 import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +29,7 @@ import pandas as pd
 
 from gridwatch.errors import InputFileError
 
-__all__ = ["FORMATS", "RawTable", "read_tables"]
+__all__ = ["FORMATS", "RawTable", "check_file", "read_tables"]
 
 #: Extension -> reader.
 FORMATS: dict[str, str] = {
@@ -86,10 +88,7 @@ def read_tables(path: str | os.PathLike[str], *, encoding: str | None = None,
         The file is missing, of an unknown type, too big, corrupt or not decodable.
     """
     name = os.fspath(path)
-    file = Path(path)
-    if not file.is_file():
-        what = "is a folder, not a file" if file.is_dir() else "was not found"
-        raise InputFileError(f"input file {name!r} {what}")
+    file = check_file(path)
     limit = int(max_file_mb * 1024 * 1024)
     lower = name.lower()
     if lower.endswith(".zip"):
@@ -104,6 +103,15 @@ def read_tables(path: str | os.PathLike[str], *, encoding: str | None = None,
     if lower.endswith(".gz"):
         data = _gunzip(data, name, limit)
     return [_parse(data, fmt, name, inner, encoding=encoding, limit=limit)]
+
+
+def check_file(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a Path; raise InputFileError when it is missing or a folder."""
+    file = Path(path)
+    if not file.is_file():
+        what = "is a folder, not a file" if file.is_dir() else "was not found"
+        raise InputFileError(f"input file {os.fspath(path)!r} {what}")
+    return file
 
 
 def _format_of(lower_name: str, shown: str) -> str:
@@ -153,7 +161,12 @@ def _read_zip(file: Path, name: str, *, encoding: str | None, limit: int) -> lis
         for member in known:
             shown = f"{name}!{member.filename}"
             inner = member.filename.lower()
-            data = archive.read(member)
+            try:
+                data = archive.read(member)
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+                    RuntimeError) as exc:  # corrupt data, CRC mismatch, unsupported, encrypted
+                raise InputFileError(f"cannot read {shown!r}: the zip member is damaged or "
+                                     f"cannot be unpacked ({exc})") from exc
             if inner.endswith(".gz"):
                 inner = inner[:-3]
                 data = _gunzip(data, shown, limit)
@@ -171,7 +184,12 @@ def _parse(data: bytes, fmt: str, name: str, inner: str, *, encoding: str | None
     if fmt == "xlsx":
         return _read_xlsx(data, name, limit)
     text, used = _decode(data, name, encoding)
-    return _read_json(text, name, used)
+    try:
+        return _read_json(text, name, used)
+    except RecursionError as exc:
+        raise InputFileError(f"cannot read {name!r}: its JSON is nested too deeply (arrays or "
+                             "objects inside each other hundreds of levels down); problem "
+                             "records are a flat array of objects") from exc
 
 
 def _decode(data: bytes, name: str, encoding: str | None) -> tuple[str, str]:
@@ -202,11 +220,18 @@ def _read_csv(text: str, name: str, encoding: str, *, sep: str | None) -> RawTab
     frame = None if _BLANK_LINE.search(text) else _read_csv_arrow(text, sep)
     if frame is None:
         try:
-            frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False,
-                                na_filter=False, skip_blank_lines=False, engine="c")
+            with warnings.catch_warnings():
+                # index_col=False: a first data row one field longer than the header must not
+                # turn the first column into the index (shifting every value one column left);
+                # pandas then warns that it drops the extra field, and that row goes the
+                # careful way instead, as a longer row anywhere else does.
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                frame = pd.read_csv(io.StringIO(text), sep=sep, dtype=str,
+                                    keep_default_na=False, na_filter=False,
+                                    skip_blank_lines=False, engine="c", index_col=False)
             rows = np.arange(2, len(frame) + 2)
-        except pd.errors.ParserError:
-            frame, rows, errors = _read_csv_ragged(text, sep)
+        except (pd.errors.ParserError, pd.errors.ParserWarning):
+            frame, rows, errors = _read_csv_ragged(text, sep, name)
     else:
         rows = np.arange(2, len(frame) + 2)
     frame.columns = _unique_headers([str(c).strip() for c in frame.columns])
@@ -270,19 +295,27 @@ def _unique_headers(headers: list[str]) -> list[str]:
     return out
 
 
-def _read_csv_ragged(text: str, sep: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
+def _read_csv_ragged(text: str, sep: str,
+                     name: str) -> tuple[pd.DataFrame, np.ndarray, dict]:
     """Slow path for files with rows longer than the header: those rows become row errors."""
     reader = csv.reader(io.StringIO(text), delimiter=sep)
-    header = next(reader)
-    width = len(header)
     body: list[list[str]] = []
     errors: dict[int, tuple[str, str, str]] = {}
-    for pos, record in enumerate(reader):
-        if len(record) > width and any(v.strip() for v in record[width:]):
-            errors[pos] = ("", sep.join(record),
-                           f"unusable row: it has {len(record)} fields but the header has "
-                           f"{width} (a value probably contains an unquoted {sep!r})")
-        body.append((record + [""] * width)[:width])
+    try:
+        header = next(reader)
+        width = len(header)
+        for pos, record in enumerate(reader):
+            if len(record) > width and any(v.strip() for v in record[width:]):
+                errors[pos] = ("", sep.join(record),
+                               f"unusable row: it has {len(record)} fields but the header has "
+                               f"{width} (a value probably contains an unquoted {sep!r})")
+            body.append((record + [""] * width)[:width])
+    except csv.Error as exc:  # e.g. "field larger than field limit (131072)"
+        raise InputFileError(
+            f"cannot read {name!r} from line {reader.line_num}: {exc}; a value this long usually "
+            "means a quote (\") that is never closed, so the rest of the file runs into one "
+            "value. Close the quote, or save the file again from the program that made it"
+        ) from exc
     frame = pd.DataFrame(body, columns=header, dtype="str")
     return frame, np.arange(2, len(frame) + 2), errors
 

@@ -32,9 +32,9 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.config import InputSettings
-from gridwatch.errors import CRSError, SchemaError
+from gridwatch.errors import CRSError, InputFileError, SchemaError
 from gridwatch.ingest._dates import parse_datetimes
-from gridwatch.ingest._readers import RawTable, read_tables
+from gridwatch.ingest._readers import RawTable, check_file, read_tables
 from gridwatch.schema import (
     CANONICAL_COLUMNS,
     CATEGORIES,
@@ -42,6 +42,7 @@ from gridwatch.schema import (
     CLOSED_STATUSES,
     DATETIME_COLUMNS,
     HEADER_ALIASES,
+    ISSUE_ID_MAX_CHARS,
     REJECT_COLUMNS,
     REQUIRED_COLUMNS,
     SOURCE_LABELS,
@@ -54,7 +55,7 @@ from gridwatch.schema import (
     normalise_label,
 )
 
-__all__ = ["FileStats", "IngestResult", "map_headers", "read_issues"]
+__all__ = ["FileStats", "IngestResult", "check_input_files", "map_headers", "read_issues"]
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
                                  "severity", "task_type")
 _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
@@ -161,6 +162,27 @@ def _alias_table(aliases: Mapping[str, Sequence[str]] | None) -> dict[str, tuple
         for i, name in enumerate(names):
             table.setdefault(header_key(name), (column, offset + i))
     return table
+
+
+def check_input_files(paths: Sequence[str | os.PathLike[str]]) -> None:
+    """Check that every input file exists (and is not a folder), before anything is opened.
+
+    Raises
+    ------
+    InputFileError
+        Naming every missing file at once.
+    """
+    problems = []
+    for path in paths:
+        try:
+            check_file(path)
+        except InputFileError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise InputFileError(problems[0])
+    if problems:
+        raise InputFileError(f"{len(problems)} input files cannot be read:\n"
+                             + "\n".join(f"  - {p}" for p in problems))
 
 
 def read_issues(
@@ -423,7 +445,13 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     id_header = header_of["issue_id"]
     problems.add(id_header, text["issue_id"].isna(), text["issue_id"],
                  lambda _v: f"issue_id missing: {id_header} is empty")
-    _check_times(out, raw, text, header_of, problems, timezone)
+    problems.add(id_header, (text["issue_id"].str.len() > ISSUE_ID_MAX_CHARS).fillna(False)
+                 .to_numpy(dtype=bool), text["issue_id"],
+                 lambda v: f"issue_id too long: {id_header} has {len(v):,} characters, more "
+                           f"than the {ISSUE_ID_MAX_CHARS} an id may have (is it in the "
+                           "right column?)")
+    bounds = (settings.min_date, settings.max_date)
+    _check_times(out, raw, text, header_of, problems, timezone, bounds)
     for column, (base, codes) in _LABEL_FIELDS.items():
         values = given(column)
         found, unknown = _labels(values, label_table(base, codes, settings.labels.get(column)))
@@ -461,16 +489,19 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
 
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
                  text: dict[str, pd.Series], header_of: dict[str, str], problems: _Problems,
-                 timezone: str) -> None:
+                 timezone: str, bounds: tuple[dt.date, dt.date]) -> None:
     for column in DATETIME_COLUMNS:
-        values, bad = parse_datetimes(raw(column), timezone=timezone,
-                                      date_only_end_of_day=column == "deadline")
+        values, bad, outside = parse_datetimes(raw(column), timezone=timezone,
+                                               date_only_end_of_day=column == "deadline",
+                                               bounds=bounds)
         out[column] = values.reset_index(drop=True)
         header = header_of.get(column)
         if header is None or (column == "closed_at" and _is_open311_updated(header)):
             continue  # Open311's updated_datetime is checked once the status is known
         problems.add(header, bad.to_numpy(), text[column],
                      functools.partial(_unreadable_time, column, header))
+        problems.add(header, outside.to_numpy(), text[column],
+                     functools.partial(_time_out_of_range, column, header, bounds))
     header = header_of["reported_at"]
     problems.add(header, text["reported_at"].isna(), text["reported_at"],
                  lambda _v: f"reported_at missing: {header} is empty")
@@ -494,6 +525,13 @@ def _coord_systems(labels: pd.Series, header: str | None, default_crs: str,
 
 def _unreadable_time(column: str, header: str, value: str) -> str:
     return f"{column} unreadable: {header} {value!r} is not a date/time ({_DATE_HINT})"
+
+
+def _time_out_of_range(column: str, header: str, bounds: tuple[dt.date, dt.date],
+                       value: str) -> str:
+    return (f"{column} out of range: {header} {value!r} is a date outside the range this system "
+            f"accepts: {bounds[0]} to {bounds[1]} (change it with [input] min_date and max_date "
+            "in gridwatch.toml)")
 
 
 def _unknown_label(column: str, header: str, value: str) -> str:
@@ -539,7 +577,8 @@ def _check_status(out: dict[str, Any], text: dict[str, pd.Series], header_of: di
         problems.add(closed_header, closed_bad & is_closed, closed_text,
                      functools.partial(_unreadable_time, "closed_at", closed_header))
     # A date-only closed_at means "that day": compare its end of day with reported_at.
-    latest, _bad = parse_datetimes(closed_text, timezone=timezone, date_only_end_of_day=True)
+    latest, _bad, _outside = parse_datetimes(closed_text, timezone=timezone,
+                                             date_only_end_of_day=True)
     latest = latest.where(has_closed)
     before = (latest < out["reported_at"]).fillna(False).to_numpy(dtype=bool)
     reported_header = header_of["reported_at"]

@@ -7,6 +7,8 @@ formula and URL detection off. Times are tz-aware UTC inside the library and are
 territory's zone: naive in spreadsheets (Excel has no zones), with their offset in GeoJSON,
 in UTC in GeoPackage (its specification says so).
 Layers are always written in WGS84 lon/lat (EPSG:4326).
+Every file is written beside its target and renamed over it (:mod:`gridwatch.output._atomic`):
+a failed write leaves any previous file as it was.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import geopandas as gpd
 import pandas as pd
 
 from gridwatch.errors import ConfigError, CRSError
+from gridwatch.output._atomic import replacing
 from gridwatch.output.kml import write_kml
 from gridwatch.output.shapefile import read_zipped_shapefile, write_zipped_shapefile
 from gridwatch.schema import CANONICAL_COLUMNS
@@ -230,14 +233,14 @@ def write_table(frame: pd.DataFrame, path: str | Path, *, timezone: str = "Asia/
     path = Path(path)
     fmt = _format_of(path, format, TABLE_FORMATS, "write_table")
     table = _prepare_table(frame, timezone)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        # CRLF as RFC 4180 says: then the writer also quotes fields holding a bare CR, which
-        # would otherwise split the row in Excel and in pandas.
-        table.to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    else:
-        with _excel_writer(path) as writer:
-            _add_sheet(writer, table, _sheet_names([sheet_name])[0])
+    with replacing(path) as tmp:
+        if fmt == "csv":
+            # CRLF as RFC 4180 says: then the writer also quotes fields holding a bare CR, which
+            # would otherwise split the row in Excel and in pandas.
+            table.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
+        else:
+            with _excel_writer(tmp) as writer:
+                _add_sheet(writer, table, _sheet_names([sheet_name])[0])
     return path
 
 
@@ -288,8 +291,7 @@ def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
     if not sheets:
         raise ConfigError("sheets is empty; write_workbook needs at least one table")
     tables = [_prepare_table(frame, timezone) for frame in sheets.values()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _excel_writer(path) as writer:
+    with replacing(path) as tmp, _excel_writer(tmp) as writer:
         for name, table in zip(_sheet_names(list(sheets)), tables, strict=True):
             _add_sheet(writer, table, name)
     return path
@@ -365,27 +367,27 @@ def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, format: str | None =
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise ConfigError(f"gdf must be a GeoDataFrame, got {type(gdf).__name__}")
     layer = _to_wgs84(gdf).reset_index(drop=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if fmt == "csv":
         return write_table(layer, path, timezone=timezone, format="csv")
     if fmt == "kml":
         _require_column(layer, name_column, "name_column")
         if style_column is not None:
             _require_column(layer, style_column, "style_column")
-        return write_kml(layer, path, name_column=name_column, style_column=style_column,
-                         timezone=timezone, document_name=_layer_name(path))
-    if fmt == "shp":
-        return write_zipped_shapefile(_times_as_text(layer, timezone), path,
-                                      layer=_layer_name(path))
-    path.unlink(missing_ok=True)
-    if fmt == "geojson":
-        layer = _localise_times(layer, timezone, naive=False)
-        # RFC 7946: WGS84, counter-clockwise outer rings, 7 decimals (about 1 cm).
-        layer.to_file(path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
-    else:
-        # The GeoPackage spec stores DATETIME in UTC ("...Z"); GDAL warns on other offsets.
-        layer = _localise_times(layer, "UTC", naive=False)
-        layer.to_file(path, driver="GPKG", layer=_layer_name(path), engine="pyogrio")
+    with replacing(path) as tmp:
+        if fmt == "kml":
+            write_kml(layer, tmp, name_column=name_column, style_column=style_column,
+                      timezone=timezone, document_name=_layer_name(path))
+        elif fmt == "shp":
+            write_zipped_shapefile(_times_as_text(layer, timezone), tmp, layer=_layer_name(path))
+        elif fmt == "geojson":
+            layer = _localise_times(layer, timezone, naive=False)
+            # RFC 7946: WGS84, counter-clockwise outer rings, 7 decimals (about 1 cm).
+            layer.to_file(tmp, driver="GeoJSON", engine="pyogrio",
+                          layer_options={"RFC7946": "YES"})
+        else:
+            # The GeoPackage spec stores DATETIME in UTC ("...Z"); GDAL warns on other offsets.
+            layer = _localise_times(layer, "UTC", naive=False)
+            layer.to_file(tmp, driver="GPKG", layer=_layer_name(path), engine="pyogrio")
     return path
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from gridwatch.output._atomic import replacing
 from gridwatch.schema import CLOSED_STATUSES
 
 __all__ = ["to_open311", "write_open311"]
@@ -94,9 +95,12 @@ def to_open311(issues: pd.DataFrame, *, timezone: str = "Asia/Shanghai") -> list
 
 def write_open311(issues: pd.DataFrame, path: str | Path, *,
                   timezone: str = "Asia/Shanghai") -> Path:
-    """Write :func:`to_open311` as a JSON array (UTF-8) and return the path."""
+    """Write :func:`to_open311` as a JSON array (UTF-8) and return the path.
+
+    The file is replaced only once it is written whole; a failed write leaves the old one.
+    """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(to_open311(issues, timezone=timezone), ensure_ascii=False,
-                                 indent=1), encoding="utf-8")
+    requests = to_open311(issues, timezone=timezone)
+    with replacing(target) as tmp, tmp.open("w", encoding="utf-8") as stream:
+        json.dump(requests, stream, ensure_ascii=False, indent=1)
     return target

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.schema import CLOSED_STATUSES, DATE_LIMITS
 from gridwatch.settings import SUPERVISION_TABLES, unknown_keys
 from gridwatch.supervision.calendar import (
     calendar_for,
@@ -78,15 +78,25 @@ def parse_asof_settings(section: Mapping[str, Any]) -> AsOfSettings:
 
 
 def parse_as_of(value: Any) -> dt.date:
-    """Turn ``"2024-03-01"``, a date or a timestamp into a local date; ConfigError otherwise."""
+    """Turn ``"2024-03-01"``, a date or a timestamp into a local date; ConfigError otherwise.
+
+    The date must lie within :data:`gridwatch.schema.DATE_LIMITS` (1678-01-01 to 2261-12-31),
+    the dates a stored time can hold.
+    """
     if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"as_of {value!r} is not a date; write it as YYYY-MM-DD") from None
+        day = value.date()
+    elif isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"as_of {value!r} is not a date; write it as YYYY-MM-DD") from None
+    first, last = DATE_LIMITS
+    if not first <= day <= last:
+        raise ConfigError(f"as_of {value!s} is outside the dates gridwatch can work with: "
+                          f"give a date from {first} to {last}")
+    return day
 
 
 def as_of_cutoff(as_of: Any, timezone: str) -> pd.Timestamp:
