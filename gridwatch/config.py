@@ -23,7 +23,14 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CANONICAL_COLUMNS, CATEGORIES, DATE_LIMITS, SOURCES, STATUSES
+from gridwatch.schema import (
+    CANONICAL_COLUMNS,
+    CATEGORIES,
+    DATE_LIMITS,
+    DEFAULT_TIMEZONE,
+    SOURCES,
+    STATUSES,
+)
 from gridwatch.settings import (
     SETTINGS_SECTIONS,
     Settings,
@@ -55,7 +62,7 @@ class Territory:
     """The area a project covers."""
 
     name: str = ""
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_TIMEZONE
     #: Points farther than this outside the union of the admin layer are rejected.
     margin_m: float = 2000.0
     #: Metric CRS for distances ("EPSG:4549"); chosen from the data when empty.
@@ -313,8 +320,8 @@ def _territory(raw: Any, problems: list[str]) -> Territory:
         return Territory()
     problems += unknown_keys(raw, _TERRITORY_KEYS, where)
     name = _string(raw, "name", where, problems, "", empty_ok=True) or ""
-    tz = _string(raw, "timezone", where, problems, "Asia/Shanghai",
-                 example="Asia/Shanghai") or "Asia/Shanghai"
+    tz = _string(raw, "timezone", where, problems, DEFAULT_TIMEZONE,
+                 example="Asia/Shanghai") or DEFAULT_TIMEZONE
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -14,10 +14,10 @@ from gridwatch.cli._options import (
     out_option,
     resolve_db_url,
 )
+from gridwatch.schema import DEFAULT_TIMEZONE
 
 __all__ = ["export"]
 
-_DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 
 @click.group()
@@ -75,7 +75,7 @@ def _stored_issues(db_url: str | None, config_path: Path | None):
     _require_sqlite_file(url, StoreError)
     with Store(url) as store:
         frame = store.issues()
-    timezone = config.territory.timezone if config is not None else _DEFAULT_TIMEZONE
+    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
     return frame, timezone
 
 

@@ -52,6 +52,7 @@ from gridwatch.demo._planted import (
 )
 from gridwatch.demo._problems import Sampler, background_problems, finish_problems, lifecycle
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 
 __all__ = [
     "DEFAULT_END",
@@ -72,7 +73,7 @@ DEFAULT_END = "2026-10-31"
 DEFAULT_SEED = 20261031
 MAX_PROBLEMS = 2_000_000
 SNAPSHOT_DAYS = 7
-TIMEZONE = "Asia/Shanghai"
+TIMEZONE = DEFAULT_TIMEZONE
 LAYER_NAMES: tuple[str, ...] = ("county", "town", "grid", "microgrid", "basin", "redline")
 
 #: Called with (stage, amount done since the last call, total of that stage).

@@ -41,6 +41,7 @@ from gridwatch.schema import (
     CATEGORY_LABELS,
     CLOSED_STATUSES,
     DATETIME_COLUMNS,
+    DEFAULT_TIMEZONE,
     HEADER_ALIASES,
     ISSUE_ID_MAX_CHARS,
     REJECT_COLUMNS,
@@ -189,7 +190,7 @@ def read_issues(
     paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     settings: InputSettings = InputSettings(),  # noqa: B008 - frozen dataclass
-    timezone: str = "Asia/Shanghai",
+    timezone: str = DEFAULT_TIMEZONE,
     crs: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:

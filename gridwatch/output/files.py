@@ -24,7 +24,7 @@ from gridwatch.errors import ConfigError, CRSError
 from gridwatch.output._atomic import replacing
 from gridwatch.output.kml import write_kml
 from gridwatch.output.shapefile import read_zipped_shapefile, write_zipped_shapefile
-from gridwatch.schema import CANONICAL_COLUMNS
+from gridwatch.schema import CANONICAL_COLUMNS, DEFAULT_TIMEZONE
 
 __all__ = [
     "FORMULA_PREFIXES",
@@ -204,7 +204,7 @@ def _excel_writer(path: Path) -> pd.ExcelWriter:
     )
 
 
-def write_table(frame: pd.DataFrame, path: str | Path, *, timezone: str = "Asia/Shanghai",
+def write_table(frame: pd.DataFrame, path: str | Path, *, timezone: str = DEFAULT_TIMEZONE,
                 sheet_name: str = "data", format: str | None = None) -> Path:
     """Write a table as CSV (UTF-8 with BOM) or XLSX, with formulas neutralised.
 
@@ -264,7 +264,7 @@ def _sheet_names(names: list[str]) -> list[str]:
 
 
 def write_workbook(sheets: Mapping[str, pd.DataFrame], path: str | Path, *,
-                   timezone: str = "Asia/Shanghai") -> Path:
+                   timezone: str = DEFAULT_TIMEZONE) -> Path:
     """Write several tables into one XLSX workbook, one sheet per table, formulas neutralised.
 
     Parameters
@@ -323,7 +323,7 @@ def _require_column(gdf: pd.DataFrame, column: str, argument: str) -> None:
 
 def write_layer(gdf: gpd.GeoDataFrame, path: str | Path, *, format: str | None = None,
                 name_column: str = "area_name", style_column: str | None = None,
-                timezone: str = "Asia/Shanghai") -> Path:
+                timezone: str = DEFAULT_TIMEZONE) -> Path:
     """Write a layer for GIS and phone apps, in WGS84 lon/lat.
 
     Formats (by extension unless ``format`` is given): ``.geojson``; ``.gpkg`` (keeps Chinese
@@ -400,7 +400,7 @@ def _issue_columns(issues: pd.DataFrame) -> list[str]:
 
 
 def export_issues(issues: pd.DataFrame, path: str | Path, *, format: str | None = None,
-                  timezone: str = "Asia/Shanghai") -> Path:
+                  timezone: str = DEFAULT_TIMEZONE) -> Path:
     """Write the stored problems (the wide frame of ``Store.issues()``) for people and GIS.
 
     Canonical columns come first, then placement (``location_flag``, ``<layer>_id``,

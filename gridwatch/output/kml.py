@@ -29,6 +29,7 @@ from gridwatch.output.palette import (
     DEFAULT_COLOUR,
     bin_label,
 )
+from gridwatch.schema import DEFAULT_TIMEZONE
 
 __all__ = [
     "KML_FILL_ALPHA",
@@ -308,7 +309,7 @@ def _write(fh: TextIO, gdf: gpd.GeoDataFrame, *, document_name: str, name_column
 
 
 def write_kml(gdf: gpd.GeoDataFrame, path: Path, *, name_column: str,
-              style_column: str | None = None, timezone: str = "Asia/Shanghai",
+              style_column: str | None = None, timezone: str = DEFAULT_TIMEZONE,
               document_name: str | None = None) -> Path:
     """Write ``gdf`` (EPSG:4326) as KML 2.2 with one shared style per value of ``style_column``.
 

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from gridwatch.output._atomic import replacing
-from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.schema import CLOSED_STATUSES, DEFAULT_TIMEZONE
 
 __all__ = ["to_open311", "write_open311"]
 
@@ -50,7 +50,7 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def to_open311(issues: pd.DataFrame, *, timezone: str = "Asia/Shanghai") -> list[dict[str, Any]]:
+def to_open311(issues: pd.DataFrame, *, timezone: str = DEFAULT_TIMEZONE) -> list[dict[str, Any]]:
     """Return stored problems (the frame of ``Store.issues()``) as Open311 service requests.
 
     Parameters
@@ -94,7 +94,7 @@ def to_open311(issues: pd.DataFrame, *, timezone: str = "Asia/Shanghai") -> list
 
 
 def write_open311(issues: pd.DataFrame, path: str | Path, *,
-                  timezone: str = "Asia/Shanghai") -> Path:
+                  timezone: str = DEFAULT_TIMEZONE) -> Path:
     """Write :func:`to_open311` as a JSON array (UTF-8) and return the path.
 
     The file is replaced only once it is written whole; a failed write leaves the old one.

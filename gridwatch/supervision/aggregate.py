@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 from gridwatch.supervision.calendar import local_dates
 from gridwatch.supervision.codes import parse_as_of
 from gridwatch.supervision.incidents import incident_primary
@@ -88,7 +89,7 @@ def previous_period(period: str) -> str:
 
 
 def reported_between(issues: pd.DataFrame, start: Any = None, end: Any = None, *,
-                     timezone: str = "Asia/Shanghai") -> np.ndarray:
+                     timezone: str = DEFAULT_TIMEZONE) -> np.ndarray:
     """Mask of problems whose local report date lies in ``[start, end]`` (None: unbounded)."""
     return _between(local_dates(issues["reported_at"], timezone), start, end)
 
@@ -106,7 +107,7 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
                     start: Any = None, end: Any = None, rebounds: pd.DataFrame | None = None,
                     incidents: pd.DataFrame | None = None,
                     areas: Iterable[str] | pd.DataFrame | None = None,
-                    timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+                    timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
     """Statistics per area of ``layer`` for one period.
 
     Parameters

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CLOSED_STATUSES, DATE_LIMITS
+from gridwatch.schema import CLOSED_STATUSES, DATE_LIMITS, DEFAULT_TIMEZONE
 from gridwatch.settings import SUPERVISION_TABLES, unknown_keys
 from gridwatch.supervision.calendar import (
     calendar_for,
@@ -159,7 +159,7 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
                    deadlines: pd.DataFrame | None = None,
                    deadline_settings: DeadlineSettings | None = None,
                    settings: AsOfSettings | None = None,
-                   timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+                   timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
     """Code every problem as of the end of local date ``as_of``.
 
     Parameters

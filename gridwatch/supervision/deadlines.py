@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
-from gridwatch.schema import CATEGORIES, SOURCES
+from gridwatch.schema import CATEGORIES, DEFAULT_TIMEZONE, SOURCES
 from gridwatch.settings import unknown_keys
 from gridwatch.supervision.calendar import (
     Unit,
@@ -220,7 +220,7 @@ def _match(issues: pd.DataFrame, column: str, values: Iterable[str]) -> np.ndarr
 
 
 def derive_deadlines(issues: pd.DataFrame, settings: DeadlineSettings | None = None, *,
-                     timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+                     timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
     """Effective deadline of every problem.
 
     The record's own ``deadline`` wins (when ``prefer_record``); otherwise the first rule in

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 from gridwatch.settings import suggestion, unknown_keys
 from gridwatch.supervision.aggregate import STAT_COLUMNS, period_statistics, previous_period
 
@@ -175,7 +176,7 @@ def league_for_week(context: SupervisionContext, week: str, *, layer: str) -> pd
 
 
 def write_league(table: pd.DataFrame, path: str | Path, *,
-                 timezone: str = "Asia/Shanghai") -> Path:
+                 timezone: str = DEFAULT_TIMEZONE) -> Path:
     """Write the league table as XLSX or CSV (by extension), formulas neutralised."""
     from gridwatch.output.files import write_table
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 from gridwatch.supervision.incidents import metric_xy, near_pairs, positive_settings
 
 __all__ = [
@@ -98,7 +99,7 @@ def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None,
 
 def rebound_counts(issues: pd.DataFrame, rebounds: pd.DataFrame, *, layer: str,
                    start: Any = None, end: Any = None,
-                   timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+                   timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
     """Rebounds per area of ``layer`` among problems reported in ``[start, end]`` (local dates).
 
     Returns

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 from gridwatch.settings import unknown_keys
 from gridwatch.supervision.calendar import local_dates
 
@@ -79,7 +80,7 @@ def parse_escalation_settings(section: Mapping[str, Any]) -> EscalationSettings:
 
 def reminder_list(issues: pd.DataFrame, evaluated: pd.DataFrame, *, as_of: Any,
                   settings: EscalationSettings | None = None,
-                  timezone: str = "Asia/Shanghai") -> pd.DataFrame:
+                  timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
     """Open problems that need a reminder as of ``as_of``, with their escalation level.
 
     Parameters
@@ -160,7 +161,7 @@ def reminder_summary(reminders: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_reminders(reminders: pd.DataFrame, path: str | Path, *,
-                    timezone: str = "Asia/Shanghai") -> list[Path]:
+                    timezone: str = DEFAULT_TIMEZONE) -> list[Path]:
     """Write the lists: an XLSX with a summary sheet, a sheet per level and the full list; or
     for ``.csv`` the full list plus ``<stem>_summary.csv`` beside it.
 

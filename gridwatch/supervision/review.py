@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from gridwatch.errors import ConfigError
+from gridwatch.schema import DEFAULT_TIMEZONE
 from gridwatch.supervision.aggregate import (
     area_statistics,
     period_bounds,
@@ -177,7 +178,7 @@ def review_html(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘")
 
 
 def write_review(tables: Mapping[str, pd.DataFrame], path: str | Path, *, title: str = "月复盘",
-                 timezone: str = "Asia/Shanghai") -> list[Path]:
+                 timezone: str = DEFAULT_TIMEZONE) -> list[Path]:
     """Write the workbook to ``path`` (.xlsx) and ``.md``/``.html`` summaries beside it.
 
     Returns

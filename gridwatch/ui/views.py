@@ -25,7 +25,7 @@ import shapely
 from gridwatch.config import LayerSpec
 from gridwatch.errors import ConfigError
 from gridwatch.placing.layers import polygonal_parts
-from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
+from gridwatch.schema import CATEGORIES, DEFAULT_TIMEZONE, SOURCES, STATUSES
 
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
@@ -296,7 +296,7 @@ def belt_shapes(zones: gpd.GeoDataFrame, near_m: float, *, metric_crs: str,
 def area_figures(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series,
                  shapes: gpd.GeoDataFrame, *, layer: str, as_of: dt.date,
                  min_overdue: int = 5, min_rate: float = 0.3, min_problems: int = 10,
-                 timezone: str = "Asia/Shanghai") -> gpd.GeoDataFrame:
+                 timezone: str = DEFAULT_TIMEZONE) -> gpd.GeoDataFrame:
     """Figures of the kept problems per area of ``layer``, with the rule's overdue hotspots.
 
     Parameters
