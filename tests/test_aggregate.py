@@ -7,6 +7,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import SH, utc_columns
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -22,7 +23,6 @@ from gridwatch.supervision.aggregate import (
 )
 from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
 
-SH = "Asia/Shanghai"
 BASE = dt.date(2024, 3, 1)
 
 
@@ -56,9 +56,7 @@ def build(rows: list[dict]) -> pd.DataFrame:
             "category": "water",
             "grid_id": r["area"],
         })
-    out = pd.DataFrame(records)
-    for c in ("reported_at", "deadline", "closed_at"):
-        out[c] = pd.to_datetime(out[c], utc=True).astype("datetime64[ns, UTC]")
+    out = utc_columns(pd.DataFrame(records), "reported_at", "deadline", "closed_at")
     out["grid_id"] = out["grid_id"].astype("str")
     return out
 

@@ -2,6 +2,7 @@ import math
 
 import pandas as pd
 import pytest
+from helpers import local, utc_columns
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.league import (
@@ -11,8 +12,6 @@ from gridwatch.supervision.league import (
     parse_league_settings,
     write_league,
 )
-
-SH = "Asia/Shanghai"
 
 
 def stats(rows: dict[str, tuple[int, int, int, int]]) -> pd.DataFrame:
@@ -76,10 +75,6 @@ def test_settings_validation_lists_every_problem() -> None:
     assert len(info.value.problems) == 5
 
 
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
-
-
 def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
     issues = pd.DataFrame({
         "issue_id": ["a1", "a2", "b1", "b2"],
@@ -90,8 +85,7 @@ def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
         "category": ["water"] * 4,
         "grid_id": ["GA", "GA", "GB", "GB"],
     })
-    for c in ("deadline", "closed_at"):
-        issues[c] = pd.to_datetime(issues[c], utc=True).astype("datetime64[ns, UTC]")
+    utc_columns(issues, "deadline", "closed_at")
     areas = pd.DataFrame({"area_id": ["GA", "GB", "GC"], "area_name": ["一", "=二", "三"]})
     table = league_for_week(issues, "2024-W10", layer="grid", areas=areas)
     # W09 (to Sun Mar 3): GA a1 on time, a2 red -> 40 + 60 - 40 = 60; GB the same; GC 100.

@@ -3,6 +3,7 @@ import math
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import local, utc_columns
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.review import (
@@ -12,12 +13,6 @@ from gridwatch.supervision.review import (
     review_markdown,
     write_review,
 )
-
-SH = "Asia/Shanghai"
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
 
 
 def issues() -> pd.DataFrame:
@@ -36,9 +31,7 @@ def issues() -> pd.DataFrame:
     frame["deadline"] = [local(f"{d} 23:59:59") for d in frame["deadline"]]
     frame["closed_at"] = [local(f"{d} 12:00") if pd.notna(d) else pd.NaT
                           for d in frame["closed_at"]]
-    for c in ("reported_at", "deadline", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return utc_columns(frame, "reported_at", "deadline", "closed_at")
 
 
 def rebounds() -> pd.DataFrame:
