@@ -24,6 +24,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gridwatch tests benchmarks
+	$(VENV)/bin/mypy
 
 clean-demo:
 	rm -rf data/demo/generated data/gridwatch.sqlite data/gridwatch.sqlite-*

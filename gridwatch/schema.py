@@ -194,6 +194,11 @@ def label_table(base: Mapping[str, str], codes: tuple[str, ...],
         The allowed codes; each also matches itself.
     extra
         Labels from the project file (they win over built-in ones).
+
+    Examples
+    --------
+    >>> label_table({"水 污染": "water"}, ("water", "air"), {"废水": "water"})
+    {'water': 'water', 'air': 'air', '水污染': 'water', '废水': 'water'}
     """
     table = {normalise_label(c): c for c in codes}
     table.update({normalise_label(k): v for k, v in base.items()})

@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+from helpers import sqlite_url
 from shapely.geometry import box
 
 HOSTILE = "<img src=x onerror=alert(1)>${alert(document.cookie)}"
@@ -136,7 +137,7 @@ def build_app_project(folder: Path, *, n: int = 150) -> tuple[Path, str]:
         layer.to_file(folder / f"{name}.geojson", driver="GeoJSON", engine="pyogrio")
     config_path = _config(folder)
     export = write_problems(folder / "export_20261031.csv", problem_rows(n))
-    url = f"sqlite:///{(folder / 'gridwatch.sqlite').as_posix()}"
+    url = sqlite_url(folder / "gridwatch.sqlite")
     with Store(url) as store:
         run_ingest([export], config=load_config(config_path), store=store,
                    observed_at=pd.Timestamp(f"{AS_OF} 23:59:59", tz="Asia/Shanghai")

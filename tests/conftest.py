@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from helpers import GRID_ORIGIN, GRID_STEP, grid_cell_centre, grid_cells, sqlite_url
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -54,7 +55,7 @@ def _postgis_reachable() -> str | None:
 def store_url(request: pytest.FixtureRequest, tmp_path: Path):
     """A fresh, empty store on each backend: a temp SQLite file, or a new PostgreSQL schema."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'gridwatch.sqlite'}"
+        yield sqlite_url(tmp_path / "gridwatch.sqlite")
         return
     reason = _postgis_reachable()
     if reason is not None:
@@ -80,17 +81,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path):
 
 # --- a small project on the real Jiaxing counties -------------------------------------------
 
-#: Centre of the small test grid, WGS84, inside 南湖区 (Nanhu district).
-GRID_ORIGIN = (120.80, 30.72)
-GRID_STEP = 0.01  # degrees; 3 x 3 cells
-
-
-def grid_cell_centre(col: int, row: int) -> tuple[float, float]:
-    """WGS84 centre of test grid cell (col, row), each 0..2; its id is G{row}{col}."""
-    x0, y0 = GRID_ORIGIN
-    return (x0 + (col + 0.5) * GRID_STEP, y0 + (row + 0.5) * GRID_STEP)
-
-
 @pytest.fixture
 def small_project(tmp_path: Path) -> Path:
     """Write a project: real counties (GCJ-02), a 3x3 WGS84 grid layer and one redline zone.
@@ -101,13 +91,7 @@ def small_project(tmp_path: Path) -> Path:
     import geopandas as gpd
     from shapely.geometry import box
 
-    x0, y0 = GRID_ORIGIN
-    cells = [
-        {"code": f"G{r}{c}", "name": f"网格{r}{c}",
-         "geometry": box(x0 + c * GRID_STEP, y0 + r * GRID_STEP,
-                         x0 + (c + 1) * GRID_STEP, y0 + (r + 1) * GRID_STEP)}
-        for r in range(3) for c in range(3)
-    ]
+    cells = grid_cells(*GRID_ORIGIN, GRID_STEP, rows=3, cols=3)
     gpd.GeoDataFrame(cells, crs="EPSG:4326").to_file(tmp_path / "grids.geojson")
     cx, cy = grid_cell_centre(1, 1)
     zone = box(cx - 0.001, cy - 0.001, cx + 0.001, cy + 0.001)

@@ -1,19 +1,18 @@
 import datetime as dt
 import math
 import statistics
-from dataclasses import replace
 
 import chinese_calendar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import REPORTS, SH, utc_columns
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
 from gridwatch.errors import ConfigError
-from gridwatch.settings import default_settings
 from gridwatch.supervision.aggregate import (
     STAT_COLUMNS,
     area_statistics,
@@ -25,7 +24,6 @@ from gridwatch.supervision.aggregate import (
 from gridwatch.supervision.codes import AsOfSettings, evaluate_as_of
 from gridwatch.supervision.context import SupervisionContext
 
-SH = "Asia/Shanghai"
 BASE = dt.date(2024, 3, 1)
 
 
@@ -59,9 +57,7 @@ def build(rows: list[dict]) -> pd.DataFrame:
             "category": "water",
             "grid_id": r["area"],
         })
-    out = pd.DataFrame(records)
-    for c in ("reported_at", "deadline", "closed_at"):
-        out[c] = pd.to_datetime(out[c], utc=True).astype("datetime64[ns, UTC]")
+    out = utc_columns(pd.DataFrame(records), "reported_at", "deadline", "closed_at")
     out["grid_id"] = out["grid_id"].astype("str")
     return out
 
@@ -179,9 +175,8 @@ def test_period_statistics_and_bounds() -> None:
     assert previous_period("2024-03-01") == "2024-02-29"
     with pytest.raises(ConfigError, match="'2024-13'"):
         period_bounds("2024-13")
-    reports = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
     no_rebounds = pd.DataFrame({"rebound": False}, index=small().index)
-    context = SupervisionContext.from_frames(small(), settings=reports, rebounds=no_rebounds)
+    context = SupervisionContext.from_frames(small(), settings=REPORTS, rebounds=no_rebounds)
     stats = period_statistics(context, ["2024-W09", "2024-W10"], layer="grid")
     assert list(stats["period"].unique()) == ["2024-W09", "2024-W10"]
     w09 = stats[(stats["period"] == "2024-W09") & (stats["area_id"] == "A")].iloc[0]

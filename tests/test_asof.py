@@ -4,6 +4,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import SH, local, utc_columns
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,19 +20,11 @@ from gridwatch.supervision.codes import (
 )
 from gridwatch.supervision.deadlines import parse_deadline_settings
 
-SH = "Asia/Shanghai"
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
-
 
 def frame(rows: list[dict]) -> pd.DataFrame:
     base = {"deadline": pd.NaT, "closed_at": pd.NaT, "task_type": None, "category": "water"}
     out = pd.DataFrame([{**base, **r} for r in rows])
-    for column in ("reported_at", "deadline", "closed_at"):
-        out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[ns, UTC]")
-    return out
+    return utc_columns(out, "reported_at", "deadline", "closed_at")
 
 
 def codes(issues: pd.DataFrame, as_of: str, **kw) -> dict[str, object]:

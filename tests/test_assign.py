@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from helpers import code_frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
@@ -26,10 +27,6 @@ FROM_GK = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
 HANGZHOU_WEST_LAKE = (120.148, 30.245)  # WGS84, ~50 km west of Jiaxing's border
 
 
-def _frame(ids: list[str], geoms: list[Any]) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({"code": ids, "name": ids}, geometry=geoms, crs="EPSG:4326")
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, jiaxing_counties_path: Path
             ) -> tuple[Config, dict[str, gpd.GeoDataFrame]]:
@@ -42,10 +39,10 @@ def project(tmp_path_factory: pytest.TempPathFactory, jiaxing_counties_path: Pat
     p = nanhu.representative_point()
     g1 = shapely.box(p.x - 0.004, p.y - 0.002, p.x, p.y + 0.002)
     g2 = shapely.box(p.x, p.y - 0.002, p.x + 0.004, p.y + 0.002)
-    _frame(["G1", "G2"], [g1, g2]).to_file(root / "grids.geojson", driver="GeoJSON")
+    code_frame(["G1", "G2"], [g1, g2]).to_file(root / "grids.geojson", driver="GeoJSON")
     m1 = shapely.box(p.x - 0.004, p.y - 0.002, p.x - 0.002, p.y + 0.002)
     m2 = shapely.box(p.x - 0.002, p.y - 0.002, p.x, p.y + 0.002)
-    _frame(["M1", "M2"], [m1, m2]).to_file(root / "micro.geojson", driver="GeoJSON")
+    code_frame(["M1", "M2"], [m1, m2]).to_file(root / "micro.geojson", driver="GeoJSON")
     config = config_from_dict({
         "territory": {"name": "嘉兴市", "margin_m": 2000},
         "input": {"crs": "gcj02"},

@@ -8,6 +8,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from click.testing import CliRunner
+from helpers import sqlite_url
 
 from gridwatch.cli import main
 
@@ -18,7 +19,7 @@ CONFIG = BOSTON / "gridwatch.toml"
 
 @pytest.fixture(scope="module")
 def boston_db(tmp_path_factory: pytest.TempPathFactory) -> str:
-    url = f"sqlite:///{tmp_path_factory.mktemp('boston') / 'boston.sqlite'}"
+    url = sqlite_url(tmp_path_factory.mktemp("boston") / "boston.sqlite")
     result = CliRunner().invoke(main, ["ingest", str(REQUESTS), "--config", str(CONFIG),
                                        "--db", url, "--json"])
     assert result.exit_code == 0, result.output

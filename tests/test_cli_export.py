@@ -11,6 +11,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import invoke, sqlite_url
 
 from gridwatch.cli import main
 from gridwatch.cli.export import export
@@ -45,19 +46,15 @@ def store_url(tmp_path: Path) -> str:
         "near_redline": [True, True, False],
         "redline_dist_m": [0.0, 312.5, np.nan],
     })
-    url = f"sqlite:///{(tmp_path / 'store.sqlite').as_posix()}"
+    url = sqlite_url(tmp_path / "store.sqlite")
     with Store(url) as store:
         store.import_records(placed, layers=LAYERS, files=["day.csv"], rows_in=3, rejected=0)
     return url
 
 
-def _run(args: list[str]) -> object:
-    return CliRunner().invoke(export, args, catch_exceptions=False)
-
-
 def test_export_issues_csv(store_url: str, tmp_path: Path) -> None:
     out = tmp_path / "issues.csv"
-    result = _run(["issues", "--db", store_url, "--out", str(out)])
+    result = invoke(["issues", "--db", store_url, "--out", str(out)], export)
     assert result.exit_code == 0, result.output
     assert "wrote 3 problems to" in result.output and str(out) in result.output
     back = pd.read_csv(out, encoding="utf-8-sig", dtype=str, keep_default_na=False)
@@ -76,7 +73,7 @@ def test_export_issues_xlsx_with_config_timezone(store_url: str, tmp_path: Path)
     config.write_text('[territory]\nname = "测试"\ntimezone = "Asia/Tokyo"\n\n'
                       f'[store]\nurl = "{store_url}"\n', encoding="utf-8")
     out = tmp_path / "issues.xlsx"
-    result = _run(["issues", "--config", str(config), "--out", str(out)])
+    result = invoke(["issues", "--config", str(config), "--out", str(out)], export)
     assert result.exit_code == 0, result.output
     sheet = openpyxl.load_workbook(out)["issues"]
     header = [c.value for c in sheet[1]]
@@ -89,7 +86,7 @@ def test_export_issues_xlsx_with_config_timezone(store_url: str, tmp_path: Path)
 @pytest.mark.parametrize("fmt", ["geojson", "gpkg"])
 def test_export_issues_layers(fmt: str, store_url: str, tmp_path: Path) -> None:
     out = tmp_path / f"issues.{fmt}"
-    result = _run(["issues", "--db", store_url, "--out", str(out), "--format", fmt])
+    result = invoke(["issues", "--db", store_url, "--out", str(out), "--format", fmt], export)
     assert result.exit_code == 0, result.output
     if fmt == "geojson":
         doc = json.loads(out.read_text(encoding="utf-8"))
@@ -103,7 +100,7 @@ def test_export_issues_layers(fmt: str, store_url: str, tmp_path: Path) -> None:
 
 def test_export_issues_format_option_wins(store_url: str, tmp_path: Path) -> None:
     out = tmp_path / "issues.txt"
-    result = _run(["issues", "--db", store_url, "--out", str(out), "--format", "csv"])
+    result = invoke(["issues", "--db", store_url, "--out", str(out), "--format", "csv"], export)
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"\xef\xbb\xbfissue_id,")
 
@@ -126,7 +123,7 @@ def test_export_issues_bad_format(store_url: str, tmp_path: Path) -> None:
 
 def test_export_issues_missing_store_is_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.sqlite"
-    result = CliRunner().invoke(export, ["issues", "--db", f"sqlite:///{missing.as_posix()}",
+    result = CliRunner().invoke(export, ["issues", "--db", sqlite_url(missing),
                                          "--out", str(tmp_path / "x.csv")])
     assert result.exit_code == 1
     assert "no store at" in result.output and "gridwatch ingest" in result.output

@@ -12,21 +12,13 @@ import pandas as pd
 import pyogrio
 import pytest
 from click.testing import CliRunner
-from shapely.geometry import box
+from helpers import SH, demo_city, grid_cells, invoke, sqlite_url, write_grid_project
 
 from gridwatch.cli import main
 from gridwatch.store.transactional import Store
 
-SH = "Asia/Shanghai"
 AS_OF = "2024-06-30"
-
-
-def grid_cells() -> list[dict]:
-    xs = [round(120.70 + 0.01 * c, 6) for c in range(9)]
-    ys = [round(30.70 + 0.01 * r, 6) for r in range(9)]
-    return [{"code": f"G{r}{c}", "name": f"网格{r}{c}",
-             "geometry": box(xs[c], ys[r], xs[c + 1], ys[r + 1])}
-            for r in range(8) for c in range(8)]
+CELLS = grid_cells(120.70, 30.70, 0.01, rows=8, cols=8)
 
 
 def problems() -> pd.DataFrame:
@@ -34,7 +26,7 @@ def problems() -> pd.DataFrame:
     rng = np.random.default_rng(5)
     rows = []
     end = pd.Timestamp(f"{AS_OF} 12:00", tz=SH)
-    for cell in grid_cells():
+    for cell in CELLS:
         r, c = int(cell["code"][1]), int(cell["code"][2])
         in_cluster = 1 <= r <= 3 and 1 <= c <= 3
         burst = 5 <= r <= 7 and 5 <= c <= 7
@@ -69,26 +61,14 @@ def problems() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("hotspots")
-    gpd.GeoDataFrame(grid_cells(), crs="EPSG:4326").to_file(root / "grids.geojson")
-    config = root / "gridwatch.toml"
-    config.write_text("""
-[territory]
-timezone = "Asia/Shanghai"
-
-[[layers]]
-name = "grid"
-path = "grids.geojson"
-id_field = "code"
-name_field = "name"
-kind = "grid"
-
+    config = write_grid_project(root, CELLS, """
 [hotspots]
 permutations = 499
 rule_min_overdue = 10
 periods = 10
 hex_resolution = 8
-""", encoding="utf-8")
-    url = f"sqlite:///{root / 'store.sqlite'}"
+""")
+    url = sqlite_url(root / "store.sqlite")
     placed = problems()
     with Store(url) as store:
         store.import_records(placed, layers=[("grid", "grid")], files=["day.csv"],
@@ -98,8 +78,8 @@ hex_resolution = 8
 
 def run(project, *args: str) -> dict:
     config, url = project
-    result = CliRunner().invoke(main, ["hotspots", "--config", str(config), "--db", url,
-                                       "--as-of", AS_OF, "--json", *args])
+    result = invoke(["hotspots", "--config", str(config), "--db", url, "--as-of", AS_OF,
+                     "--json", *args])
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -173,24 +153,12 @@ def test_text_output_and_errors(project):
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    from gridwatch.config import load_config
-    from gridwatch.demo import generate
-    from gridwatch.pipeline import run_ingest
-    from gridwatch.placing.layers import load_layers
-
-    out = tmp_path_factory.mktemp("demo")
-    paths = generate(out, problems=8_000, scale=0.05, days=180)
-    config = load_config(paths.config)
-    layers = load_layers(config)
-    url = f"sqlite:///{out / 'store.sqlite'}"
-    with Store(url) as store:
-        for files, when in paths.runs:
-            run_ingest(files, config=config, store=store, layers=layers, observed_at=when)
-        issues, history = store.issues(), store.history()
-    planted = json.loads(paths.planted.read_text(encoding="utf-8"))
+    city = demo_city(tmp_path_factory.mktemp("demo"), problems=8_000, scale=0.05, days=180)
+    planted = city["planted"]
     clusters = {name: c["grids"] for name, c in planted["clusters"].items()}
-    return {"config": config, "url": url, "areas": layers["grid"], "issues": issues,
-            "history": history, "clusters": clusters, "end": planted["end_date"]}
+    return {"config": city["config"], "url": city["url"], "areas": city["layers"]["grid"],
+            "issues": city["issues"], "history": city["history"], "clusters": clusters,
+            "end": planted["end_date"]}
 
 
 def demo_run(demo, method: str, **kwargs) -> pd.DataFrame:

@@ -4,26 +4,28 @@ import math
 from pathlib import Path
 
 import chinese_calendar
-import geopandas as gpd
 import openpyxl
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from helpers import (
+    SH,
+    demo_city,
+    grid_cells,
+    invoke,
+    local,
+    sqlite_url,
+    utc_columns,
+    write_grid_project,
+)
 from pyproj import Transformer
-from shapely.geometry import box
 
 from gridwatch.cli import main
-from gridwatch.config import load_config
 from gridwatch.store.transactional import Store
 from gridwatch.supervision.incidents import group_incidents, parse_duplicate_settings
 from gridwatch.supervision.rebound import find_rebounds, parse_rebound_settings
 
-SH = "Asia/Shanghai"
 COMMANDS = ("status", "league", "remind", "review")
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
 
 
 def placed(statuses: dict[str, str], closed: dict[str, str]) -> pd.DataFrame:
@@ -46,30 +48,13 @@ def placed(statuses: dict[str, str], closed: dict[str, str]) -> pd.DataFrame:
         "location_flag": [""] * 5,
         "grid_mismatch": [False] * 5,
     })
-    for c in ("deadline", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return utc_columns(frame, "deadline", "closed_at")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> tuple[Path, str]:
-    cells = [{"code": f"G{r}{c}", "name": f"网格{r}{c}",
-              "geometry": box(120.8 + c * 0.01, 30.72 + r * 0.01,
-                              120.81 + c * 0.01, 30.73 + r * 0.01)}
-             for r in range(2) for c in range(2)]
-    gpd.GeoDataFrame(cells, crs="EPSG:4326").to_file(tmp_path / "grids.geojson")
-    config = tmp_path / "gridwatch.toml"
-    config.write_text("""
-[territory]
-timezone = "Asia/Shanghai"
-
-[[layers]]
-name = "grid"
-path = "grids.geojson"
-id_field = "code"
-name_field = "name"
-kind = "grid"
-
+    cells = grid_cells(120.8, 30.72, 0.01, rows=2, cols=2)
+    config = write_grid_project(tmp_path, cells, """
 [supervision]
 yellow_days = 2
 
@@ -77,8 +62,8 @@ yellow_days = 2
 reminder_letter = 1
 assignment_sheet = 2
 supervision_order = 5
-""", encoding="utf-8")
-    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+""")
+    url = sqlite_url(tmp_path / "store.sqlite")
     with Store(url) as store:
         first = placed({}, {})
         store.import_records(first, layers=[("grid", "grid")], files=["day1.csv"], rows_in=5,
@@ -91,19 +76,15 @@ supervision_order = 5
     return config, url
 
 
-def run(args: list[str]) -> object:
-    return CliRunner().invoke(main, args, catch_exceptions=False)
-
-
 def test_every_command_has_help() -> None:
     for name in COMMANDS:
-        result = run([name, "--help"])
+        result = invoke([name, "--help"])
         assert result.exit_code == 0 and len(main.commands[name].help or "") > 20
 
 
 def test_status_json_figures(project) -> None:
     config, url = project
-    result = run(["status", "--as-of", "2024-03-07", "--layer", "grid", "--json",
+    result = invoke(["status", "--as-of", "2024-03-07", "--layer", "grid", "--json",
                   "--config", str(config), "--db", url])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
@@ -119,7 +100,7 @@ def test_status_json_figures(project) -> None:
                 "overdue_rate"):
         assert key in rows["G00"]
     # As of Mar 5 everything is open; p1..p5 due Mar 6 is 1 working day away: yellow.
-    early = json.loads(run(["status", "--as-of", "2024-03-05", "--layer", "grid", "--json",
+    early = json.loads(invoke(["status", "--as-of", "2024-03-05", "--layer", "grid", "--json",
                             "--config", str(config), "--db", url]).output)
     assert sum(r["yellow"] for r in early["areas"]) == 4
 
@@ -127,19 +108,19 @@ def test_status_json_figures(project) -> None:
 def test_league_remind_review_files(project, tmp_path) -> None:
     config, url = project
     common = ["--config", str(config), "--db", url]
-    result = run(["league", "--week", "2024-W10", "--layer", "grid", "--out",
+    result = invoke(["league", "--week", "2024-W10", "--layer", "grid", "--out",
                   str(tmp_path / "league.csv"), *common])
     assert result.exit_code == 0, result.output
     league = pd.read_csv(tmp_path / "league.csv", encoding="utf-8-sig")
     assert league["area_id"].tolist()[0] in {"G00", "G10"}  # the areas with nothing overdue
     assert set(league["area_id"]) == {"G00", "G01", "G10", "G11"}
-    result = run(["remind", "--as-of", "2024-03-09", "--out", str(tmp_path / "r.xlsx"), *common])
+    result = invoke(["remind", "--as-of", "2024-03-09", "--out", str(tmp_path / "r.xlsx"), *common])
     assert result.exit_code == 0, result.output
     sheet = pd.read_excel(tmp_path / "r.xlsx", sheet_name="all")
     # Mar 9: p3, p4, p5 are 3 days overdue -> 交办单 (assignment_sheet from 2 days).
     assert sorted(sheet["issue_id"]) == ["p3", "p4", "p5"]
     assert set(sheet["escalation"]) == {"assignment_sheet"}
-    result = run(["review", "--month", "2024-03", "--out", str(tmp_path / "rev.xlsx"), *common])
+    result = invoke(["review", "--month", "2024-03", "--out", str(tmp_path / "rev.xlsx"), *common])
     assert result.exit_code == 0, result.output
     assert openpyxl.load_workbook(tmp_path / "rev.xlsx").sheetnames[0] == "summary"
     assert (tmp_path / "rev.md").is_file() and (tmp_path / "rev.html").is_file()
@@ -168,22 +149,7 @@ CLOSED = ("closed", "verified")
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    from gridwatch.demo import generate
-    from gridwatch.pipeline import run_ingest
-    from gridwatch.placing.layers import load_layers
-    from gridwatch.store.transactional import Store
-
-    out = tmp_path_factory.mktemp("demo")
-    paths = generate(out / "city", problems=3000, scale=0.02, days=120)
-    config = load_config(paths.config)
-    layers = load_layers(config)
-    url = f"sqlite:///{out / 'demo.sqlite'}"
-    with Store(url) as store:
-        for files, when in paths.runs:
-            run_ingest(files, config=config, store=store, observed_at=when, layers=layers)
-        issues, history = store.issues(), store.history()
-    return {"config": config, "config_path": paths.config, "url": url, "issues": issues,
-            "history": history, "planted": json.loads(paths.planted.read_text("utf-8"))}
+    return demo_city(tmp_path_factory.mktemp("demo"), problems=3000, scale=0.02, days=120)
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import utc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,10 +15,6 @@ from gridwatch.errors import ConfigError
 from gridwatch.ingest._dates import parse_datetimes
 
 SH = "Asia/Shanghai"
-
-
-def utc(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
 
 
 @pytest.mark.parametrize(("value", "expected"), [

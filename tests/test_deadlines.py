@@ -5,6 +5,7 @@ import chinese_calendar
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import SH, local
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -21,12 +22,6 @@ from gridwatch.supervision.deadlines import (
     derive_deadlines,
     parse_deadline_settings,
 )
-
-SH = "Asia/Shanghai"
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
 
 
 def day(text: str) -> np.datetime64:

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
+from helpers import sqlite_url
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -388,7 +389,7 @@ def test_bad_rows_rejected_for_the_right_reason(demo, planted, tmp_path):
     from gridwatch.store.transactional import Store
 
     files = sorted({demo.out_dir / b["file"] for b in planted["bad_rows"]})
-    with Store(f"sqlite:///{tmp_path / 'gw.sqlite'}") as store:
+    with Store(sqlite_url(tmp_path / "gw.sqlite")) as store:
         summary, rejects = pipeline.run_ingest(files, config=load_config(demo.config),
                                                store=store)
     by_row = {(Path(f).name, int(r)): (c, reason) for f, r, c, reason in

@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import local, lonlat_from_metres
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyproj import Transformer
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.incidents import (
@@ -14,18 +14,15 @@ from gridwatch.supervision.incidents import (
     parse_duplicate_settings,
 )
 
-SH = "Asia/Shanghai"
 # Points are placed in metres in CGCS2000 / 3-degree GK CM 120E (the zone metric_crs picks for
-# Jiaxing) around a point in Nanhu, so distances are exact.
-TO_WGS84 = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
-X0, Y0 = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(120.8, 30.75)
+# Jiaxing) around a point in Nanhu, so distances are exact (helpers.lonlat_from_metres).
 
 
 def reports(rows: list[tuple[str, float, float, float, str]]) -> pd.DataFrame:
     """rows: (issue_id, x metres, y metres, hours after the start, category)."""
     ids, xs, ys, hours, cats = zip(*rows, strict=True)
-    lon, lat = TO_WGS84.transform(X0 + np.array(xs), Y0 + np.array(ys))
-    start = pd.Timestamp("2024-03-01 08:00", tz=SH).tz_convert("UTC")
+    lon, lat = lonlat_from_metres(xs, ys)
+    start = local("2024-03-01 08:00")
     return pd.DataFrame({
         "issue_id": list(ids),
         "reported_at": [start + pd.Timedelta(hours=h) for h in hours],

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import utc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,10 +24,6 @@ HEADER = ["问题编号", "上报时间", "问题类型", "问题来源", "问�
           "整改期限", "办结时间"]
 GOOD = ["GW-001", "2024-03-15 08:00", "水污染", "网格巡查", "河道漂浮物", "120.75", "30.76",
         "整改中", "2024-03-20", ""]
-
-
-def utc(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz="UTC")
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[str]], *,

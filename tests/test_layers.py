@@ -9,6 +9,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+from helpers import code_frame
 from pyproj import Transformer
 
 from gridwatch.config import Config, LayerSpec, config_from_dict
@@ -212,8 +213,7 @@ def test_real_counties_in_wgs84(jiaxing_counties_path: Path) -> None:
 
 
 def _write(path: Path, codes: list[str], geoms: list[Any], **extra: Any) -> None:
-    gpd.GeoDataFrame({"code": codes, "name": codes, **extra}, geometry=geoms,
-                     crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    code_frame(codes, geoms, **extra).to_file(path, driver="GeoJSON")
 
 
 def test_check_layers_findings(tmp_path: Path) -> None:

@@ -1,12 +1,10 @@
 import math
-from dataclasses import replace
 
 import pandas as pd
 import pytest
+from helpers import REPORTS, SH, local, utc_columns
 
 from gridwatch.errors import ConfigError
-from gridwatch.settings import default_settings
-from gridwatch.supervision.codes import AsOfSettings
 from gridwatch.supervision.context import SupervisionContext
 from gridwatch.supervision.league import (
     LeagueSettings,
@@ -15,10 +13,6 @@ from gridwatch.supervision.league import (
     parse_league_settings,
     write_league,
 )
-
-SH = "Asia/Shanghai"
-#: Statistics of reports, not incidents (these frames carry no coordinates).
-REPORTS = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
 
 
 def stats(rows: dict[str, tuple[int, int, int, int]]) -> pd.DataFrame:
@@ -82,10 +76,6 @@ def test_settings_validation_lists_every_problem() -> None:
     assert len(info.value.problems) == 5
 
 
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
-
-
 def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
     issues = pd.DataFrame({
         "issue_id": ["a1", "a2", "b1", "b2"],
@@ -96,8 +86,7 @@ def test_league_for_a_week_from_records_and_export(tmp_path) -> None:
         "category": ["water"] * 4,
         "grid_id": ["GA", "GA", "GB", "GB"],
     })
-    for c in ("deadline", "closed_at"):
-        issues[c] = pd.to_datetime(issues[c], utc=True).astype("datetime64[ns, UTC]")
+    utc_columns(issues, "deadline", "closed_at")
     areas = pd.DataFrame({"area_id": ["GA", "GB", "GC"], "area_name": ["一", "=二", "三"]})
     no_rebounds = pd.DataFrame({"rebound": False}, index=issues.index)
     context = SupervisionContext.from_frames(issues, settings=REPORTS, timezone=SH,

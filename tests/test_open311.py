@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import grid_cell_centre
+from helpers import grid_cell_centre, sqlite_url
 
 from gridwatch.cli import main
 from gridwatch.config import load_config
@@ -39,7 +39,7 @@ def test_open311_round_trip(small_project: Path, tmp_path: Path) -> None:
     source = tmp_path / "requests.json"
     source.write_text(json.dumps(_requests(), ensure_ascii=False), encoding="utf-8")
     config = load_config(small_project)
-    first_db = f"sqlite:///{tmp_path / 'a.sqlite'}"
+    first_db = sqlite_url(tmp_path / "a.sqlite")
     with Store(first_db) as store:
         summary, _ = run_ingest([source], config=config, store=store, crs="wgs84")
     assert (summary.accepted, summary.rejected) == (2, 0)
@@ -58,7 +58,7 @@ def test_open311_round_trip(small_project: Path, tmp_path: Path) -> None:
     assert exported["311-2"]["expected_datetime"] is None
     assert exported["311-1"]["description"] == "夜间施工 <b>"
 
-    second_db = f"sqlite:///{tmp_path / 'b.sqlite'}"
+    second_db = sqlite_url(tmp_path / "b.sqlite")
     with Store(second_db) as store:
         again, _ = run_ingest([out], config=config, store=store, crs="wgs84")
         back = store.issues().set_index("issue_id").sort_index()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from conftest import grid_cell_centre
+from helpers import grid_cell_centre, sqlite_url
 
 from gridwatch.cli import main
 from gridwatch.config import load_config
@@ -154,7 +154,7 @@ def test_messy_export_end_to_end(small_project: Path, store_url: str, tmp_path: 
 def test_library_call_matches_row_accounting(small_project: Path, tmp_path: Path) -> None:
     export = write_gbk_csv(tmp_path / "day.csv", messy_rows())
     config = load_config(small_project)
-    with Store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
         summary, rejects = run_ingest([export], config=config, store=store)
     assert summary.rows_in == summary.accepted + summary.rejected == 11
     assert len(rejects) == summary.rejected
@@ -184,7 +184,7 @@ def test_rejects_of_every_stage_share_one_shape_and_order(small_project: Path,
 
 def test_cli_errors_are_one_clear_line(small_project: Path, tmp_path: Path) -> None:
     runner = CliRunner()
-    db = f"sqlite:///{tmp_path / 's.sqlite'}"
+    db = sqlite_url(tmp_path / "s.sqlite")
     missing = runner.invoke(main, ["ingest", str(tmp_path / "nope.csv"), "--config",
                                    str(small_project), "--db", db])
     assert missing.exit_code == 2

@@ -1,9 +1,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import local, lonlat_from_metres, utc_columns
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyproj import Transformer
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.incidents import metric_xy
@@ -14,24 +14,20 @@ from gridwatch.supervision.rebound import (
     rebound_counts,
 )
 
-SH = "Asia/Shanghai"
-TO_WGS84 = Transformer.from_crs("EPSG:4549", "EPSG:4326", always_xy=True)
-X0, Y0 = Transformer.from_crs("EPSG:4326", "EPSG:4549", always_xy=True).transform(120.8, 30.75)
-T0 = pd.Timestamp("2024-03-01 08:00", tz=SH).tz_convert("UTC")
+T0 = local("2024-03-01 08:00")
 
 
 def problems(rows: list[tuple]) -> pd.DataFrame:
     """rows: (issue_id, x m, y m, reported day, closed day or None, category, grid)."""
     ids, xs, ys, rep, clo, cats, grids = zip(*rows, strict=True)
-    lon, lat = TO_WGS84.transform(X0 + np.array(xs, float), Y0 + np.array(ys, float))
+    lon, lat = lonlat_from_metres(xs, ys)
     out = pd.DataFrame({
         "issue_id": list(ids),
         "reported_at": [T0 + pd.Timedelta(days=d) for d in rep],
         "closed_at": [T0 + pd.Timedelta(days=d) if d is not None else pd.NaT for d in clo],
         "category": list(cats), "lon": lon, "lat": lat, "grid_id": list(grids),
     })
-    out["closed_at"] = pd.to_datetime(out["closed_at"], utc=True).astype("datetime64[ns, UTC]")
-    return out
+    return utc_columns(out, "closed_at")
 
 
 def plain(series: pd.Series) -> list:

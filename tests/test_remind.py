@@ -1,6 +1,7 @@
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import local, utc_columns
 
 from gridwatch.errors import ConfigError
 from gridwatch.supervision.codes import evaluate_as_of
@@ -13,12 +14,7 @@ from gridwatch.supervision.remind import (
     write_reminders,
 )
 
-SH = "Asia/Shanghai"
 AS_OF = "2024-03-15"  # a Friday
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
 
 
 def issues() -> pd.DataFrame:
@@ -37,9 +33,7 @@ def issues() -> pd.DataFrame:
         "category": ["water"] * (len(deadlines) + 1),
         "responsible_unit": ["南湖区生态环境分局"] * 5 + ["  ", None, "秀洲区", "秀洲区", "秀洲区"],
     })
-    for c in ("deadline", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return utc_columns(frame, "deadline", "closed_at")
 
 
 def reminders(settings: EscalationSettings | None = None) -> pd.DataFrame:

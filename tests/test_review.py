@@ -1,13 +1,11 @@
 import math
-from dataclasses import replace
 
 import openpyxl
 import pandas as pd
 import pytest
+from helpers import REPORTS, SH, local, utc_columns
 
 from gridwatch.errors import ConfigError
-from gridwatch.settings import default_settings
-from gridwatch.supervision.codes import AsOfSettings
 from gridwatch.supervision.context import SupervisionContext
 from gridwatch.supervision.review import (
     REVIEW_TABLES,
@@ -17,18 +15,10 @@ from gridwatch.supervision.review import (
     write_review,
 )
 
-SH = "Asia/Shanghai"
-#: Statistics of reports, not incidents (these frames carry no coordinates).
-REPORTS = replace(default_settings(), asof=AsOfSettings(count_incidents=False))
-
 
 def context(**kwargs) -> SupervisionContext:
     kwargs.setdefault("rebounds", rebounds().assign(rebound=False, rebound_of=None))
     return SupervisionContext.from_frames(issues(), settings=REPORTS, timezone=SH, **kwargs)
-
-
-def local(text: str) -> pd.Timestamp:
-    return pd.Timestamp(text, tz=SH).tz_convert("UTC")
 
 
 def issues() -> pd.DataFrame:
@@ -47,9 +37,7 @@ def issues() -> pd.DataFrame:
     frame["deadline"] = [local(f"{d} 23:59:59") for d in frame["deadline"]]
     frame["closed_at"] = [local(f"{d} 12:00") if pd.notna(d) else pd.NaT
                           for d in frame["closed_at"]]
-    for c in ("reported_at", "deadline", "closed_at"):
-        frame[c] = pd.to_datetime(frame[c], utc=True).astype("datetime64[ns, UTC]")
-    return frame
+    return utc_columns(frame, "reported_at", "deadline", "closed_at")
 
 
 def rebounds() -> pd.DataFrame:

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from helpers import sqlite_url
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -296,7 +297,7 @@ def test_bad_frames_are_refused_and_recorded(store_url: str) -> None:
 
 def test_sqlite_wal_busy_timeout_and_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "wal.sqlite"
-    with Store(f"sqlite:///{path}", busy_timeout_s=0.3) as store:
+    with Store(sqlite_url(path), busy_timeout_s=0.3) as store:
         with store.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
@@ -341,11 +342,11 @@ def test_clean_errors_for_bad_urls(tmp_path: Path) -> None:
     assert "cannot open the store" in str(info.value) and "s3cr3t" not in str(info.value)
     assert "127.0.0.1:1/nowhere" in str(info.value)
     with pytest.raises(StoreError, match="only for PostgreSQL"):
-        Store(f"sqlite:///{tmp_path / 'x.sqlite'}", schema="gw")
+        Store(sqlite_url(tmp_path / "x.sqlite"), schema="gw")
 
 
 def test_schema_version_mismatch_is_refused(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    url = sqlite_url(tmp_path / "old.sqlite")
     Store(url).close()
     with sqlite3.connect(tmp_path / "old.sqlite") as raw:
         raw.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")

@@ -33,6 +33,12 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     ------
     ConfigError
         When there are fewer than 3 periods or values are missing.
+
+    Examples
+    --------
+    >>> s, z, p = mann_kendall([1, 2, 3, 5, 8])  # rising every period: S = 5 * 4 / 2
+    >>> s.tolist(), z.round(3).tolist(), p.round(4).tolist()
+    ([10.0], [2.205], [0.0275])
     """
     x = np.atleast_2d(np.asarray(series, dtype=float))
     rows, n = x.shape

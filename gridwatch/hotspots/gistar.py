@@ -134,6 +134,11 @@ def fdr_bh(p: np.ndarray) -> np.ndarray:
     """Benjamini–Hochberg adjusted p-values: ``min over j >= i of n * p_(j) / j``, capped at 1.
 
     ``p_fdr <= alpha`` exactly when BH at level ``alpha`` rejects the hypothesis.
+
+    Examples
+    --------
+    >>> fdr_bh(np.array([0.01, 0.04, 0.03, 0.2])).round(4).tolist()
+    [0.04, 0.0533, 0.0533, 0.2]
     """
     p = np.asarray(p, dtype=float)
     n = p.size
@@ -154,6 +159,13 @@ def confidence_bins(z: np.ndarray, p: np.ndarray, *, fdr: bool = False) -> np.nd
     does, each level's critical p-value is lowered to the Benjamini–Hochberg one (the largest
     sorted ``p_(k) <= k * alpha / n``) and a feature counts when ``p`` is at most it, which is
     ``p_fdr <= alpha``.
+
+    Examples
+    --------
+    >>> z = np.array([3.0, -2.1, 1.0, 2.0])
+    >>> p = np.array([0.001, 0.03, 0.3, 0.08])
+    >>> confidence_bins(z, p).tolist()
+    [3, -2, 0, 1]
     """
     z = np.asarray(z, dtype=float)
     p = np.asarray(p, dtype=float)

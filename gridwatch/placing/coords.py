@@ -164,6 +164,11 @@ def parse_crs_many(values: Iterable[object]) -> np.ndarray:
     -------
     numpy.ndarray
         Object array of the same length holding the normalised names or None.
+
+    Examples
+    --------
+    >>> parse_crs_many(["GCJ-02", "百度", None, "gcj02"]).tolist()
+    ['gcj02', 'bd09', None, 'gcj02']
     """
     array = values if isinstance(values, np.ndarray | pd.Series | pd.Index) else list(values)
     codes, uniques = pd.factorize(np.asarray(array, dtype=object), use_na_sentinel=True)
@@ -214,6 +219,11 @@ def in_china(lon: Any, lat: Any) -> np.ndarray:
     -------
     numpy.ndarray
         Boolean array of the inputs' broadcast shape.
+
+    Examples
+    --------
+    >>> in_china([116.40, 2.35], [39.90, 48.86]).tolist()  # Beijing, Paris
+    [True, False]
     """
     x, y, shape = _as_arrays(lon, lat)
     return _in_box(x, y).reshape(shape)
@@ -345,6 +355,12 @@ def gcj02_to_wgs84(lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     """Convert GCJ-02 points to WGS84 by iterating the forward transform (error < 0.1 mm).
 
     Parameters and returns as :func:`wgs84_to_gcj02`.
+
+    Examples
+    --------
+    >>> lon, lat = gcj02_to_wgs84(116.410244, 39.916404)  # the GCJ-02 point of wgs84_to_gcj02
+    >>> round(float(lon), 5), round(float(lat), 5)
+    (116.404, 39.915)
     """
     return _vectorised(lambda x, y: _invert(_wgs_to_gcj, x, y), lon, lat)
 
@@ -474,6 +490,16 @@ def to_wgs84(x: Any, y: Any, crs: str) -> tuple[np.ndarray, np.ndarray]:
     CGCS2000 and WGS84 lon/lat differ by a few centimetres, far below what matters for placing
     problems, so ``cgcs2000`` passes through unchanged (as PROJ itself does between EPSG:4490
     and EPSG:4326). EPSG systems go through :func:`lonlat_transformer`.
+
+    Examples
+    --------
+    >>> lon, lat = to_wgs84([571815.37], [3403497.83], "EPSG:4549")  # CGCS2000 GK, CM 120°E
+    >>> lon.round(5).tolist(), lat.round(5).tolist()
+    ([120.75], [30.75])
+    >>> to_wgs84(1.0, 2.0, "mars")
+    Traceback (most recent call last):
+    ...
+    gridwatch.errors.CRSError: crs='mars' is not a coordinate system gridwatch knows; ...
     """
     system = _system(crs, "crs")
     if system in ("wgs84", "cgcs2000"):
@@ -540,6 +566,12 @@ def rows_to_wgs84(x: Any, y: Any, crs_per_row: Any) -> tuple[np.ndarray, np.ndar
     CRSError
         When a row names a system that is not known (every bad value is listed), or the
         lengths differ.
+
+    Examples
+    --------
+    >>> lon, lat = rows_to_wgs84([116.404, 116.404], [39.915, 39.915], ["wgs84", None])
+    >>> lon.tolist()
+    [116.404, nan]
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     ys = np.asarray(y, dtype=np.float64).ravel()

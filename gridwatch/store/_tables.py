@@ -35,7 +35,13 @@ TEXT_COLUMNS: tuple[str, ...] = tuple(
 
 
 def safe_url(url: str | URL) -> str:
-    """Render a URL for messages, with the password hidden."""
+    """Render a URL for messages, with the password hidden.
+
+    Examples
+    --------
+    >>> safe_url("postgresql+psycopg://gw:secret@db:5432/gridwatch")
+    'postgresql+psycopg://gw:***@db:5432/gridwatch'
+    """
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError, TypeError):

@@ -76,7 +76,13 @@ def period_bounds(period: str) -> tuple[dt.date, dt.date]:
 
 
 def previous_period(period: str) -> str:
-    """The period just before ``period``, in the same notation."""
+    """The period just before ``period``, in the same notation.
+
+    Examples
+    --------
+    >>> previous_period("2025-W01"), previous_period("2025-03"), previous_period("2025-03-01")
+    ('2024-W52', '2025-02', '2025-02-28')
+    """
     first, last = period_bounds(period)
     before = first - dt.timedelta(days=1)
     text = str(period).strip().upper()

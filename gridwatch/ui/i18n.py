@@ -139,7 +139,13 @@ def tr(key: str, lang: str = "zh") -> str:
 
 
 def code_label(code: object, lang: str = "zh") -> str:
-    """Name a category, source, status, red/yellow/green code or layer name; unknown: as is."""
+    """Name a category, source, status, red/yellow/green code or layer name; unknown: as is.
+
+    Examples
+    --------
+    >>> code_label("water"), code_label("water", "en"), code_label("G111")
+    ('水污染', 'Water', 'G111')
+    """
     pair = _CODES.get(str(code))
     if pair is None:
         return str(code)

@@ -146,7 +146,13 @@ def filters_from_query(params: Mapping[str, str | Sequence[str]]) -> Filters:
 
 
 def filters_to_query(filters: Filters) -> dict[str, str]:
-    """Write filters as URL query parameters; defaults are left out so links stay short."""
+    """Write filters as URL query parameters; defaults are left out so links stay short.
+
+    Examples
+    --------
+    >>> filters_to_query(filters_from_query({"level": "grid", "codes": "red,yellow"}))
+    {'level': 'grid', 'codes': 'red,yellow'}
+    """
     default = Filters()
     out: dict[str, str] = {}
     for item in fields(Filters):
