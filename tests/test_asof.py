@@ -266,3 +266,45 @@ def test_history_reconstruction_equals_the_records_as_they_were(lives, as_of_day
     past = evaluate_as_of(frame(then), as_of=as_of)
     assert list(now["code"].fillna("-")) == list(past["code"].fillna("-"))
     assert now["closed_at"].equals(past["closed_at"])
+
+
+# --- the fast path equals the simple reference ------------------------------------------------
+
+_STATUS = st.sampled_from(["reported", "assigned", "rectifying", "closed", "verified", None])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), n=st.integers(1, 8))
+def test_status_as_of_equals_the_reference_for_any_history(data, n) -> None:
+    from _reference_status import reference_status_as_of
+
+    from gridwatch.supervision.codes import status_as_of
+    from gridwatch.supervision.events import status_events
+
+    base = pd.Timestamp("2024-03-01", tz="UTC")
+    hours = st.integers(0, 20).map(lambda day: 24 * day)  # whole days: many exact ties
+    ids = [f"I{i}" for i in range(n)]
+    issues = pd.DataFrame({
+        "issue_id": ids,
+        "reported_at": [base + pd.Timedelta(hours=data.draw(hours)) for _ in ids],
+        "closed_at": [base + pd.Timedelta(hours=data.draw(hours))
+                      if data.draw(st.booleans()) else pd.NaT for _ in ids],
+    })
+    for column in ("reported_at", "closed_at"):
+        issues[column] = pd.to_datetime(issues[column], utc=True).astype("datetime64[ns, UTC]")
+    rows = data.draw(st.lists(st.tuples(
+        st.sampled_from([*ids, "GONE"]), _STATUS, _STATUS,
+        st.one_of(st.none(), hours)), max_size=40))
+    history = pd.DataFrame({
+        "issue_id": [r[0] for r in rows],
+        "previous_status": pd.Series([r[1] for r in rows], dtype="str"),
+        "status": pd.Series([r[2] for r in rows], dtype="str"),
+        "changed_at": pd.Series([base + pd.Timedelta(hours=r[3]) if r[3] is not None
+                                 else pd.NaT for r in rows], dtype="datetime64[ns, UTC]"),
+    })
+    events = status_events(issues["issue_id"], history)
+    for cutoff_hours in (0, 24 * 5, 24 * 10, 24 * 21):
+        cutoff = base + pd.Timedelta(hours=cutoff_hours)
+        want = reference_status_as_of(issues, cutoff, history)
+        pd.testing.assert_frame_equal(status_as_of(issues, cutoff, history), want)
+        pd.testing.assert_frame_equal(status_as_of(issues, cutoff, events=events), want)

@@ -14,11 +14,15 @@ run is recorded on its own.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Self
 
 import numpy as np
@@ -30,6 +34,7 @@ from gridwatch.config import LayerSpec, default_store_url
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS
 from gridwatch.store import _tables as _s
+from gridwatch.store.analytical import AnalyticalCopy, CopyVersion
 
 __all__ = ["ImportCounts", "Store"]
 
@@ -237,8 +242,9 @@ class Store:
         try:
             prepared = _s.prepare(placed, list(layer_kinds))
             with self._write() as conn:
-                return self._import(conn, prepared, layer_kinds, run, seen, chunk_size,
-                                    progress)
+                previous = self._last_run_id(conn)
+                counts, touched = self._import(conn, prepared, layer_kinds, run, seen,
+                                               chunk_size, progress)
         except Exception as exc:
             message = self._reason(exc)
             try:
@@ -251,10 +257,13 @@ class Store:
                 raise
             raise StoreError(f"import into {self._shown!r} failed and was rolled back: "
                              f"{message}") from exc
+        self._refresh_copy(counts.run_id, previous, touched, seen)
+        return counts
 
     def _import(self, conn: sa.Connection, prep: _s.Prepared,
                 layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
-                chunk_size: int, progress: ProgressCallback | None) -> ImportCounts:
+                chunk_size: int, progress: ProgressCallback | None,
+                ) -> tuple[ImportCounts, list[str]]:
         t = self._t
         run_id = int(conn.execute(t["runs"].insert().values(**run, ok=False, message="running")
                                   .returning(t["runs"].c.run_id)).scalar_one())
@@ -298,7 +307,7 @@ class Store:
         conn.execute(runs.update().where(runs.c.run_id == run_id).values(
             inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
             status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
-        return counts
+        return counts, unchanged_ids
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash and status of the stored problems among ``ids``, indexed by issue_id."""
@@ -444,7 +453,8 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def issues(self, *, layers: Sequence[str] | None = None) -> pd.DataFrame:
+    def issues(self, *, layers: Sequence[str] | None = None,
+               written_in_run: int | None = None) -> pd.DataFrame:
         """Return the stored problems as one wide frame, ordered by ``issue_id``.
 
         Parameters
@@ -452,6 +462,8 @@ class Store:
         layers
             Layers whose placement columns to add, in this order; default every layer the
             store knows. A layer the store does not know gives an all-missing ``<layer>_id``.
+        written_in_run
+            Only the problems that run inserted or changed.
 
         Returns
         -------
@@ -463,12 +475,19 @@ class Store:
         """
         issues, areas = self._t["issues"], self._t["issue_areas"]
         area_names = ("issue_id", "layer", "area_id", "inside", "near", "distance_m")
+        select_issues = sa.select(*(issues.c[c] for c in ISSUE_COLUMNS))
+        select_areas = sa.select(*(areas.c[c] for c in area_names))
+        if written_in_run is not None:
+            select_issues = select_issues.where(issues.c.last_run_id == written_in_run)
+            select_areas = select_areas.where(areas.c.issue_id.in_(
+                sa.select(issues.c.issue_id).where(issues.c.last_run_id == written_in_run)))
         with self._engine.connect() as conn, conn.begin():
-            rows = _s.fetch(conn, sa.select(*(issues.c[c] for c in ISSUE_COLUMNS))
-                            .order_by(issues.c.issue_id))
+            # byte order on every backend (PostgreSQL would follow its locale's collation)
+            order = issues.c.issue_id.collate("C") if self.postgis else issues.c.issue_id
+            rows = _s.fetch(conn, select_issues.order_by(order))
             kinds = self._layer_kinds(conn)
             names = list(kinds) if layers is None else list(layers)
-            area_rows = _s.fetch(conn, sa.select(*(areas.c[c] for c in area_names)))
+            area_rows = _s.fetch(conn, select_areas)
         frame = _frame(rows, ISSUE_COLUMNS)
         out = {c: _typed(frame[c], c) for c in ISSUE_COLUMNS}
         area_frame = _frame(area_rows, area_names)
@@ -487,16 +506,20 @@ class Store:
                     pd.to_numeric(part["distance_m"]).to_numpy(dtype="float64"))
         return pd.DataFrame(out, index=pd.RangeIndex(len(ids)))
 
-    def history(self) -> pd.DataFrame:
+    def history(self, *, run_id: int | None = None) -> pd.DataFrame:
         """Return the status history: one row per status change, oldest first.
 
         Columns: ``id``, ``issue_id``, ``run_id``, ``previous_status`` (missing for a new
-        problem's first status), ``status``, ``changed_at`` and ``seen_at`` (UTC).
+        problem's first status), ``status``, ``changed_at`` and ``seen_at`` (UTC). With
+        ``run_id``, only the changes that run recorded.
         """
         table = self._t["status_history"]
         names = ("id", "issue_id", "run_id", "previous_status", "status", "changed_at", "seen_at")
+        query = sa.select(*(table.c[c] for c in names)).order_by(table.c.id)
+        if run_id is not None:
+            query = query.where(table.c.run_id == run_id)
         with self._engine.connect() as conn, conn.begin():
-            rows = _s.fetch(conn, sa.select(*(table.c[c] for c in names)).order_by(table.c.id))
+            rows = _s.fetch(conn, query)
         frame = _frame(rows, names)
         return pd.DataFrame({
             "id": frame["id"].astype("int64"),
@@ -534,6 +557,111 @@ class Store:
             else:
                 out[name] = column.astype("int64")
         return pd.DataFrame(out)
+
+    def last_run_id(self) -> int:
+        """The last import run that succeeded (0 before any): the store's version."""
+        with self._engine.connect() as conn, conn.begin():
+            return self._last_run_id(conn)
+
+    def _last_run_id(self, conn: sa.Connection) -> int:
+        runs = self._t["runs"]
+        found = conn.execute(sa.select(sa.func.max(runs.c.run_id)).where(runs.c.ok)).scalar()
+        return int(found or 0)
+
+    # --- the analytical copy ------------------------------------------------------------------
+
+    @property
+    def analytical_copy(self) -> AnalyticalCopy | None:
+        """The columnar copy questions read (:mod:`gridwatch.store.analytical`), or ``None``
+        for an in-memory store. SQLite keeps it beside its file (``<file>.columns``);
+        PostgreSQL in the user's cache folder, one per database and schema."""
+        if self.postgis:
+            import hashlib
+
+            key = hashlib.sha256(f"{self._shown}|{self.schema}".encode()).hexdigest()[:16]
+            base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+            return AnalyticalCopy(base / "gridwatch" / "columns" / key)
+        database = self._engine.url.database
+        if not database or database == ":memory:":
+            return None
+        return AnalyticalCopy(Path(database).with_name(Path(database).name + ".columns"))
+
+    def analytical(self, *, layers: Sequence[str] | None = None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+        """The problems and history as :meth:`issues` and :meth:`history` return them, read
+        from the analytical copy when it is of the last run (else from the tables, and the
+        copy is rebuilt). Also returns that run id.
+
+        Parameters
+        ----------
+        layers
+            Layers that must have a ``<layer>_id`` column (all-missing when the store has no
+            placement for them).
+        """
+        copy = self.analytical_copy
+        run_id = self.last_run_id()
+        found = copy.read(run_id) if copy is not None else None
+        if found is None:
+            issues, history = self.issues(), self.history()
+            if copy is not None:
+                with contextlib.suppress(OSError), copy.locked():
+                    copy.write(run_id, issues, history, layers=self._known_layers())
+        else:
+            issues, history = found
+        for name in layers or ():
+            if f"{name}_id" not in issues:
+                issues[f"{name}_id"] = pd.Series(pd.NA, index=issues.index, dtype="str")
+        return issues, history, run_id
+
+    def rebuild_copy(self) -> CopyVersion | None:
+        """Rebuild the analytical copy from the tables (``gridwatch store rebuild``)."""
+        copy = self.analytical_copy
+        if copy is None:
+            return None
+        with copy.locked():
+            run_id = self.last_run_id()
+            return copy.write(run_id, self.issues(), self.history(),
+                              layers=self._known_layers())
+
+    def _known_layers(self) -> tuple[str, ...]:
+        with self._engine.connect() as conn, conn.begin():
+            return tuple(self._layer_kinds(conn))
+
+    def _refresh_copy(self, run_id: int, previous: int, touched: list[str],
+                      seen: datetime) -> None:
+        """Bring the copy to ``run_id`` after a committed import: the previous copy plus what
+        the run wrote when the copy was of the run before, else everything from the tables.
+        A failure here leaves the import stored; readers then rebuild the copy."""
+        copy = self.analytical_copy
+        if copy is None:
+            return
+        try:
+            with copy.locked():
+                layers = self._known_layers()
+                base = copy.current()
+                found = copy.read(previous) if base is not None and \
+                    base.run_id == previous and base.layers == layers else None
+                if found is None:
+                    copy.write(run_id, self.issues(), self.history(), layers=layers)
+                    return
+                old_issues, old_history = found
+                written = self.issues(written_in_run=run_id)
+                kept = old_issues[~old_issues["issue_id"].isin(written["issue_id"])]
+                if touched:
+                    seen_at = pd.Timestamp(seen).tz_localize("UTC").as_unit("ns")
+                    again = kept["issue_id"].isin(touched).to_numpy()
+                    kept = kept.copy()
+                    kept.loc[again, "last_seen_at"] = seen_at
+                merged = pd.concat([kept, written.astype(kept.dtypes.to_dict())],
+                                   ignore_index=True)
+                merged = merged.sort_values("issue_id", kind="stable").reset_index(drop=True)
+                history = pd.concat([old_history, self.history(run_id=run_id)],
+                                    ignore_index=True)
+                copy.write(run_id, merged, history, layers=layers)
+        except Exception as exc:  # the import itself is committed: never undo it here
+            warnings.warn(f"the analytical copy of {self._shown!r} could not be refreshed "
+                          f"({type(exc).__name__}: {exc}); it will be rebuilt from the store "
+                          "when next read", RuntimeWarning, stacklevel=3)
 
     def _layer_kinds(self, conn: sa.Connection) -> dict[str, str | None]:
         """The layers the store has seen, in order, with their kinds."""

@@ -32,6 +32,7 @@ from gridwatch.supervision.calendar import (
     one_calendar_warning,
 )
 from gridwatch.supervision.deadlines import DeadlineSettings, derive_deadlines
+from gridwatch.supervision.events import StatusEvents, status_events
 
 __all__ = [
     "CODES",
@@ -106,8 +107,27 @@ def as_of_cutoff(as_of: Any, timezone: str) -> pd.Timestamp:
 
 
 def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
-                 history: pd.DataFrame | None = None) -> pd.DataFrame:
+                 history: pd.DataFrame | None = None, *,
+                 events: StatusEvents | None = None) -> pd.DataFrame:
     """Status and closing time of each problem just before ``cutoff`` (a UTC instant).
+
+    The record's own status is what its ``closed_at`` says; the status history, when given,
+    overrides it from the problem's first recorded change on: the last change before the
+    cutoff gives the status, and a closed problem's closing time is its record's
+    ``closed_at`` when that is already past, else the time of its last move into a closed
+    status (a reopening leaves the record's time stale).
+
+    Parameters
+    ----------
+    issues
+        The wide issues frame.
+    cutoff
+        The UTC instant.
+    history
+        The status history (``issue_id``, ``status``, ``previous_status``, ``changed_at``).
+    events
+        The history already sorted (:func:`gridwatch.supervision.events.status_events` of
+        these issues), to answer many cutoffs without sorting again.
 
     Returns
     -------
@@ -122,36 +142,30 @@ def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
     rec_closed = (closed_rec < cutoff).to_numpy(dtype=bool, na_value=False)
     status = np.where(rec_closed, "closed", "reported").astype(object)
     closed = rec_closed.copy()
-    close_time = closed_rec.where(rec_closed)
-    if history is not None and len(history):
-        h = history[pd.to_datetime(history["changed_at"], utc=True) < cutoff]
-        h = h.assign(_t=pd.to_datetime(h["changed_at"], utc=True), _o=np.arange(len(h)))
-        h = h.sort_values(["issue_id", "_t", "_o"], kind="stable")
-        last = h.groupby("issue_id", sort=False).tail(1).set_index("issue_id")
-        into_closed = h["status"].isin(CLOSED_STATUSES)
-        if "previous_status" in h:
-            into_closed &= ~h["previous_status"].isin(CLOSED_STATUSES)
-        closes = h[into_closed].groupby("issue_id", sort=False)["_t"].last()
-        ids = issues["issue_id"]
-        has = ids.isin(last.index).to_numpy()
-        hist_status = ids[has].map(last["status"]).to_numpy(dtype=object)
-        hist_closed = np.isin(hist_status, CLOSED_STATUSES)
-        status[has] = hist_status
-        closed[has] = hist_closed
-        hist_close_time = pd.Series(closes.reindex(ids[has].to_numpy()).to_numpy(),
-                                    index=ids.index[has], dtype="datetime64[ns, UTC]")
-        # The record's closed_at, when already past, is the exact closing time; the history's
-        # change time only when the record does not give one before the cutoff (a reopening).
-        own = close_time[has]
-        close_time.loc[has] = own.where(own.notna() & hist_closed, hist_close_time)
-        close_time[~closed] = pd.NaT
+    close_ns = closed_rec.to_numpy(dtype="datetime64[ns]").copy()
+    close_ns[~rec_closed] = np.datetime64("NaT")
+    if events is None and history is not None and len(history):
+        events = status_events(issues["issue_id"], history)
+    if events is not None:
+        has, code, last_close = events.state_before(cutoff)
+        if has.any():
+            labels = np.array([*events.labels, None], dtype=object)  # code -1: no status
+            hist_closed = np.isin(code[has], [events.labels.index(s) for s in CLOSED_STATUSES])
+            status[has] = labels[code[has]]
+            closed[has] = hist_closed
+            from_history = np.where(last_close[has] >= 0, last_close[has],
+                                    np.datetime64("NaT").view("int64")).view("datetime64[ns]")
+            own = close_ns[has]
+            close_ns[has] = np.where(~np.isnat(own) & hist_closed, own, from_history)
     status[~known] = None
     closed &= known
+    close_ns[~closed] = np.datetime64("NaT")
     return pd.DataFrame({
         "known": known,
         "status": pd.Series(status, index=issues.index, dtype="str"),
         "closed": closed,
-        "closed_at": close_time.where(closed).astype("datetime64[ns, UTC]"),
+        "closed_at": pd.Series(close_ns, index=issues.index).dt.tz_localize("UTC")
+        .astype("datetime64[ns, UTC]"),
     }, index=issues.index)
 
 
@@ -159,7 +173,8 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
                    deadlines: pd.DataFrame | None = None,
                    deadline_settings: DeadlineSettings | None = None,
                    settings: AsOfSettings | None = None,
-                   timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
+                   timezone: str = DEFAULT_TIMEZONE,
+                   events: StatusEvents | None = None) -> pd.DataFrame:
     """Code every problem as of the end of local date ``as_of``.
 
     Parameters
@@ -176,6 +191,9 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
         Parsed ``[deadlines]`` and ``[supervision]`` sections.
     timezone
         The territory's time zone.
+    events
+        The history sorted once (:func:`gridwatch.supervision.events.status_events`), when
+        many dates are evaluated.
 
     Returns
     -------
@@ -188,17 +206,18 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
     """
     with one_calendar_warning():
         return _evaluate(issues, as_of, history, deadlines, deadline_settings or DeadlineSettings(),
-                         settings or AsOfSettings(), timezone)
+                         settings or AsOfSettings(), timezone, events)
 
 
 def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
               deadlines: pd.DataFrame | None, deadline_settings: DeadlineSettings,
-              settings: AsOfSettings, timezone: str) -> pd.DataFrame:
+              settings: AsOfSettings, timezone: str,
+              events: StatusEvents | None = None) -> pd.DataFrame:
     day = np.datetime64(parse_as_of(as_of), "D")
     cutoff = as_of_cutoff(as_of, timezone)
     if deadlines is None:
         deadlines = derive_deadlines(issues, deadline_settings, timezone=timezone)
-    state = status_as_of(issues, cutoff, history)
+    state = status_as_of(issues, cutoff, history, events=events)
     known = state["known"].to_numpy()
     closed = state["closed"].to_numpy()
     is_open = known & ~closed

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 
     from gridwatch.config import Config
     from gridwatch.store import Store
+    from gridwatch.store.analytical import AnalyticalCopy
+    from gridwatch.supervision.events import StatusEvents
 
 __all__ = ["SupervisionContext", "empty_issues", "open_context"]
 
@@ -88,6 +90,8 @@ class SupervisionContext:
     config: Config | None = None
     last_export: dt.date | None = None
     run_id: int = 0
+    #: Where derived columns are kept between processes (the store's analytical copy).
+    copy: AnalyticalCopy | None = field(default=None, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -98,7 +102,8 @@ class SupervisionContext:
                     layers: Mapping[str, gpd.GeoDataFrame] | None = None,
                     last_export: dt.date | None = None, run_id: int = 0,
                     rebounds: pd.DataFrame | None = None,
-                    incidents: pd.DataFrame | None = None) -> SupervisionContext:
+                    incidents: pd.DataFrame | None = None,
+                    copy: AnalyticalCopy | None = None) -> SupervisionContext:
         """A context over frames at hand.
 
         Parameters
@@ -117,6 +122,8 @@ class SupervisionContext:
         rebounds, incidents
             Rebounds and incidents already found (same index as ``issues``); derived on first
             use otherwise.
+        copy
+            The store's analytical copy, where derived parts are kept for the run ``run_id``.
         """
         if history is None:
             history = pd.DataFrame(columns=["issue_id", "previous_status", "status",
@@ -126,7 +133,7 @@ class SupervisionContext:
         if timezone is None:
             timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
         ctx = cls(issues=issues, history=history, settings=settings, timezone=timezone,
-                  config=config, last_export=last_export, run_id=run_id)
+                  config=config, last_export=last_export, run_id=run_id, copy=copy)
         if layers is not None:
             ctx._memo["layers"] = dict(layers)
         if rebounds is not None:
@@ -142,6 +149,25 @@ class SupervisionContext:
             if key not in self._memo:
                 self._memo[key] = compute()
             return self._memo[key]  # type: ignore[no-any-return]
+
+    def _derived(self, name: str, compute: Callable[[], pd.DataFrame],
+                 settings: Callable[[], tuple[Any, ...]]) -> pd.DataFrame:
+        """A derived frame (same index as :attr:`issues`), kept in this context and, when
+        the context came from a store, beside the store's analytical copy: computed once per
+        store run and settings, not once per question."""
+        def load_or_compute() -> pd.DataFrame:
+            from gridwatch.store.analytical import settings_key
+
+            key = f"{name}-{settings_key(*settings())}"
+            if self.copy is not None:
+                stored = self.copy.read_derived(self.run_id, key)
+                if stored is not None and len(stored) == len(self.issues):
+                    return _from_parquet(stored, self.issues.index)
+            frame = compute()
+            if self.copy is not None:
+                self.copy.write_derived(self.run_id, key, _to_parquet(frame))
+            return frame
+        return self._once(name, load_or_compute)
 
     @property
     def metric_crs(self) -> str | None:
@@ -164,9 +190,10 @@ class SupervisionContext:
                     [s.name for s in config.layers if s.parent is None]
                 layers = {name: frame for name in wanted
                           if (frame := self.areas(name)) is not None}
+            lon, lat = self.issues.get("lon"), self.issues.get("lat")
             try:
-                return project_metric_crs(configured, layers=layers, specs=specs,
-                                          lon=self.issues["lon"], lat=self.issues["lat"])
+                return project_metric_crs(configured, layers=layers, specs=specs, lon=lon,
+                                          lat=lat)
             except CRSError:
                 return None
         return self._once("metric_crs", compute)
@@ -204,7 +231,8 @@ class SupervisionContext:
             from gridwatch.supervision.deadlines import derive_deadlines
 
             return derive_deadlines(self.issues, self.settings.deadlines, timezone=self.timezone)
-        return self._once("deadlines", compute)
+        return self._derived("deadlines", compute,
+                             lambda: (self.settings.deadlines, self.timezone))
 
     @property
     def rebounds(self) -> pd.DataFrame:
@@ -213,7 +241,8 @@ class SupervisionContext:
             from gridwatch.supervision.rebound import find_rebounds
 
             return find_rebounds(self.issues, self.settings.rebound, metric_crs=self.metric_crs)
-        return self._once("rebounds", compute)
+        return self._derived("rebounds", compute,
+                             lambda: (self.settings.rebound, self.metric_crs))
 
     @property
     def incidents(self) -> pd.DataFrame | None:
@@ -227,7 +256,8 @@ class SupervisionContext:
 
             return group_incidents(self.issues, self.settings.duplicates,
                                    metric_crs=self.metric_crs)
-        return self._once("incidents", compute)
+        return self._derived("incidents", compute,
+                             lambda: (self.settings.duplicates, self.metric_crs))
 
     def counted(self) -> pd.Series:
         """Which problems the statistics count: all of them, or only the first report of each
@@ -239,6 +269,16 @@ class SupervisionContext:
         if incidents is None:
             return pd.Series(True, index=self.issues.index)
         return pd.Series(incident_primary(incidents), index=self.issues.index)
+
+    @property
+    def events(self) -> StatusEvents:
+        """The status history sorted once into arrays (state as of any date is a pass over
+        them)."""
+        def compute() -> StatusEvents:
+            from gridwatch.supervision.events import status_events
+
+            return status_events(self.issues["issue_id"], self.history)
+        return self._once("events", compute)
 
     def evaluate(self, as_of: Any) -> pd.DataFrame:
         """Codes of every problem as of the end of a local date (:func:`evaluate_as_of`)."""
@@ -252,7 +292,8 @@ class SupervisionContext:
         result = evaluate_as_of(self.issues, as_of=day, history=self.history,
                                 deadlines=self.deadlines,
                                 deadline_settings=self.settings.deadlines,
-                                settings=self.settings.asof, timezone=self.timezone)
+                                settings=self.settings.asof, timezone=self.timezone,
+                                events=self.events)
         with self._lock:
             kept = [k for k in self._memo if isinstance(k, tuple) and k[0] == "evaluate"]
             for old in kept[: max(len(kept) - _EVALUATIONS_KEPT + 1, 0)]:
@@ -269,7 +310,8 @@ class SupervisionContext:
         mask = np.asarray(keep, dtype=bool)
         if mask.shape != (len(self.issues),):
             raise ValueError(f"keep has {mask.size} values for {len(self.issues)} problems")
-        sub = replace(self, issues=self.issues.loc[mask], _memo={}, _lock=threading.RLock())
+        sub = replace(self, issues=self.issues.loc[mask], copy=None, _memo={},
+                      _lock=threading.RLock())
         for name in ("deadlines", "rebounds"):
             sub._memo[name] = getattr(self, name).loc[mask]
         incidents = self.incidents
@@ -390,12 +432,35 @@ def open_context(config: Config | None, db_url: str | None = None, *,
 
 def _from_store(store: Store, config: Config | None, names: list[str] | None,
                 layers: Mapping[str, gpd.GeoDataFrame] | None) -> SupervisionContext:
-    issues = store.issues(layers=names) if names else store.issues()
-    history = store.history()
+    issues, history, _ = store.analytical(layers=names)
     runs = store.runs()
     timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
     observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
     last = observed.max().tz_convert(timezone).date() if len(observed) else None
     run_id = int(runs["run_id"].max()) if len(runs) else 0
     return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
-                                          last_export=last, run_id=run_id)
+                                          last_export=last, run_id=run_id,
+                                          copy=store.analytical_copy)
+
+
+def _to_parquet(frame: pd.DataFrame) -> pd.DataFrame:
+    """A derived frame in a form Parquet keeps: tuples of times (staged milestones) as lists
+    of UTC nanoseconds."""
+    out = frame.reset_index(drop=True)
+    if "milestones" in out:
+        out = out.assign(milestones=[[pd.Timestamp(t).value for t in v] if len(v) else []
+                                     for v in out["milestones"]])
+    return out
+
+
+def _from_parquet(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The inverse of :func:`_to_parquet`, on the index of the problems."""
+    out = frame.set_axis(index)
+    if "milestones" in out:
+        values = np.empty(len(out), dtype=object)
+        values[:] = [()] * len(out)
+        for i, stamps in enumerate(out["milestones"]):
+            if len(stamps):
+                values[i] = tuple(pd.Timestamp(int(s), tz="UTC") for s in stamps)
+        out = out.assign(milestones=pd.Series(values, index=index, dtype=object))
+    return out

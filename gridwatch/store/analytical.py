@@ -1,0 +1,195 @@
+"""The analytical copy of a store: the typed columns a supervisor's question reads.
+
+The transactional store (SQLite, PostGIS) stays the source of truth. After every import the
+store refreshes a columnar copy of its problems and their status history (Parquet files) in a
+folder of its own, named after the store's last run; questions read the copy instead of
+decoding the SQL tables row by row. What does not change between imports and is costly to
+compute (derived deadlines, rebounds, duplicate incidents) is kept beside it, keyed by the
+settings it was computed with.
+
+Every version of the copy lives in its own sub-folder; a ``CURRENT`` file names the one in use
+and is replaced atomically (``os.replace``), so a reader sees the previous copy or the new one,
+never half of one, and an import that fails leaves the previous copy in place. A copy that is
+missing, damaged or older than the store is never used: it is rebuilt from the store
+(:meth:`AnalyticalCopy.rebuild`, ``gridwatch store rebuild``).
+
+Layout of the folder::
+
+    CURRENT                  name of the sub-folder in use, e.g. ``r000012-5f3a9c``
+    r000012-5f3a9c/
+        meta.json            {"version", "run_id", "rows", "layers"}
+        issues.parquet       Store.issues() of that run
+        history.parquet      Store.history() of that run
+        derived-<key>.parquet  derived columns for one settings fingerprint
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
+
+#: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
+COPY_VERSION = 1
+_CURRENT = "CURRENT"
+_META = "meta.json"
+_LOCK = ".lock"
+_THREAD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class CopyVersion:
+    """One version of the copy: the run it reflects and its folder."""
+
+    run_id: int
+    folder: Path
+    rows: int
+    layers: tuple[str, ...]
+
+
+class AnalyticalCopy:
+    """The columnar copy kept in ``folder`` (created on first write).
+
+    Parameters
+    ----------
+    folder
+        Where the versions live; one folder per store.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str]) -> None:
+        self.folder = Path(folder)
+
+    def __repr__(self) -> str:
+        return f"AnalyticalCopy({str(self.folder)!r})"
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def current(self) -> CopyVersion | None:
+        """The version in use, or ``None`` when there is none (or it cannot be read)."""
+        try:
+            name = (self.folder / _CURRENT).read_text(encoding="utf-8").strip()
+            meta = json.loads((self.folder / name / _META).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(meta, dict) or meta.get("version") != COPY_VERSION:
+            return None
+        try:
+            return CopyVersion(run_id=int(meta["run_id"]), folder=self.folder / name,
+                               rows=int(meta["rows"]), layers=tuple(meta["layers"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def read(self, run_id: int) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+        """The problems and history of run ``run_id``, or ``None`` when the copy in use is
+        of another run (or unreadable): the caller then reads the store."""
+        version = self.current()
+        if version is None or version.run_id != run_id:
+            return None
+        try:
+            issues = pd.read_parquet(version.folder / "issues.parquet")
+            history = pd.read_parquet(version.folder / "history.parquet")
+        except (OSError, ValueError):
+            return None
+        if len(issues) != version.rows:
+            return None
+        return issues, history
+
+    def read_derived(self, run_id: int, key: str) -> pd.DataFrame | None:
+        """Derived columns stored for run ``run_id`` and settings fingerprint ``key``."""
+        version = self.current()
+        if version is None or version.run_id != run_id:
+            return None
+        try:
+            return pd.read_parquet(version.folder / f"derived-{key}.parquet")
+        except (OSError, ValueError):
+            return None
+
+    # --- writing ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the copy's lock (between threads and between processes)."""
+        import fcntl
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with _THREAD_LOCK, open(self.folder / _LOCK, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def write(self, run_id: int, issues: pd.DataFrame, history: pd.DataFrame, *,
+              layers: tuple[str, ...]) -> CopyVersion:
+        """Write a new version and make it current, unless a newer run is already current.
+
+        Call it while holding :meth:`locked`. Returns the version in use afterwards.
+        """
+        current = self.current()
+        if current is not None and current.run_id > run_id:
+            return current
+        name = f"r{run_id:06d}-{secrets.token_hex(3)}"
+        staging = self.folder / f".{name}.partial"
+        staging.mkdir(parents=True)
+        try:
+            issues.to_parquet(staging / "issues.parquet", index=False)
+            history.to_parquet(staging / "history.parquet", index=False)
+            meta = {"version": COPY_VERSION, "run_id": int(run_id), "rows": len(issues),
+                    "layers": list(layers)}
+            (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
+            staging.rename(self.folder / name)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        pointer = self.folder / f".{_CURRENT}.{name}"
+        pointer.write_text(name, encoding="utf-8")
+        os.replace(pointer, self.folder / _CURRENT)
+        self._prune(keep={name, current.folder.name if current else ""})
+        return CopyVersion(run_id=run_id, folder=self.folder / name, rows=len(issues),
+                           layers=layers)
+
+    def write_derived(self, run_id: int, key: str, frame: pd.DataFrame) -> bool:
+        """Keep derived columns beside version ``run_id``; False when that version is no
+        longer current (nothing written)."""
+        version = self.current()
+        if version is None or version.run_id != run_id:
+            return False
+        target = version.folder / f"derived-{key}.parquet"
+        partial = version.folder / f".derived-{key}.{secrets.token_hex(3)}.partial"
+        try:
+            frame.to_parquet(partial, index=False)
+            os.replace(partial, target)
+        except OSError:
+            partial.unlink(missing_ok=True)
+            return False
+        return True
+
+    def _prune(self, keep: set[str]) -> None:
+        """Remove versions other than ``keep`` (the new one and the one before it, which a
+        reader may still be reading) and staging left by a killed writer."""
+        for entry in self.folder.iterdir():
+            if entry.name in keep or entry.name in (_CURRENT, _LOCK):
+                continue
+            if entry.is_dir() and (entry.name.startswith("r") or entry.name.endswith(".partial")):
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.name.startswith(f".{_CURRENT}."):
+                entry.unlink(missing_ok=True)
+
+
+def settings_key(*parts: Any) -> str:
+    """A short fingerprint of the settings derived columns were computed with."""
+    import hashlib
+
+    text = json.dumps([repr(p) for p in parts], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
