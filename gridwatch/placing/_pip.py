@@ -23,27 +23,34 @@ then the earliest in the layer):
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 import shapely
-from numba import njit, prange
+from numba import njit
 
-__all__ = ["PipIndex", "build_index", "locate"]
+__all__ = ["CACHE", "IndexCache", "PipIndex", "build_index", "locate", "sealed"]
 
 _SPLITTER = 134217729.0  # 2**27 + 1, Dekker's split
 _EPS = 2.0**-53
 _CCW_ERRBOUND = (3.0 + 16.0 * _EPS) * _EPS
 #: Cells in the grid, per edge of the layer (bounded below and above).
-_CELLS_PER_EDGE = 1.0
+_CELLS_PER_EDGE = 4.0
 _MIN_CELLS = 1024
 _MAX_CELLS = 1 << 22
 #: Edges per horizontal strip of an area, on average.
-_EDGES_PER_STRIP = 4
+_EDGES_PER_STRIP = 3
 _NEEDS_TEST = -2
+#: Points to test are sorted by blocks of cells, at most 2**_BUCKET_BITS blocks.
+_BUCKET_BITS = 16
+#: Threads for placing points, and the fewest points worth a thread of their own.
+_THREADS = min(os.cpu_count() or 1, 8)
+_MIN_PER_THREAD = 20_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,6 +181,10 @@ def _covers(q: int, px: float, py: float, meta: np.ndarray, strip_ptr: np.ndarra
                 return True
             continue
         if (y1 > py and y2 <= py) or (y2 > py and y1 <= py):
+            if x1 > px and x2 > px:
+                # Wholly right of the point: it crosses the ray, and the turn is non-zero.
+                crossings += 1
+                continue
             sign = _orient(x1, y1, x2, y2, px, py)
             if sign == 0:
                 return True
@@ -241,6 +252,15 @@ def _cell_of(px: float, py: float, gx0: float, gy0: float, gx1: float, gy1: floa
 
 # --------------------------------------------------------------------------------------------
 # building the index
+
+
+@njit(cache=True, nogil=True)
+def _z_keys(x: np.ndarray, y: np.ndarray, gx0: float, gy0: float, sx: float, sy: float,
+            bx: int, by: int) -> np.ndarray:
+    out = np.empty(len(x), dtype=np.int64)
+    for p in range(len(x)):
+        out[p] = _morton(_axis(x[p], gx0, sx, 1 << bx), _axis(y[p], gy0, sy, 1 << by), bx, by)
+    return out
 
 
 @njit(cache=True, nogil=True)
@@ -320,7 +340,7 @@ def _build_cells(order: np.ndarray, meta: np.ndarray, ex0: np.ndarray, ey0: np.n
     return cell_ptr, cell_poly, edged
 
 
-@njit(cache=True, nogil=True, parallel=True)
+@njit(cache=True, nogil=True)
 def _cell_answers(edged: np.ndarray, cell_ptr: np.ndarray, cell_poly: np.ndarray,
                   meta: np.ndarray, strip_ptr: np.ndarray, strip_xy: np.ndarray,
                   poly_orig: np.ndarray, gx0: float, gy0: float, gx1: float, gy1: float,
@@ -329,7 +349,7 @@ def _cell_answers(edged: np.ndarray, cell_ptr: np.ndarray, cell_poly: np.ndarray
     nx = 1 << bx
     ny = 1 << by
     answer = np.full(nx * ny, _NEEDS_TEST, dtype=np.int32)
-    for j in prange(ny):
+    for j in range(ny):
         for i in range(nx):
             c = _morton(i, j, bx, by)
             if cell_ptr[c] == cell_ptr[c + 1]:
@@ -351,39 +371,37 @@ def _cell_answers(edged: np.ndarray, cell_ptr: np.ndarray, cell_poly: np.ndarray
 # placing points
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _lookup(x: np.ndarray, y: np.ndarray, answer: np.ndarray, gx0: float, gy0: float,
-            gx1: float, gy1: float, sx: float, sy: float, bx: int,
-            by: int) -> tuple[np.ndarray, np.ndarray]:
+@njit(cache=True, nogil=True)
+def _lookup(x: np.ndarray, y: np.ndarray, answer: np.ndarray, out: np.ndarray,
+            cells: np.ndarray, start: int, stop: int, gx0: float, gy0: float, gx1: float,
+            gy1: float, sx: float, sy: float, bx: int, by: int) -> None:
     """First pass, in input order: each point's cell and, where the cell has one, its answer
     (-1 outside the layer's bounds); -2 where the point needs a test."""
-    n = len(x)
-    out = np.empty(n, dtype=np.int64)
-    cells = np.empty(n, dtype=np.int64)
-    for p in prange(n):
+    for p in range(start, stop):
         c = _cell_of(x[p], y[p], gx0, gy0, gx1, gy1, sx, sy, bx, by)
         cells[p] = c
         out[p] = -1 if c < 0 else answer[c]
-    return out, cells
 
 
 @njit(cache=True, nogil=True)
 def _bucket(out: np.ndarray, cells: np.ndarray, x: np.ndarray, y: np.ndarray,
-            n_cell: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The points that need a test in Z-order of their cells (a stable counting sort): their
-    positions, cells and coordinates, in contiguous arrays."""
-    counts = np.zeros(n_cell + 1, dtype=np.int64)
+            shift: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The points that need a test in Z-order of their cells, by blocks of ``2**shift``
+    cells (a stable counting sort on ``cell >> shift``): their positions, cells and
+    coordinates, in contiguous arrays."""
+    n_block = (cells.max() >> shift) + 1 if len(cells) else 0
+    counts = np.zeros(n_block + 1, dtype=np.int64)
     for p in range(len(out)):
         if out[p] == _NEEDS_TEST:
-            counts[cells[p] + 1] += 1
+            counts[(cells[p] >> shift) + 1] += 1
     start = np.cumsum(counts)
     m = start[-1]
     pos = np.empty(m, dtype=np.int64)
     for p in range(len(out)):
         if out[p] == _NEEDS_TEST:
-            c = cells[p]
-            pos[start[c]] = p
-            start[c] += 1
+            b = cells[p] >> shift
+            pos[start[b]] = p
+            start[b] += 1
     cs = np.empty(m, dtype=np.int64)
     xs = np.empty(m)
     ys = np.empty(m)
@@ -395,18 +413,39 @@ def _bucket(out: np.ndarray, cells: np.ndarray, x: np.ndarray, y: np.ndarray,
     return pos, cs, xs, ys
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _test(xs: np.ndarray, ys: np.ndarray, cs: np.ndarray, cell_ptr: np.ndarray,
-          cell_poly: np.ndarray, meta: np.ndarray, strip_ptr: np.ndarray, strip_xy: np.ndarray,
-          poly_orig: np.ndarray, chunks: int) -> np.ndarray:
-    """Second pass over the points in cell order, each thread a contiguous run of them."""
-    m = len(xs)
-    res = np.empty(m, dtype=np.int64)
-    for chunk in prange(chunks):
-        for t in range(chunk * m // chunks, (chunk + 1) * m // chunks):
-            res[t] = _first_cover(cs[t], xs[t], ys[t], cell_ptr, cell_poly, meta, strip_ptr,
-                                  strip_xy, poly_orig)
-    return res
+@njit(cache=True, nogil=True)
+def _test(xs: np.ndarray, ys: np.ndarray, cs: np.ndarray, res: np.ndarray, start: int,
+          stop: int, cell_ptr: np.ndarray, cell_poly: np.ndarray, meta: np.ndarray,
+          strip_ptr: np.ndarray, strip_xy: np.ndarray, poly_orig: np.ndarray) -> None:
+    """Second pass over the points in cell order (a thread takes a contiguous run)."""
+    for t in range(start, stop):
+        res[t] = _first_cover(cs[t], xs[t], ys[t], cell_ptr, cell_poly, meta, strip_ptr,
+                              strip_xy, poly_orig)
+
+
+@njit(cache=True, nogil=True)
+def _sealed(bounds: np.ndarray, target: np.ndarray, answer: np.ndarray, gx0: float,
+            gy0: float, gx1: float, gy1: float, sx: float, sy: float, bx: int,
+            by: int) -> np.ndarray:
+    """For each box, whether every cell of this index it reaches answers ``target`` without a
+    test (then every point of the box gets that answer)."""
+    out = np.zeros(len(bounds), dtype=np.bool_)
+    nx = 1 << bx
+    ny = 1 << by
+    for k in range(len(bounds)):
+        a0, b0, a1, b1 = bounds[k, 0], bounds[k, 1], bounds[k, 2], bounds[k, 3]
+        if target[k] < 0 or not (gx0 <= a0 and a1 <= gx1 and gy0 <= b0 and b1 <= gy1):
+            continue
+        ok = True
+        for j in range(_axis(b0, gy0, sy, ny), _axis(b1, gy0, sy, ny) + 1):
+            for i in range(_axis(a0, gx0, sx, nx), _axis(a1, gx0, sx, nx) + 1):
+                if answer[_morton(i, j, bx, by)] != target[k]:
+                    ok = False
+                    break
+            if not ok:
+                break
+        out[k] = ok
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,11 +506,8 @@ def build_index(geoms: np.ndarray, rank: np.ndarray) -> PipIndex:
 
     # Areas with edges, in Z-order of their bounding-box centres: neighbours sit together in
     # memory, as the points are tested in Z-order of their cells.
-    cx = np.array([_axis(v, gx0, sx, 1 << bx) for v in (bounds[:, 0] + bounds[:, 2]) / 2],
-                  dtype=np.int64)
-    cy = np.array([_axis(v, gy0, sy, 1 << by) for v in (bounds[:, 1] + bounds[:, 3]) / 2],
-                  dtype=np.int64)
-    z = np.array([_morton(i, j, bx, by) for i, j in zip(cx, cy, strict=True)], dtype=np.int64)
+    z = _z_keys((bounds[:, 0] + bounds[:, 2]) / 2, (bounds[:, 1] + bounds[:, 3]) / 2,
+                gx0, gy0, sx, sy, bx, by)
     zorder = np.argsort(z, kind="stable")
     poly_orig = has[zorder].astype(np.int64)
     internal = np.full(n, -1, dtype=np.int64)
@@ -519,19 +555,60 @@ def locate(index: PipIndex, x: np.ndarray, y: np.ndarray, *,
            threads: int | None = None) -> np.ndarray:
     """Position of the area covering each point by the border rule, -1 outside all (and NaN).
 
-    Runs on ``threads`` threads (default: numba's thread count) and releases the GIL.
+    Runs on ``threads`` threads (default: the number of CPUs) and releases the GIL.
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     if index.n_areas == 0 or len(x) == 0:
         return np.full(len(x), -1, dtype=np.int64)
-    out, cells = _lookup(x, y, index.answer, *index.grid)
-    pos, cs, xs, ys = _bucket(out, cells, x, y, index.n_cells)
+    n = len(x)
+    out = np.empty(n, dtype=np.int64)
+    cells = np.empty(n, dtype=np.int64)
+    workers = max(int(threads or _THREADS), 1)
+    _in_threads(workers, n, lambda a, b: _lookup(x, y, index.answer, out, cells, a, b,
+                                                 *index.grid))
+    bits = index.grid[6] + index.grid[7]
+    pos, cs, xs, ys = _bucket(out, cells, x, y, max(bits - _BUCKET_BITS, 0))
     if len(pos):
-        chunks = max(int(threads or numba.get_num_threads()), 1)
-        out[pos] = _test(xs, ys, cs, index.cell_ptr, index.cell_poly, index.meta,
-                         index.strip_ptr, index.strip_xy, index.poly_orig, chunks)
+        res = np.empty(len(pos), dtype=np.int64)
+        _in_threads(workers, len(pos), lambda a, b: _test(
+            xs, ys, cs, res, a, b, index.cell_ptr, index.cell_poly, index.meta,
+            index.strip_ptr, index.strip_xy, index.poly_orig))
+        out[pos] = res
     return out
+
+
+def sealed(index: PipIndex, geoms: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Which polygons lie wholly where ``index`` answers ``target`` (a layer position, -1 for
+    none) without a test: every point of such a polygon gets that answer from :func:`locate`.
+
+    Exact, and conservative: a polygon reaching a cell that needs a test, or one of another
+    answer, or beyond the index's bounds, is not sealed.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    bounds = shapely.bounds(geoms).reshape(-1, 4)
+    target = np.asarray(target, dtype=np.int64)
+    if index.n_areas == 0 or len(geoms) == 0:
+        return np.zeros(len(geoms), dtype=bool)
+    found = np.isfinite(bounds).all(axis=1)
+    out = np.zeros(len(geoms), dtype=bool)
+    out[found] = _sealed(np.ascontiguousarray(bounds[found]), target[found], index.answer,
+                         *index.grid)
+    return out
+
+
+def _in_threads(workers: int, n: int, run: Callable[[int, int], None]) -> None:
+    """Call ``run(start, stop)`` on ``workers`` contiguous slices of range(n), in threads (the
+    kernels release the GIL); small jobs run in the calling thread."""
+    if workers == 1 or n < _MIN_PER_THREAD * 2:
+        run(0, n)
+        return
+    bounds = [n * k // workers for k in range(workers + 1)]
+    with ThreadPoolExecutor(max_workers=workers - 1) as pool:
+        futures = [pool.submit(run, bounds[k], bounds[k + 1]) for k in range(1, workers)]
+        run(bounds[0], bounds[1])
+        for future in futures:
+            future.result()
 
 
 # --------------------------------------------------------------------------------------------
