@@ -48,15 +48,10 @@ def locate_points_reference(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFram
 
 
 def assign_areas_reference(*args, **kwargs):
-    """``assign_areas`` as it was: every layer placed with :func:`locate_points_reference`,
-    none looked up through a child layer."""
+    """``assign_areas`` as it was: every layer placed with :func:`locate_points_reference`."""
     from unittest import mock
 
     from gridwatch.placing import assign
 
-    def nested(x, y, _child_pos, _child, parent):
-        return locate_points_reference(x, y, parent)
-
-    with mock.patch.object(assign, "locate_points", locate_points_reference), \
-            mock.patch.object(assign, "locate_points_nested", nested):
+    with mock.patch.object(assign, "locate_points", locate_points_reference):
         return assign.assign_areas(*args, **kwargs)

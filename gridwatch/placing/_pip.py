@@ -34,7 +34,7 @@ import numpy as np
 import shapely
 from numba import njit
 
-__all__ = ["CACHE", "IndexCache", "PipIndex", "build_index", "locate", "sealed"]
+__all__ = ["CACHE", "IndexCache", "PipIndex", "build_index", "locate"]
 
 _SPLITTER = 134217729.0  # 2**27 + 1, Dekker's split
 _EPS = 2.0**-53
@@ -423,31 +423,6 @@ def _test(xs: np.ndarray, ys: np.ndarray, cs: np.ndarray, res: np.ndarray, start
                               strip_xy, poly_orig)
 
 
-@njit(cache=True, nogil=True)
-def _sealed(bounds: np.ndarray, target: np.ndarray, answer: np.ndarray, gx0: float,
-            gy0: float, gx1: float, gy1: float, sx: float, sy: float, bx: int,
-            by: int) -> np.ndarray:
-    """For each box, whether every cell of this index it reaches answers ``target`` without a
-    test (then every point of the box gets that answer)."""
-    out = np.zeros(len(bounds), dtype=np.bool_)
-    nx = 1 << bx
-    ny = 1 << by
-    for k in range(len(bounds)):
-        a0, b0, a1, b1 = bounds[k, 0], bounds[k, 1], bounds[k, 2], bounds[k, 3]
-        if target[k] < 0 or not (gx0 <= a0 and a1 <= gx1 and gy0 <= b0 and b1 <= gy1):
-            continue
-        ok = True
-        for j in range(_axis(b0, gy0, sy, ny), _axis(b1, gy0, sy, ny) + 1):
-            for i in range(_axis(a0, gx0, sx, nx), _axis(a1, gx0, sx, nx) + 1):
-                if answer[_morton(i, j, bx, by)] != target[k]:
-                    ok = False
-                    break
-            if not ok:
-                break
-        out[k] = ok
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # Python side
 
@@ -575,25 +550,6 @@ def locate(index: PipIndex, x: np.ndarray, y: np.ndarray, *,
             xs, ys, cs, res, a, b, index.cell_ptr, index.cell_poly, index.meta,
             index.strip_ptr, index.strip_xy, index.poly_orig))
         out[pos] = res
-    return out
-
-
-def sealed(index: PipIndex, geoms: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Which polygons lie wholly where ``index`` answers ``target`` (a layer position, -1 for
-    none) without a test: every point of such a polygon gets that answer from :func:`locate`.
-
-    Exact, and conservative: a polygon reaching a cell that needs a test, or one of another
-    answer, or beyond the index's bounds, is not sealed.
-    """
-    geoms = np.asarray(geoms, dtype=object)
-    bounds = shapely.bounds(geoms).reshape(-1, 4)
-    target = np.asarray(target, dtype=np.int64)
-    if index.n_areas == 0 or len(geoms) == 0:
-        return np.zeros(len(geoms), dtype=bool)
-    found = np.isfinite(bounds).all(axis=1)
-    out = np.zeros(len(geoms), dtype=bool)
-    out[found] = _sealed(np.ascontiguousarray(bounds[found]), target[found], index.answer,
-                         *index.grid)
     return out
 
 

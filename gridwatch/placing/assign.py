@@ -3,8 +3,8 @@
 :func:`place_records` converts each row's coordinates to WGS84, rejects the rows that cannot be
 placed (with a reason a person understands), repairs swapped lat/lon, places rows that only name
 their grid at that grid, then calls :func:`assign_areas`. Everything is vectorised: one bulk
-compiled point-in-polygon pass per layer (nested layers looked up through their finest
-descendant), no Python loop over points.
+compiled point-in-polygon pass per layer (:mod:`gridwatch.placing._pip`), no Python loop over
+points.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from gridwatch.placing.layers import (
     in_territory,
     layer_metric_crs,
     locate_points,
-    locate_points_nested,
     lonlat_transformer,
     representative_xy,
     territory,
@@ -183,10 +182,11 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
     Border rule (see :func:`gridwatch.placing.layers.locate_points`): a point on a boundary shared
     by several areas goes to the area with the smallest ``area_id`` in string order.
 
-    Nested layers: a layer that is the ``parent`` of another placed layer is looked up through
-    its finest descendant (micro-grid -> grid -> town -> county) with
-    :func:`gridwatch.placing.layers.locate_points_nested`, which falls back to placing the
-    points near a parent border directly, so the result is the same as placing every layer.
+    Nested layers (micro-grid -> grid -> town -> county) are each placed too, not looked up
+    through ``parent_id``: that would differ from placing them at points near a parent's
+    border, since children do not nest exactly once converted to WGS84 (GCJ-02 -> WGS84
+    moves every vertex on its own, leaving slivers), and with the compiled kernel a coarse
+    layer costs little to place (most points fall in index cells with a precomputed answer).
     """
     index = lon.index if isinstance(lon, pd.Series) else pd.RangeIndex(len(np.asarray(lon)))
     x = np.asarray(lon, dtype=float)
@@ -245,30 +245,11 @@ def unassigned_counts(placed: pd.DataFrame, layer_names: Sequence[str]) -> dict[
 
 def _layer_positions(x: np.ndarray, y: np.ndarray, layers: Mapping[str, gpd.GeoDataFrame],
                      specs: Sequence[LayerSpec]) -> dict[str, np.ndarray]:
-    """Each present layer's area position per point (-1 outside all). A layer that is the
-    parent of a present layer is found through that child (the first one declared), so a
-    chain is placed once, in its finest layer, and its ancestors looked up."""
-    present = [spec for spec in specs if spec.name in layers]
-    child_of: dict[str, str] = {}
-    for spec in present:
-        if spec.parent is not None and spec.parent in layers and spec.parent != spec.name:
-            child_of.setdefault(spec.parent, spec.name)
-    found: dict[str, np.ndarray] = {}
-
-    def place(name: str, above: frozenset[str]) -> np.ndarray:
-        if name not in found:
-            child = child_of.get(name)
-            if child is None or child in above:  # no child, or a cycle of parents
-                found[name] = locate_points(x, y, layers[name])
-            else:
-                child_pos = place(child, above | {name})
-                found[name] = locate_points_nested(x, y, child_pos, layers[child],
-                                                   layers[name])
-        return found[name]
-
-    for spec in present:
-        place(spec.name, frozenset())
-    return found
+    """Each present layer's area position per point (-1 outside all), every layer placed on
+    its own. A parent layer is not looked up through its child's ``parent_id``: layers do
+    not nest exactly once converted to WGS84 (see the Notes of :func:`assign_areas`)."""
+    return {spec.name: locate_points(x, y, layers[spec.name])
+            for spec in specs if spec.name in layers}
 
 
 def _spatial_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

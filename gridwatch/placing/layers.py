@@ -38,7 +38,6 @@ __all__ = [
     "layer_metric_crs",
     "load_layers",
     "locate_points",
-    "locate_points_nested",
     "lonlat_transformer",
     "read_layer",
     "representative_xy",
@@ -395,55 +394,6 @@ def _layer_index(layer: gpd.GeoDataFrame) -> _pip.PipIndex:
     """The layer's prepared point-in-polygon index, from the cache when its contents match."""
     geoms = np.asarray(layer.geometry.array, dtype=object)
     return _pip.CACHE.get(geoms, _id_rank(layer))
-
-
-def locate_points_nested(x: np.ndarray, y: np.ndarray, child_pos: np.ndarray,
-                         child: gpd.GeoDataFrame, parent: gpd.GeoDataFrame) -> np.ndarray:
-    """:func:`locate_points` in ``parent`` for points already placed in ``child``, a layer
-    nested in it: the same result, with most points looked up through ``parent_id``.
-
-    Rule: a point in child area ``a`` takes the parent area named by ``a``'s ``parent_id``
-    when the parent layer's index proves that every point of ``a`` gets that answer anyway
-    (``a``'s bounding box only reaches index cells that no parent edge reaches and that lie in
-    that parent area and in no area of a smaller id). Every other point is placed in
-    ``parent`` directly: points outside all child areas, in a child area without a known
-    parent id, or in one that reaches a parent border (where a shared border, a sliver left
-    by a coordinate conversion or a child sticking out of its parent could change the
-    answer). So layers that do not nest exactly (``not_nested``/``outside_parent`` findings
-    of :func:`check_layers`, or slivers below their tolerance) still give exact results.
-
-    Parameters
-    ----------
-    x, y
-        Longitudes and latitudes (WGS84).
-    child_pos
-        ``locate_points(x, y, child)``.
-    child, parent
-        The layers; ``child`` carries ``parent_id``.
-
-    Returns
-    -------
-    numpy.ndarray of int64
-        Equal to ``locate_points(x, y, parent)``.
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    child_pos = np.asarray(child_pos, dtype=np.int64)
-    if len(x) == 0 or len(parent) == 0 or len(child) == 0 or "parent_id" not in child:
-        return locate_points(x, y, parent)
-    index = _layer_index(parent)
-    known = pd.Index(parent["area_id"].astype("str").to_numpy(dtype=object))
-    target = np.full(len(child), -1, dtype=np.int64)
-    if known.is_unique:
-        target[:] = known.get_indexer(child["parent_id"].astype("str").fillna("").to_numpy(
-            dtype=object))
-    through = np.where(_pip.sealed(index, np.asarray(child.geometry.array, dtype=object),
-                                   target), target, -2)
-    out = np.where(child_pos >= 0, through[np.clip(child_pos, 0, None)], -2)
-    rest = np.flatnonzero(out == -2)
-    if len(rest):
-        out[rest] = _pip.locate(index, x[rest], y[rest])
-    return out
 
 
 def representative_xy(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
