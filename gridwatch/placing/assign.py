@@ -3,7 +3,8 @@
 :func:`place_records` converts each row's coordinates to WGS84, rejects the rows that cannot be
 placed (with a reason a person understands), repairs swapped lat/lon, places rows that only name
 their grid at that grid, then calls :func:`assign_areas`. Everything is vectorised: one bulk
-STRtree query per layer, prepared polygons, no Python loop over points.
+compiled point-in-polygon pass per layer (:mod:`gridwatch.placing._pip`), no Python loop over
+points.
 """
 
 from __future__ import annotations
@@ -178,6 +179,12 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
     -----
     Border rule (see :func:`gridwatch.placing.layers.locate_points`): a point on a boundary shared
     by several areas goes to the area with the smallest ``area_id`` in string order.
+
+    Nested layers (micro-grid -> grid -> town -> county) are each placed too, not looked up
+    through ``parent_id``: that would differ from placing them at points near a parent's
+    border, since children do not nest exactly once converted to WGS84 (GCJ-02 -> WGS84
+    moves every vertex on its own, leaving slivers), and with the compiled kernel a coarse
+    layer costs little to place (most points fall in index cells with a precomputed answer).
     """
     index = lon.index if isinstance(lon, pd.Series) else pd.RangeIndex(len(np.asarray(lon)))
     x = np.asarray(lon, dtype=float)
@@ -186,7 +193,7 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
     if metric_crs is None and isinstance(config, Config):
         metric_crs = config.territory.metric_crs
     x, y, back = _spatial_order(x, y)
-    points = shapely.points(x, y)  # once for all layers
+    positions = _layer_positions(x, y, layers, specs)
 
     out: dict[str, Any] = {}
     assigned: dict[str, np.ndarray] = {}
@@ -195,7 +202,7 @@ def assign_areas(lon: Any, lat: Any, layers: Mapping[str, gpd.GeoDataFrame],
         if spec.name not in layers:
             continue
         layer = layers[spec.name]
-        pos = locate_points(x, y, layer, points=points)
+        pos = positions[spec.name]
         assigned[spec.name] = pos[back]
         ids = pd.array(layer["area_id"], dtype="str")
         out[f"{spec.name}_id"] = ids.take(pos[back], allow_fill=True)
@@ -232,6 +239,15 @@ def unassigned_counts(placed: pd.DataFrame, layer_names: Sequence[str]) -> dict[
 
 # --------------------------------------------------------------------------------------------
 # helpers of assign_areas
+
+
+def _layer_positions(x: np.ndarray, y: np.ndarray, layers: Mapping[str, gpd.GeoDataFrame],
+                     specs: Sequence[LayerSpec]) -> dict[str, np.ndarray]:
+    """Each present layer's area position per point (-1 outside all), every layer placed on
+    its own. A parent layer is not looked up through its child's ``parent_id``: layers do
+    not nest exactly once converted to WGS84 (see the Notes of :func:`assign_areas`)."""
+    return {spec.name: locate_points(x, y, layers[spec.name])
+            for spec in specs if spec.name in layers}
 
 
 def _spatial_order(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from gridwatch.config import Config, LayerSpec
 from gridwatch.errors import CRSError, LayerError
-from gridwatch.placing import coords
+from gridwatch.placing import _pip, coords
 
 __all__ = [
     "FINDING_KINDS",
@@ -346,11 +346,15 @@ def locate_points(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame, *,
                   points: np.ndarray | None = None) -> np.ndarray:
     """Return, for each WGS84 point, the position (``iloc``) of its area, or -1 when outside all.
 
-    Candidates come from one bulk STRtree bounding-box query; the point-in-polygon test runs on
-    prepared polygons (``shapely.intersects_xy``), which is much faster than STRtree's predicate
-    query for large polygons. Border rule: a point on the boundary shared by several areas (or
-    inside overlapping areas) goes to the one with the smallest ``area_id`` in string order,
-    then the earliest in the layer, so the result does not depend on the order of the points.
+    A point belongs to an area when it lies inside it or on its boundary, exactly as
+    ``shapely.intersects_xy`` on the prepared polygon says (holes and multipolygon parts
+    included). Border rule: a point on the boundary shared by several areas (or inside
+    overlapping areas) goes to the one with the smallest ``area_id`` in string order, then the
+    earliest in the layer, so the result does not depend on the order of the points.
+
+    The test runs in a compiled kernel (:mod:`gridwatch.placing._pip`) over an index of the
+    layer's edges built once per layer and reused while the layer's geometries and ids stay
+    the same; points are bucketed by index cell and split between threads.
 
     Parameters
     ----------
@@ -359,34 +363,24 @@ def locate_points(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame, *,
     layer
         A layer from :func:`read_layer`.
     points
-        The same points as shapely Points (NaN as empty), to share them between layers.
+        Accepted for compatibility and ignored: the kernel works on the coordinates.
 
     Returns
     -------
     numpy.ndarray of int64
     """
+    del points
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
-    result = np.full(len(x), -1, dtype=np.int64)
     if len(x) == 0 or len(layer) == 0:
-        return result
-    ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
-    if len(ok) == 0:
-        return result
+        return np.full(len(x), -1, dtype=np.int64)
+    return _pip.locate(_layer_index(layer), x, y)
+
+
+def _layer_index(layer: gpd.GeoDataFrame) -> _pip.PipIndex:
+    """The layer's prepared point-in-polygon index, from the cache when its contents match."""
     geoms = np.asarray(layer.geometry.array, dtype=object)
-    shapely.prepare(geoms)
-    pts = shapely.points(x[ok], y[ok]) if points is None else np.asarray(points)[ok]
-    pt, poly = layer.sindex.query(pts)
-    hit = shapely.intersects_xy(geoms[poly], x[ok][pt], y[ok][pt])
-    pt, poly = pt[hit], poly[hit]
-    if len(pt) == 0:
-        return result
-    rank = _id_rank(layer)
-    order = np.lexsort((poly, rank[poly], pt))
-    pt, poly = pt[order], poly[order]
-    first = np.flatnonzero(np.r_[True, pt[1:] != pt[:-1]])
-    result[ok[pt[first]]] = poly[first]
-    return result
+    return _pip.CACHE.get(geoms, _id_rank(layer))
 
 
 def representative_xy(layer: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
