@@ -25,6 +25,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.supervise", "review"),
     ("gridwatch.cli.hotspots", "hotspots"),
     ("gridwatch.cli.validate", "validate"),
+    ("gridwatch.cli.store", "store"),
 )
 
 

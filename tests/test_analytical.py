@@ -1,0 +1,139 @@
+"""The analytical copy: always the store's tables as of its last run, refreshed atomically,
+incremental refreshes equal to full rebuilds, never used when stale, and the same answers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_store import LAYERS, do_import, placed_frame
+
+from gridwatch.errors import StoreError
+from gridwatch.store import Store
+from gridwatch.store.analytical import AnalyticalCopy
+from gridwatch.supervision.context import SupervisionContext, open_context
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostGIS stores keep their copy in the user's cache folder: here, a temporary one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def _assert_copy_is_the_store(store: Store) -> None:
+    copy = store.analytical_copy
+    assert copy is not None
+    found = copy.read(store.last_run_id())
+    assert found is not None, "the copy is not of the store's last run"
+    issues, history = found
+    pd.testing.assert_frame_equal(issues, store.issues())
+    pd.testing.assert_frame_equal(history, store.history())
+
+
+def test_each_import_refreshes_the_copy_incrementally(store_url: str) -> None:
+    with Store(store_url) as store:
+        do_import(store, placed_frame(6))
+        _assert_copy_is_the_store(store)
+        first = store.analytical_copy.current()
+        # a later export: two problems change status, one is new, the rest are seen again
+        later = placed_frame(7)
+        later.loc[[0, 3], "status"] = ["closed", "rectifying"]
+        later.loc[0, "closed_at"] = pd.Timestamp("2024-03-20", tz="UTC")
+        do_import(store, later, observed_at=pd.Timestamp("2024-03-21 08:00", tz="UTC"))
+        _assert_copy_is_the_store(store)
+        second = store.analytical_copy.current()
+        assert second.run_id == first.run_id + 1 and second.rows == 7
+        # only the version in use and the one before it are kept
+        kept = [p for p in store.analytical_copy.folder.iterdir() if p.name.startswith("r")]
+        assert len(kept) <= 2
+
+
+def test_a_failed_import_leaves_the_previous_copy(store_url: str) -> None:
+    with Store(store_url) as store:
+        do_import(store, placed_frame(4))
+        before = store.analytical_copy.current()
+        broken = placed_frame(7)
+        broken.loc[0, "status"] = "closed"
+        broken.loc[6, "status"] = "lost"  # breaks the status check in the last chunk
+        with pytest.raises(StoreError, match="rolled back"):
+            do_import(store, broken, chunk_size=2)
+        assert store.analytical_copy.current() == before
+        _assert_copy_is_the_store(store)
+
+
+def test_a_stale_or_damaged_copy_is_never_read(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        do_import(store, placed_frame(5))
+        copy = store.analytical_copy
+        assert copy.folder == tmp_path / "store.sqlite.columns"
+        (copy.current().folder / "issues.parquet").write_bytes(b"not parquet")
+        assert copy.read(store.last_run_id()) is None
+        issues, history, run_id = store.analytical()  # rebuilt from the tables
+        pd.testing.assert_frame_equal(issues, store.issues())
+        assert copy.read(run_id) is not None
+        assert copy.read(run_id - 1) is None  # a copy of another run is not this run's
+
+
+def test_rebuild_equals_the_incremental_copy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        for day in range(3):
+            frame = placed_frame(3 + day)
+            frame.loc[day, "status"] = "assigned"
+            do_import(store, frame, observed_at=pd.Timestamp("2024-03-16", tz="UTC")
+                      + pd.Timedelta(days=day))
+        incremental = store.analytical_copy.read(store.last_run_id())
+        version = store.rebuild_copy()
+        rebuilt = store.analytical_copy.read(version.run_id)
+    for got, want in zip(incremental, rebuilt, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_newer_copy_is_never_replaced_by_an_older_run(tmp_path: Path) -> None:
+    copy = AnalyticalCopy(tmp_path / "columns")
+    frame = pd.DataFrame({"issue_id": ["a"]})
+    with copy.locked():
+        copy.write(5, frame, frame, layers=())
+        kept = copy.write(4, frame.iloc[:0], frame, layers=())
+    assert kept.run_id == 5 and copy.current().rows == 1
+    leftovers = [p.name for p in copy.folder.iterdir() if p.name.endswith(".partial")]
+    assert not leftovers and not any(name.startswith(".CURRENT.") for name in os.listdir(
+        copy.folder))
+
+
+def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: Path,
+                                                                 tmp_path: Path) -> None:
+    from gridwatch.config import load_config
+    from gridwatch.pipeline import run_ingest
+
+    config = load_config(small_project)
+    url = f"sqlite:///{tmp_path / 'q.sqlite'}"
+    export = small_project.parent / "day.csv"
+    rows = ["问题编号,上报时间,问题类型,经度,纬度,状态,办结时间,整改期限"]
+    for i in range(40):
+        closed = f"2024-03-{10 + i % 10} 10:00" if i % 3 == 0 else ""
+        rows.append(f"P{i},2024-03-0{1 + i % 9} 09:00,{'水' if i % 2 else '大气'},"
+                    f"{120.70 + 0.002 * (i % 7)},{30.70 + 0.002 * (i % 5)},"
+                    f"{'已办结' if closed else '整改中'},{closed},2024-03-1{i % 9}")
+    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with Store(url) as store:
+        run_ingest([export], config=config, store=store)
+        tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
+                                                store.history(), config=config)
+    first = open_context(config, url)   # derives and keeps deadlines, rebounds, incidents
+    second = open_context(config, url)  # reads them back from the copy
+    assert second.copy is not None and second.run_id == 1
+    for ctx in (first, second):
+        for name in ("deadlines", "rebounds"):
+            pd.testing.assert_frame_equal(getattr(ctx, name), getattr(tables, name))
+        pd.testing.assert_frame_equal(ctx.status("2024-03-12", layer="grid"),
+                                      tables.status("2024-03-12", layer="grid"))
+        pd.testing.assert_frame_equal(ctx.league("2024-W11", layer="grid"),
+                                      tables.league("2024-W11", layer="grid"))
+        pd.testing.assert_frame_equal(ctx.reminders("2024-03-12"),
+                                      tables.reminders("2024-03-12"))
+    keys = sorted(p.name for p in second.copy.current().folder.glob("derived-*.parquet"))
+    assert [k.split("-")[1] for k in keys] == ["deadlines", "incidents", "rebounds"]
