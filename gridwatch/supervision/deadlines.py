@@ -54,7 +54,7 @@ TASK_KIND_LABELS: dict[str, str] = {
     "常规": "standard", "一般": "standard",
     **{k: k for k in TASK_KINDS},
 }
-_UNITS = ("working", "calendar")
+_UNITS: tuple[Unit, ...] = ("working", "calendar")
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,9 @@ def _match(issues: pd.DataFrame, column: str, values: Iterable[str]) -> np.ndarr
         return np.ones(len(issues), dtype=bool)
     if column not in issues:
         return np.zeros(len(issues), dtype=bool)
-    return issues[column].astype("str").isin(values).to_numpy(dtype=bool, na_value=False)
+    hit: np.ndarray = issues[column].astype("str").isin(values).to_numpy(dtype=bool,
+                                                                         na_value=False)
+    return hit
 
 
 def derive_deadlines(issues: pd.DataFrame, settings: DeadlineSettings | None = None, *,
