@@ -179,10 +179,11 @@ def _rule(item: Any, i: int, default_unit: Unit, immediate: int,
 
 
 def _unit(value: Any, where: str, problems: list[str]) -> Unit:
-    if value not in _UNITS:
-        problems.append(f"{where} {value!r} is not one of {', '.join(_UNITS)}")
-        return "working"
-    return value  # type: ignore[no-any-return]
+    for unit in _UNITS:
+        if value == unit:
+            return unit
+    problems.append(f"{where} {value!r} is not one of {', '.join(_UNITS)}")
+    return "working"
 
 
 def _nonneg_int(value: Any, where: str, problems: list[str]) -> int:
