@@ -16,6 +16,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
@@ -132,12 +133,12 @@ def to_degrees(geoms: np.ndarray) -> np.ndarray:
         (xy[:, 0] / _KX + _LON0, xy[:, 1] / _KY + _LAT0)))
 
 
-def xy_to_metric(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def xy_to_metric(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """GCJ-02 lon/lat -> local metres."""
     return (np.asarray(lon) - _LON0) * _KX, (np.asarray(lat) - _LAT0) * _KY
 
 
-def xy_to_degrees(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def xy_to_degrees(x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Local metres -> GCJ-02 lon/lat."""
     return np.asarray(x) / _KX + _LON0, np.asarray(y) / _KY + _LAT0
 

@@ -120,7 +120,8 @@ def _bad_rows(day_rows: dict[str, list[list[object]]], tags: pd.Series, days: li
             rows[pos][lon_i], rows[pos][lat_i] = row[lat_i], row[lon_i]
             entry.update(expected="accepted", location_flag="swapped",
                          reason="经度/纬度 swapped; repaired because the swapped point lies in "
-                                "the territory", lon=float(row[lon_i]), lat=float(row[lat_i]),
+                                "the territory",  # cells are the export's text, as 经度 "120.75"
+                         lon=float(str(row[lon_i])), lat=float(str(row[lat_i])),
                          issue_id=row[id_i], day=day, position=pos)
             planted.append(entry)
             continue

@@ -135,8 +135,10 @@ def plant_problems(city: City, clusters: Clusters, *, n: int, days: pd.DatetimeI
         if per_month is not None:
             day = np.concatenate([rng.choice(months[m], size=int(k))
                                   for m, k in enumerate(per_month)])
-        else:
+        elif day_pool is not None:
             day = rng.choice(day_pool, size=count)
+        else:
+            raise ValueError("in_cluster needs per_month or day_pool")
         micro = rng.choice(micro_pool, size=len(day))
         cats = (np.full(len(day), category, dtype=object) if category else
                 rng.choice(np.array(["water", "air", "solid_waste"], dtype=object), len(day)))

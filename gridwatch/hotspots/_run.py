@@ -12,7 +12,8 @@ is no hotspot). Emerging analyses count ``new`` problems per period directly fro
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import geopandas as gpd
 import numpy as np
@@ -22,7 +23,7 @@ import shapely
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._settings import HotspotSettings
 from gridwatch.hotspots.emerging import emerging_hotspots
-from gridwatch.hotspots.gistar import gi_star
+from gridwatch.hotspots.gistar import Inference, gi_star
 from gridwatch.hotspots.hexbin import hex_hotspots
 from gridwatch.hotspots.rule import rule_hotspots
 
@@ -34,6 +35,15 @@ __all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspot
 
 HOTSPOT_METHODS: tuple[str, ...] = ("rule", "gistar", "hex", "emerging")
 HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
+
+
+class _WeightOptions(TypedDict):
+    """The spatial-weights keywords shared by :func:`gi_star` and :func:`emerging_hotspots`."""
+
+    weights_kind: str
+    k: int
+    distance_m: float | None
+    cache_dir: str | Path | None
 
 
 def run_hotspots(
@@ -101,8 +111,8 @@ def run_hotspots(
     if as_of is None:
         as_of = context.last_report_date()
     day = parse_as_of(as_of)
-    kwargs = {"weights_kind": settings.weights, "k": settings.knn_k,
-              "distance_m": settings.distance_m, "cache_dir": context.cache_dir}
+    kwargs: _WeightOptions = {"weights_kind": settings.weights, "k": settings.knn_k,
+                              "distance_m": settings.distance_m, "cache_dir": context.cache_dir}
     if method == "emerging":
         counts = period_counts(context, layer=str(layer), as_of=day, period=period,
                                periods=settings.periods or (52 if period == "week" else 12),
@@ -138,7 +148,8 @@ def summarise(result: gpd.GeoDataFrame) -> dict[str, Any]:
     method = result.attrs.get("method", "")
     by = "bin" if method in ("gistar", "hex") else "category"
     counts = result[by].value_counts(dropna=False).sort_index()
-    summary = {k: v for k, v in result.attrs.items() if isinstance(v, str | int | float | list)}
+    summary: dict[str, Any] = {k: v for k, v in result.attrs.items()
+                               if isinstance(v, str | int | float | list)}
     summary["areas"] = len(result)
     summary["counts_by"] = by
     summary["counts"] = {str(k): int(v) for k, v in counts.items()}
@@ -241,8 +252,14 @@ def _variable(stats: pd.DataFrame, variable: str, rate_min: int) -> pd.Series:
     return rate.where(stats["open"] >= rate_min, 0.0).fillna(0.0).astype(float)
 
 
-def _inference(settings: HotspotSettings) -> str:
-    return settings.inference if settings.permutations > 0 else "analytical"
+def _inference(settings: HotspotSettings) -> Inference:
+    if settings.permutations <= 0 or settings.inference == "analytical":
+        return "analytical"
+    if settings.inference == "permutation":
+        return "permutation"
+    # the message of gi_star, which this value would otherwise reach
+    raise ConfigError(f"inference {settings.inference!r} is not allowed; use 'permutation' or "
+                      "'analytical'")
 
 
 def _hex(issues: pd.DataFrame, evaluated: pd.DataFrame, areas: gpd.GeoDataFrame | None, *,

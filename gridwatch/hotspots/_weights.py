@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -118,7 +118,8 @@ def build_weights(
     ids = _area_ids(areas)
     geoms = np.asarray(areas.geometry.values)
     params = {"kind": kind, "k": int(k) if kind == "knn" else None,
-              "distance_m": float(distance_m) if kind == "distance" else None,
+              "distance_m": (float(distance_m) if kind == "distance" and distance_m is not None
+                             else None),
               "join_islands": bool(join_islands)}
     key = _cache_key(ids, geoms, params)
     cached = _MEMORY_CACHE.get(key)
@@ -205,7 +206,7 @@ def _area_ids(areas: gpd.GeoDataFrame) -> tuple[str, ...]:
     return ids
 
 
-def _cache_key(ids: Sequence[str], geoms: np.ndarray, params: dict[str, object]) -> str:
+def _cache_key(ids: Sequence[str], geoms: np.ndarray, params: Mapping[str, object]) -> str:
     digest = hashlib.sha256()
     digest.update(json.dumps({"format": _CACHE_FORMAT, **params}, sort_keys=True).encode())
     digest.update("\0".join(ids).encode("utf-8"))

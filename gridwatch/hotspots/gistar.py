@@ -30,6 +30,7 @@ from gridwatch.hotspots._weights import SpatialWeights, build_weights
 
 __all__ = [
     "BIN_LEVELS",
+    "Inference",
     "confidence_bins",
     "fdr_bh",
     "gi_star",
@@ -39,6 +40,8 @@ __all__ = [
 
 #: (bin magnitude, significance level) from the strictest down, as ArcGIS's Gi_Bin.
 BIN_LEVELS: tuple[tuple[int, float], ...] = ((3, 0.01), (2, 0.05), (1, 0.10))
+#: How bins get their p-values: conditional permutations (esda's p_sim) or the normal z-test.
+Inference = Literal["permutation", "analytical"]
 _BLOCK = 256  # areas evaluated together in the permutation count
 
 
@@ -188,7 +191,7 @@ def gi_star(
     distance_m: float | None = None,
     permutations: int = 999,
     seed: int = 20240101,
-    inference: Literal["permutation", "analytical"] = "permutation",
+    inference: Inference = "permutation",
     fdr: bool = False,
     engine: Literal["fast", "esda"] = "fast",
     cache_dir: str | Path | None = None,

@@ -17,7 +17,7 @@ import shapely
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._weights import weights_from_neighbours
-from gridwatch.hotspots.gistar import gi_star
+from gridwatch.hotspots.gistar import Inference, gi_star
 
 __all__ = ["hex_counts", "hex_hotspots", "points_to_cells"]
 
@@ -107,7 +107,7 @@ def hex_hotspots(
     study_area: shapely.Geometry | None = None,
     permutations: int = 999,
     seed: int = 20240101,
-    inference: Literal["permutation", "analytical"] = "permutation",
+    inference: Inference = "permutation",
     fdr: bool = False,
 ) -> gpd.GeoDataFrame:
     """Gi* hot and cold spots of problem (or overdue) counts on H3 cells.

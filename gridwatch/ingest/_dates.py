@@ -166,7 +166,8 @@ def _utc_bounds(bounds: tuple[dt.date, dt.date] | None,
     edges = [pd.Timestamp(day).tz_localize(timezone, ambiguous=False,
                                            nonexistent="shift_forward").tz_convert("UTC")
              for day in (first, last + dt.timedelta(days=1))]
-    return tuple(np.datetime64(e.tz_localize(None).to_datetime64(), "ns") for e in edges)
+    low, high = (np.datetime64(e.tz_localize(None).to_datetime64(), "ns") for e in edges)
+    return low, high
 
 
 def _to_ns(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -318,12 +318,12 @@ def _mapping_for(table: RawTable,
             mapping[updated[0]] = "closed_at"
     missing = [c for c in REQUIRED_COLUMNS if c not in mapping.values()]
     if missing:
-        found = ", ".join(repr(h) for h in headers) or "(none)"
+        listed = ", ".join(repr(h) for h in headers) or "(none)"
         accepted = "; ".join(
             f"for {c}: {', '.join([*settings.aliases.get(c, ()), *HEADER_ALIASES[c]])}"
             for c in missing)
         raise SchemaError(
-            f"{table.name}: no column gives {' or '.join(missing)}. Headers found: {found}. "
+            f"{table.name}: no column gives {' or '.join(missing)}. Headers found: {listed}. "
             f"Headers accepted {accepted} (case, spaces, underscores and full-width forms do not "
             "matter; add your own under [input.aliases] in gridwatch.toml)")
     return table, mapping
@@ -431,7 +431,7 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     for pos, (column, value, reason) in table.row_errors.items():
         mask = np.zeros(n, dtype=bool)
         mask[pos] = True
-        problems.add(column, mask, value, lambda _v, reason=reason: reason)
+        problems.add(column, mask, value, functools.partial(_same_reason, reason))
 
     def raw(column: str) -> pd.Series:
         header = header_of.get(column)
@@ -468,8 +468,7 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
         if column in header_of:
             header = header_of[column]
             problems.add(header, values.notna().to_numpy() & ~finite, values,
-                         lambda v, h=header: f"coordinate not a number: {h} {v!r} is not a "
-                                             "number")
+                         functools.partial(_not_a_number, header))
     out["coord_system"] = _coord_systems(given("coord_system"), header_of.get("coord_system"),
                                          default_crs, problems)
     for column in _TEXT_FIELDS:
@@ -522,6 +521,14 @@ def _coord_systems(labels: pd.Series, header: str | None, default_crs: str,
                  lambda v: f"unknown coordinate system: {header} {v!r} is not a known "
                            f"coordinate system (allowed: {_CRS_ALLOWED})")
     return _take([p or default_crs for p in parsed] + [default_crs], codes)
+
+
+def _same_reason(reason: str, _value: str) -> str:
+    return reason
+
+
+def _not_a_number(header: str, value: str) -> str:
+    return f"coordinate not a number: {header} {value!r} is not a number"
 
 
 def _unreadable_time(column: str, header: str, value: str) -> str:
@@ -616,7 +623,7 @@ def _labels(values: pd.Series, table: dict[str, str]) -> tuple[pd.Series, np.nda
     return _take([*mapped, None], codes), unknown
 
 
-def _take(values: list[str | None], codes: np.ndarray) -> pd.Series:
+def _take(values: Sequence[str | None], codes: np.ndarray) -> pd.Series:
     """``values[codes]`` as a str Series (code -1 takes the last value); fast for long columns."""
     return pd.Series(pd.array(values, dtype="str").take(np.where(codes < 0, len(values) - 1,
                                                                  codes)))
@@ -644,7 +651,7 @@ def _to_text(value: object) -> str | None:
     if isinstance(value, float | np.floating):
         if np.isnan(value):
             return None
-        return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else str(value)
+        return str(int(value)) if float(value).is_integer() and np.abs(value) < 1e15 else str(value)
     if isinstance(value, dt.datetime):
         return value.isoformat(sep=" ")
     if isinstance(value, dt.date | dt.time):

@@ -103,10 +103,10 @@ def _style_scheme(values: pd.Series | None) -> tuple[dict[Any, str], dict[Any, s
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and all(
             float(v).is_integer() and int(v) in BIN_COLOURS for v in present):
-        ids = {b: f"bin_{'m' if b < 0 else 'p' if b > 0 else ''}{abs(b)}"
-               for b in BIN_COLOURS}
-        by_value = {v: ids[int(v)] for v in present}
-        return by_value, {ids[b]: colour for b, colour in BIN_COLOURS.items()}
+        bin_ids = {b: f"bin_{'m' if b < 0 else 'p' if b > 0 else ''}{abs(b)}"
+                   for b in BIN_COLOURS}
+        by_value = {v: bin_ids[int(v)] for v in present}
+        return by_value, {bin_ids[b]: colour for b, colour in BIN_COLOURS.items()}
     labels = sorted({str(v) for v in present})
     if labels and set(labels) <= set(CODE_COLOURS):
         ids = {label: f"code_{label}" for label in CODE_COLOURS}
@@ -180,7 +180,7 @@ def _geometries_xml(geoms: np.ndarray) -> list[str]:
     out = [""] * len(geoms)
     kinds = shapely.get_type_id(geoms)
     usable = (kinds >= 0) & ~shapely.is_empty(geoms)
-    for i in np.flatnonzero(usable & (kinds == _COLLECTION)):  # rare: the slow path
+    for i in np.flatnonzero(usable & (kinds == _COLLECTION)).tolist():  # rare: the slow path
         out[i] = "".join(_geometry_xml(geoms[i]))
     simple = np.flatnonzero(usable & (kinds != _COLLECTION))
     parts, owner = shapely.get_parts(geoms[simple], return_index=True)
@@ -193,7 +193,7 @@ def _geometries_xml(geoms: np.ndarray) -> list[str]:
     first[1:] = ring_owner[1:] != ring_owner[:-1]
     for text, own, is_exterior in zip(ring_text, ring_owner.tolist(), first.tolist(),
                                       strict=True):
-        i = polygons[own]
+        i = int(polygons[own])
         if is_exterior:
             part_xml[i] = ("<Polygon><tessellate>1</tessellate><outerBoundaryIs><LinearRing>"
                            f"<coordinates>{text}</coordinates></LinearRing></outerBoundaryIs>")

@@ -589,7 +589,7 @@ def rows_to_wgs84(x: Any, y: Any, crs_per_row: Any) -> tuple[np.ndarray, np.ndar
     row_system = np.array([*systems, None], dtype=object)[codes]  # code -1 (missing) → None
     lon = np.full_like(xs, np.nan)
     lat = np.full_like(ys, np.nan)
-    for system in dict.fromkeys(systems):
+    for system in dict.fromkeys(s for s in systems if s is not None):  # none is, after `bad`
         rows = row_system == system
         lon[rows], lat[rows] = to_wgs84(xs[rows], ys[rows], system)
     return lon, lat

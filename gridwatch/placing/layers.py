@@ -159,7 +159,7 @@ def _read_layer(spec: LayerSpec) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
         parent_id = pd.Series(pd.NA, index=raw.index, dtype="str")
 
     geoms = np.asarray(raw.geometry.array, dtype=object)
-    geoms = np.where(pd.isna(geoms), None, geoms)
+    geoms = np.where(pd.isna(geoms), np.array(None), geoms)
     if shapely.has_z(geoms).any():  # KML polygons often carry a zero height
         geoms = shapely.force_2d(geoms)
     geoms = _to_wgs84(geoms, raw.crs, label, spec, where)
@@ -599,7 +599,7 @@ def check_layers(config: Config, *, overlap_tolerance_m2: float = 1.0,
         for pos, reason in reasons.items():
             found.append(LayerFinding(spec.name, str(ids[pos]), "invalid_repaired",
                                       f"invalid geometry ({reason}); repaired with make_valid"))
-        for pos in np.flatnonzero(shapely.is_empty(np.asarray(layer.geometry.array))):
+        for pos in np.flatnonzero(shapely.is_empty(np.asarray(layer.geometry.array))).tolist():
             found.append(LayerFinding(spec.name, str(ids[pos]), "empty_geometry",
                                       "no polygon (empty, or not a polygon); it holds no point"))
         counts = layer["area_id"].value_counts()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -19,6 +19,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, STATUSES
@@ -71,7 +72,7 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("ok", sa.Boolean, nullable=False),
         sa.Column("message", sa.Text),
     )
-    issue_cols: list[sa.Column[Any]] = [
+    issue_cols: list[SchemaItem] = [
         sa.Column("issue_id", sa.Text, primary_key=True),
         sa.Column("reported_at", sa.DateTime),
         sa.Column("deadline", sa.DateTime),
@@ -393,7 +394,8 @@ def fetch(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(str(compiled), params)
-        return cursor.fetchall()
+        # sqlite3 and psycopg (default row factories) return a list of tuples
+        return cast(list[tuple[Any, ...]], cursor.fetchall())
     finally:
         cursor.close()
 

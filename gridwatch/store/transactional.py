@@ -343,7 +343,7 @@ class Store:
         changed[use_reported] = reported[use_reported]
         sqlite = self.backend == "sqlite"
         changed_values = _s.driver_values(changed[rows], sqlite=sqlite)
-        previous = np.where(new, None, old_status)[rows].tolist()
+        previous = np.where(new, np.array(None), old_status)[rows].tolist()
         count = int(rows.sum())
         columns = {
             "issue_id": [i for i, keep in zip(prep.ids, rows, strict=True) if keep],
@@ -384,11 +384,11 @@ class Store:
             tick(len(part["issue_id"]))
         point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(staged.c.lon, staged.c.lat),
                                    sa.literal_column("4326"))
-        stmt = pg_insert(issues).from_select(
+        upsert = pg_insert(issues).from_select(
             [*columns, "geom"], sa.select(*(staged.c[c] for c in columns), point))
-        conn.execute(stmt.on_conflict_do_update(
+        conn.execute(upsert.on_conflict_do_update(
             index_elements=[issues.c.issue_id],
-            set_={c: stmt.excluded[c] for c in [*columns, "geom"] if c not in keep}))
+            set_={c: upsert.excluded[c] for c in [*columns, "geom"] if c not in keep}))
 
     def _touch(self, conn: sa.Connection, ids: list[str], seen_value: Any, chunk_size: int,
                tick: Callable[[int], None]) -> None:

@@ -101,7 +101,7 @@ def reported_between(issues: pd.DataFrame, start: Any = None, end: Any = None, *
 
 
 def _between(days: np.ndarray, start: Any, end: Any) -> np.ndarray:
-    mask = ~np.isnat(days)
+    mask: np.ndarray = ~np.isnat(days)
     if start is not None:
         mask &= days >= np.datetime64(parse_as_of(start), "D")
     if end is not None:

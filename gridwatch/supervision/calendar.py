@@ -164,18 +164,19 @@ def add_days(start: Any, days: Any, *, unit: Unit = "working",
     >>> str(add_days(["2024-02-09"], 1)[0])  # Spring Festival 2024: Feb 10–17 off, 18 worked
     '2024-02-18'
     """
-    start = np.asarray(start, dtype="datetime64[D]").ravel()
-    n = np.broadcast_to(np.asarray(days, dtype="int64"), start.shape)
+    first = np.asarray(start, dtype="datetime64[D]").ravel()
+    n = np.broadcast_to(np.asarray(days, dtype="int64"), first.shape)
     if (n < 0).any():
         raise ValueError(f"days must be >= 0, got {int(n.min())}")
     if unit == "calendar":
-        return start + n.astype("timedelta64[D]")
+        due: np.ndarray = first + n.astype("timedelta64[D]")
+        return due
     if unit != "working":
         raise ValueError(f"unit must be 'working' or 'calendar', got {unit!r}")
-    wd = calendar if calendar is not None else calendar_for(start, max_days=int(n.max(initial=0)))
-    out = start.copy()
-    valid = ~np.isnat(start) & (n > 0)
-    idx = np.searchsorted(wd, start[valid], side="right") + n[valid] - 1
+    wd = calendar if calendar is not None else calendar_for(first, max_days=int(n.max(initial=0)))
+    out = first.copy()
+    valid = ~np.isnat(first) & (n > 0)
+    idx = np.searchsorted(wd, first[valid], side="right") + n[valid] - 1
     if idx.size and idx.max() >= wd.size:
         raise ValueError("the working-day calendar is too short for these dates")
     out[valid] = wd[idx]
@@ -204,7 +205,7 @@ def local_dates(times: pd.Series, timezone: str) -> np.ndarray:
     """Local calendar dates (``datetime64[D]``) of UTC timestamps in ``timezone``."""
     s = pd.to_datetime(times, utc=True)
     local = s.dt.tz_convert(timezone).dt.tz_localize(None)
-    return local.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
+    return np.asarray(local.to_numpy(dtype="datetime64[ns]"), dtype="datetime64[D]")
 
 
 def end_of_local_day(dates: np.ndarray, timezone: str, *, index: Any = None) -> pd.Series:

@@ -267,7 +267,7 @@ def _next_review(reported: np.ndarray, day: np.datetime64, kind: np.ndarray,
     age = (day - reported).astype("float64")
     k = np.maximum(np.ceil(age / period), 1)
     k = np.where(np.isnan(k), 1, k).astype("int64")
-    out = reported + (k * period).astype("timedelta64[D]")
+    out: np.ndarray = reported + (k * period).astype("timedelta64[D]")
     out[kind != "long_term"] = np.datetime64("NaT")
     return out
 

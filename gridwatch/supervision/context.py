@@ -214,14 +214,15 @@ class SupervisionContext:
         """
         loaded = self._memo.get("layers")
         if loaded is not None:
-            return loaded.get(layer)  # type: ignore[no-any-return]
-        if self.config is None or layer not in {s.name for s in self.config.layers}:
+            return loaded.get(layer)
+        config = self.config
+        if config is None or layer not in {s.name for s in config.layers}:
             return None
 
         def compute() -> gpd.GeoDataFrame:
             from gridwatch.placing.layers import read_layer
 
-            return read_layer(self.config.layer(layer))  # type: ignore[union-attr]
+            return read_layer(config.layer(layer))
         return self._once(("layer", layer), compute)
 
     @property
@@ -288,7 +289,7 @@ class SupervisionContext:
         key = ("evaluate", day)
         with self._lock:
             if key in self._memo:
-                return self._memo[key]  # type: ignore[no-any-return]
+                return self._memo[key]
         result = evaluate_as_of(self.issues, as_of=day, history=self.history,
                                 deadlines=self.deadlines,
                                 deadline_settings=self.settings.deadlines,
@@ -368,18 +369,19 @@ class SupervisionContext:
         specs = self.config.layers if self.config is not None else ()
         admin = [s.name for s in specs if s.kind == "admin"]
         other = [s.name for s in specs if s.kind not in ("redline", "zone")]
-        chosen = (admin or other or [None])[-1]
-        if chosen is None:
+        names = admin or other
+        if not names:
             raise ConfigError("a layer is required when the project declares no area layer "
                               "(give --layer)")
-        return chosen
+        return names[-1]
 
     def last_report_date(self) -> dt.date | None:
         """Local date of the latest report, or ``None`` when there is no problem."""
         reported = self.issues["reported_at"].dropna()
         if reported.empty:
             return None
-        return reported.max().tz_convert(self.timezone).date()
+        last: dt.date = reported.max().tz_convert(self.timezone).date()
+        return last
 
     @property
     def cache_dir(self) -> Path | None:

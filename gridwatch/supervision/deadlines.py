@@ -54,7 +54,7 @@ TASK_KIND_LABELS: dict[str, str] = {
     "常规": "standard", "一般": "standard",
     **{k: k for k in TASK_KINDS},
 }
-_UNITS = ("working", "calendar")
+_UNITS: tuple[Unit, ...] = ("working", "calendar")
 
 
 @dataclass(frozen=True)
@@ -179,10 +179,11 @@ def _rule(item: Any, i: int, default_unit: Unit, immediate: int,
 
 
 def _unit(value: Any, where: str, problems: list[str]) -> Unit:
-    if value not in _UNITS:
-        problems.append(f"{where} {value!r} is not one of {', '.join(_UNITS)}")
-        return "working"
-    return value  # type: ignore[no-any-return]
+    for unit in _UNITS:
+        if value == unit:
+            return unit
+    problems.append(f"{where} {value!r} is not one of {', '.join(_UNITS)}")
+    return "working"
 
 
 def _nonneg_int(value: Any, where: str, problems: list[str]) -> int:
@@ -216,7 +217,9 @@ def _match(issues: pd.DataFrame, column: str, values: Iterable[str]) -> np.ndarr
         return np.ones(len(issues), dtype=bool)
     if column not in issues:
         return np.zeros(len(issues), dtype=bool)
-    return issues[column].astype("str").isin(values).to_numpy(dtype=bool, na_value=False)
+    hit: np.ndarray = issues[column].astype("str").isin(values).to_numpy(dtype=bool,
+                                                                         na_value=False)
+    return hit
 
 
 def derive_deadlines(issues: pd.DataFrame, settings: DeadlineSettings | None = None, *,

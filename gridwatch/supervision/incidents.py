@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,9 @@ from scipy.spatial import cKDTree
 
 from gridwatch.errors import ConfigError
 from gridwatch.settings import unknown_keys
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = [
     "DuplicateSettings",
@@ -35,7 +38,7 @@ __all__ = [
 ]
 
 
-_S = TypeVar("_S")
+_S = TypeVar("_S", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -146,9 +149,12 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
 
 def incident_primary(issues: pd.DataFrame) -> np.ndarray:
     """Mask of rows counted when statistics count incidents: primaries and ungrouped rows."""
+    mask: np.ndarray
     if "is_primary" in issues:
-        return issues["is_primary"].fillna(True).to_numpy(dtype=bool)
+        mask = issues["is_primary"].fillna(True).to_numpy(dtype=bool)
+        return mask
     if "incident_id" in issues:
         inc = issues["incident_id"]
-        return (inc.isna() | (inc == issues["issue_id"])).to_numpy(dtype=bool)
+        mask = (inc.isna() | (inc == issues["issue_id"])).to_numpy(dtype=bool)
+        return mask
     return np.ones(len(issues), dtype=bool)

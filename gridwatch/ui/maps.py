@@ -22,7 +22,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import Element
+from branca.element import Element, Figure
 from folium.plugins import HeatMap, MarkerCluster
 
 from gridwatch.output.palette import (
@@ -355,7 +355,10 @@ def add_legend(fmap: folium.Map, title: str, entries: Mapping[str, str]) -> None
     box = (f'<div style="position:absolute;bottom:24px;left:12px;z-index:9999;background:#fff;'
            f'padding:6px 8px;border:1px solid #bbb;border-radius:4px;font-size:12px">'
            f"<b>{escape_text(title)}</b>{rows}</div>")
-    fmap.get_root().html.add_child(Element(box))
+    root = fmap.get_root()
+    if not isinstance(root, Figure):  # folium.Map puts itself in a Figure when created
+        raise TypeError(f"the map's root is a {type(root).__name__}, not a branca Figure")
+    root.html.add_child(Element(box))
 
 
 def bin_legend(lang: str = "zh") -> dict[str, str]:
