@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_store import LAYERS, do_import, placed_frame
+from test_store import do_import, placed_frame
 
 from gridwatch.errors import StoreError
 from gridwatch.store import Store
@@ -71,7 +71,7 @@ def test_a_stale_or_damaged_copy_is_never_read(tmp_path: Path) -> None:
         assert copy.folder == tmp_path / "store.sqlite.columns"
         (copy.current().folder / "issues.parquet").write_bytes(b"not parquet")
         assert copy.read(store.last_run_id()) is None
-        issues, history, run_id = store.analytical()  # rebuilt from the tables
+        issues, _, run_id = store.analytical()  # rebuilt from the tables
         pd.testing.assert_frame_equal(issues, store.issues())
         assert copy.read(run_id) is not None
         assert copy.read(run_id - 1) is None  # a copy of another run is not this run's
