@@ -127,8 +127,8 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: 
     second = open_context(config, url)  # reads them back from the copy
     assert second.copy is not None and second.run_id == 1
     for ctx in (first, second):
-        for name in ("deadlines", "rebounds"):
-            pd.testing.assert_frame_equal(getattr(ctx, name), getattr(tables, name))
+        pd.testing.assert_frame_equal(ctx.rebounds, tables.rebounds)
+        pd.testing.assert_frame_equal(_ns(ctx.deadlines), _ns(tables.deadlines))
         pd.testing.assert_frame_equal(ctx.status("2024-03-12", layer="grid"),
                                       tables.status("2024-03-12", layer="grid"))
         pd.testing.assert_frame_equal(ctx.league("2024-W11", layer="grid"),
@@ -136,4 +136,34 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: 
         pd.testing.assert_frame_equal(ctx.reminders("2024-03-12"),
                                       tables.reminders("2024-03-12"))
     keys = sorted(p.name for p in second.copy.current().folder.glob("derived-*.parquet"))
-    assert [k.split("-")[1] for k in keys] == ["deadlines", "incidents", "rebounds"]
+    assert [k.split("-")[1] for k in keys] == ["deadlines", "events", "incidents", "rebounds"]
+
+
+def _ns(deadlines: pd.DataFrame) -> pd.DataFrame:
+    """Milestones as tuples of UTC nanoseconds, however they are held."""
+    return deadlines.assign(milestones=[tuple(pd.Timestamp(t, tz="UTC").value
+                                              if not isinstance(t, pd.Timestamp) else t.value
+                                              for t in v) for v in deadlines["milestones"]])
+
+
+def test_store_info_and_rebuild_from_the_command_line(tmp_path: Path) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from gridwatch.cli import main
+
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        do_import(store, placed_frame(3))
+    (store.analytical_copy.folder / "CURRENT").unlink()  # as if the copy had been lost
+    runner = CliRunner()
+    info = runner.invoke(main, ["store", "info", "--db", url, "--json"])
+    assert info.exit_code == 0, info.output
+    assert json.loads(info.output) | {"copy_folder": None} == {
+        "last_run": 1, "copy_folder": None, "copy_run": None, "copy_rows": None,
+        "copy_current": False}
+    rebuilt = runner.invoke(main, ["store", "rebuild", "--db", url])
+    assert rebuilt.exit_code == 0 and "run 1: 3 problems" in rebuilt.output
+    info = runner.invoke(main, ["store", "info", "--db", url])
+    assert "up to date" in info.output and "3 problems" in info.output

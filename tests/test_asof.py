@@ -279,7 +279,7 @@ def test_status_as_of_equals_the_reference_for_any_history(data, n) -> None:
     from _reference_status import reference_status_as_of
 
     from gridwatch.supervision.codes import status_as_of
-    from gridwatch.supervision.events import status_events
+    from gridwatch.supervision.events import StatusEvents, status_events
 
     base = pd.Timestamp("2024-03-01", tz="UTC")
     hours = st.integers(0, 20).map(lambda day: 24 * day)  # whole days: many exact ties
@@ -303,8 +303,10 @@ def test_status_as_of_equals_the_reference_for_any_history(data, n) -> None:
                                  else pd.NaT for r in rows], dtype="datetime64[ns, UTC]"),
     })
     events = status_events(issues["issue_id"], history)
+    kept = StatusEvents.from_frame(events.to_frame(), n=len(issues))  # as the copy keeps them
     for cutoff_hours in (0, 24 * 5, 24 * 10, 24 * 21):
         cutoff = base + pd.Timedelta(hours=cutoff_hours)
         want = reference_status_as_of(issues, cutoff, history)
         pd.testing.assert_frame_equal(status_as_of(issues, cutoff, history), want)
         pd.testing.assert_frame_equal(status_as_of(issues, cutoff, events=events), want)
+        pd.testing.assert_frame_equal(status_as_of(issues, cutoff, events=kept), want)

@@ -6,10 +6,12 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from gridwatch.errors import ConfigError
-from gridwatch.hotspots._weights import WEIGHT_KINDS
 from gridwatch.settings import unknown_keys
 
-__all__ = ["HotspotSettings", "hotspot_settings"]
+__all__ = ["WEIGHT_KINDS", "HotspotSettings", "hotspot_settings"]
+
+#: Kinds of spatial weights (see :mod:`gridwatch.hotspots._weights`).
+WEIGHT_KINDS: tuple[str, ...] = ("queen", "rook", "distance", "knn")
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import scipy.sparse as sp
 import shapely
 
 from gridwatch.errors import ConfigError, LayerError
+from gridwatch.hotspots._settings import WEIGHT_KINDS
 
 __all__ = [
     "WEIGHT_KINDS",
@@ -33,7 +34,6 @@ __all__ = [
 ]
 
 WeightKind = Literal["queen", "rook", "distance", "knn"]
-WEIGHT_KINDS: tuple[str, ...] = ("queen", "rook", "distance", "knn")
 _MEMORY_CACHE: OrderedDict[str, SpatialWeights] = OrderedDict()
 _MEMORY_CACHE_SIZE = 8
 _CACHE_FORMAT = 1

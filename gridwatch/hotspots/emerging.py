@@ -16,7 +16,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
 
 from gridwatch.errors import ConfigError, LayerError
 from gridwatch.hotspots._output import result_frame
@@ -87,6 +86,8 @@ def space_time_gi_star(counts: np.ndarray, spatial: sp.csr_matrix, *, time_lag: 
             first = max(0, t - time_lag)
             rows = weights[t * n:(t + 1) * n, first * n:(t + 1) * n]
             z[:, t] = _gi_star_rows(rows, cube[:, first:t + 1].T.ravel())
+    from scipy import stats  # heavy: imported when an analysis runs
+
     return z, 2.0 * stats.norm.sf(np.abs(z))
 
 

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +25,10 @@ from shapely.geometry.base import BaseGeometry
 
 from gridwatch.config import Config, LayerSpec
 from gridwatch.errors import CRSError, LayerError
-from gridwatch.placing import _pip, coords
+from gridwatch.placing import coords
+
+if TYPE_CHECKING:
+    from gridwatch.placing import _pip
 
 __all__ = [
     "FINDING_KINDS",
@@ -374,11 +377,15 @@ def locate_points(x: np.ndarray, y: np.ndarray, layer: gpd.GeoDataFrame, *,
     y = np.asarray(y, dtype=float)
     if len(x) == 0 or len(layer) == 0:
         return np.full(len(x), -1, dtype=np.int64)
+    from gridwatch.placing import _pip  # numba: compiled (or loaded) on first use
+
     return _pip.locate(_layer_index(layer), x, y)
 
 
 def _layer_index(layer: gpd.GeoDataFrame) -> _pip.PipIndex:
     """The layer's prepared point-in-polygon index, from the cache when its contents match."""
+    from gridwatch.placing import _pip
+
     geoms = np.asarray(layer.geometry.array, dtype=object)
     return _pip.CACHE.get(geoms, _id_rank(layer))
 

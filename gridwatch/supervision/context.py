@@ -274,11 +274,20 @@ class SupervisionContext:
     @property
     def events(self) -> StatusEvents:
         """The status history sorted once into arrays (state as of any date is a pass over
-        them)."""
+        them); kept beside the analytical copy like the other derived parts."""
         def compute() -> StatusEvents:
-            from gridwatch.supervision.events import status_events
+            from gridwatch.store.analytical import settings_key
+            from gridwatch.supervision.events import StatusEvents, status_events
 
-            return status_events(self.issues["issue_id"], self.history)
+            key = f"events-{settings_key('events', len(self.issues), len(self.history))}"
+            if self.copy is not None:
+                stored = self.copy.read_derived(self.run_id, key)
+                if stored is not None:
+                    return StatusEvents.from_frame(stored, n=len(self.issues))
+            events = status_events(self.issues["issue_id"], self.history)
+            if self.copy is not None:
+                self.copy.write_derived(self.run_id, key, events.to_frame())
+            return events
         return self._once("events", compute)
 
     def evaluate(self, as_of: Any) -> pd.DataFrame:
@@ -456,13 +465,6 @@ def _to_parquet(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _from_parquet(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """The inverse of :func:`_to_parquet`, on the index of the problems."""
-    out = frame.set_axis(index)
-    if "milestones" in out:
-        values = np.empty(len(out), dtype=object)
-        values[:] = [()] * len(out)
-        for i, stamps in enumerate(out["milestones"]):
-            if len(stamps):
-                values[i] = tuple(pd.Timestamp(int(s), tz="UTC") for s in stamps)
-        out = out.assign(milestones=pd.Series(values, index=index, dtype=object))
-    return out
+    """The inverse of :func:`_to_parquet`, on the index of the problems. Milestones stay
+    arrays of UTC nanoseconds: what reads them (``codes._milestones_passed``) takes both."""
+    return frame.set_axis(index)

@@ -52,6 +52,34 @@ class StatusEvents:
     labels: tuple[str, ...]
     last_close: np.ndarray
 
+    def to_frame(self) -> pd.DataFrame:
+        """The arrays as a frame (to keep them in a Parquet file); :meth:`from_frame` reads
+        them back."""
+        problem = np.repeat(np.arange(self.n), np.diff(self.start))
+        # rows past the events (problem n) only carry the labels when there are more of them
+        pad = max(len(self.labels) - len(problem), 0)
+        fill = np.full(pad, -1, dtype="int64")
+        return pd.DataFrame({
+            "problem": np.concatenate([problem, np.full(pad, self.n, dtype="int64")]),
+            "time": np.concatenate([self.time, fill]),
+            "status": np.concatenate([self.status, fill]),
+            "last_close": np.concatenate([self.last_close, fill]),
+            "label": pd.Series(list(self.labels), dtype="str").reindex(
+                range(len(problem) + pad)),
+        })
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, n: int) -> StatusEvents:
+        """The events of :meth:`to_frame` for ``n`` problems."""
+        problem = frame["problem"].to_numpy(dtype="int64")
+        labels = tuple(str(s) for s in frame["label"].dropna())
+        start = np.searchsorted(problem, np.arange(n + 1)).astype("int64")
+        events = slice(0, int(start[-1]))
+        return cls(n=n, start=start, time=frame["time"].to_numpy(dtype="int64")[events],
+                   status=frame["status"].to_numpy(dtype="int64")[events],
+                   labels=labels or STATUSES,
+                   last_close=frame["last_close"].to_numpy(dtype="int64")[events])
+
     def state_before(self, cutoff: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each problem: whether it has an event before ``cutoff``, the status code of
         the last such event, and the time (UTC ns) of its last move into a closed status

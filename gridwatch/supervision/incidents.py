@@ -17,9 +17,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
 
 from gridwatch.errors import ConfigError
 from gridwatch.settings import unknown_keys
@@ -96,6 +93,8 @@ def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float) -> tuple[np.ndarra
         return empty, empty
     # A k-d tree finds the pairs of 250k points in well under a second (an STRtree dwithin
     # query takes several); distances are Euclidean in the metric CRS either way.
+    from scipy.spatial import cKDTree  # heavy: imported when pairs are searched
+
     pairs = cKDTree(np.column_stack([x[ok], y[ok]])).query_pairs(radius_m, output_type="ndarray")
     a = np.concatenate([pairs[:, 0], pairs[:, 1]])
     b = np.concatenate([pairs[:, 1], pairs[:, 0]])
@@ -130,6 +129,9 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
     cat = issues["category"].astype("str").fillna("").to_numpy(dtype=object)
     gap = np.abs((t[a] - t[b]).astype("timedelta64[s]").astype("float64"))
     keep = (cat[a] == cat[b]) & (gap <= settings.hours * 3600.0)
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     ids = issues["issue_id"].astype("str").to_numpy(dtype=object)
