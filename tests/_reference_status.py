@@ -1,12 +1,19 @@
-"""The first round's status-as-of, kept as the simple reference the fast path is proved equal
-to (one groupby over the history rows before the cutoff, by issue id)."""
+"""The first round's status-as-of and area statistics, kept as the simple references the fast
+paths are proved equal to (DataFrame groupbys over strings)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gridwatch.schema import CLOSED_STATUSES
+from gridwatch.errors import ConfigError
+from gridwatch.schema import CLOSED_STATUSES, DEFAULT_TIMEZONE
+from gridwatch.supervision.aggregate import _COUNTS, STAT_COLUMNS, _between, reported_between
+from gridwatch.supervision.calendar import local_dates
+from gridwatch.supervision.incidents import incident_primary
 
 
 def reference_status_as_of(
@@ -60,3 +67,62 @@ def reference_status_as_of(
         },
         index=issues.index,
     )
+
+
+def reference_area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str,
+                    start: Any = None, end: Any = None, rebounds: pd.DataFrame | None = None,
+                    incidents: pd.DataFrame | None = None,
+                    areas: Iterable[str] | pd.DataFrame | None = None,
+                    timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
+    """Statistics per area of ``layer`` for one period, by a DataFrame groupby."""
+    column = f"{layer}_id"
+    if column not in issues:
+        have = ", ".join(c[:-3] for c in issues.columns if c.endswith("_id") and c != "issue_id")
+        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}; "
+                          f"layers present: {have or '(none)'}")
+    counted = evaluated["known"].to_numpy(dtype=bool)
+    if incidents is not None:
+        counted = counted & incident_primary(incidents)
+    code = evaluated["code"].fillna("").to_numpy(dtype=object)
+    new = reported_between(issues, start, end, timezone=timezone)
+    closed_in = _between(local_dates(evaluated["closed_at"], timezone), start, end)
+    flags = {
+        "new": new,
+        "closed": closed_in,
+        "closed_on_time": closed_in & (code == "closed_on_time"),
+        "closed_late": closed_in & (code == "closed_late"),
+        "open": evaluated["is_open"].to_numpy(dtype=bool),
+        "red": code == "red",
+        "yellow": code == "yellow",
+        "green": code == "green",
+        "rebounds": new & (rebounds["rebound"].to_numpy(dtype=bool) if rebounds is not None
+                           else False),
+    }
+    area = issues[column].astype("str").to_numpy(dtype=object)[counted]
+    frame = pd.DataFrame({k: v[counted].astype("int64") for k, v in flags.items()})
+    frame.insert(0, "area_id", pd.Series(area, dtype="str"))
+    grouped = frame.groupby("area_id", dropna=False, sort=False)[list(_COUNTS)].sum()
+    days = evaluated["days_to_close"].to_numpy(dtype="float64")[counted]
+    median = (pd.Series(np.where(closed_in[counted], days, np.nan))
+              .groupby(frame["area_id"], dropna=False, sort=False).median())
+    stats = grouped.assign(median_days_to_close=median)
+    if areas is not None:
+        ids = areas["area_id"] if isinstance(areas, pd.DataFrame) else pd.Series(list(areas))
+        extra = pd.Index(ids.astype("str")).difference(stats.index.dropna())
+        stats = pd.concat([stats, pd.DataFrame(index=extra, columns=stats.columns)])
+        stats[list(_COUNTS)] = stats[list(_COUNTS)].fillna(0)
+    stats[list(_COUNTS)] = stats[list(_COUNTS)].astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stats["overdue_rate"] = np.where(stats["open"] > 0, stats["red"] / stats["open"], np.nan)
+        stats["on_time_rate"] = np.where(stats["closed"] > 0,
+                                         stats["closed_on_time"] / stats["closed"], np.nan)
+    stats["median_days_to_close"] = stats["median_days_to_close"].astype("float64")
+    stats = stats.rename_axis("area_id").reset_index()
+    stats["area_id"] = stats["area_id"].astype("str")
+    stats = (stats[["area_id", *STAT_COLUMNS]]
+             .sort_values("area_id", kind="stable", na_position="last").reset_index(drop=True))
+    if isinstance(areas, pd.DataFrame) and "area_name" in areas:
+        names = pd.Series(areas["area_name"].to_numpy(), index=areas["area_id"].astype("str"))
+        stats.insert(1, "area_name", stats["area_id"].map(names).astype("str"))
+    return stats
+

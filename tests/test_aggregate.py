@@ -200,3 +200,39 @@ def test_unknown_layer_is_named() -> None:
     issues = small()
     with pytest.raises(ConfigError, match=r"'town'.*layers present: grid"):
         area_statistics(issues, evaluate_as_of(issues, as_of="2024-03-06"), layer="town")
+
+
+# --- the fast path equals the simple reference ------------------------------------------------
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), n=st.integers(0, 30))
+def test_area_statistics_equal_the_reference(data, n) -> None:
+    from _reference_status import reference_area_statistics
+
+    from gridwatch.supervision.codes import evaluate_as_of
+
+    day = st.integers(0, 30)
+    base = pd.Timestamp("2024-03-01 01:00", tz="UTC")
+    issues = pd.DataFrame({
+        "issue_id": [f"P{i}" for i in range(n)],
+        "reported_at": [base + pd.Timedelta(days=data.draw(day)) for _ in range(n)],
+        "deadline": [base + pd.Timedelta(days=data.draw(day)) for _ in range(n)],
+        "closed_at": [base + pd.Timedelta(days=data.draw(day), hours=data.draw(day))
+                      if data.draw(st.booleans()) else pd.NaT for _ in range(n)],
+        "grid_id": pd.Series([data.draw(st.sampled_from(["A", "B", "C", None]))
+                              for _ in range(n)], dtype="str"),
+    })
+    issues = utc_columns(issues, "reported_at", "deadline", "closed_at")
+    evaluated = evaluate_as_of(issues, as_of="2024-03-20")
+    flags = [data.draw(st.booleans()) for _ in range(n)]
+    rebounds = pd.DataFrame({"rebound": pd.Series(flags, dtype=bool)})
+    incidents = pd.DataFrame({"is_primary": pd.Series([data.draw(st.booleans())
+                                                       for _ in range(n)], dtype=bool)})
+    areas = data.draw(st.sampled_from([None, ["A", "Z"], pd.DataFrame(
+        {"area_id": ["A", "B", "Q"], "area_name": ["甲", "乙", "丙"]})]))
+    kwargs = {"layer": "grid", "start": data.draw(st.sampled_from([None, "2024-03-05"])),
+              "end": "2024-03-20", "areas": areas,
+              "rebounds": data.draw(st.sampled_from([None, rebounds])),
+              "incidents": data.draw(st.sampled_from([None, incidents]))}
+    pd.testing.assert_frame_equal(area_statistics(issues, evaluated, **kwargs),
+                                  reference_area_statistics(issues, evaluated, **kwargs))

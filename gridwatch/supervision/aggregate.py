@@ -166,14 +166,23 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
         "rebounds": new & (rebounds["rebound"].to_numpy(dtype=bool) if rebounds is not None
                            else False),
     }
-    area = issues[column].astype("str").to_numpy(dtype=object)[counted]
-    frame = pd.DataFrame({k: v[counted].astype("int64") for k, v in flags.items()})
-    frame.insert(0, "area_id", pd.Series(area, dtype="str"))
-    grouped = frame.groupby("area_id", dropna=False, sort=False)[list(_COUNTS)].sum()
+    # areas as integer codes (missing area: the last code), counts by bincount
+    codes, uniques = pd.factorize(issues[column].astype("str"), use_na_sentinel=True)
+    k = len(uniques) + 1
+    group = np.where(codes < 0, k - 1, codes)[counted]
+    present = np.bincount(group, minlength=k) > 0
+    sums = {name: np.bincount(group[flag[counted]], minlength=k).astype("int64")
+            for name, flag in flags.items()}
     days = evaluated["days_to_close"].to_numpy(dtype="float64")[counted]
-    median = (pd.Series(np.where(closed_in[counted], days, np.nan))
-              .groupby(frame["area_id"], dropna=False, sort=False).median())
-    stats = grouped.assign(median_days_to_close=median)
+    closing = closed_in[counted] & ~np.isnan(days)
+    median = np.full(k, np.nan)
+    if closing.any():
+        found = pd.Series(days[closing]).groupby(group[closing]).median()
+        median[found.index.to_numpy()] = found.to_numpy()
+    labels = pd.Index([*np.asarray(uniques, dtype=object), None], dtype="str")
+    stats = pd.DataFrame({name: sums[name][present] for name in _COUNTS},
+                         index=labels[present])
+    stats["median_days_to_close"] = median[present]
     if areas is not None:
         ids = areas["area_id"] if isinstance(areas, pd.DataFrame) else pd.Series(list(areas))
         extra = pd.Index(ids.astype("str")).difference(stats.index.dropna())

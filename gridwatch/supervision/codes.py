@@ -232,9 +232,10 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
     red = is_open & has_due & (due_day < day)
     yellow = is_open & has_due & ~red & (left <= settings.yellow_days)
     late = closed & (state["closed_at"] > deadline).to_numpy(dtype=bool, na_value=False)
-    code = np.select([red, yellow, is_open, late, closed],
-                     ["red", "yellow", "green", "closed_late", "closed_on_time"], default="")
-    code = pd.Series(code, index=issues.index, dtype="str").replace("", pd.NA)
+    labels = np.array([None, "red", "yellow", "green", "closed_late", "closed_on_time"],
+                      dtype=object)
+    which = np.select([red, yellow, is_open, late, closed], [1, 2, 3, 4, 5], default=0)
+    code = pd.Series(labels[which], index=issues.index, dtype="str")
     with np.errstate(invalid="ignore"):
         overdue = np.where(red, (day - due_day).astype("float64"), np.nan)
         closed_day = local_dates(state["closed_at"], timezone)
@@ -277,7 +278,8 @@ def _milestones_passed(deadlines: pd.DataFrame, cutoff: pd.Timestamp,
     out = np.zeros(len(deadlines), dtype="int64")
     if "milestones" not in deadlines:
         return out
-    lengths = deadlines["milestones"].map(len).to_numpy()
+    values = deadlines["milestones"].to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, values), dtype="int64", count=len(values))
     rows = np.flatnonzero((lengths > 0) & is_open)
     if rows.size == 0:
         return out
