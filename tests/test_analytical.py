@@ -167,3 +167,27 @@ def test_store_info_and_rebuild_from_the_command_line(tmp_path: Path) -> None:
     assert rebuilt.exit_code == 0 and "run 1: 3 problems" in rebuilt.output
     info = runner.invoke(main, ["store", "info", "--db", url])
     assert "up to date" in info.output and "3 problems" in info.output
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_copy_equals_the_tables_over_random_import_sequences(tmp_path: Path, seed: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    statuses = ["reported", "assigned", "rectifying", "closed", "verified"]
+    with Store(url) as store:
+        for round_no in range(4):
+            frame = placed_frame(int(rng.integers(3, 12)))
+            keep = rng.random(len(frame)) < 0.8
+            frame = frame[keep].reset_index(drop=True)
+            frame["status"] = rng.choice(statuses, len(frame))
+            closed = frame["status"].isin(["closed", "verified"]).to_numpy()
+            frame["closed_at"] = pd.Series(pd.Timestamp("2024-03-20", tz="UTC"),
+                                           index=frame.index).where(closed)
+            if round_no == 2:  # an export without the redline placement
+                frame = frame.drop(columns=["redline_id", "in_redline", "near_redline",
+                                            "redline_dist_m"])
+            do_import(store, frame, observed_at=pd.Timestamp("2024-03-16", tz="UTC")
+                      + pd.Timedelta(days=round_no))
+            _assert_copy_is_the_store(store)

@@ -243,7 +243,7 @@ class Store:
             prepared = _s.prepare(placed, list(layer_kinds))
             with self._write() as conn:
                 previous = self._last_run_id(conn)
-                counts, touched = self._import(conn, prepared, layer_kinds, run, seen,
+                counts, written = self._import(conn, prepared, layer_kinds, run, seen,
                                                chunk_size, progress)
         except Exception as exc:
             message = self._reason(exc)
@@ -257,14 +257,17 @@ class Store:
                 raise
             raise StoreError(f"import into {self._shown!r} failed and was rolled back: "
                              f"{message}") from exc
-        self._refresh_copy(counts.run_id, previous, touched, seen)
+        self._refresh_copy(counts.run_id, previous, written)
         return counts
 
     def _import(self, conn: sa.Connection, prep: _s.Prepared,
                 layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
                 chunk_size: int, progress: ProgressCallback | None,
-                ) -> tuple[ImportCounts, list[str]]:
+                ) -> tuple[ImportCounts, _Written]:
         t = self._t
+        issues_table = t["issues"]
+        empty_before = conn.execute(
+            sa.select(sa.func.count()).select_from(issues_table)).scalar_one() == 0
         run_id = int(conn.execute(t["runs"].insert().values(**run, ok=False, message="running")
                                   .returning(t["runs"].c.run_id)).scalar_one())
         old = self._existing(conn, prep.ids).reindex(prep.ids)
@@ -307,7 +310,8 @@ class Store:
         conn.execute(runs.update().where(runs.c.run_id == run_id).values(
             inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
             status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
-        return counts, unchanged_ids
+        return counts, _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
+                                empty_before=bool(empty_before))
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash and status of the stored problems among ``ids``, indexed by issue_id."""
@@ -627,36 +631,46 @@ class Store:
         with self._engine.connect() as conn, conn.begin():
             return tuple(self._layer_kinds(conn))
 
-    def _refresh_copy(self, run_id: int, previous: int, touched: list[str],
-                      seen: datetime) -> None:
-        """Bring the copy to ``run_id`` after a committed import: the previous copy plus what
-        the run wrote when the copy was of the run before, else everything from the tables.
-        A failure here leaves the import stored; readers then rebuild the copy."""
+    def _refresh_copy(self, run_id: int, previous: int, written: _Written) -> None:
+        """Bring the copy to ``run_id`` after a committed import, without reading back what
+        the import just wrote: the previous copy (when it is of the run before) minus the
+        problems the run rewrote plus those rows built from the import itself; for a store
+        that was empty, the import's rows alone; else everything from the tables. A failure
+        here leaves the import stored; readers then rebuild the copy."""
         copy = self.analytical_copy
         if copy is None:
             return
         try:
             with copy.locked():
-                layers = self._known_layers()
+                with self._engine.connect() as conn, conn.begin():
+                    kinds = self._layer_kinds(conn)
+                layers = tuple(kinds)
                 base = copy.current()
                 found = copy.read(previous) if base is not None and \
                     base.run_id == previous and base.layers == layers else None
-                if found is None:
+                if found is None and not written.empty_before:
                     copy.write(run_id, self.issues(), self.history(), layers=layers)
                     return
-                old_issues, old_history = found
-                written = self.issues(written_in_run=run_id)
-                kept = old_issues[~old_issues["issue_id"].isin(written["issue_id"])]
-                if touched:
-                    seen_at = pd.Timestamp(seen).tz_localize("UTC").as_unit("ns")
-                    again = kept["issue_id"].isin(touched).to_numpy()
-                    kept = kept.copy()
-                    kept.loc[again, "last_seen_at"] = seen_at
-                merged = pd.concat([kept, written.astype(kept.dtypes.to_dict())],
-                                   ignore_index=True)
+                old_issues, old_history = found if found is not None else (None, None)
+                rows = _wide_rows(written, kinds, old_issues)
+                if old_issues is None:
+                    merged = rows
+                    history = self.history()
+                else:
+                    kept = old_issues[~old_issues["issue_id"].isin(rows["issue_id"])]
+                    if written.touched:
+                        seen_at = pd.Timestamp(written.seen).tz_localize("UTC").as_unit("ns")
+                        again = kept["issue_id"].isin(written.touched).to_numpy()
+                        kept = kept.copy()
+                        kept.loc[again, "last_seen_at"] = seen_at
+                    if list(rows.columns) != list(kept.columns):
+                        copy.write(run_id, self.issues(), self.history(), layers=layers)
+                        return
+                    merged = pd.concat([kept, rows.astype(kept.dtypes.to_dict())],
+                                       ignore_index=True)
+                    history = pd.concat([old_history, self.history(run_id=run_id)],
+                                        ignore_index=True)
                 merged = merged.sort_values("issue_id", kind="stable").reset_index(drop=True)
-                history = pd.concat([old_history, self.history(run_id=run_id)],
-                                    ignore_index=True)
                 copy.write(run_id, merged, history, layers=layers)
         except Exception as exc:  # the import itself is committed: never undo it here
             warnings.warn(f"the analytical copy of {self._shown!r} could not be refreshed "
@@ -731,3 +745,66 @@ def _flags(values: pd.Series) -> pd.Series:
     """Stored flags (bool, or 0/1 from SQLite; missing counts as False) as a bool column."""
     return pd.Series(np.asarray(values.to_numpy(dtype=object) == True,  # noqa: E712
                                 dtype=bool))
+
+
+@dataclass(frozen=True)
+class _Written:
+    """What an import wrote, kept until the analytical copy is refreshed."""
+
+    prep: _s.Prepared
+    #: Rows of ``prep`` inserted or changed.
+    write: np.ndarray
+    #: Ids seen again unchanged (their ``last_seen_at`` moved).
+    touched: list[str]
+    seen: datetime
+    empty_before: bool
+
+
+def _wide_rows(written: _Written, kinds: dict[str, str | None],
+               old: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows an import wrote, as :meth:`Store.issues` reads them back: the same columns,
+    dtypes and values (times to the microsecond, as stored), ordered by issue_id."""
+    prep, write = written.prep, written.write
+    issues = prep.issues[write].reset_index(drop=True)
+    out: dict[str, pd.Series] = {}
+    for name in ISSUE_COLUMNS:
+        if name in ("first_seen_at", "last_seen_at"):
+            continue
+        values = issues[name]
+        if name in DATETIME_COLUMNS:
+            out[name] = _utc_from_naive(values.to_numpy(dtype="datetime64[us]"))
+        elif name in _s.FLOAT_COLUMNS:
+            out[name] = pd.Series(values.to_numpy(dtype="float64"))
+        elif name == "grid_mismatch":
+            out[name] = pd.Series(values.to_numpy(dtype=bool))
+        else:
+            out[name] = pd.Series(values.to_numpy(dtype=object), dtype="str")
+    seen = _utc_from_naive(np.full(len(issues), np.datetime64(written.seen, "us")))
+    first = seen
+    if old is not None and len(old):
+        before = old.set_index("issue_id")["first_seen_at"]
+        kept = out["issue_id"].map(before)
+        first = kept.where(kept.notna(), seen).astype("datetime64[ns, UTC]")
+    out["first_seen_at"], out["last_seen_at"] = first, seen
+    for name, kind in kinds.items():
+        part = prep.areas.get(name)
+        if part is None:  # a layer of the store this import did not place
+            part = pd.DataFrame({"area_id": [None] * len(issues), "inside": None,
+                                 "near": None, "distance_m": np.nan})
+        else:
+            part = part[write].reset_index(drop=True)
+        out[f"{name}_id"] = pd.Series(part["area_id"].to_numpy(dtype=object), dtype="str")
+        inside = pd.Series(part["inside"].to_numpy(dtype=object))
+        if (kind == "redline" or inside.notna().any()
+                or part["distance_m"].notna().any()):
+            out[f"in_{name}"] = _flags(inside)
+            out[f"near_{name}"] = _flags(pd.Series(part["near"].to_numpy(dtype=object)))
+            out[f"{name}_dist_m"] = pd.Series(part["distance_m"].to_numpy(dtype="float64"))
+    frame = pd.DataFrame(out, index=pd.RangeIndex(len(issues)))
+    return frame.sort_values("issue_id", kind="stable").reset_index(drop=True)
+
+
+def _utc_from_naive(values: np.ndarray) -> pd.Series:
+    """Naive UTC times (microseconds, as stored) as ``datetime64[ns, UTC]``."""
+    return pd.Series(values.astype("datetime64[ns]")).dt.tz_localize("UTC").astype(
+        "datetime64[ns, UTC]")
