@@ -449,3 +449,23 @@ def test_random_frames_round_trip(store_url: str) -> None:
             assert stored["status"].tolist() == expected["status"].tolist()
 
         check()
+
+
+def test_reading_never_waits_for_a_writer(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "store.sqlite"
+    with Store(sqlite_url(path)) as store:
+        do_import(store, placed_frame())
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process importing: it holds the write lock
+    try:
+        start = time.perf_counter()
+        with Store(sqlite_url(path), busy_timeout_s=5) as store:
+            issues, history = store.issues(), store.history()
+            copied, _, run_id = store.analytical()
+        assert time.perf_counter() - start < 4, "a reader waited for the writer"
+        assert len(issues) == len(copied) == 3 and len(history) == 3 and run_id == 1
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

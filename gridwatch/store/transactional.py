@@ -115,6 +115,9 @@ class Store:
     # --- opening ----------------------------------------------------------------------------
 
     def _open(self, schema: str | None) -> tuple[str | None, dict[str, sa.Table]]:
+        existing = self._open_existing(schema)
+        if existing is not None:
+            return existing
         with self._write() as conn:
             if self.postgis:
                 conn.execute(sa.text("CREATE EXTENSION IF NOT EXISTS postgis"))
@@ -138,6 +141,34 @@ class Store:
             elif found != str(_s.SCHEMA_VERSION):
                 raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
+        return schema, tables
+
+    def _open_existing(self, schema: str | None,
+                       ) -> tuple[str | None, dict[str, sa.Table]] | None:
+        """Open a store whose tables exist in a read transaction, so opening never waits for
+        a writer (readers of a SQLite store in WAL mode never wait); ``None`` when the tables
+        must be created first (a write transaction, see :meth:`_open`)."""
+        with self._engine.connect() as conn, conn.begin():
+            if self.postgis and schema is None:
+                schema = conn.execute(sa.text("SELECT current_schema()")).scalar()
+                if schema is None:
+                    return None
+            tables = _s.build_tables(sa.MetaData(schema=schema), postgis=self.postgis)
+            inspector = sa.inspect(conn)
+            if not all(inspector.has_table(table.name, schema=schema)
+                       for table in tables.values()):
+                return None
+            if self.postgis and not conn.execute(sa.text(
+                    "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar():
+                return None
+            meta = tables["meta"]
+            found = conn.execute(sa.select(meta.c.value)
+                                 .where(meta.c.key == "schema_version")).scalar()
+        if found is None:
+            return None
+        if found != str(_s.SCHEMA_VERSION):
+            raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
+                             f"this gridwatch reads version {_s.SCHEMA_VERSION}")
         return schema, tables
 
     @contextmanager
