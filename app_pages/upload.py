@@ -42,6 +42,10 @@ if upload is not None:
                 status.update(state="error")
                 st.error(str(exc))
                 st.stop()
+            except Exception as exc:  # never a traceback page: say what failed, plainly
+                status.update(state="error")
+                st.error(f"{tr('error', lang)}: {type(exc).__name__}: {exc}")
+                st.stop()
             status.update(label=tr("upload_done", lang), state="complete")
         st.session_state["u_result"] = (summary, rejects)
 result = st.session_state.get("u_result")

@@ -157,3 +157,27 @@ def test_no_streamlit_pages_folder_beside_the_app() -> None:
     # app.py (no navigation, no map assets): shared links to /trends etc. would break.
     assert not (Path(APP).parent / "pages").exists()
     assert (Path(APP).parent / "app_pages" / "overview.py").is_file()
+
+
+def test_an_unexpected_failure_shows_a_message_not_a_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomllib
+
+    config_path, db_url = build_app_project(tmp_path / "project", n=20)
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
+    monkeypatch.setenv("GRIDWATCH_DB", db_url)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("gridwatch.pipeline.run_ingest", broken)
+    at = _run("app_pages/upload.py")
+    rows = problem_rows(25, seed=2).iloc[20:]
+    at.get("file_uploader")[0].upload("day.csv", rows.to_csv(index=False).encode(), "text/csv")
+    at.run()
+    at.button(key="u_go").click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("disk full" in e.value for e in at.error)
+    # and whatever else fails, Streamlit is told to show no details
+    settings = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
