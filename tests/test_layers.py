@@ -356,3 +356,32 @@ def test_locate_points_border_rule(tmp_path: Path) -> None:
     assert locate_points(x, y, frame).tolist() == [1, 0, 1, -1, -1]
     flipped = frame.iloc[::-1].reset_index(drop=True)
     assert locate_points(x, y, flipped).tolist() == [0, 1, 0, -1, -1]
+
+
+# ------------------------------------------------------------------------------------ cache
+
+def test_a_layer_is_read_from_its_cached_wgs84_form_until_the_file_changes(
+        tmp_path: Path) -> None:
+    import os
+
+    from geopandas.testing import assert_geodataframe_equal
+
+    bow_tie = shapely.Polygon([(120.70, 30.70), (120.71, 30.71), (120.71, 30.70),
+                               (120.70, 30.71)])  # invalid: repaired, with its reason
+    frame = gpd.GeoDataFrame({"code": ["A1", "A2"], "name": NAMES},
+                             geometry=[SQUARES[0], bow_tie], crs="EPSG:4326")
+    frame.to_file(tmp_path / "areas.gpkg")
+    config = _config(tmp_path, _layer("area", "areas.gpkg", crs="gcj02"))
+    spec = config.layers[0]
+    first = read_layer(spec)
+    cached = list((tmp_path / ".gridwatch-cache" / "layers").glob("areas-*.parquet"))
+    assert len(cached) == 1
+    again = read_layer(spec)
+    assert_geodataframe_equal(again, first)
+    findings = check_layers(config)
+    assert [f.kind for f in findings if f.area_id == "A2"] == ["invalid_repaired"]
+    # the file changes: read again, not the old cache
+    frame.iloc[:1].to_file(tmp_path / "areas.gpkg", mode="w")
+    stamp = (tmp_path / "areas.gpkg").stat().st_mtime_ns + 10**9
+    os.utime(tmp_path / "areas.gpkg", ns=(stamp, stamp))
+    assert read_layer(spec)["area_id"].tolist() == ["A1"]

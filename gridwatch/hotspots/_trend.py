@@ -8,7 +8,6 @@ t the sizes of tied groups; z = (S - 1)/sqrt(Var) for S > 0, (S + 1)/sqrt(Var) f
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from gridwatch.errors import ConfigError
 
@@ -57,6 +56,8 @@ def mann_kendall(series: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(s > 0, (s - 1) / np.sqrt(var), np.where(s < 0, (s + 1) / np.sqrt(var), 0.0))
     z = np.where(var > 0, z, 0.0)
+    from scipy import stats  # heavy: imported when a trend is tested
+
     p = 2.0 * stats.norm.sf(np.abs(z))
     return s, z, p
 

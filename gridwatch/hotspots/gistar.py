@@ -15,6 +15,7 @@ where ``p_sim`` is esda's one-sided ("directed") pseudo p-value.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -69,6 +70,25 @@ def gi_star_z(values: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
     return np.where(var_g > 0, z, 0.0)
 
 
+@functools.lru_cache(maxsize=1)
+def _vec_permutations() -> Any:
+    """esda's permutation sampler, compiled once per machine instead of once per process.
+
+    With numba installed esda compiles ``vec_permutations`` at its first call in every process
+    (about 10 s); the same Python function compiled with the same flags and ``cache=True``
+    draws the very same ids and is loaded from numba's cache afterwards. Without numba,
+    esda's own (pure Python) function is used.
+    """
+    from esda.crand import vec_permutations  # heavy import, only when permutations are asked
+
+    python = getattr(vec_permutations, "py_func", None)
+    if python is None:
+        return vec_permutations
+    import numba
+
+    return numba.njit(fastmath=True, cache=True)(python)
+
+
 def gi_star_pseudo_p(values: np.ndarray, matrix: sp.csr_matrix, *, permutations: int = 999,
                      seed: int) -> np.ndarray:
     """esda's conditional-permutation pseudo p-value (``p_sim``, one-sided "directed") for Gi*.
@@ -77,8 +97,7 @@ def gi_star_pseudo_p(values: np.ndarray, matrix: sp.csr_matrix, *, permutations:
     and evaluates all areas with one cardinality together, so the draws and the counts are
     esda's, at a fraction of the time.
     """
-    from esda.crand import vec_permutations  # heavy import, only when permutations are asked
-
+    vec_permutations = _vec_permutations()
     if permutations < 1:
         raise ConfigError(f"permutations must be >= 1 for permutation inference, "
                           f"got {permutations}")
