@@ -230,7 +230,8 @@ def _area_stats(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: 
     stats = area_statistics(context.issues, evaluated, layer=layer, start=start, end=day,
                             rebounds=context.rebounds, incidents=context.incidents, areas=areas,
                             timezone=context.timezone)
-    stats = stats[stats["area_id"].notna() & stats["area_id"].isin(areas["area_id"].astype(str))]
+    known = pd.Index(areas["area_id"].astype(str)).get_indexer(stats["area_id"]) >= 0
+    stats = stats[stats["area_id"].notna().to_numpy() & known]
     return stats.set_index("area_id")
 
 

@@ -16,6 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.special import ndtr  # norm.sf(x) == ndtr(-x), as scipy.stats computes it
 
 from gridwatch.errors import ConfigError, LayerError
 from gridwatch.hotspots._output import result_frame
@@ -86,9 +87,7 @@ def space_time_gi_star(counts: np.ndarray, spatial: sp.csr_matrix, *, time_lag: 
             first = max(0, t - time_lag)
             rows = weights[t * n:(t + 1) * n, first * n:(t + 1) * n]
             z[:, t] = _gi_star_rows(rows, cube[:, first:t + 1].T.ravel())
-    from scipy import stats  # heavy: imported when an analysis runs
-
-    return z, 2.0 * stats.norm.sf(np.abs(z))
+    return z, 2.0 * ndtr(-np.abs(z))
 
 
 def _gi_star_rows(rows: sp.csr_matrix, y: np.ndarray) -> np.ndarray:
