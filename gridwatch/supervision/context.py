@@ -455,16 +455,36 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
 
 
 def _to_parquet(frame: pd.DataFrame) -> pd.DataFrame:
-    """A derived frame in a form Parquet keeps: tuples of times (staged milestones) as lists
-    of UTC nanoseconds."""
+    """A derived frame in a form Parquet reads back fast: the tuples of staged milestones as
+    one column of UTC nanoseconds per milestone position (``milestone_0``, ...; -1 for
+    none)."""
     out = frame.reset_index(drop=True)
-    if "milestones" in out:
-        out = out.assign(milestones=[[pd.Timestamp(t).value for t in v] if len(v) else []
-                                     for v in out["milestones"]])
-    return out
+    if "milestones" not in out:
+        return out
+    values = out["milestones"].to_numpy(dtype=object)
+    lengths = np.fromiter(map(len, values), dtype="int64", count=len(values))
+    columns = {}
+    for k in range(int(lengths.max(initial=0))):
+        column = np.full(len(values), -1, dtype="int64")
+        rows = np.flatnonzero(lengths > k)
+        column[rows] = [pd.Timestamp(values[i][k]).value for i in rows]
+        columns[f"milestone_{k}"] = column
+    return out.drop(columns="milestones").assign(**columns)
 
 
 def _from_parquet(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """The inverse of :func:`_to_parquet`, on the index of the problems. Milestones stay
-    arrays of UTC nanoseconds: what reads them (``codes._milestones_passed``) takes both."""
-    return frame.set_axis(index)
+    """The inverse of :func:`_to_parquet`, on the index of the problems: milestones as arrays
+    of UTC nanoseconds (what reads them, ``codes._milestones_passed``, takes both)."""
+    out = frame.set_axis(index)
+    positions = [c for c in out.columns if c.startswith("milestone_")]
+    if not positions and "deadline" not in out:
+        return out
+    stamps = out[positions].to_numpy(dtype="int64") if positions else \
+        np.empty((len(out), 0), dtype="int64")
+    lengths = (stamps >= 0).sum(axis=1)
+    values = np.empty(len(out), dtype=object)
+    empty = np.empty(0, dtype="int64")
+    values[:] = [empty] * len(out)
+    for i in np.flatnonzero(lengths):
+        values[i] = stamps[i, : lengths[i]]
+    return out.drop(columns=positions).assign(milestones=values)
