@@ -10,6 +10,7 @@ points.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -136,9 +137,10 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     for column in areas.columns:
         placed[column] = areas[column].array  # by position: the records' index may repeat
 
-    rejects = _rejects(records, x, y, raw_crs, crs, reported, lon, lat, config,
-                       missing=no_coords & ~by_grid, bad_crs=bad_crs,
+    points = _Points(x=x, y=y, raw_crs=raw_crs, crs=crs, lon=lon, lat=lat)
+    failed = _Failures(missing=no_coords & ~by_grid, bad_crs=bad_crs,
                        unconvertible=unconvertible, far=far)
+    rejects = _rejects(records, points, failed, reported, config)
     return placed, rejects
 
 
@@ -422,11 +424,36 @@ def _grid_points(reported: pd.Series, need: np.ndarray, layers: Mapping[str, gpd
     return gx, gy
 
 
-def _rejects(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, raw_crs: np.ndarray,
-             crs: np.ndarray, reported: pd.Series, lon: np.ndarray, lat: np.ndarray,
-             config: Config, *, missing: np.ndarray, bad_crs: np.ndarray,
-             unconvertible: np.ndarray, far: np.ndarray) -> pd.DataFrame:
+@dataclass(frozen=True)
+class _Points:
+    """Each record's coordinates as in the file (``x``, ``y``, its coordinate system as
+    written and as parsed) and in WGS84 (``lon``, ``lat``)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    raw_crs: np.ndarray
+    crs: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Failures:
+    """Why records could not be placed, one mask per reason."""
+
+    missing: np.ndarray
+    bad_crs: np.ndarray
+    unconvertible: np.ndarray
+    far: np.ndarray
+
+
+def _rejects(records: pd.DataFrame, points: _Points, failed: _Failures, reported: pd.Series,
+             config: Config) -> pd.DataFrame:
     """Build the reject rows; strings are made column-wise (a bad export may reject 100k rows)."""
+    x, y, raw_crs, crs, lon, lat = (points.x, points.y, points.raw_crs, points.crs, points.lon,
+                                    points.lat)
+    missing, bad_crs, unconvertible, far = (failed.missing, failed.bad_crs,
+                                            failed.unconvertible, failed.far)
     n = len(records)
     files = (records["source_file"].astype("str").fillna("").to_numpy(dtype=object)
              if "source_file" in records else np.full(n, "", dtype=object))
