@@ -60,6 +60,7 @@ def test_a_subset_answers_as_the_whole_restricted_to_it() -> None:
     assert (water["open"] <= whole["open"]).all()
     with pytest.raises(ValueError, match="keep has 3 values"):
         ctx.restrict(np.ones(3, dtype=bool))
+    assert ctx.restrict(np.ones(len(ctx.issues), dtype=bool)) is ctx  # nothing to copy
 
 
 def test_counted_leaves_out_duplicate_reports() -> None:

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 __all__ = ["SupervisionContext", "empty_issues", "open_context"]
 
 _T = TypeVar("_T")
-#: Evaluations kept per context (one per as-of date asked).
-_EVALUATIONS_KEPT = 16
+#: Evaluations kept per context (one per as-of date asked; about 100 MB each at 1,000,000
+#: problems).
+_EVALUATIONS_KEPT = 4
 
 
 def empty_issues(layers: Sequence[str] = ()) -> pd.DataFrame:
@@ -320,6 +321,8 @@ class SupervisionContext:
         mask = np.asarray(keep, dtype=bool)
         if mask.shape != (len(self.issues),):
             raise ValueError(f"keep has {mask.size} values for {len(self.issues)} problems")
+        if mask.all():
+            return self  # nothing filtered out: share what is already derived
         sub = replace(self, issues=self.issues.loc[mask], copy=None, _memo={},
                       _lock=threading.RLock())
         for name in ("deadlines", "rebounds"):
