@@ -22,6 +22,7 @@ from gridwatch.demo import FULL_COUNTS, count_plan, generate
 from gridwatch.demo._city import to_metric, xy_to_metric
 from gridwatch.demo._exports import EXPORT_HEADERS
 from gridwatch.errors import ConfigError
+from gridwatch.placing.layers import LAYER_CACHE_DIR
 from gridwatch.schema import (
     CATEGORY_LABELS,
     HEADER_ALIASES,
@@ -165,9 +166,11 @@ def test_rejects_bad_arguments_naming_them(tmp_path):
 # --- determinism --------------------------------------------------------------------------------
 
 def _digest(out: Path) -> str:
-    """Hash of everything the demo wrote, by content (GeoPackage/XLSX carry write times)."""
+    """Hash of everything the demo wrote, by content (GeoPackage/XLSX carry write times); the
+    layer cache that reading the layers leaves (``.gridwatch-cache``) is not the demo's."""
     h = hashlib.sha256()
-    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+    for path in sorted(p for p in out.rglob("*") if p.is_file()
+                       and LAYER_CACHE_DIR not in p.relative_to(out).parts):
         h.update(path.relative_to(out).as_posix().encode())
         if path.suffix == ".gpkg":
             frame = gpd.read_file(path)
