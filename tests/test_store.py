@@ -469,3 +469,37 @@ def test_reading_never_waits_for_a_writer(tmp_path: Path) -> None:
     finally:
         writer.execute("ROLLBACK")
         writer.close()
+
+
+def test_concurrent_imports_are_serialised_and_keep_a_true_history(store_url: str) -> None:
+    """Two imports of overlapping exports at once (from a fresh schema): no error, every
+    problem stored once, and each history row's previous status is the status before it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    statuses = ["assigned", "rectifying", "reported", "closed"]
+
+    def export(k: int) -> pd.DataFrame:
+        frame = placed_frame(12)
+        frame["issue_id"] = [f"A{i}" for i in range(k * 4, k * 4 + 12)]  # overlapping ids
+        frame["status"] = [statuses[(i + k) % 4] for i in range(12)]
+        closed = frame["status"] == "closed"
+        frame["closed_at"] = pd.Series(T0 + pd.Timedelta(days=3), index=frame.index).where(
+            closed)
+        return frame
+
+    def run(k: int) -> ImportCounts:
+        with Store(store_url) as store:  # both may create the tables
+            return do_import(store, export(k), observed_at=T0 + pd.Timedelta(days=k))
+
+    for _ in range(2):  # twice: on a fresh schema, then over the rows the first pass stored
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            counts = list(pool.map(run, range(3)))
+        assert all(c.run_id > 0 for c in counts)
+    with Store(store_url) as store:
+        issues, history, runs = store.issues(), store.history(), store.runs()
+    assert issues["issue_id"].is_unique and len(issues) == 20
+    assert runs["ok"].all() and len(runs) == 6
+    for _, rows in history.sort_values("id").groupby("issue_id"):
+        previous = rows["previous_status"].tolist()
+        assert pd.isna(previous[0])
+        assert previous[1:] == rows["status"].tolist()[:-1]

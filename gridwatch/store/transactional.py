@@ -173,9 +173,15 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sa.Connection]:
-        """A write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success."""
+        """A write transaction, committed on success, one writer at a time: ``BEGIN
+        IMMEDIATE`` on SQLite; on PostgreSQL a transaction-level advisory lock per schema,
+        taken first, so concurrent imports (and the first creation of the tables) run one
+        after the other and each reads what the previous one committed."""
         with self._engine.connect().execution_options(**{_s.WRITE_OPTION: True}) as conn, \
                 conn.begin():
+            if self.postgis:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock("
+                                     "hashtext('gridwatch:' || current_schema()))"))
             yield conn
 
     def _reason(self, exc: BaseException) -> str:
