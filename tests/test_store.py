@@ -491,9 +491,19 @@ def test_concurrent_imports_are_serialised_and_keep_a_true_history(store_url: st
         with Store(store_url) as store:  # both may create the tables
             return do_import(store, export(k), observed_at=T0 + pd.Timedelta(days=k))
 
+    def read_while_importing() -> int:
+        """A reader (status, export, the app) during the imports: never an error."""
+        seen = 0
+        for _ in range(10):
+            with Store(store_url) as store:
+                seen = max(seen, len(store.issues()))
+        return seen
+
     for _ in range(2):  # twice: on a fresh schema, then over the rows the first pass stored
-        with ThreadPoolExecutor(max_workers=3) as pool:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            reader = pool.submit(read_while_importing)
             counts = list(pool.map(run, range(3)))
+            assert reader.result() <= 20
         assert all(c.run_id > 0 for c in counts)
     with Store(store_url) as store:
         issues, history, runs = store.issues(), store.history(), store.runs()
