@@ -59,10 +59,12 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers; resolved lazily
         period_statistics,
         reminder_list,
     )
+    from gridwatch.supervision.context import SupervisionContext, open_context
 
 # public name -> the module that defines it, imported on first access
 _LAZY: dict[str, str] = {
     "Store": "gridwatch.store",
+    "SupervisionContext": "gridwatch.supervision.context",
     "area_statistics": "gridwatch.supervision",
     "derive_deadlines": "gridwatch.supervision",
     "emerging_hotspots": "gridwatch.hotspots",
@@ -75,6 +77,7 @@ _LAZY: dict[str, str] = {
     "league_for_week": "gridwatch.supervision",
     "load_layers": "gridwatch.placing",
     "monthly_review": "gridwatch.supervision",
+    "open_context": "gridwatch.supervision.context",
     "period_statistics": "gridwatch.supervision",
     "place_records": "gridwatch.placing",
     "read_issues": "gridwatch.ingest",
@@ -99,6 +102,7 @@ __all__ = [
     "SchemaError",
     "Store",
     "StoreError",
+    "SupervisionContext",
     "__version__",
     "area_statistics",
     "derive_deadlines",
@@ -113,6 +117,7 @@ __all__ = [
     "load_config",
     "load_layers",
     "monthly_review",
+    "open_context",
     "period_statistics",
     "place_records",
     "read_issues",
