@@ -728,3 +728,21 @@ def test_concat_rejects_orders_files_as_read_then_rows() -> None:
         ("c", 1), ("a", 3), ("b", 2), ("b", 5)]
     assert joined.dtypes.to_dict() == empty_rejects().dtypes.to_dict()
     assert concat_rejects().dtypes.to_dict() == empty_rejects().dtypes.to_dict()
+
+
+def test_a_zip_of_gz_members_is_limited_by_what_it_unpacks_to(tmp_path: Path) -> None:
+    """Declared sizes are those of the .gz members: the limit counts the unpacked bytes of all
+    members together."""
+    path = write_csv(tmp_path / "a.csv", HEADER, [GOOD] * 400)  # about 30 KB unpacked
+    packed = gzip.compress(path.read_bytes())
+    with zipfile.ZipFile(tmp_path / "day.zip", "w") as archive:
+        for i in range(3):
+            archive.writestr(f"part{i}.csv.gz", packed)
+    limit = InputSettings(max_file_mb=len(path.read_bytes()) * 2.5 / 1048576)
+    with pytest.raises(InputFileError, match="uncompressed, the max_file_mb limit"):
+        read_issues(tmp_path / "day.zip", settings=limit)
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        for i in range(2):
+            archive.writestr(f"part{i}.csv.gz", gzip.compress(
+                path.read_bytes().replace(b"A1", f"B{i}".encode())))
+    assert read_issues(tmp_path / "two.zip", settings=limit).rows_in == 800

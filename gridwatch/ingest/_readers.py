@@ -102,6 +102,8 @@ def read_tables(path: str | os.PathLike[str], *, encoding: str | None = None,
         raise InputFileError(f"cannot read {name!r}: {exc.strerror or exc}") from exc
     if lower.endswith(".gz"):
         data = _gunzip(data, name, limit)
+        if len(data) > limit:
+            _unpacks_too_big(name, limit)
     return [_parse(data, fmt, name, inner, encoding=encoding, limit=limit)]
 
 
@@ -131,14 +133,20 @@ def _check_size(size: int, name: str, limit: int) -> None:
             "(raise [input] max_file_mb to allow it)")
 
 
+def _unpacks_too_big(name: str, limit: int) -> None:
+    raise InputFileError(
+        f"input file {name!r} is more than {limit / 1048576:g} MB uncompressed, the "
+        "max_file_mb limit (raise [input] max_file_mb to allow it)")
+
+
 def _gunzip(raw: bytes, name: str, limit: int) -> bytes:
+    """Unpack gzip data, reading at most one byte more than ``limit`` (the caller, or this
+    function for a lone file, reports what is over it)."""
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(raw)) as stream:
             data = stream.read(limit + 1)
     except (OSError, EOFError) as exc:
         raise InputFileError(f"cannot read {name!r}: not a valid gzip file ({exc})") from exc
-    if len(data) > limit:
-        _check_size(len(data), name, limit)
     return data
 
 
@@ -158,18 +166,26 @@ def _read_zip(file: Path, name: str, *, encoding: str | None, limit: int) -> lis
             raise InputFileError(f"zip file {name!r} holds no file gridwatch can read "
                                  f"(found: {found}); it reads {_ALLOWED}")
         _check_size(sum(m.file_size for m in known), name, limit)
+        # The declared sizes may lie, and .gz members grow once more when unpacked: count the
+        # bytes actually unpacked, over all members, and stop at the limit.
+        unpacked = 0
         for member in known:
             shown = f"{name}!{member.filename}"
             inner = member.filename.lower()
+            budget = limit - unpacked
             try:
-                data = archive.read(member)
+                with archive.open(member) as stream:
+                    data = stream.read(budget + 1)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
                     RuntimeError) as exc:  # corrupt data, CRC mismatch, unsupported, encrypted
                 raise InputFileError(f"cannot read {shown!r}: the zip member is damaged or "
                                      f"cannot be unpacked ({exc})") from exc
-            if inner.endswith(".gz"):
+            if inner.endswith(".gz") and len(data) <= budget:
                 inner = inner[:-3]
-                data = _gunzip(data, shown, limit)
+                data = _gunzip(data, shown, budget)
+            if len(data) > budget:
+                _unpacks_too_big(name, limit)
+            unpacked += len(data)
             tables.append(_parse(data, FORMATS[os.path.splitext(inner)[1]], shown, inner,
                                  encoding=encoding, limit=limit))
     return tables
