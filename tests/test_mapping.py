@@ -51,6 +51,12 @@ def test_map_page_names_no_remote_url(counties: gpd.GeoDataFrame) -> None:
         assert f"app/static/gridwatch/{asset}" in page
 
 
+def test_the_scale_bar_is_metric_only(counties: gpd.GeoDataFrame) -> None:
+    page = mapping.map_html(_full_map(counties))
+    assert page.count("L.control.scale(") == 1
+    assert "L.control.scale({metric: true, imperial: false})" in page
+
+
 def test_hostile_text_is_escaped_everywhere(counties: gpd.GeoDataFrame) -> None:
     page = mapping.map_html(_full_map(counties))
     assert "<img src=x" not in page

@@ -22,8 +22,9 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from branca.element import Element, Figure
+from branca.element import Element, Figure, MacroElement
 from folium.plugins import HeatMap, MarkerCluster
+from jinja2 import Template
 
 from gridwatch.output.palette import (
     BIN_COLOURS,
@@ -172,7 +173,8 @@ def make_map(
     """
     minx, miny, maxx, maxy = (float(v) for v in bounds)
     fmap = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], tiles=None,
-                      prefer_canvas=prefer_canvas, control_scale=True, height=height)
+                      prefer_canvas=prefer_canvas, control_scale=False, height=height)
+    _MetricScale().add_to(fmap)  # folium's own scale bar also shows miles
     # without tiles Leaflet has no zoom limits, and MarkerCluster refuses to work without them
     fmap.options.update({"minZoom": 5, "maxZoom": 19})
     _offline(fmap, base_url)
@@ -181,6 +183,16 @@ def make_map(
                          name="底图", overlay=False).add_to(fmap)
     fmap.fit_bounds([[miny, minx], [maxy, maxx]])
     return fmap
+
+
+class _MetricScale(MacroElement):
+    """Leaflet's scale bar in metres and kilometres only."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        L.control.scale({metric: true, imperial: false}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
 
 
 def _ramp_colour(values: pd.Series) -> pd.Series:
