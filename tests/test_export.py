@@ -649,3 +649,21 @@ def test_failed_workbook_leaves_no_file_at_all(tmp_path: Path,
     with pytest.raises(xlsxwriter.exceptions.FileCreateError, match="No space left"):
         write_workbook({"a": pd.DataFrame({"x": [1]})}, tmp_path / "out" / "book.xlsx")
     assert [p.name for p in (tmp_path / "out").iterdir()] == []
+
+
+def test_text_longer_than_an_excel_cell_is_cut_with_a_note_and_no_warning(tmp_path: Path,
+                                                                         ) -> None:
+    import warnings
+
+    import openpyxl
+
+    long_text = "河道漂浮物" * 8000  # 40,000 characters
+    frame = pd.DataFrame({"issue_id": ["A1", "A2"], "description": [long_text, "短"]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        path = write_table(frame, tmp_path / "long.xlsx")
+    cells = [row[1].value for row in openpyxl.load_workbook(path).active.iter_rows(min_row=2)]
+    assert len(cells[0]) == 32_767 and cells[1] == "短"
+    assert cells[0].startswith("河道漂浮物") and "[cut: 40,000 characters" in cells[0]
+    csv_text = write_table(frame, tmp_path / "long.csv").read_text(encoding="utf-8-sig")
+    assert long_text in csv_text  # the CSV keeps everything

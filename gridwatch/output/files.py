@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError, CRSError
@@ -51,6 +52,7 @@ _EXTENSIONS: dict[str, str] = {
     ".gpkg": "gpkg", ".kml": "kml", ".shp.zip": "shp", ".zip": "shp",
 }
 _EXCEL_MAX_ROWS = 1_048_576
+_EXCEL_MAX_CHARS = 32_767
 _SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _WGS84 = "EPSG:4326"
@@ -182,7 +184,7 @@ def _add_sheet(writer: pd.ExcelWriter, table: pd.DataFrame, sheet_name: str) -> 
     if len(table) + 1 > _EXCEL_MAX_ROWS:
         raise ConfigError(f"{len(table):,} rows do not fit in one Excel sheet "
                           f"(at most {_EXCEL_MAX_ROWS - 1:,}); write CSV instead")
-    table.to_excel(writer, sheet_name=sheet_name, index=False)
+    _cut_long_cells(table).to_excel(writer, sheet_name=sheet_name, index=False)
     sheet = writer.sheets[sheet_name]
     sheet.freeze_panes(1, 0)
     if len(table.columns):
@@ -192,6 +194,30 @@ def _add_sheet(writer: pd.ExcelWriter, table: pd.DataFrame, sheet_name: str) -> 
                      default=0)
         width = max(len(str(column)) * 2, sample, 6)
         sheet.set_column(i, i, min(width + 2, 60))
+
+
+def _cut_long_cells(table: pd.DataFrame) -> pd.DataFrame:
+    """Text longer than an Excel cell holds (32,767 characters), cut with a note in the cell
+    saying so: Excel (and XlsxWriter, with only a warning) would cut it silently."""
+    out = table
+    for column in table.columns:
+        values = table[column]
+        if values.dtype.kind not in "OUT" and not pd.api.types.is_string_dtype(values):
+            continue
+        lengths = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        long = lengths > _EXCEL_MAX_CHARS
+        if not long.any():
+            continue
+        if out is table:
+            out = table.copy()
+        out[column] = out[column].astype(object)
+        for row in np.flatnonzero(long.to_numpy()):
+            text = values.iloc[row]
+            note = f" …[cut: {len(text):,} characters, more than an Excel cell holds; the CSV " \
+                   "export has the whole text]"
+            out.iloc[row, out.columns.get_loc(column)] = \
+                text[: _EXCEL_MAX_CHARS - len(note)] + note
+    return out
 
 
 def _excel_writer(path: Path) -> pd.ExcelWriter:
