@@ -438,3 +438,24 @@ def test_app_and_cli_give_the_same_status_league_reminders_and_review(
         pd.testing.assert_frame_equal(app_sheet, cli_sheet, check_dtype=False)
     rebounds = pd.read_excel(app_book, sheet_name="summary").set_index("metric")
     assert rebounds.loc["rebounds", "2026-09"] > 0
+
+
+def test_a_calendar_warning_is_one_plain_line(tmp_path: Path) -> None:
+    """A deadline in a year chinese_calendar does not know: one line, no Python source line."""
+    cells = grid_cells(120.8, 30.72, 0.01, rows=2, cols=2)
+    config = write_grid_project(tmp_path, cells)
+    url = sqlite_url(tmp_path / "store.sqlite")
+    frame = placed({}, {}).assign(
+        reported_at=local("2035-06-01 09:00"),
+        deadline=pd.Series(pd.NaT, index=range(5), dtype="datetime64[ns, UTC]"))
+    with Store(url) as store:
+        store.import_records(frame, layers=[("grid", "grid")], files=["d.csv"], rows_in=5,
+                             rejected=0)
+    result = invoke(["status", "--as-of", "2035-06-10", "--layer", "grid", "--config",
+                     str(config), "--db", url])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "chinese_calendar" in line]
+    assert lines and all(line.startswith("warning: chinese_calendar has no holidays for 2035")
+                         for line in lines)
+    assert "CalendarFallbackWarning" not in result.output
+    assert "warnings.warn" not in result.output

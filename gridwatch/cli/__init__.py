@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +31,12 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Show a warning as one line for the user (Python's default adds the source line)."""
+    click.echo(f"warning: {message}", err=True)
+
+
 class _Gridwatch(click.Group):
     """The root group: usage errors exit with 1, since 2 means an unreadable input file."""
 
@@ -44,7 +51,9 @@ class _Gridwatch(click.Group):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         try:
-            super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.UsageError as exc:
             exc.show()
             sys.exit(1)
