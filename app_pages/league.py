@@ -8,7 +8,7 @@ import streamlit as st
 
 from app_pages._shared import load
 from gridwatch.supervision.remind import reminder_summary
-from gridwatch.ui.i18n import code_label, tr
+from gridwatch.ui.i18n import code_label, column_labels, tr
 
 ctx = load()
 lang, as_of = ctx.lang, ctx.filters.as_of
@@ -25,12 +25,16 @@ week = st.selectbox(tr("week", lang), weeks, key="l_week")
 layer = ctx.filters.level or ctx.plan.layer
 table = chosen.league(week, layer=layer)
 st.caption(code_label(layer, lang))
-st.dataframe(table, hide_index=True, width="stretch")
+st.dataframe(table.rename(columns=column_labels(table.columns, lang)), hide_index=True,
+             width="stretch")
 
 st.header(tr("reminders", lang))
 reminders = chosen.reminders(as_of)
 if reminders.empty:
     st.info(tr("no_reminders", lang))
 else:
-    st.dataframe(reminder_summary(reminders), hide_index=True, width="stretch")
-    st.dataframe(reminders, hide_index=True, width="stretch")
+    summary = reminder_summary(reminders)
+    st.dataframe(summary.rename(columns=column_labels(summary.columns, lang)), hide_index=True,
+                 width="stretch")
+    st.dataframe(reminders.rename(columns=column_labels(reminders.columns, lang)),
+                 hide_index=True, width="stretch")

@@ -130,6 +130,9 @@ def test_every_page_runs(app_env: None, page: str) -> None:
         assert HOSTILE in set(table["description"])
     if page.endswith("league.py"):
         assert len(at.dataframe[0].value) == 2  # the two counties
+        headers = [set(d.value.columns) for d in at.dataframe]
+        assert {"排名", "名称", "得分", "上周排名"} <= headers[0]  # headers in the user's language
+        assert all({"rank", "score", "responsible_unit"}.isdisjoint(h) for h in headers)
 
 
 def test_upload_ingests_and_offers_rejects(tmp_path: Path,

@@ -24,6 +24,7 @@ from gridwatch.cli import main
 from gridwatch.store.transactional import Store
 from gridwatch.supervision.incidents import group_incidents, parse_duplicate_settings
 from gridwatch.supervision.rebound import find_rebounds, parse_rebound_settings
+from gridwatch.ui.i18n import column_labels
 
 COMMANDS = ("status", "league", "remind", "review")
 
@@ -408,8 +409,14 @@ def test_app_and_cli_give_the_same_status_league_reminders_and_review(
                      lang="en")
     page.selectbox(key="l_week").set_value(week).run()
     assert not page.exception, [e.message for e in page.exception]
-    league_app, summary_app, reminders_app = (d.value for d in page.dataframe)
     league_cli = pd.read_csv(tmp_path / "l.csv", encoding="utf-8-sig", dtype={"area_id": str})
+    reminders_cli = pd.read_csv(tmp_path / "r.csv", encoding="utf-8-sig", dtype=str)
+    # the app shows translated headers: back to the CLI's column names
+    back = {label: name for name, label in column_labels(
+        [*league_cli.columns, *reminders_cli.columns, "overdue"], "en").items()}
+    league_app, summary_app, reminders_app = (d.value.rename(columns=back)
+                                              for d in page.dataframe)
+    assert "Rank" in page.dataframe[0].value.columns  # translated
     assert league_app["week"].iloc[0] == week
     columns = ["area_id", "rank", "score", "previous_rank", "red", "open", "closed",
                "rebounds", "worst"]
@@ -417,7 +424,6 @@ def test_app_and_cli_give_the_same_status_league_reminders_and_review(
         league_app[columns].reset_index(drop=True).astype("float64", errors="ignore"),
         league_cli[columns].astype("float64", errors="ignore"), check_dtype=False)
     assert league_app["rebounds"].sum() > 0  # rebounds reach the app's league now
-    reminders_cli = pd.read_csv(tmp_path / "r.csv", encoding="utf-8-sig", dtype=str)
     assert sorted(reminders_app["issue_id"].astype(str)) == sorted(reminders_cli["issue_id"])
     assert len(summary_app) >= 1
     # review: the app's workbook is the CLI's, sheet by sheet

@@ -7,7 +7,9 @@ translation is visible rather than blank.
 
 from __future__ import annotations
 
-__all__ = ["LANGUAGES", "MESSAGES", "code_label", "tr"]
+from collections.abc import Iterable
+
+__all__ = ["LANGUAGES", "MESSAGES", "code_label", "column_labels", "tr"]
 
 LANGUAGES: dict[str, str] = {"zh": "中文", "en": "English"}
 
@@ -122,6 +124,45 @@ _CODES: dict[str, tuple[str, str]] = {
     "county": ("县（市、区）", "County"), "town": ("乡镇/街道", "Town"),
     "grid": ("网格", "Grid"), "microgrid": ("微网格", "Micro-grid"),
 }
+
+
+#: Column headers of the tables the app shows (league, reminders, problems).
+_COLUMNS: dict[str, tuple[str, str]] = {
+    "week": ("周", "Week"), "rank": ("排名", "Rank"), "area_id": ("编码", "Code"),
+    "area_name": ("名称", "Name"), "score": ("得分", "Score"), "new": ("新增", "New"),
+    "closed": ("办结", "Closed"), "closed_on_time": ("按期办结", "Closed on time"),
+    "closed_late": ("超期办结", "Closed late"), "open": ("在办", "Open"),
+    "red": ("红码", "Red"), "yellow": ("黄码", "Yellow"), "green": ("绿码", "Green"),
+    "overdue_rate": ("超期率", "Overdue rate"), "on_time_rate": ("按期办结率", "On-time rate"),
+    "median_days_to_close": ("办结天数中位数", "Median days to close"),
+    "rebounds": ("反弹", "Rebounds"), "overdue_per_100": ("每百件超期", "Overdue per 100"),
+    "previous_rank": ("上周排名", "Last week's rank"),
+    "rank_change": ("名次变化", "Rank change"), "worst": ("末位", "Worst"),
+    "responsible_unit": ("责任单位", "Responsible unit"), "issue_id": ("问题编号", "Problem"),
+    "category": ("问题类型", "Category"), "reported_at": ("上报时间", "Reported"),
+    "deadline": ("整改期限", "Deadline"), "bucket": ("提醒类别", "Reminder"),
+    "days_overdue": ("超期天数", "Days overdue"),
+    "working_days_left": ("剩余工作日", "Working days left"),
+    "escalation": ("督办级别", "Escalation"), "escalation_label": ("督办文书", "Document"),
+    "address": ("地址", "Address"), "description": ("问题描述", "Description"),
+    "overdue": ("超期", "Overdue"), "due_soon": ("临期", "Due soon"),
+    "max_days_overdue": ("最长超期天数", "Most days overdue"),
+    "reminder_letter": ("提醒函", "Reminder letters"),
+    "assignment_sheet": ("交办单", "Assignment sheets"),
+    "supervision_order": ("督办单", "Supervision orders"), "problems": ("问题数", "Problems"),
+}
+
+
+def column_labels(columns: Iterable[object], lang: str = "zh") -> dict[str, str]:
+    """Header of each known column in ``lang``, for ``DataFrame.rename(columns=...)``.
+
+    Examples
+    --------
+    >>> column_labels(["rank", "score", "x"], "zh")
+    {'rank': '排名', 'score': '得分'}
+    """
+    index = 1 if lang == "en" else 0
+    return {str(c): _COLUMNS[str(c)][index] for c in columns if str(c) in _COLUMNS}
 
 
 def tr(key: str, lang: str = "zh") -> str:
