@@ -191,3 +191,20 @@ def test_copy_equals_the_tables_over_random_import_sequences(tmp_path: Path, see
             do_import(store, frame, observed_at=pd.Timestamp("2024-03-16", tz="UTC")
                       + pd.Timedelta(days=round_no))
             _assert_copy_is_the_store(store)
+
+
+def test_a_copy_that_cannot_be_written_only_warns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    with Store(url) as store:
+        do_import(store, placed_frame(3))
+        folder = store.analytical_copy.folder
+        import shutil
+
+        shutil.rmtree(folder)
+        folder.write_text("a file where the folder should be")  # nothing can be written there
+        with pytest.warns(RuntimeWarning, match="could not be written"):
+            issues, _, run_id = store.analytical()
+        pd.testing.assert_frame_equal(issues, store.issues())
+        with pytest.warns(RuntimeWarning, match="could not be refreshed"):
+            do_import(store, placed_frame(4))  # the import itself is stored
+        assert store.last_run_id() == run_id + 1

@@ -14,7 +14,6 @@ run is recorded on its own.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import warnings
@@ -645,8 +644,13 @@ class Store:
         if found is None:
             issues, history = self.issues(), self.history()
             if copy is not None:
-                with contextlib.suppress(OSError), copy.locked():
-                    copy.write(run_id, issues, history, layers=self._known_layers())
+                try:
+                    with copy.locked():
+                        copy.write(run_id, issues, history, layers=self._known_layers())
+                except Exception as exc:  # a read never fails for want of its cache
+                    warnings.warn(f"the analytical copy of {self._shown!r} could not be written "
+                                  f"({type(exc).__name__}: {exc}); questions read the tables "
+                                  "until it can", RuntimeWarning, stacklevel=2)
         else:
             issues, history = found
         for name in layers or ():
