@@ -1,0 +1,142 @@
+"""The app's view timings in a real browser (not a unit test): headless Chromium, as the
+browser test drives it, over a project and store given on the command line.
+
+Starts ``streamlit run app.py`` on a free loopback port with ``GRIDWATCH_CONFIG`` and
+``GRIDWATCH_DB``, then times, from navigation to the figures (and, on map pages, the Leaflet
+polygons) on screen:
+
+- the first view after the server starts (it builds the supervision context),
+- the overview again, a filter change (the grid level), a drill-down into one town,
+- the league, trends and problems pages;
+
+and prints the server's peak resident memory (``VmHWM``). Every non-loopback request is
+aborted and counted (it must stay 0).
+
+Run::
+
+    .venv/bin/python benchmarks/app_views.py --config /work/scale/bench/demo/gridwatch.toml \\
+        --db sqlite:////work/scale/bench/store.sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _peak_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def _wait_for_map(page, timeout_s: float) -> None:
+    """Until a map frame shows Leaflet polygons."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in page.frames:
+            if "streamlit_folium" not in frame.url and "component" not in frame.url:
+                continue
+            try:
+                if frame.query_selector("path.leaflet-interactive"):
+                    return
+            except Exception:  # a frame a rerun detached: look again
+                continue
+        page.wait_for_timeout(100)
+    raise TimeoutError("the map drew no polygon in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--town", default=None, help="Town id to drill into (default: first).")
+    args = parser.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    port = _free_port()
+    env = {**os.environ, "GRIDWATCH_CONFIG": args.config, "GRIDWATCH_DB": args.db}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    outside: list[str] = []
+    timings: list[tuple[str, float]] = []
+    try:
+        for _ in range(200):
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.3)
+
+        def route(handle) -> None:
+            host = urlsplit(handle.request.url).hostname or ""
+            if handle.request.url.startswith(("http:", "https:", "ws:", "wss:")) and \
+                    host not in LOOPBACK:
+                outside.append(handle.request.url)
+                handle.abort()
+            else:
+                handle.continue_()
+
+        with sync_playwright() as play:
+            browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
+            page.route("**/*", route)
+
+            def view(name: str, path: str, *, text: str, with_map: bool) -> None:
+                start = time.perf_counter()
+                page.goto(f"{url}{path}", wait_until="domcontentloaded")
+                page.get_by_text(text).first.wait_for(timeout=600_000)
+                if with_map:
+                    _wait_for_map(page, 600)
+                timings.append((name, time.perf_counter() - start))
+
+            view("first view after start", "/?level=town", text="办结率", with_map=True)
+            view("overview again", "/?level=town", text="办结率", with_map=True)
+            view("filter: grid level", "/?level=grid", text="办结率", with_map=True)
+            town = args.town or "330402001"
+            view(f"drill into town {town}", f"/?level=town&area={town}", text="办结率",
+                 with_map=True)
+            view("league and reminders", "/league?level=town", text="周亮晒", with_map=False)
+            view("trends", "/trends?level=town", text="每周新增（按类型）", with_map=False)
+            view("problems table", "/problems?level=town", text="筛选后的问题", with_map=False)
+            browser.close()
+        peak = _peak_mb(server.pid)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+    print(f"{'view':<40} {'seconds':>8}")
+    for name, seconds in timings:
+        print(f"{name:<40} {seconds:8.2f}")
+    print(f"server peak memory: {peak:,.0f} MB; requests off this machine: {len(outside)}")
+
+
+if __name__ == "__main__":
+    main()
