@@ -94,3 +94,16 @@ def test_last_export_is_a_local_date_of_the_projects_time_zone(tmp_path: Path) -
     assert ctx.timezone == "America/New_York"
     assert ctx.last_export == dt.date(2026, 2, 28)
     assert ctx.run_id == 1 and len(ctx.issues) == 5
+
+
+def test_overdue_is_the_red_code_of_the_full_evaluation() -> None:
+    issues = _issues(60)
+    issues["deadline"] = (issues["reported_at"] + pd.Timedelta(days=5)).where(
+        np.arange(60) % 4 != 0)  # some without a deadline
+    ctx = SupervisionContext.from_frames(issues)
+    sub = ctx.restrict(ctx.issues["category"] == "air")
+    for context in (ctx, sub):
+        for day in ("2026-02-28", "2026-03-08", "2026-03-20", "2026-04-30"):
+            red = (context.evaluate(day)["code"] == "red").fillna(False).to_numpy(dtype=bool)
+            np.testing.assert_array_equal(context.overdue(day), red)
+    assert ctx.overdue("2026-03-20").any()

@@ -312,6 +312,22 @@ class SupervisionContext:
             self._memo[key] = result
         return result
 
+    def overdue(self, as_of: Any) -> np.ndarray:
+        """Which problems are red (open and past their deadline) as of a local date: the
+        ``code == "red"`` of :meth:`evaluate`, without the rest of the evaluation (for series
+        of dates, such as the weekly trend)."""
+        from gridwatch.supervision.calendar import local_dates
+        from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, status_as_of
+
+        day = parse_as_of(as_of)
+        state = status_as_of(self.issues, as_of_cutoff(day, self.timezone), self.history,
+                             events=self.events)
+        due = self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
+                                                         self.timezone))
+        is_open = state["known"].to_numpy(dtype=bool) & ~state["closed"].to_numpy(dtype=bool)
+        result: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
+        return result
+
     def restrict(self, keep: pd.Series | np.ndarray) -> SupervisionContext:
         """The same context over a subset of the problems (a filter of the app).
 

@@ -546,8 +546,7 @@ def weekly_trend(context: SupervisionContext, *, as_of: dt.date,
     category = subset["category"].astype("str").to_numpy(dtype=object)
     for start in starts:
         end = min(start + dt.timedelta(days=6), as_of)
-        ev = context.evaluate(end)
-        red = ev["code"].astype("str").fillna("").to_numpy(dtype=object) == "red"
+        red = context.overdue(end)
         new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
         year, week, _ = start.isocalendar()
         for cat in categories:
