@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_as_of",
     "parse_as_of",
     "parse_asof_settings",
+    "state_arrays",
     "status_as_of",
 ]
 
@@ -135,12 +136,28 @@ def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
         Same index: ``known`` (reported before the cutoff), ``status`` (str, NA when not known),
         ``closed`` (bool), ``closed_at`` (closing time if closed then, else NaT).
     """
+    known, status, closed, close_ns = state_arrays(issues, cutoff, history, events=events)
+    return pd.DataFrame({
+        "known": known,
+        "status": pd.Series(status, index=issues.index, dtype="str"),
+        "closed": closed,
+        "closed_at": pd.Series(close_ns, index=issues.index).dt.tz_localize("UTC")
+        .astype("datetime64[ns, UTC]"),
+    }, index=issues.index)
+
+
+def state_arrays(issues: pd.DataFrame, cutoff: pd.Timestamp,
+                 history: pd.DataFrame | None = None, *, events: StatusEvents | None = None,
+                 with_status: bool = True,
+                 ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+    """:func:`status_as_of` as arrays: ``known``, ``status`` (object, or ``None`` without
+    ``with_status``), ``closed`` and ``closed_at`` (``datetime64[ns]``, UTC, NaT if open)."""
     reported = pd.to_datetime(issues["reported_at"], utc=True)
     closed_rec = (pd.to_datetime(issues["closed_at"], utc=True) if "closed_at" in issues
                   else pd.Series(pd.NaT, index=issues.index, dtype="datetime64[ns, UTC]"))
     known = (reported < cutoff).to_numpy()
     rec_closed = (closed_rec < cutoff).to_numpy(dtype=bool, na_value=False)
-    status = np.where(rec_closed, "closed", "reported").astype(object)
+    status = np.where(rec_closed, "closed", "reported").astype(object) if with_status else None
     closed = rec_closed.copy()
     close_ns = closed_rec.to_numpy(dtype="datetime64[ns]").copy()
     close_ns[~rec_closed] = np.datetime64("NaT")
@@ -149,24 +166,20 @@ def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
     if events is not None:
         has, code, last_close = events.state_before(cutoff)
         if has.any():
-            labels = np.array([*events.labels, None], dtype=object)  # code -1: no status
             hist_closed = np.isin(code[has], [events.labels.index(s) for s in CLOSED_STATUSES])
-            status[has] = labels[code[has]]
+            if status is not None:
+                labels = np.array([*events.labels, None], dtype=object)  # code -1: no status
+                status[has] = labels[code[has]]
             closed[has] = hist_closed
             from_history = np.where(last_close[has] >= 0, last_close[has],
                                     np.datetime64("NaT").view("int64")).view("datetime64[ns]")
             own = close_ns[has]
             close_ns[has] = np.where(~np.isnat(own) & hist_closed, own, from_history)
-    status[~known] = None
+    if status is not None:
+        status[~known] = None
     closed &= known
     close_ns[~closed] = np.datetime64("NaT")
-    return pd.DataFrame({
-        "known": known,
-        "status": pd.Series(status, index=issues.index, dtype="str"),
-        "closed": closed,
-        "closed_at": pd.Series(close_ns, index=issues.index).dt.tz_localize("UTC")
-        .astype("datetime64[ns, UTC]"),
-    }, index=issues.index)
+    return known, status, closed, close_ns
 
 
 def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | None = None,

@@ -317,14 +317,14 @@ class SupervisionContext:
         ``code == "red"`` of :meth:`evaluate`, without the rest of the evaluation (for series
         of dates, such as the weekly trend)."""
         from gridwatch.supervision.calendar import local_dates
-        from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, status_as_of
+        from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, state_arrays
 
         day = parse_as_of(as_of)
-        state = status_as_of(self.issues, as_of_cutoff(day, self.timezone), self.history,
-                             events=self.events)
+        known, _, closed, _ = state_arrays(self.issues, as_of_cutoff(day, self.timezone),
+                                           self.history, events=self.events, with_status=False)
         due = self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
                                                          self.timezone))
-        is_open = state["known"].to_numpy(dtype=bool) & ~state["closed"].to_numpy(dtype=bool)
+        is_open = known & ~closed
         result: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
         return result
 

@@ -540,19 +540,24 @@ def weekly_trend(context: SupervisionContext, *, as_of: dt.date,
         return pd.DataFrame(columns=["week", "week_end", "category", "new", "overdue"])
     monday = as_of - dt.timedelta(days=as_of.weekday())
     starts = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
-    categories = [c for c in CATEGORIES if c in set(subset["category"].astype("str"))]
+    # categories as integer codes: counts per week by bincount, no string compared per row
+    codes, uniques = pd.factorize(subset["category"].astype("str"), use_na_sentinel=True)
+    present = {str(u): i for i, u in enumerate(uniques)}
+    categories = [c for c in CATEGORIES if c in present]
     rows: list[dict[str, Any]] = []
     days = _local_days(subset["reported_at"], context.timezone)
-    category = subset["category"].astype("str").to_numpy(dtype=object)
+    valid = codes >= 0
     for start in starts:
         end = min(start + dt.timedelta(days=6), as_of)
         red = context.overdue(end)
         new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
+        new_counts = np.bincount(codes[new & valid], minlength=len(uniques))
+        red_counts = np.bincount(codes[red & valid], minlength=len(uniques))
         year, week, _ = start.isocalendar()
         for cat in categories:
-            in_cat = category == cat
             rows.append({"week": f"{year}-W{week:02d}", "week_end": end, "category": cat,
-                         "new": int((new & in_cat).sum()), "overdue": int((red & in_cat).sum())})
+                         "new": int(new_counts[present[cat]]),
+                         "overdue": int(red_counts[present[cat]])})
     return pd.DataFrame(rows)
 
 
