@@ -27,4 +27,4 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 clean-demo:
-	rm -rf data/demo/generated data/gridwatch.sqlite data/gridwatch.sqlite-*
+	rm -rf data/demo/generated data/gridwatch.sqlite data/gridwatch.sqlite-* data/gridwatch.sqlite.columns

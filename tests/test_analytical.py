@@ -208,3 +208,20 @@ def test_a_copy_that_cannot_be_written_only_warns(tmp_path: Path) -> None:
         with pytest.warns(RuntimeWarning, match="could not be refreshed"):
             do_import(store, placed_frame(4))  # the import itself is stored
         assert store.last_run_id() == run_id + 1
+
+
+def test_a_copy_left_by_another_store_at_the_same_place_is_replaced(tmp_path: Path) -> None:
+    import time
+
+    path = tmp_path / "store.sqlite"
+    with Store(f"sqlite:///{path}") as store:
+        for _ in range(3):
+            do_import(store, placed_frame(5))
+    for leftover in tmp_path.glob("store.sqlite*"):
+        if leftover.is_file():
+            leftover.unlink()  # the store is deleted; its copy (of run 3) stays behind
+    time.sleep(0.01)
+    with Store(f"sqlite:///{path}") as store:  # a new store at the same place: run 1
+        do_import(store, placed_frame(2, prefix="B"))
+        assert store.analytical_copy.current().run_id == 1
+        _assert_copy_is_the_store(store)

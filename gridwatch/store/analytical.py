@@ -17,7 +17,7 @@ Layout of the folder::
 
     CURRENT                  name of the sub-folder in use, e.g. ``r000012-5f3a9c``
     r000012-5f3a9c/
-        meta.json            {"version", "run_id", "rows", "layers"}
+        meta.json            {"version", "store", "run_id", "rows", "layers"}
         issues.parquet       Store.issues() of that run
         history.parquet      Store.history() of that run
         derived-<key>.parquet  derived columns for one settings fingerprint
@@ -65,10 +65,15 @@ class AnalyticalCopy:
     ----------
     folder
         Where the versions live; one folder per store.
+    store_id
+        The identity of the store (see ``Store.analytical_copy``).
     """
 
-    def __init__(self, folder: str | os.PathLike[str]) -> None:
+    def __init__(self, folder: str | os.PathLike[str], *, store_id: str = "") -> None:
         self.folder = Path(folder)
+        #: Which store the copy is of: a copy left by another store at the same place (a
+        #: store file deleted and made again) is never read, and is replaced.
+        self.store_id = store_id
 
     def __repr__(self) -> str:
         return f"AnalyticalCopy({str(self.folder)!r})"
@@ -82,7 +87,8 @@ class AnalyticalCopy:
             meta = json.loads((self.folder / name / _META).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(meta, dict) or meta.get("version") != COPY_VERSION:
+        if not isinstance(meta, dict) or meta.get("version") != COPY_VERSION \
+                or meta.get("store") != self.store_id:
             return None
         try:
             return CopyVersion(run_id=int(meta["run_id"]), folder=self.folder / name,
@@ -145,8 +151,8 @@ class AnalyticalCopy:
         try:
             issues.to_parquet(staging / "issues.parquet", index=False)
             history.to_parquet(staging / "history.parquet", index=False)
-            meta = {"version": COPY_VERSION, "run_id": int(run_id), "rows": len(issues),
-                    "layers": list(layers)}
+            meta = {"version": COPY_VERSION, "store": self.store_id, "run_id": int(run_id),
+                    "rows": len(issues), "layers": list(layers)}
             (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
             staging.rename(self.folder / name)
         except BaseException:

@@ -620,11 +620,21 @@ class Store:
 
             key = hashlib.sha256(f"{self._shown}|{self.schema}".encode()).hexdigest()[:16]
             base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-            return AnalyticalCopy(base / "gridwatch" / "columns" / key)
-        database = self._engine.url.database
-        if not database or database == ":memory:":
-            return None
-        return AnalyticalCopy(Path(database).with_name(Path(database).name + ".columns"))
+            folder = base / "gridwatch" / "columns" / key
+        else:
+            database = self._engine.url.database
+            if not database or database == ":memory:":
+                return None
+            folder = Path(database).with_name(Path(database).name + ".columns")
+        return AnalyticalCopy(folder, store_id=self._identity())
+
+    def _identity(self) -> str:
+        """What tells this store from another made at the same place: when its first run
+        started (empty before any run)."""
+        runs = self._t["runs"]
+        with self._engine.connect() as conn, conn.begin():
+            first = conn.execute(sa.select(sa.func.min(runs.c.started_at))).scalar()
+        return "" if first is None else str(first)
 
     def analytical(self, *, layers: Sequence[str] | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame, int]:
