@@ -49,6 +49,8 @@ class RunSummary:
     grid_mismatch: int
     unassigned: dict[str, int] = field(default_factory=dict)
     reject_reasons: dict[str, int] = field(default_factory=dict)
+    #: Rows older than what the store had seen of them (the newer state was kept).
+    older: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -131,6 +133,7 @@ def run_ingest(
         updated=counts.updated,
         unchanged=counts.unchanged,
         status_changes=counts.status_changes,
+        older=counts.older,
         duplicates=result.duplicates,
         swapped_fixed=int((flags == "swapped").sum()),
         grid_placed=int((flags == "grid_point").sum()),

@@ -513,3 +513,30 @@ def test_concurrent_imports_are_serialised_and_keep_a_true_history(store_url: st
         previous = rows["previous_status"].tolist()
         assert pd.isna(previous[0])
         assert previous[1:] == rows["status"].tolist()[:-1]
+
+
+def test_an_older_export_never_overwrites_a_newer_one(store_url: str) -> None:
+    """Importing the 31 October snapshot, then the 25 October one: the store keeps the newer
+    state and history, and the run counts the rows that were older."""
+    newer = placed_frame(4)
+    newer["status"] = ["closed", "rectifying", "assigned", "closed"]
+    newer["closed_at"] = pd.Series(T0 + pd.Timedelta(days=6), index=newer.index).where(
+        newer["status"] == "closed")
+    stale = placed_frame(5)  # four known problems as they were before, and one new
+    stale["status"] = ["rectifying", "assigned", "assigned", "rectifying", "reported"]
+    with Store(store_url) as store:
+        do_import(store, placed_frame(4), observed_at=T0)
+        do_import(store, newer, observed_at=T0 + pd.Timedelta(days=16))
+        before_issues, before_history = store.issues(), store.history()
+        counts = do_import(store, stale, observed_at=T0 + pd.Timedelta(days=10))
+        after_issues, after_history = store.issues(), store.history()
+        again = do_import(store, newer, observed_at=T0 + pd.Timedelta(days=16))
+    assert (counts.older, counts.inserted, counts.updated, counts.unchanged) == (4, 1, 0, 0)
+    kept = after_issues[after_issues["issue_id"].isin(newer["issue_id"])]
+    pd.testing.assert_frame_equal(kept.reset_index(drop=True),
+                                  before_issues.reset_index(drop=True))
+    assert after_issues.set_index("issue_id").loc["A1", "status"] == "closed"
+    added = after_history[~after_history["id"].isin(before_history["id"])]
+    assert added["issue_id"].tolist() == ["A5"]  # only the new problem's first status
+    # the same export again, observed at the same time, is unchanged, not older
+    assert (again.older, again.unchanged) == (0, 4)

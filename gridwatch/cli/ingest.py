@@ -95,6 +95,9 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
                f"accepted + {summary.rejected:,} rejected")
     click.echo(f"stored: {summary.inserted:,} new, {summary.updated:,} updated, "
                f"{summary.unchanged:,} unchanged, {summary.status_changes:,} status changes")
+    if summary.older:
+        click.echo(f"older than what the store had seen (the newer state kept): "
+                   f"{summary.older:,}")
     if summary.duplicates:
         click.echo(f"duplicate issue ids superseded by a later row: {summary.duplicates:,}")
     if summary.swapped_fixed or summary.grid_placed:

@@ -53,7 +53,9 @@ class ImportCounts:
     """What one import did to the store.
 
     ``status_changes`` counts existing problems whose status changed; the first status of a new
-    problem is also written to the history but counted in ``inserted``.
+    problem is also written to the history but counted in ``inserted``. ``older`` counts rows
+    of an export older than what the store has already seen of them: they change nothing (the
+    newer state stays current, and its history is not rewritten).
     """
 
     run_id: int
@@ -61,6 +63,7 @@ class ImportCounts:
     updated: int
     unchanged: int
     status_changes: int
+    older: int = 0
 
 
 class Store:
@@ -308,13 +311,17 @@ class Store:
                                   .returning(t["runs"].c.run_id)).scalar_one())
         old = self._existing(conn, prep.ids).reindex(prep.ids)
         known = old["content_hash"].notna().to_numpy()
-        same = known & (old["content_hash"].to_numpy() == prep.hashes)
-        changed = known & ~same
+        # an export older than what the store has seen of a problem never overwrites it
+        last_seen = _s.utc_times(old["last_seen_at"])
+        older = known & (last_seen > pd.Timestamp(seen).tz_localize("UTC")).to_numpy(
+            dtype=bool, na_value=False)
+        same = known & ~older & (old["content_hash"].to_numpy() == prep.hashes)
+        changed = known & ~same & ~older
         old_status = old["status"].to_numpy(dtype=object)
         status = prep.issues["status"].to_numpy(dtype=object)
         moved = changed & (pd.Series(old_status).fillna("\x00").to_numpy()
                            != pd.Series(status).fillna("\x00").to_numpy())
-        write = ~same
+        write = ~same & ~older
         total, done = len(prep.ids), 0
 
         sqlite = self.backend == "sqlite"
@@ -341,7 +348,7 @@ class Store:
         self._write_layers(conn, layer_kinds)
         counts = ImportCounts(run_id=run_id, inserted=int((~known).sum()),
                               updated=int(changed.sum()), unchanged=int(same.sum()),
-                              status_changes=int(moved.sum()))
+                              status_changes=int(moved.sum()), older=int(older.sum()))
         runs = t["runs"]
         conn.execute(runs.update().where(runs.c.run_id == run_id).values(
             inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
@@ -350,9 +357,11 @@ class Store:
                                 empty_before=bool(empty_before))
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
-        """Hash and status of the stored problems among ``ids``, indexed by issue_id."""
+        """Hash, status and last sighting of the stored problems among ``ids``, indexed by
+        issue_id."""
         issues = self._t["issues"]
-        query = sa.select(issues.c.issue_id, issues.c.content_hash, issues.c.status)
+        query = sa.select(issues.c.issue_id, issues.c.content_hash, issues.c.status,
+                          issues.c.last_seen_at)
         stored = conn.execute(sa.select(sa.func.count()).select_from(issues)).scalar_one()
         if len(ids) * 4 >= stored:  # a large import: one scan beats many IN lists
             rows = _s.fetch(conn, query)
@@ -360,7 +369,7 @@ class Store:
             rows = []
             for chunk in _chunks(ids, _IN_CLAUSE):
                 rows += conn.execute(query.where(issues.c.issue_id.in_(chunk))).all()
-        frame = _frame(rows, ("issue_id", "content_hash", "status"))
+        frame = _frame(rows, ("issue_id", "content_hash", "status", "last_seen_at"))
         return frame.set_index("issue_id")
 
     def _write_history(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
