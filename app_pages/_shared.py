@@ -120,10 +120,6 @@ def view_layer(path: str, name: str) -> gpd.GeoDataFrame:
     return views.simplify_layer(layers(path)[name], views.SIMPLIFY_M.get(kind, 20.0))
 
 
-def layer_names(path: str) -> tuple[str, ...]:
-    return tuple(spec.name for spec in config(path).layers)
-
-
 def stamp(db_url: str) -> int:
     """The last run id: cached data is keyed on it, so an upload refreshes every page."""
     from gridwatch.store import Store

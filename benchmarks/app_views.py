@@ -27,11 +27,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from test_browser import CHROMIUM, CHROMIUM_ARGS, LOOPBACK, _free_port  # noqa: E402
+from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, block_outside  # noqa: E402
 
 
 def _peak_mb(pid: int) -> float:
@@ -83,19 +82,10 @@ def main() -> None:
             except OSError:
                 time.sleep(0.3)
 
-        def route(handle) -> None:
-            host = urlsplit(handle.request.url).hostname or ""
-            if handle.request.url.startswith(("http:", "https:", "ws:", "wss:")) and \
-                    host not in LOOPBACK:
-                outside.append(handle.request.url)
-                handle.abort()
-            else:
-                handle.continue_()
-
         with sync_playwright() as play:
             browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
-            page.route("**/*", route)
+            page.route("**/*", block_outside(outside))
 
             def view(name: str, path: str, *, text: str, with_map: bool) -> None:
                 start = time.perf_counter()

@@ -59,6 +59,21 @@ OPEN_HOSTILE_POPUP = """
 """
 
 
+def block_outside(outside: list[str]):
+    """A Playwright route handler that aborts every request off this machine and notes it."""
+
+    def route(handle) -> None:
+        host = urlsplit(handle.request.url).hostname or ""
+        if handle.request.url.startswith(("http:", "https:", "ws:", "wss:")) and \
+                host not in LOOPBACK:
+            outside.append(handle.request.url)
+            handle.abort()
+        else:
+            handle.continue_()
+
+    return route
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,14 +125,7 @@ def test_map_draws_offline_and_user_text_stays_text(app_url: str, tmp_path: Path
     outside: list[str] = []
     dialogs: list[str] = []
 
-    def route(handle) -> None:
-        host = urlsplit(handle.request.url).hostname or ""
-        if handle.request.url.startswith(("http:", "https:", "ws:", "wss:")) and \
-                host not in LOOPBACK:
-            outside.append(handle.request.url)
-            handle.abort()
-        else:
-            handle.continue_()
+    route = block_outside(outside)
 
     with sync_playwright() as play:
         browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)

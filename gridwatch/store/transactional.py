@@ -502,8 +502,7 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def issues(self, *, layers: Sequence[str] | None = None,
-               written_in_run: int | None = None) -> pd.DataFrame:
+    def issues(self, *, layers: Sequence[str] | None = None) -> pd.DataFrame:
         """Return the stored problems as one wide frame, ordered by ``issue_id``.
 
         Parameters
@@ -511,8 +510,6 @@ class Store:
         layers
             Layers whose placement columns to add, in this order; default every layer the
             store knows. A layer the store does not know gives an all-missing ``<layer>_id``.
-        written_in_run
-            Only the problems that run inserted or changed.
 
         Returns
         -------
@@ -526,10 +523,6 @@ class Store:
         area_names = ("issue_id", "layer", "area_id", "inside", "near", "distance_m")
         select_issues = sa.select(*(issues.c[c] for c in ISSUE_COLUMNS))
         select_areas = sa.select(*(areas.c[c] for c in area_names))
-        if written_in_run is not None:
-            select_issues = select_issues.where(issues.c.last_run_id == written_in_run)
-            select_areas = select_areas.where(areas.c.issue_id.in_(
-                sa.select(issues.c.issue_id).where(issues.c.last_run_id == written_in_run)))
         with self._engine.connect() as conn, conn.begin():
             # byte order on every backend (PostgreSQL would follow its locale's collation)
             order = issues.c.issue_id.collate("C") if self.postgis else issues.c.issue_id

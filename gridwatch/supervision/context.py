@@ -267,10 +267,12 @@ class SupervisionContext:
         :attr:`issues`). Figures shown anywhere are counted over these rows."""
         from gridwatch.supervision.incidents import incident_primary
 
-        incidents = self.incidents
-        if incidents is None:
-            return pd.Series(True, index=self.issues.index)
-        return pd.Series(incident_primary(incidents), index=self.issues.index)
+        def compute() -> pd.Series:
+            incidents = self.incidents
+            if incidents is None:
+                return pd.Series(True, index=self.issues.index)
+            return pd.Series(incident_primary(incidents), index=self.issues.index)
+        return self._once("counted", compute)
 
     @property
     def events(self) -> StatusEvents:
