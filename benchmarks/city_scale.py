@@ -55,10 +55,10 @@ def _baseline_status(db: Path, as_of: str) -> float:
 
     start = time.perf_counter()
     with sqlite3.connect(db) as conn:
+        (grid,) = conn.execute("SELECT position FROM layers WHERE name = 'grid'").fetchone()
         frame = pd.read_sql(
-            "SELECT i.issue_id, i.reported_at, i.closed_at, i.status, a.area_id AS grid_id "
-            "FROM issues i LEFT JOIN issue_areas a ON a.issue_id = i.issue_id "
-            "AND a.layer = 'grid'", conn)
+            f"SELECT i.issue_id, i.reported_at, i.closed_at, i.status, p.area_{grid} AS grid_id "
+            "FROM issues i LEFT JOIN issue_places p ON p.issue_id = i.issue_id", conn)
     frame["reported_at"] = pd.to_datetime(frame["reported_at"], utc=True, format="ISO8601")
     frame["closed_at"] = pd.to_datetime(frame["closed_at"], utc=True, format="ISO8601")
     cutoff = pd.Timestamp(as_of, tz="Asia/Shanghai").tz_convert("UTC") + pd.Timedelta(days=1)

@@ -69,8 +69,7 @@ def snapshot(store: Store) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Everything an import may touch, apart from the runs."""
     with store.engine.connect() as conn:
         areas = pd.DataFrame(conn.execute(sa.text(
-            "SELECT issue_id, layer, area_id, inside, near, distance_m FROM issue_areas "
-            "ORDER BY issue_id, layer")).all())
+            "SELECT * FROM issue_places ORDER BY issue_id")).all())
     return store.issues(), store.history(), areas
 
 
@@ -169,7 +168,7 @@ def test_areas_pivot_round_trip(store_url: str) -> None:
         after = store.issues()
         with store.engine.connect() as conn:
             per_issue = dict(conn.execute(sa.text(
-                "SELECT issue_id, count(*) FROM issue_areas GROUP BY issue_id")).all())
+                "SELECT issue_id, count(*) FROM issue_places GROUP BY issue_id")).all())
     placement = ["county_id", "grid_id", "redline_id", "in_redline", "near_redline",
                  "redline_dist_m"]
     assert list(issues.columns[-len(placement):]) == placement
@@ -183,9 +182,47 @@ def test_areas_pivot_round_trip(store_url: str) -> None:
     assert list(only_grid.columns[-2:]) == ["grid_id", "basin_id"]
     assert only_grid["basin_id"].isna().all() and "county_id" not in only_grid.columns
     assert counts.updated == 1
-    assert per_issue == {f"A{i}": 3 for i in range(1, 5)}  # replaced, not added
+    assert per_issue == {f"A{i}": 1 for i in range(1, 5)}  # replaced, not added
     assert after.loc[0, "grid_id"] == "G8" and pd.isna(after.loc[0, "redline_id"])
     assert not after.loc[0, "in_redline"] and after.loc[0, "redline_dist_m"] == 42.0
+
+
+def _to_version_1(store: Store) -> None:
+    """Turn a store into the first round's layout: placement in the long table issue_areas
+    (one row per problem and layer), schema version 1."""
+    with store.engine.begin() as conn:
+        positions = conn.execute(sa.text("SELECT name, position FROM layers")).all()
+        conn.execute(sa.text(
+            "CREATE TABLE issue_areas (issue_id TEXT REFERENCES issues (issue_id) ON DELETE "
+            "CASCADE, layer TEXT, area_id TEXT, inside BOOLEAN, near BOOLEAN, distance_m "
+            "DOUBLE PRECISION, PRIMARY KEY (issue_id, layer))"))
+        for name, p in positions:
+            conn.execute(sa.text(
+                f"INSERT INTO issue_areas SELECT issue_id, :name, area_{p}, inside_{p}, "
+                f"near_{p}, distance_{p} FROM issue_places WHERE area_{p} IS NOT NULL "
+                f"OR inside_{p} IS NOT NULL OR distance_{p} IS NOT NULL"), {"name": name})
+        conn.execute(sa.text("DROP TABLE issue_places"))
+        conn.execute(sa.text("UPDATE meta SET value = '1' WHERE key = 'schema_version'"))
+
+
+def test_a_version_1_store_is_migrated_on_open(store_url: str) -> None:
+    frame = placed_frame(4)
+    with Store(store_url) as store:
+        do_import(store, frame)
+        issues, history = store.issues(), store.history()
+        _to_version_1(store)
+    with Store(store_url) as store:  # migrates: issue_areas into issue_places
+        pd.testing.assert_frame_equal(store.issues(), issues)
+        pd.testing.assert_frame_equal(store.history(), history)
+        with store.engine.connect() as conn:
+            version = conn.execute(sa.text(
+                "SELECT value FROM meta WHERE key = 'schema_version'")).scalar()
+            tables = set(sa.inspect(conn).get_table_names(schema=store.schema))
+        moved = frame.copy()
+        moved.loc[0, "grid_id"] = "G8"
+        counts = do_import(store, moved)  # and takes imports as before
+        assert counts.updated == 1 and store.issues().loc[0, "grid_id"] == "G8"
+    assert version == "2" and "issue_areas" not in tables and "issue_places" in tables
 
 
 def test_layer_specs_are_accepted(store_url: str, tmp_path: Path) -> None:

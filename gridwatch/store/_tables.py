@@ -8,6 +8,7 @@ keep microseconds, as both databases do.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -26,7 +27,8 @@ from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, STATUSES
 
 __all__: list[str] = []
 
-SCHEMA_VERSION = 1
+#: 2: placement in ``issue_places`` (one row per problem) instead of the long ``issue_areas``.
+SCHEMA_VERSION = 2
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
 WRITE_OPTION = "gridwatch_write"
 FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat")
@@ -95,16 +97,13 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         issue_cols.append(sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=True)))
     # WITHOUT ROWID (SQLite): a text primary key then needs one B-tree, not two.
     issues = sa.Table("issues", metadata, *issue_cols, sqlite_with_rowid=False)
-    areas = sa.Table(
-        "issue_areas", metadata,
+    # One row per problem, four columns per layer (added as layers appear, named by the
+    # layer's position in ``layers``): a long (issue_id, layer) table held six rows per problem
+    # and took most of a large import's time.
+    places = sa.Table(
+        "issue_places", metadata,
         sa.Column("issue_id", sa.Text, sa.ForeignKey(issues.c.issue_id, ondelete="CASCADE"),
                   primary_key=True),
-        sa.Column("layer", sa.Text, primary_key=True),
-        sa.Column("area_id", sa.Text),
-        sa.Column("inside", sa.Boolean),
-        sa.Column("near", sa.Boolean),
-        sa.Column("distance_m", sa.Float),
-        sa.Index("ix_issue_areas_layer_area", "layer", "area_id"),
         sqlite_with_rowid=False,
     )
     history = sa.Table(
@@ -125,8 +124,46 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("kind", sa.Text),
         sa.Column("position", sa.Integer, nullable=False),
     )
-    return {"meta": meta, "runs": runs, "issues": issues, "issue_areas": areas,
+    return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
             "status_history": history, "layers": layers}
+
+
+#: Per layer: (column prefix, field of ``Prepared.areas``, SQL type).
+PLACE_FIELDS: tuple[tuple[str, str, str], ...] = (
+    ("area", "area_id", "TEXT"),
+    ("inside", "inside", "BOOLEAN"),
+    ("near", "near", "BOOLEAN"),
+    ("distance", "distance_m", "DOUBLE PRECISION"),
+)
+
+
+def place_column(prefix: str, position: int) -> str:
+    """Name of a layer's column in ``issue_places`` (``area_3``: the area id of the layer at
+    position 3 of ``layers``)."""
+    return f"{prefix}_{position}"
+
+
+def places_table(metadata: sa.MetaData, positions: Sequence[int]) -> sa.Table:
+    """``issue_places`` with the columns of the layers at ``positions`` (for statements; the
+    columns themselves are added by :func:`add_place_columns`)."""
+    types: dict[str, Any] = {"TEXT": sa.Text, "BOOLEAN": sa.Boolean,
+                             "DOUBLE PRECISION": sa.Float}
+    return sa.Table(
+        "issue_places", metadata,
+        sa.Column("issue_id", sa.Text, primary_key=True),
+        *(sa.Column(place_column(prefix, p), types[sql_type]())
+          for p in positions for prefix, _, sql_type in PLACE_FIELDS),
+    )
+
+
+def add_place_columns(conn: sa.Connection, places: sa.Table, position: int) -> None:
+    """Add the columns of the layer at ``position`` to ``issue_places`` (in the caller's
+    transaction; both backends roll ``ALTER TABLE`` back with it)."""
+    qualified = conn.dialect.identifier_preparer.format_table(places)
+    for prefix, _, sql_type in PLACE_FIELDS:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {qualified} ADD COLUMN {place_column(prefix, position)} {sql_type}")
+
 
 
 def create_engine(url: str, *, busy_timeout_s: float) -> Engine:
@@ -314,6 +351,10 @@ def text_column(values: pd.Series) -> np.ndarray:
     NUL characters are removed: PostgreSQL cannot keep them in text, and both backends stay
     alike.
     """
+    if isinstance(values.dtype, pd.StringDtype):  # already text: one conversion, no str()
+        if values.str.contains("\x00", regex=False).any():
+            values = values.str.replace("\x00", "", regex=False)
+        return values.to_numpy(dtype=object, na_value=None)
     missing = pd.isna(values).to_numpy()
     text = values.astype(object).where(~missing, "").astype(str)
     if text.str.contains("\x00", regex=False).any():
@@ -350,7 +391,13 @@ def driver_values(values: pd.Series | np.ndarray, *, sqlite: bool) -> list[Any]:
     if array.dtype.kind == "M":
         missing = np.isnat(array)
         if sqlite:
-            text = np.char.replace(np.datetime_as_string(array, unit="us"), "T", " ")
+            text = np.datetime_as_string(array.astype("datetime64[us]"), unit="us")
+            # "2026-10-28T08:00:00.000000" -> "... 08:00..." in place: the 'T' is always
+            # character 10 of these fixed-width strings (years 1678-2261, see DATE_LIMITS)
+            if text.dtype.itemsize // 4 == 26:
+                text.view(np.uint32).reshape(len(text), 26)[:, 10] = ord(" ")
+            else:
+                text = np.char.replace(text, "T", " ")
             out = text.astype(object)
         else:
             out = array.astype("datetime64[us]").astype(object)

@@ -7,9 +7,9 @@ SQLAlchemy Core is used throughout, so both backends run the same statements.
 
 An import is one transaction: problems are upserted by ``issue_id`` (``INSERT ... ON CONFLICT DO
 UPDATE``), a content hash decides whether a row is new, updated or unchanged, every status change
-becomes a ``status_history`` row, and the areas a problem lies in go to the long table
-``issue_areas``. When anything fails half-way the store is left exactly as it was and the failed
-run is recorded on its own.
+becomes a ``status_history`` row, and the areas a problem lies in go to ``issue_places`` (one row
+per problem, four columns per layer). When anything fails half-way the store is left exactly as
+it was and the failed run is recorded on its own.
 """
 
 from __future__ import annotations
@@ -140,6 +140,8 @@ class Store:
             if found is None:
                 conn.execute(meta.insert().values(key="schema_version",
                                                   value=str(_s.SCHEMA_VERSION)))
+            elif found == "1":
+                _migrate_from_v1(conn, tables)
             elif found != str(_s.SCHEMA_VERSION):
                 raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
@@ -166,7 +168,7 @@ class Store:
             meta = tables["meta"]
             found = conn.execute(sa.select(meta.c.value)
                                  .where(meta.c.key == "schema_version")).scalar()
-        if found is None:
+        if found is None or found == "1":  # "1": migrated in a write transaction
             return None
         if found != str(_s.SCHEMA_VERSION):
             raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
@@ -326,8 +328,10 @@ class Store:
 
         sqlite = self.backend == "sqlite"
         rows = prep.issues[write]
-        columns = {c: _s.driver_values(rows[c], sqlite=sqlite) for c in rows.columns}
-        columns["content_hash"] = prep.hashes[write].tolist()
+        # arrays here; each batch is converted to driver values as it is written (converting
+        # every column at once held several GB at 1,000,000 problems)
+        columns: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns}
+        columns["content_hash"] = prep.hashes[write]
         seen_value = _s.driver_values(np.array([seen], dtype="datetime64[us]"), sqlite=sqlite)[0]
         for name in ("first_seen_at", "last_seen_at"):
             columns[name] = [seen_value] * len(rows)
@@ -342,10 +346,10 @@ class Store:
         self._upsert_issues(conn, columns, chunk_size, tick)
         unchanged_ids = [i for i, keep in zip(prep.ids, same, strict=True) if keep]
         self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
-        self._write_areas(conn, prep, write, changed, chunk_size)
-        self._write_history(conn, prep, run_id, seen_value, ~known, moved, old_status,
+        positions = self._write_layers(conn, layer_kinds)
+        self._write_places(conn, prep, write, changed, positions, chunk_size)
+        self._write_history(conn, prep, run_id, seen, seen_value, ~known, moved, old_status,
                             chunk_size)
-        self._write_layers(conn, layer_kinds)
         counts = ImportCounts(run_id=run_id, inserted=int((~known).sum()),
                               updated=int(changed.sum()), unchanged=int(same.sum()),
                               status_changes=int(moved.sum()), older=int(older.sum()))
@@ -373,7 +377,7 @@ class Store:
         return frame.set_index("issue_id")
 
     def _write_history(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
-                       seen_value: Any, new: np.ndarray, moved: np.ndarray,
+                       seen: datetime, seen_value: Any, new: np.ndarray, moved: np.ndarray,
                        old_status: np.ndarray, chunk_size: int) -> None:
         """A history row for each new problem's first status and each status change.
 
@@ -390,16 +394,14 @@ class Store:
         changed[use_closed] = closed[use_closed]
         use_reported = new & ~use_closed & ~np.isnat(reported)
         changed[use_reported] = reported[use_reported]
-        sqlite = self.backend == "sqlite"
-        changed_values = _s.driver_values(changed[rows], sqlite=sqlite)
-        previous = np.where(new, np.array(None), old_status)[rows].tolist()
+        changed[np.isnat(changed)] = np.datetime64(seen, "us")
         count = int(rows.sum())
-        columns = {
-            "issue_id": [i for i, keep in zip(prep.ids, rows, strict=True) if keep],
+        columns: dict[str, Any] = {
+            "issue_id": np.asarray(prep.ids, dtype=object)[rows],
             "run_id": [run_id] * count,
-            "previous_status": previous,
-            "status": status[rows].tolist(),
-            "changed_at": [seen_value if v is None else v for v in changed_values],
+            "previous_status": np.where(new, np.array(None), old_status)[rows],
+            "status": status[rows],
+            "changed_at": changed[rows],
             "seen_at": [seen_value] * count,
         }
         self._insert_rows(conn, self._t["status_history"], columns, chunk_size)
@@ -421,14 +423,14 @@ class Store:
             stmt = stmt.on_conflict_do_update(
                 index_elements=[issues.c.issue_id],
                 set_={c: stmt.excluded[c] for c in columns if c not in keep})
-            for part in _column_chunks(columns, chunk_size):
+            for part in _column_chunks(columns, chunk_size, sqlite=True):
                 _s.executemany(conn, stmt, part)
                 tick(len(part["issue_id"]))
             return
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         staged = _s.temp_table(conn, "gw_issues_in", [issues.c[c] for c in columns])
-        for part in _column_chunks(columns, chunk_size):
+        for part in _column_chunks(columns, chunk_size, sqlite=False):
             _s.copy_rows(conn, staged, part)
             tick(len(part["issue_id"]))
         point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(staged.c.lon, staged.c.lat),
@@ -457,38 +459,47 @@ class Store:
         conn.execute(issues.update().where(issues.c.issue_id == staged.c.issue_id)
                      .values(last_seen_at=seen_value))
 
-    def _insert_rows(self, conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]],
+    def _insert_rows(self, conn: sa.Connection, table: sa.Table, columns: dict[str, Any],
                      chunk_size: int) -> None:
-        for part in _column_chunks(columns, chunk_size):
+        for part in _column_chunks(columns, chunk_size, sqlite=not self.postgis):
             if self.postgis:
                 _s.copy_rows(conn, table, part)
             else:
                 _s.executemany(conn, table.insert(), part)
 
-    def _write_areas(self, conn: sa.Connection, prep: _s.Prepared, write: np.ndarray,
-                     replaced: np.ndarray, chunk_size: int) -> None:
-        areas = self._t["issue_areas"]
+    def _write_places(self, conn: sa.Connection, prep: _s.Prepared, write: np.ndarray,
+                      replaced: np.ndarray, positions: dict[str, int], chunk_size: int) -> None:
+        """Replace the placement of the problems written: delete what changed problems had,
+        then one row per written problem with the columns of the layers this import placed
+        (a layer of the store it did not place stays empty, as for a new problem)."""
+        base = self._t["issue_places"]
         replaced_ids = [i for i, keep in zip(prep.ids, replaced, strict=True) if keep]
         if self.postgis and replaced_ids:
-            staged = _s.temp_table(conn, "gw_replaced_in", [areas.c.issue_id])
+            staged = _s.temp_table(conn, "gw_replaced_in", [base.c.issue_id])
             self._insert_rows(conn, staged, {"issue_id": replaced_ids}, chunk_size)
-            conn.execute(areas.delete().where(areas.c.issue_id.in_(sa.select(staged.c.issue_id))))
+            conn.execute(base.delete().where(base.c.issue_id.in_(sa.select(staged.c.issue_id))))
         else:
-            drop = areas.delete().where(areas.c.issue_id == sa.bindparam("b_id"))
+            drop = base.delete().where(base.c.issue_id == sa.bindparam("b_id"))
             for part in _column_chunks({"b_id": replaced_ids}, chunk_size):
                 _s.executemany(conn, drop, part)
-        ids = np.asarray(prep.ids, dtype=object)[write]
-        if not len(ids):
+        if not write.any():
             return
-        # One long table in (issue_id, layer) order: inserts then follow the primary key.
-        long = pd.concat([frame[write].assign(issue_id=ids, layer=layer)
-                          for layer, frame in prep.areas.items()], ignore_index=True)
-        long = long.sort_values(["issue_id", "layer"], kind="stable")
-        sqlite = self.backend == "sqlite"
-        columns = {c: _s.driver_values(long[c], sqlite=sqlite) for c in long.columns}
-        self._insert_rows(conn, areas, columns, chunk_size)
+        placed = [layer for layer in prep.areas if layer in positions]
+        places = _s.places_table(sa.MetaData(schema=self.schema),
+                                 [positions[layer] for layer in placed])
+        columns: dict[str, Any] = {"issue_id": np.asarray(prep.ids, dtype=object)[write]}
+        for layer in placed:
+            frame = prep.areas[layer][write]
+            for prefix, field_name, _ in _s.PLACE_FIELDS:
+                values = frame[field_name]
+                if values.notna().any():  # an all-empty column is left to its default, NULL
+                    columns[_s.place_column(prefix, positions[layer])] = values.to_numpy()
+        self._insert_rows(conn, places, columns, chunk_size)
 
-    def _write_layers(self, conn: sa.Connection, layer_kinds: dict[str, str | None]) -> None:
+    def _write_layers(self, conn: sa.Connection, layer_kinds: dict[str, str | None],
+                      ) -> dict[str, int]:
+        """Record the import's layers (new ones get the next position and their columns in
+        ``issue_places``); returns every known layer's position."""
         table = self._t["layers"]
         known = dict(conn.execute(sa.select(table.c.name, table.c.position)).all())
         position = max(known.values(), default=-1)
@@ -499,6 +510,9 @@ class Store:
             else:
                 position += 1
                 conn.execute(table.insert().values(name=name, kind=kind, position=position))
+                _s.add_place_columns(conn, self._t["issue_places"], position)
+                known[name] = position
+        return known
 
     # --- reading ----------------------------------------------------------------------------
 
@@ -519,34 +533,39 @@ class Store:
             ``<layer>_id`` and, for redline layers (and any layer with inside/near/distance
             data), ``in_<layer>``, ``near_<layer>`` and ``<layer>_dist_m``.
         """
-        issues, areas = self._t["issues"], self._t["issue_areas"]
-        area_names = ("issue_id", "layer", "area_id", "inside", "near", "distance_m")
-        select_issues = sa.select(*(issues.c[c] for c in ISSUE_COLUMNS))
-        select_areas = sa.select(*(areas.c[c] for c in area_names))
+        issues = self._t["issues"]
         with self._engine.connect() as conn, conn.begin():
+            known = self._layer_positions(conn)
+            places = _s.places_table(sa.MetaData(schema=self.schema),
+                                     [p for _, p in known.values()])
+            place_names = [c.name for c in places.columns if c.name != "issue_id"]
             # byte order on every backend (PostgreSQL would follow its locale's collation)
             order = issues.c.issue_id.collate("C") if self.postgis else issues.c.issue_id
-            rows = _s.fetch(conn, select_issues.order_by(order))
-            kinds = self._layer_kinds(conn)
-            names = list(kinds) if layers is None else list(layers)
-            area_rows = _s.fetch(conn, select_areas)
-        frame = _frame(rows, ISSUE_COLUMNS)
+            query = (sa.select(*(issues.c[c] for c in ISSUE_COLUMNS),
+                               *(places.c[c] for c in place_names))
+                     .select_from(issues.outerjoin(places,
+                                                   places.c.issue_id == issues.c.issue_id))
+                     .order_by(order))
+            rows = _s.fetch(conn, query)
+        frame = _frame(rows, (*ISSUE_COLUMNS, *place_names))
         out = {c: _typed(frame[c], c) for c in ISSUE_COLUMNS}
-        area_frame = _frame(area_rows, area_names)
-        by_layer = {str(k): v for k, v in area_frame.groupby("layer", sort=False)}
-        if layers is None:
-            names += [k for k in by_layer if k not in names]
-        ids = pd.Index(frame["issue_id"])
+        names = list(known) if layers is None else list(layers)
+        empty = pd.Series([None] * len(frame), dtype=object)
         for name in names:
-            part = by_layer.get(name, area_frame.iloc[:0]).set_index("issue_id").reindex(ids)
-            out[f"{name}_id"] = pd.Series(part["area_id"].to_numpy(), dtype="str")
-            if (kinds.get(name) == "redline" or part["inside"].notna().any()
-                    or part["distance_m"].notna().any()):
-                out[f"in_{name}"] = _flags(part["inside"])
-                out[f"near_{name}"] = _flags(part["near"])
+            kind, position = known.get(name, (None, None))
+
+            def field(prefix: str, position: int | None = position) -> pd.Series:
+                if position is None:
+                    return empty
+                return frame[_s.place_column(prefix, position)]
+            out[f"{name}_id"] = pd.Series(field("area").to_numpy(), dtype="str")
+            inside, distance = field("inside"), field("distance")
+            if kind == "redline" or inside.notna().any() or distance.notna().any():
+                out[f"in_{name}"] = _flags(inside)
+                out[f"near_{name}"] = _flags(field("near"))
                 out[f"{name}_dist_m"] = pd.Series(
-                    pd.to_numeric(part["distance_m"]).to_numpy(dtype="float64"))
-        return pd.DataFrame(out, index=pd.RangeIndex(len(ids)))
+                    pd.to_numeric(distance).to_numpy(dtype="float64"))
+        return pd.DataFrame(out, index=pd.RangeIndex(len(frame)))
 
     def history(self, *, run_id: int | None = None) -> pd.DataFrame:
         """Return the status history: one row per status change, oldest first.
@@ -732,12 +751,50 @@ class Store:
 
     def _layer_kinds(self, conn: sa.Connection) -> dict[str, str | None]:
         """The layers the store has seen, in order, with their kinds."""
+        return {name: kind for name, (kind, _) in self._layer_positions(conn).items()}
+
+    def _layer_positions(self, conn: sa.Connection) -> dict[str, tuple[str | None, int]]:
+        """The layers the store has seen, in order: name -> (kind, position)."""
         table = self._t["layers"]
-        return dict(conn.execute(sa.select(table.c.name, table.c.kind)
-                                 .order_by(table.c.position)).all())
+        rows = conn.execute(sa.select(table.c.name, table.c.kind, table.c.position)
+                            .order_by(table.c.position)).all()
+        return {name: (kind, int(position)) for name, kind, position in rows}
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+def _migrate_from_v1(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
+    """Move a version-1 store's long ``issue_areas`` (one row per problem and layer) into
+    ``issue_places`` (created just before, empty), in the caller's write transaction."""
+    layers = tables["layers"]
+    positions = conn.execute(sa.select(layers.c.name, layers.c.position)
+                             .order_by(layers.c.position)).all()
+    metadata = sa.MetaData(schema=tables["meta"].schema)
+    for _, position in positions:
+        _s.add_place_columns(conn, tables["issue_places"], int(position))
+    places = _s.places_table(metadata, [int(p) for _, p in positions])
+    areas = sa.Table("issue_areas", metadata, sa.Column("issue_id", sa.Text),
+                     sa.Column("layer", sa.Text), sa.Column("area_id", sa.Text),
+                     sa.Column("inside", sa.Boolean), sa.Column("near", sa.Boolean),
+                     sa.Column("distance_m", sa.Float))
+    ids = sa.select(areas.c.issue_id).distinct().subquery("ids")
+    source: Any = ids
+    selected: list[Any] = [ids.c.issue_id]
+    names = ["issue_id"]
+    for name, position in positions:
+        # one join per layer on the old primary key (issue_id, layer)
+        one = areas.alias(f"layer_{int(position)}")
+        source = source.outerjoin(one, sa.and_(one.c.issue_id == ids.c.issue_id,
+                                               one.c.layer == name))
+        for prefix, field_name, _ in _s.PLACE_FIELDS:
+            selected.append(one.c[field_name])
+            names.append(_s.place_column(prefix, int(position)))
+    conn.execute(places.insert().from_select(names, sa.select(*selected).select_from(source)))
+    conn.execute(sa.text(f"DROP TABLE {conn.dialect.identifier_preparer.format_table(areas)}"))
+    meta = tables["meta"]
+    conn.execute(meta.update().where(meta.c.key == "schema_version")
+                 .values(value=str(_s.SCHEMA_VERSION)))
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -768,19 +825,32 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _column_chunks(columns: dict[str, list[Any]], size: int) -> Iterator[dict[str, list[Any]]]:
-    """Split equal-length columns into batches of ``size`` rows."""
+def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = None,
+                   ) -> Iterator[dict[str, list[Any]]]:
+    """Split equal-length columns into batches of ``size`` rows.
+
+    A column may be a list of driver values or an array of stored values (converted batch by
+    batch with :func:`~gridwatch.store._tables.driver_values` for ``sqlite`` or PostgreSQL).
+    """
     length = len(next(iter(columns.values()))) if columns else 0
     for start in range(0, length, size):
-        yield {k: v[start:start + size] for k, v in columns.items()}
+        part: dict[str, list[Any]] = {}
+        for name, values in columns.items():
+            piece = values[start:start + size]
+            if isinstance(piece, np.ndarray):
+                if sqlite is None:
+                    raise TypeError("sqlite must be given to convert arrays")
+                piece = _s.driver_values(piece, sqlite=sqlite)
+            part[name] = piece
+        yield part
 
 
 def _frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
-    columns = list(zip(*rows, strict=True))
-    return pd.DataFrame({n: pd.Series(c, dtype=object) for n, c in zip(names, columns,
-                                                                     strict=True)})
+    table = np.empty((len(rows), len(names)), dtype=object)
+    table[:] = rows  # one C loop over the rows (zip(*rows) builds a tuple per column in Python)
+    return pd.DataFrame({n: pd.Series(table[:, k], dtype=object) for k, n in enumerate(names)})
 
 
 def _typed(values: pd.Series, name: str) -> pd.Series:
