@@ -69,7 +69,7 @@ def test_a_stale_or_damaged_copy_is_never_read(tmp_path: Path) -> None:
         do_import(store, placed_frame(5))
         copy = store.analytical_copy
         assert copy.folder == tmp_path / "store.sqlite.columns"
-        (copy.current().folder / "issues.parquet").write_bytes(b"not parquet")
+        (copy.current().folder / "issues.arrow").write_bytes(b"not arrow")
         assert copy.read(store.last_run_id()) is None
         issues, _, run_id = store.analytical()  # rebuilt from the tables
         pd.testing.assert_frame_equal(issues, store.issues())
@@ -135,7 +135,7 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: 
                                       tables.league("2024-W11", layer="grid"))
         pd.testing.assert_frame_equal(ctx.reminders("2024-03-12"),
                                       tables.reminders("2024-03-12"))
-    keys = sorted(p.name for p in second.copy.current().folder.glob("derived-*.parquet"))
+    keys = sorted(p.name for p in second.copy.current().folder.glob("derived-*.arrow"))
     assert [k.split("-")[1] for k in keys] == ["deadlines", "events", "incidents", "rebounds"]
 
 

@@ -22,6 +22,7 @@ from gridwatch.cli._options import (
     out_option,
     resolve_db_url,
 )
+from gridwatch.cli._table import plain_table
 
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
@@ -62,7 +63,7 @@ def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
         return
     click.echo(f"as of {as_of}, layer {layer}: {int(stats['open'].sum())} open, "
                f"{int(stats['red'].sum())} red, {int(stats['yellow'].sum())} yellow")
-    click.echo(stats.to_string(index=False))
+    click.echo(plain_table(stats))
 
 
 @click.command()
@@ -83,7 +84,7 @@ def league(week: str, layer: str, out_path: Path | None, config_path: Path | Non
         written = write_league(table, out_path, timezone=ctx.timezone)
         click.echo(f"wrote {len(table)} areas to {written}")
     else:
-        click.echo(table.to_string(index=False))
+        click.echo(plain_table(table))
 
 
 @click.command()
@@ -103,7 +104,7 @@ def remind(as_of: str, out_path: Path | None, config_path: Path | None,
         written = write_reminders(reminders, out_path, timezone=ctx.timezone)
         click.echo(f"wrote {len(reminders)} reminders to {', '.join(map(str, written))}")
     else:
-        click.echo(reminder_summary(reminders).to_string(index=False))
+        click.echo(plain_table(reminder_summary(reminders)))
 
 
 @click.command()

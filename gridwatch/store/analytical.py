@@ -1,11 +1,12 @@
 """The analytical copy of a store: the typed columns a supervisor's question reads.
 
 The transactional store (SQLite, PostGIS) stays the source of truth. After every import the
-store refreshes a columnar copy of its problems and their status history (Parquet files) in a
-folder of its own, named after the store's last run; questions read the copy instead of
-decoding the SQL tables row by row. What does not change between imports and is costly to
-compute (derived deadlines, rebounds, duplicate incidents) is kept beside it, keyed by the
-settings it was computed with.
+store refreshes a columnar copy of its problems and their status history (uncompressed Arrow IPC
+files, read memory-mapped: a million problems open in a few hundredths of a second, where Parquet
+took about a second to decode) in a folder of its own, named after the store's last run;
+questions read the copy instead of decoding the SQL tables row by row. What does not change
+between imports and is costly to compute (derived deadlines, rebounds, duplicate incidents) is
+kept beside it, keyed by the settings it was computed with.
 
 Every version of the copy lives in its own sub-folder; a ``CURRENT`` file names the one in use
 and is replaced atomically (``os.replace``), so a reader sees the previous copy or the new one,
@@ -18,9 +19,9 @@ Layout of the folder::
     CURRENT                  name of the sub-folder in use, e.g. ``r000012-5f3a9c``
     r000012-5f3a9c/
         meta.json            {"version", "store", "run_id", "rows", "layers"}
-        issues.parquet       Store.issues() of that run
-        history.parquet      Store.history() of that run
-        derived-<key>.parquet  derived columns for one settings fingerprint
+        issues.arrow         Store.issues() of that run
+        history.arrow        Store.history() of that run
+        derived-<key>.arrow  derived columns for one settings fingerprint
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ import pandas as pd
 __all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
-COPY_VERSION = 1
+#: 2: Arrow IPC files instead of Parquet.
+COPY_VERSION = 2
 _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"
@@ -103,8 +105,8 @@ class AnalyticalCopy:
         if version is None or version.run_id != run_id:
             return None
         try:
-            issues = pd.read_parquet(version.folder / "issues.parquet")
-            history = pd.read_parquet(version.folder / "history.parquet")
+            issues = _read_frame(version.folder / "issues.arrow")
+            history = _read_frame(version.folder / "history.arrow")
         except (OSError, ValueError):
             return None
         if len(issues) != version.rows:
@@ -117,7 +119,7 @@ class AnalyticalCopy:
         if version is None or version.run_id != run_id:
             return None
         try:
-            return pd.read_parquet(version.folder / f"derived-{key}.parquet")
+            return _read_frame(version.folder / f"derived-{key}.arrow")
         except (OSError, ValueError):
             return None
 
@@ -149,8 +151,8 @@ class AnalyticalCopy:
         staging = self.folder / f".{name}.partial"
         staging.mkdir(parents=True)
         try:
-            issues.to_parquet(staging / "issues.parquet", index=False)
-            history.to_parquet(staging / "history.parquet", index=False)
+            _write_frame(issues, staging / "issues.arrow")
+            _write_frame(history, staging / "history.arrow")
             meta = {"version": COPY_VERSION, "store": self.store_id, "run_id": int(run_id),
                     "rows": len(issues), "layers": list(layers)}
             (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
@@ -171,10 +173,10 @@ class AnalyticalCopy:
         version = self.current()
         if version is None or version.run_id != run_id:
             return False
-        target = version.folder / f"derived-{key}.parquet"
+        target = version.folder / f"derived-{key}.arrow"
         partial = version.folder / f".derived-{key}.{secrets.token_hex(3)}.partial"
         try:
-            frame.to_parquet(partial, index=False)
+            _write_frame(frame, partial)
             os.replace(partial, target)
         except OSError:
             partial.unlink(missing_ok=True)
@@ -191,6 +193,24 @@ class AnalyticalCopy:
                 shutil.rmtree(entry, ignore_errors=True)
             elif entry.name.startswith(f".{_CURRENT}."):
                 entry.unlink(missing_ok=True)
+
+
+def _write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame as an uncompressed Arrow IPC file (pandas dtypes kept in its metadata)."""
+    import pyarrow as pa
+    import pyarrow.feather as feather
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    feather.write_feather(table, path, compression="uncompressed")
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    """Read a frame written by :func:`_write_frame`, memory-mapped: the columns point into the
+    file's pages (shared between processes through the page cache) instead of being decoded."""
+    import pyarrow.feather as feather
+
+    frame: pd.DataFrame = feather.read_table(path, memory_map=True).to_pandas()
+    return frame
 
 
 def settings_key(*parts: Any) -> str:

@@ -109,11 +109,19 @@ def _between(days: np.ndarray, start: Any, end: Any) -> np.ndarray:
     return mask
 
 
+def area_factors(issues: pd.DataFrame, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """Each problem's area of ``layer`` as an integer code (-1: outside every area) and the
+    area ids in code order (``pandas.factorize``)."""
+    codes, uniques = pd.factorize(issues[f"{layer}_id"].astype("str"), use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
 def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str,
                     start: Any = None, end: Any = None, rebounds: pd.DataFrame | None = None,
                     incidents: pd.DataFrame | None = None,
                     areas: Iterable[str] | pd.DataFrame | None = None,
-                    timezone: str = DEFAULT_TIMEZONE) -> pd.DataFrame:
+                    timezone: str = DEFAULT_TIMEZONE,
+                    area_codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
     """Statistics per area of ``layer`` for one period.
 
     Parameters
@@ -136,6 +144,9 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
         with no problem.
     timezone
         The territory's time zone.
+    area_codes
+        ``pandas.factorize`` of ``issues["<layer>_id"]`` when already at hand (the context keeps
+        it per layer).
 
     Returns
     -------
@@ -151,23 +162,27 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
     counted = evaluated["known"].to_numpy(dtype=bool)
     if incidents is not None:
         counted = counted & incident_primary(incidents)
-    code = evaluated["code"].fillna("").to_numpy(dtype=object)
+    code_column = evaluated["code"]
+
+    def code_is(name: str) -> np.ndarray:
+        result: np.ndarray = (code_column == name).to_numpy(dtype=bool, na_value=False)
+        return result
     new = reported_between(issues, start, end, timezone=timezone)
     closed_in = _between(local_dates(evaluated["closed_at"], timezone), start, end)
     flags = {
         "new": new,
         "closed": closed_in,
-        "closed_on_time": closed_in & (code == "closed_on_time"),
-        "closed_late": closed_in & (code == "closed_late"),
+        "closed_on_time": closed_in & code_is("closed_on_time"),
+        "closed_late": closed_in & code_is("closed_late"),
         "open": evaluated["is_open"].to_numpy(dtype=bool),
-        "red": code == "red",
-        "yellow": code == "yellow",
-        "green": code == "green",
+        "red": code_is("red"),
+        "yellow": code_is("yellow"),
+        "green": code_is("green"),
         "rebounds": new & (rebounds["rebound"].to_numpy(dtype=bool) if rebounds is not None
                            else False),
     }
     # areas as integer codes (missing area: the last code), counts by bincount
-    codes, uniques = pd.factorize(issues[column].astype("str"), use_na_sentinel=True)
+    codes, uniques = area_codes if area_codes is not None else area_factors(issues, layer)
     k = len(uniques) + 1
     group = np.where(codes < 0, k - 1, codes)[counted]
     present = np.bincount(group, minlength=k) > 0
@@ -232,7 +247,8 @@ def period_statistics(context: SupervisionContext, periods: Iterable[str], *, la
         stats = area_statistics(context.issues, context.evaluate(last), layer=layer,
                                 start=first, end=last, rebounds=context.rebounds,
                                 incidents=context.incidents, areas=areas,
-                                timezone=context.timezone)
+                                timezone=context.timezone,
+                                area_codes=context.area_codes(layer))
         stats.insert(0, "end", last)
         stats.insert(0, "start", first)
         stats.insert(0, "period", str(period))

@@ -111,7 +111,11 @@ def warn_uncovered(*dates: np.ndarray) -> None:
         d = np.asarray(d, dtype="datetime64[D]").ravel()
         d = d[~np.isnat(d)]
         if d.size:
-            years.update(int(y) for y in np.unique(d.astype("datetime64[Y]").astype(int) + 1970))
+            year = d.astype("datetime64[Y]").astype("int64")
+            first = int(year.min())
+            # which years occur: a count per year (linear), not a sort of every date
+            present = np.flatnonzero(np.bincount(year - first))
+            years.update(int(y) + first + 1970 for y in present)
     missing = {y for y in years if not _year_workdays(y)[1]}
     if not missing:
         return
@@ -186,7 +190,8 @@ def add_days(start: Any, days: Any, *, unit: Unit = "working",
 
 def count_working_days(after: Any, until: Any, *, calendar: np.ndarray | None = None,
                        ) -> np.ndarray:
-    """Number of working days ``d`` with ``after < d <= until`` (negative when until < after).
+    """Number of working days ``d`` with ``after < d <= until`` (negative when until < after);
+    either may be one date for all (arrays broadcast).
 
     NaN where either date is NaT. Warns once when the span meets an uncovered year.
     """

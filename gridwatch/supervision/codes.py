@@ -235,12 +235,12 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
     closed = state["closed"].to_numpy()
     is_open = known & ~closed
     deadline = deadlines["deadline"]
-    kind = deadlines["task_kind"].to_numpy(dtype=object)
+    long_term = (deadlines["task_kind"] == "long_term").to_numpy(dtype=bool, na_value=False)
     due_day = local_dates(deadline, timezone)
     rep_day = local_dates(issues["reported_at"], timezone)
-    review = _next_review(rep_day, day, kind, deadline_settings)
+    review = _next_review(rep_day, day, long_term, deadline_settings)
     calendar = calendar_for(np.array([day]), due_day, review)
-    left = count_working_days(np.full(len(issues), day), due_day, calendar=calendar)
+    left = count_working_days(day, due_day, calendar=calendar)
     has_due = ~np.isnat(due_day)
     red = is_open & has_due & (due_day < day)
     yellow = is_open & has_due & ~red & (left <= settings.yellow_days)
@@ -255,7 +255,7 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
         days_late = np.where(late, (closed_day - due_day).astype("float64"), np.nan)
     reported = pd.to_datetime(issues["reported_at"], utc=True)
     to_close = (state["closed_at"] - reported) / pd.Timedelta(days=1)
-    review_left = count_working_days(np.full(len(issues), day), review, calendar=calendar)
+    review_left = count_working_days(day, review, calendar=calendar)
     return pd.DataFrame({
         "known": known,
         "status": state["status"],
@@ -269,12 +269,12 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
         "days_to_close": to_close.astype("float64"),
         "working_days_left": np.where(is_open, left, np.nan),
         "next_review": pd.Series(review, index=issues.index),
-        "review_due": is_open & (kind == "long_term") & (review_left <= settings.yellow_days),
+        "review_due": is_open & long_term & (review_left <= settings.yellow_days),
         "milestones_passed": _milestones_passed(deadlines, cutoff, is_open),
     }, index=issues.index)
 
 
-def _next_review(reported: np.ndarray, day: np.datetime64, kind: np.ndarray,
+def _next_review(reported: np.ndarray, day: np.datetime64, long_term: np.ndarray,
                  settings: DeadlineSettings) -> np.ndarray:
     """First review date on or after ``day``: every review_every_days after the report."""
     period = settings.review_every_days
@@ -282,7 +282,7 @@ def _next_review(reported: np.ndarray, day: np.datetime64, kind: np.ndarray,
     k = np.maximum(np.ceil(age / period), 1)
     k = np.where(np.isnan(k), 1, k).astype("int64")
     out: np.ndarray = reported + (k * period).astype("timedelta64[D]")
-    out[kind != "long_term"] = np.datetime64("NaT")
+    out[~long_term] = np.datetime64("NaT")
     return out
 
 

@@ -163,10 +163,10 @@ class SupervisionContext:
             if self.copy is not None:
                 stored = self.copy.read_derived(self.run_id, key)
                 if stored is not None and len(stored) == len(self.issues):
-                    return _from_parquet(stored, self.issues.index)
+                    return _from_columns(stored, self.issues.index)
             frame = compute()
             if self.copy is not None:
-                self.copy.write_derived(self.run_id, key, _to_parquet(frame))
+                self.copy.write_derived(self.run_id, key, _to_columns(frame))
             return frame
         return self._once(name, load_or_compute)
 
@@ -260,6 +260,16 @@ class SupervisionContext:
                                    metric_crs=self.metric_crs)
         return self._derived("incidents", compute,
                              lambda: (self.settings.duplicates, self.metric_crs))
+
+    def area_codes(self, layer: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each problem's area of ``layer`` as an integer code, and the area ids in code order
+        (:func:`gridwatch.supervision.aggregate.area_factors`), kept per layer."""
+        from gridwatch.supervision.aggregate import area_factors
+
+        column = f"{layer}_id"
+        if column not in self.issues:  # area_statistics says which layers there are
+            return area_factors(pd.DataFrame({column: pd.Series(dtype="str")}), layer)
+        return self._once(("area_codes", layer), lambda: area_factors(self.issues, layer))
 
     def counted(self) -> pd.Series:
         """Which problems the statistics count: all of them, or only the first report of each
@@ -361,7 +371,8 @@ class SupervisionContext:
 
         return area_statistics(self.issues, self.evaluate(as_of), layer=layer, end=as_of,
                                rebounds=self.rebounds, incidents=self.incidents,
-                               areas=self.areas(layer), timezone=self.timezone)
+                               areas=self.areas(layer), timezone=self.timezone,
+                               area_codes=self.area_codes(layer))
 
     def league(self, week: str, *, layer: str) -> pd.DataFrame:
         """The weekly league table of ``layer`` (周亮晒)."""
@@ -475,8 +486,8 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
                                           copy=store.analytical_copy)
 
 
-def _to_parquet(frame: pd.DataFrame) -> pd.DataFrame:
-    """A derived frame in a form Parquet reads back fast: the tuples of staged milestones as
+def _to_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A derived frame in a form the copy reads back fast: the tuples of staged milestones as
     one column of UTC nanoseconds per milestone position (``milestone_0``, ...; -1 for
     none)."""
     out = frame.reset_index(drop=True)
@@ -493,8 +504,8 @@ def _to_parquet(frame: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="milestones").assign(**columns)
 
 
-def _from_parquet(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
-    """The inverse of :func:`_to_parquet`, on the index of the problems: milestones as arrays
+def _from_columns(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
+    """The inverse of :func:`_to_columns`, on the index of the problems: milestones as arrays
     of UTC nanoseconds (what reads them, ``codes._milestones_passed``, takes both)."""
     out = frame.set_axis(index)
     positions = [c for c in out.columns if c.startswith("milestone_")]
