@@ -114,19 +114,21 @@ def run_ingest(
     placed, place_rejects = place_records(result.records, layers, config)
     rejects = concat_rejects(result.rejects, place_rejects,
                              file_order=[f.path for f in result.files])
-    if result.rows_in != len(placed) + len(rejects):
+    rows_in, duplicates = result.rows_in, result.duplicates
+    del result  # the rows as read: only the placed rows are needed from here on
+    if rows_in != len(placed) + len(rejects):
         raise GridwatchError(
-            f"row accounting failed: {result.rows_in} rows in, {len(placed)} accepted, "
+            f"row accounting failed: {rows_in} rows in, {len(placed)} accepted, "
             f"{len(rejects)} rejected; please report this with the input file")
     say(f"storing {len(placed):,} problem(s)")
     counts = store.import_records(
-        placed, layers=config.layers, files=[str(p) for p in paths], rows_in=result.rows_in,
+        placed, layers=config.layers, files=[str(p) for p in paths], rows_in=rows_in,
         rejected=len(rejects), observed_at=observed_at)
     flags = placed["location_flag"]
     summary = RunSummary(
         run_id=counts.run_id,
         files=[str(p) for p in paths],
-        rows_in=result.rows_in,
+        rows_in=rows_in,
         accepted=len(placed),
         rejected=len(rejects),
         inserted=counts.inserted,
@@ -134,7 +136,7 @@ def run_ingest(
         unchanged=counts.unchanged,
         status_changes=counts.status_changes,
         older=counts.older,
-        duplicates=result.duplicates,
+        duplicates=duplicates,
         swapped_fixed=int((flags == "swapped").sum()),
         grid_placed=int((flags == "grid_point").sum()),
         grid_mismatch=int(placed["grid_mismatch"].fillna(False).astype(bool).sum()),

@@ -187,6 +187,16 @@ def test_areas_pivot_round_trip(store_url: str) -> None:
     assert not after.loc[0, "in_redline"] and after.loc[0, "redline_dist_m"] == 42.0
 
 
+def test_content_hashes_stay_those_stores_already_hold() -> None:
+    """A changed hash would count every stored problem as updated at the next import: these
+    are the hashes the first round wrote for this frame (text as Python strings then, as
+    Arrow strings now)."""
+    from gridwatch.store._tables import prepare
+
+    hashes = prepare(placed_frame(), [name for name, _ in LAYERS]).hashes.tolist()
+    assert hashes == ["aa15e8b03f4b7679", "ca27405e484e5424", "dea3c5add4f95273"]
+
+
 def _to_version_1(store: Store) -> None:
     """Turn a store into the first round's layout: placement in the long table issue_areas
     (one row per problem and layer), schema version 1."""

@@ -15,7 +15,7 @@ no deadline) and ``closed_late``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +42,9 @@ __all__ = [
     "parse_as_of",
     "parse_asof_settings",
     "state_arrays",
+    "state_codes",
     "status_as_of",
+    "text_from_codes",
 ]
 
 CODES: tuple[str, ...] = ("red", "yellow", "green", "closed_on_time", "closed_late")
@@ -136,10 +138,11 @@ def status_as_of(issues: pd.DataFrame, cutoff: pd.Timestamp,
         Same index: ``known`` (reported before the cutoff), ``status`` (str, NA when not known),
         ``closed`` (bool), ``closed_at`` (closing time if closed then, else NaT).
     """
-    known, status, closed, close_ns = state_arrays(issues, cutoff, history, events=events)
+    known, status, labels, closed, close_ns = state_codes(issues, cutoff, history,
+                                                         events=events)
     return pd.DataFrame({
         "known": known,
-        "status": pd.Series(status, index=issues.index, dtype="str"),
+        "status": text_from_codes(status, labels, index=issues.index),
         "closed": closed,
         "closed_at": pd.Series(close_ns, index=issues.index).dt.tz_localize("UTC")
         .astype("datetime64[ns, UTC]"),
@@ -152,34 +155,63 @@ def state_arrays(issues: pd.DataFrame, cutoff: pd.Timestamp,
                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """:func:`status_as_of` as arrays: ``known``, ``status`` (object, or ``None`` without
     ``with_status``), ``closed`` and ``closed_at`` (``datetime64[ns]``, UTC, NaT if open)."""
+    known, code, labels, closed, close_ns = state_codes(issues, cutoff, history, events=events)
+    status = None
+    if with_status:
+        status = np.array([*labels, None], dtype=object)[code]  # code -1: the None at the end
+    return known, status, closed, close_ns
+
+
+def state_codes(issues: pd.DataFrame, cutoff: pd.Timestamp,
+                history: pd.DataFrame | None = None, *, events: StatusEvents | None = None,
+                ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], np.ndarray, np.ndarray]:
+    """:func:`state_arrays` with the status as integer codes into ``labels`` (-1: not
+    known): ``known``, ``code``, ``labels``, ``closed``, ``closed_at``."""
     reported = pd.to_datetime(issues["reported_at"], utc=True)
     closed_rec = (pd.to_datetime(issues["closed_at"], utc=True) if "closed_at" in issues
                   else pd.Series(pd.NaT, index=issues.index, dtype="datetime64[ns, UTC]"))
     known = (reported < cutoff).to_numpy()
     rec_closed = (closed_rec < cutoff).to_numpy(dtype=bool, na_value=False)
-    status = np.where(rec_closed, "closed", "reported").astype(object) if with_status else None
+    if events is None and history is not None and len(history):
+        events = status_events(issues["issue_id"], history)
+    labels = tuple(events.labels) if events is not None else ()
+    labels += tuple(s for s in ("closed", "reported") if s not in labels)
+    code = np.where(rec_closed, labels.index("closed"), labels.index("reported"))
     closed = rec_closed.copy()
     close_ns = closed_rec.to_numpy(dtype="datetime64[ns]").copy()
     close_ns[~rec_closed] = np.datetime64("NaT")
-    if events is None and history is not None and len(history):
-        events = status_events(issues["issue_id"], history)
     if events is not None:
-        has, code, last_close = events.state_before(cutoff)
+        has, event_code, last_close = events.state_before(cutoff)
         if has.any():
-            hist_closed = np.isin(code[has], [events.labels.index(s) for s in CLOSED_STATUSES])
-            if status is not None:
-                labels = np.array([*events.labels, None], dtype=object)  # code -1: no status
-                status[has] = labels[code[has]]
+            hist_closed = np.isin(event_code[has],
+                                  [events.labels.index(s) for s in CLOSED_STATUSES])
+            code[has] = event_code[has]  # events.labels lead ``labels``: same codes
             closed[has] = hist_closed
             from_history = np.where(last_close[has] >= 0, last_close[has],
                                     np.datetime64("NaT").view("int64")).view("datetime64[ns]")
             own = close_ns[has]
             close_ns[has] = np.where(~np.isnat(own) & hist_closed, own, from_history)
-    if status is not None:
-        status[~known] = None
+    code[~known] = -1
     closed &= known
     close_ns[~closed] = np.datetime64("NaT")
-    return known, status, closed, close_ns
+    return known, code, labels, closed, close_ns
+
+
+def text_from_codes(codes: np.ndarray, labels: Sequence[str], *,
+                    index: pd.Index | None = None) -> pd.Series:
+    """A text column (pandas ``str``) of ``labels[code]``, missing where the code is -1.
+
+    Built by Arrow from the codes: making a million Python strings first and converting them
+    cost several tenths of a second per column.
+    """
+    import pyarrow as pa
+
+    codes = np.asarray(codes)
+    indices = pa.array(codes.astype("int32"), mask=codes < 0)
+    dictionary = pa.array([str(label) for label in labels], type=pa.large_string())
+    text = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.large_string())
+    values = pd.array(text, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    return pd.Series(values, index=index)
 
 
 def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | None = None,
@@ -245,10 +277,10 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
     red = is_open & has_due & (due_day < day)
     yellow = is_open & has_due & ~red & (left <= settings.yellow_days)
     late = closed & (state["closed_at"] > deadline).to_numpy(dtype=bool, na_value=False)
-    labels = np.array([None, "red", "yellow", "green", "closed_late", "closed_on_time"],
-                      dtype=object)
-    which = np.select([red, yellow, is_open, late, closed], [1, 2, 3, 4, 5], default=0)
-    code = pd.Series(labels[which], index=issues.index, dtype="str")
+    which = np.select([red, yellow, is_open, late, closed],
+                      [CODES.index(c) for c in ("red", "yellow", "green", "closed_late",
+                                                "closed_on_time")], default=-1)
+    code = text_from_codes(which, CODES, index=issues.index)
     with np.errstate(invalid="ignore"):
         overdue = np.where(red, (day - due_day).astype("float64"), np.nan)
         closed_day = local_dates(state["closed_at"], timezone)
@@ -291,9 +323,10 @@ def _milestones_passed(deadlines: pd.DataFrame, cutoff: pd.Timestamp,
     out = np.zeros(len(deadlines), dtype="int64")
     if "milestones" not in deadlines:
         return out
-    values = deadlines["milestones"].to_numpy(dtype=object)
+    open_rows = np.flatnonzero(is_open)  # only open problems pass milestones: a few percent
+    values = deadlines["milestones"].to_numpy(dtype=object)[open_rows]
     lengths = np.fromiter(map(len, values), dtype="int64", count=len(values))
-    rows = np.flatnonzero((lengths > 0) & is_open)
+    rows = open_rows[lengths > 0]
     if rows.size == 0:
         return out
     exploded = deadlines["milestones"].iloc[rows].explode()
