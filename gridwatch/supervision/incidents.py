@@ -85,6 +85,18 @@ def metric_xy(lon: Any, lat: Any, *, crs: str | None = None) -> tuple[np.ndarray
     return np.asarray(x, dtype="float64"), np.asarray(y, dtype="float64")
 
 
+def id_ranks(ids: pd.Series) -> np.ndarray:
+    """Each id's rank among the distinct ids sorted as text (0 first; equal ids share it), in
+    the order Python gives ``str``: Arrow ranks a million ids in a fraction of a second where
+    sorting Python strings takes seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(pd.Series(ids).astype("str").fillna(""), type=pa.large_string())
+    ranks: np.ndarray = pc.rank(text, sort_keys="ascending", tiebreaker="dense").to_numpy()
+    return ranks.astype("int64") - 1
+
+
 def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
     """All ordered pairs ``(i, j)``, ``i != j``, of finite points at most ``radius_m`` apart."""
     ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
@@ -126,7 +138,7 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
     x, y = metric_xy(issues["lon"], issues["lat"], crs=metric_crs)
     a, b = near_pairs(x, y, settings.radius_m)
     t = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
-    cat = issues["category"].astype("str").fillna("").to_numpy(dtype=object)
+    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]  # codes: see rebound
     gap = np.abs((t[a] - t[b]).astype("timedelta64[s]").astype("float64"))
     keep = (cat[a] == cat[b]) & (gap <= settings.hours * 3600.0)
     from scipy.sparse import coo_matrix
@@ -135,7 +147,7 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
     graph = coo_matrix((np.ones(int(keep.sum())), (a[keep], b[keep])), shape=(n, n))
     _, label = connected_components(graph, directed=False)
     ids = issues["issue_id"].astype("str").to_numpy(dtype=object)
-    order = np.lexsort((ids, t))  # earliest report first, then smallest id
+    order = np.lexsort((id_ranks(issues["issue_id"]), t))  # earliest first, then smallest id
     first = np.full(label.max(initial=-1) + 1, -1, dtype="int64")
     labels_in_order = label[order]
     _, first_pos = np.unique(labels_in_order, return_index=True)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.schema import DEFAULT_TIMEZONE
-from gridwatch.supervision.incidents import metric_xy, near_pairs, positive_settings
+from gridwatch.supervision.incidents import id_ranks, metric_xy, near_pairs, positive_settings
 
 __all__ = [
     "ReboundSettings",
@@ -68,16 +68,19 @@ def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None,
     new, old = near_pairs(x, y, settings.radius_m)
     reported = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
     closed = pd.to_datetime(issues["closed_at"], utc=True).to_numpy("datetime64[ns]")
-    cat = issues["category"].astype("str").fillna("").to_numpy(dtype=object)
+    # categories as integer codes: the pairs of a dense city run to tens of millions, and
+    # comparing them as Python strings took most of the time
+    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]
+    keep = (cat[new] == cat[old]) & ~np.isnat(closed[old])
+    new, old = new[keep], old[keep]
     gap = (reported[new] - closed[old]).astype("timedelta64[s]").astype("float64") / 86400.0
-    keep = ((cat[new] == cat[old]) & ~np.isnat(closed[old]) & (gap > 0)
-            & (gap <= settings.days))
+    keep = (gap > 0) & (gap <= settings.days)
     new, old, gap = new[keep], old[keep], gap[keep]
     dist = np.hypot(x[new] - x[old], y[new] - y[old])
     ids = issues["issue_id"].astype("str").to_numpy(dtype=object)
-    id_rank = np.unique(ids, return_inverse=True)[1]
+    id_rank = id_ranks(pd.Series(ids[old], dtype="str"))  # the candidates' ids in order
     # Per new problem: the smallest gap, then the smallest distance, then the smallest id.
-    order = np.lexsort((id_rank[old], dist, gap, new))
+    order = np.lexsort((id_rank, dist, gap, new))
     new, old, gap, dist = new[order], old[order], gap[order], dist[order]
     first = np.r_[True, new[1:] != new[:-1]] if new.size else np.array([], dtype=bool)
     new, old, gap, dist = new[first], old[first], gap[first], dist[first]
