@@ -97,8 +97,14 @@ def id_ranks(ids: pd.Series) -> np.ndarray:
     return ranks.astype("int64") - 1
 
 
-def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs ``(i, j)``, ``i != j``, of finite points at most ``radius_m`` apart."""
+def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float, *,
+               groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All ordered pairs ``(i, j)``, ``i != j``, of finite points at most ``radius_m`` apart;
+    with ``groups`` (integer codes, e.g. categories), only pairs within the same group.
+
+    Searching each group on its own finds the same pairs as filtering all of them, without
+    making the pairs of other groups first (in a dense city, tens of millions).
+    """
     ok = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
     if ok.size == 0:
         empty = np.array([], dtype="int64")
@@ -107,10 +113,25 @@ def near_pairs(x: np.ndarray, y: np.ndarray, radius_m: float) -> tuple[np.ndarra
     # query takes several); distances are Euclidean in the metric CRS either way.
     from scipy.spatial import cKDTree  # heavy: imported when pairs are searched
 
-    pairs = cKDTree(np.column_stack([x[ok], y[ok]])).query_pairs(radius_m, output_type="ndarray")
-    a = np.concatenate([pairs[:, 0], pairs[:, 1]])
-    b = np.concatenate([pairs[:, 1], pairs[:, 0]])
-    return ok[a], ok[b]
+    if groups is None:
+        members = [ok]
+    else:
+        codes = np.asarray(groups)[ok]
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        members = [ok[part] for part in np.split(order, bounds)]
+    firsts, seconds = [], []
+    for rows in members:
+        if rows.size < 2:
+            continue
+        pairs = cKDTree(np.column_stack([x[rows], y[rows]])).query_pairs(
+            radius_m, output_type="ndarray")
+        firsts += [rows[pairs[:, 0]], rows[pairs[:, 1]]]
+        seconds += [rows[pairs[:, 1]], rows[pairs[:, 0]]]
+    if not firsts:
+        empty = np.array([], dtype="int64")
+        return empty, empty
+    return np.concatenate(firsts).astype("int64"), np.concatenate(seconds).astype("int64")
 
 
 def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = None, *,
@@ -136,11 +157,11 @@ def group_incidents(issues: pd.DataFrame, settings: DuplicateSettings | None = N
     settings = settings or DuplicateSettings()
     n = len(issues)
     x, y = metric_xy(issues["lon"], issues["lat"], crs=metric_crs)
-    a, b = near_pairs(x, y, settings.radius_m)
+    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]
+    a, b = near_pairs(x, y, settings.radius_m, groups=cat)  # same category only
     t = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
-    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]  # codes: see rebound
     gap = np.abs((t[a] - t[b]).astype("timedelta64[s]").astype("float64"))
-    keep = (cat[a] == cat[b]) & (gap <= settings.hours * 3600.0)
+    keep = gap <= settings.hours * 3600.0
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 

@@ -65,13 +65,12 @@ def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None,
     settings = settings or ReboundSettings()
     n = len(issues)
     x, y = metric_xy(issues["lon"], issues["lat"], crs=metric_crs)
-    new, old = near_pairs(x, y, settings.radius_m)
+    # pairs of the same category only: a dense city has tens of millions of pairs in all
+    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]
+    new, old = near_pairs(x, y, settings.radius_m, groups=cat)
     reported = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
     closed = pd.to_datetime(issues["closed_at"], utc=True).to_numpy("datetime64[ns]")
-    # categories as integer codes: the pairs of a dense city run to tens of millions, and
-    # comparing them as Python strings took most of the time
-    cat = pd.factorize(issues["category"].astype("str").fillna(""))[0]
-    keep = (cat[new] == cat[old]) & ~np.isnat(closed[old])
+    keep = ~np.isnat(closed[old])
     new, old = new[keep], old[keep]
     gap = (reported[new] - closed[old]).astype("timedelta64[s]").astype("float64") / 86400.0
     keep = (gap > 0) & (gap <= settings.days)
