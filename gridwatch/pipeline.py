@@ -7,6 +7,7 @@ own module. The CLI, the app and the demo call :func:`run_ingest`.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -23,6 +24,7 @@ from gridwatch.placing.assign import place_records, unassigned_counts
 from gridwatch.placing.layers import load_layers, project_metric_crs
 from gridwatch.schema import concat_rejects
 from gridwatch.store.transactional import Store
+from gridwatch.supervision.context import open_context
 
 __all__ = ["RunSummary", "run_ingest", "run_validate"]
 
@@ -67,6 +69,7 @@ def run_ingest(
     layers: dict[str, gpd.GeoDataFrame] | None = None,
     progress: StageReporter | None = None,
     file_progress: Callable[[int, int], None] | None = None,
+    derive: bool = True,
 ) -> tuple[RunSummary, pd.DataFrame]:
     """Read problem files, place them in every layer, and store them as one run.
 
@@ -89,6 +92,10 @@ def run_ingest(
         Called with a message at the start of each stage.
     file_progress
         Called as ``(rows_read, rows_total)`` while files are read.
+    derive
+        Also derive what questions need and is fixed until the next import (deadlines,
+        rebounds, incidents, status events; :meth:`SupervisionContext.derive`) and keep it
+        beside the store's analytical copy. A failure there only warns: the run is stored.
 
     Returns
     -------
@@ -143,6 +150,15 @@ def run_ingest(
         unassigned=unassigned_counts(placed, list(layers)),
         reject_reasons=_reason_counts(rejects),
     )
+    del placed
+    if derive and store.analytical_copy is not None:
+        say("deriving deadlines, rebounds and incidents for the questions")
+        try:
+            open_context(config, store=store, layers=layers).derive()
+        except GridwatchError as exc:  # e.g. a setting the questions cannot use
+            warnings.warn(f"run {summary.run_id} is stored, but what questions derive from it "
+                          f"could not be prepared ({exc}); the first question will try again",
+                          RuntimeWarning, stacklevel=2)
     return summary, rejects
 
 

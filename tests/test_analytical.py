@@ -104,8 +104,8 @@ def test_a_newer_copy_is_never_replaced_by_an_older_run(tmp_path: Path) -> None:
         copy.folder))
 
 
-def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: Path,
-                                                                 tmp_path: Path) -> None:
+def test_questions_from_the_copy_equal_questions_from_the_tables(
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
 
@@ -123,8 +123,16 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: 
         run_ingest([export], config=config, store=store)
         tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
                                                 store.history(), config=config)
-    first = open_context(config, url)   # derives and keeps deadlines, rebounds, incidents
-    second = open_context(config, url)  # reads them back from the copy
+        tables.derive()
+    # the import derived and kept deadlines, rebounds, incidents and status events: questions
+    # read them back and never compute them
+    keys = sorted(p.name for p in store.analytical_copy.current().folder.glob("derived-*"))
+    assert [k.split("-")[1] for k in keys] == ["deadlines", "events", "incidents", "rebounds"]
+    for module, name in (("rebound", "find_rebounds"), ("incidents", "group_incidents"),
+                         ("deadlines", "derive_deadlines"), ("events", "status_events")):
+        monkeypatch.setattr(f"gridwatch.supervision.{module}.{name}", _not_again)
+    first = open_context(config, url)
+    second = open_context(config, url)
     assert second.copy is not None and second.run_id == 1
     for ctx in (first, second):
         pd.testing.assert_frame_equal(ctx.rebounds, tables.rebounds)
@@ -135,8 +143,10 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(small_project: 
                                       tables.league("2024-W11", layer="grid"))
         pd.testing.assert_frame_equal(ctx.reminders("2024-03-12"),
                                       tables.reminders("2024-03-12"))
-    keys = sorted(p.name for p in second.copy.current().folder.glob("derived-*.arrow"))
-    assert [k.split("-")[1] for k in keys] == ["deadlines", "events", "incidents", "rebounds"]
+
+
+def _not_again(*args: object, **kwargs: object) -> None:
+    raise AssertionError("derived again although the import kept it")
 
 
 def _ns(deadlines: pd.DataFrame) -> pd.DataFrame:

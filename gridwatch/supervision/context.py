@@ -271,6 +271,12 @@ class SupervisionContext:
             return area_factors(pd.DataFrame({column: pd.Series(dtype="str")}), layer)
         return self._once(("area_codes", layer), lambda: area_factors(self.issues, layer))
 
+    def derive(self) -> None:
+        """Compute and keep every derived part now (deadlines, rebounds, incidents, status
+        events): an import calls it, so the first question after the import does not pay
+        for them."""
+        _ = self.deadlines, self.rebounds, self.incidents, self.events
+
     def counted(self) -> pd.Series:
         """Which problems the statistics count: all of them, or only the first report of each
         duplicate incident when ``[supervision] count_incidents`` is on (same index as
