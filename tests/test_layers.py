@@ -385,3 +385,23 @@ def test_a_layer_is_read_from_its_cached_wgs84_form_until_the_file_changes(
     stamp = (tmp_path / "areas.gpkg").stat().st_mtime_ns + 10**9
     os.utime(tmp_path / "areas.gpkg", ns=(stamp, stamp))
     assert read_layer(spec)["area_id"].tolist() == ["A1"]
+
+
+def test_layer_bounds_come_from_the_cached_form_without_reading_geometry(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch.placing import layers as layers_module
+    from gridwatch.placing.layers import layer_bounds
+
+    frame = gpd.GeoDataFrame({"code": ["A1", "A2"], "name": NAMES}, geometry=SQUARES[:2],
+                             crs="EPSG:4326")
+    frame.to_file(tmp_path / "areas.gpkg")
+    spec = _config(tmp_path, _layer("area", "areas.gpkg", crs="gcj02")).layers[0]
+    uncached = layer_bounds(spec)  # reads the file once, which writes the cache
+    expected = read_layer(spec).total_bounds
+    np.testing.assert_allclose(uncached, expected)
+
+    def no_geometry(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the layer was read")
+
+    monkeypatch.setattr(layers_module, "read_layer", no_geometry)
+    np.testing.assert_allclose(layer_bounds(spec), expected)

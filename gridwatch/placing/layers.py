@@ -166,6 +166,24 @@ def _read_layer(spec: LayerSpec) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
     return layer, reasons
 
 
+def layer_bounds(spec: LayerSpec) -> np.ndarray:
+    """The layer's WGS84 bounds (minx, miny, maxx, maxy; NaN without geometry), from its
+    cached form's GeoParquet metadata when there is one: no geometry is read."""
+    cache = _layer_cache_path(spec)
+    if cache is not None and cache.is_file():
+        try:
+            import pyarrow.parquet as pq
+
+            geo = json.loads(pq.read_schema(cache).metadata[b"geo"])
+            box = geo["columns"][geo["primary_column"]].get("bbox")
+            if box is not None and len(box) == 4:
+                return np.asarray(box, dtype=float)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # read the layer below
+    layer = read_layer(spec)
+    return np.asarray(layer.total_bounds if len(layer) else [np.nan] * 4, dtype=float)
+
+
 def _layer_cache_path(spec: LayerSpec) -> Path | None:
     """Where the layer's WGS84 form is kept: named after the declaration and the files it was
     read from (size and modification time), so any change reads the file again."""
@@ -489,6 +507,7 @@ def project_metric_crs(
     specs: Sequence[LayerSpec] | None = None,
     lon: Any = None,
     lat: Any = None,
+    bounds: Mapping[str, Sequence[float]] | None = None,
 ) -> str:
     """Return the project's metric CRS, for every distance, buffer and area in gridwatch.
 
@@ -513,6 +532,9 @@ def project_metric_crs(
         Their declarations (``config.layers``), to find the admin layers.
     lon, lat
         WGS84 degrees of points, used only when no layer has geometry.
+    bounds
+        Instead of ``layers``: each layer's WGS84 bounds (:func:`layer_bounds`; NaN for a
+        layer without geometry), so the layers need not be read.
 
     Returns
     -------
@@ -534,13 +556,15 @@ def project_metric_crs(
     """
     if configured:
         return str(configured)
-    chosen = dict(layers or {})
+    boxes: dict[str, Any] = {name: g.total_bounds for name, g in (layers or {}).items()
+                             if len(g)}
+    boxes.update(bounds or {})
     if specs is not None:
-        chosen = {s.name: chosen[s.name] for s in _territory_specs(specs, chosen)}
-    bounds = np.array([g.total_bounds for g in chosen.values() if len(g)], dtype=float)
-    if len(bounds) and not np.isnan(bounds).all():
-        centre_lon = (np.nanmin(bounds[:, 0]) + np.nanmax(bounds[:, 2])) / 2.0
-        centre_lat = (np.nanmin(bounds[:, 1]) + np.nanmax(bounds[:, 3])) / 2.0
+        boxes = {s.name: boxes[s.name] for s in _territory_specs(specs, boxes)}
+    found = np.array(list(boxes.values()), dtype=float).reshape(-1, 4)
+    if len(found) and not np.isnan(found).all():
+        centre_lon = (np.nanmin(found[:, 0]) + np.nanmax(found[:, 2])) / 2.0
+        centre_lat = (np.nanmin(found[:, 1]) + np.nanmax(found[:, 3])) / 2.0
         return coords.metric_crs(float(centre_lon), float(centre_lat))
     if lon is not None and lat is not None:
         xs = np.asarray(lon, dtype=float)
@@ -552,7 +576,7 @@ def project_metric_crs(
 
 
 def _territory_specs(specs: Sequence[LayerSpec],
-                     layers: Mapping[str, gpd.GeoDataFrame]) -> list[LayerSpec]:
+                     layers: Mapping[str, Any]) -> list[LayerSpec]:
     """The layers that make the territory: top admin layers, else admin, else parentless."""
     present = [s for s in specs if s.name in layers]
     return ([s for s in present if s.kind == "admin" and s.parent is None]

@@ -178,23 +178,25 @@ class SupervisionContext:
         nothing to choose from (no project, no problem)."""
         def compute() -> str | None:
             from gridwatch.errors import CRSError
-            from gridwatch.placing.layers import project_metric_crs
+            from gridwatch.placing.layers import layer_bounds, project_metric_crs
 
             config = self.config
+            layers = self._memo.get("layers") or {}
+            bounds: dict[str, Any] = {}
             if config is None:
-                layers, specs, configured = {}, None, None
+                specs, configured = None, None
             else:
                 specs = config.layers
                 configured = config.territory.metric_crs
-                # the territory's (admin) layers only: the rule needs no other
-                wanted = [s.name for s in config.layers_of_kind("admin")] or \
-                    [s.name for s in config.layers if s.parent is None]
-                layers = {name: frame for name in wanted
-                          if (frame := self.areas(name)) is not None}
+                if not configured and not layers:
+                    # the territory's (admin) layers only, by their bounds: no geometry read
+                    wanted = config.layers_of_kind("admin") or \
+                        [s for s in config.layers if s.parent is None]
+                    bounds = {s.name: layer_bounds(s) for s in wanted}
             lon, lat = self.issues.get("lon"), self.issues.get("lat")
             try:
                 return project_metric_crs(configured, layers=layers, specs=specs, lon=lon,
-                                          lat=lat)
+                                          lat=lat, bounds=bounds)
             except CRSError:
                 return None
         return self._once("metric_crs", compute)
