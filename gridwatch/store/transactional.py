@@ -348,8 +348,8 @@ class Store:
         self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
         positions = self._write_layers(conn, layer_kinds)
         self._write_places(conn, prep, write, changed, positions, chunk_size)
-        self._write_history(conn, prep, run_id, seen, seen_value, ~known, moved, old_status,
-                            chunk_size)
+        history = self._write_history(conn, prep, run_id, seen, seen_value, ~known, moved,
+                                      old_status, chunk_size)
         counts = ImportCounts(run_id=run_id, inserted=int((~known).sum()),
                               updated=int(changed.sum()), unchanged=int(same.sum()),
                               status_changes=int(moved.sum()), older=int(older.sum()))
@@ -358,7 +358,7 @@ class Store:
             inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
             status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
         return counts, _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
-                                empty_before=bool(empty_before))
+                                empty_before=bool(empty_before), history=history)
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash, status and last sighting of the stored problems among ``ids``, indexed by
@@ -378,8 +378,9 @@ class Store:
 
     def _write_history(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
                        seen: datetime, seen_value: Any, new: np.ndarray, moved: np.ndarray,
-                       old_status: np.ndarray, chunk_size: int) -> None:
-        """A history row for each new problem's first status and each status change.
+                       old_status: np.ndarray, chunk_size: int) -> dict[str, Any]:
+        """A history row for each new problem's first status and each status change; returns
+        the columns written, in the order written.
 
         ``changed_at`` is closed_at for closed/verified problems when known, reported_at for a
         new problem's first status, else the run's observed time.
@@ -405,6 +406,7 @@ class Store:
             "seen_at": [seen_value] * count,
         }
         self._insert_rows(conn, self._t["status_history"], columns, chunk_size)
+        return {**columns, "seen_at": np.full(count, np.datetime64(seen, "us"))}
 
     def _upsert_issues(self, conn: sa.Connection, columns: dict[str, list[Any]],
                        chunk_size: int, tick: Callable[[int], None]) -> None:
@@ -727,7 +729,7 @@ class Store:
                 rows = _wide_rows(written, kinds, old_issues)
                 if old_issues is None:
                     merged = rows
-                    history = self.history()
+                    history = self._run_history(run_id, written)
                 else:
                     kept = old_issues[~old_issues["issue_id"].isin(rows["issue_id"])]
                     if written.touched:
@@ -740,7 +742,7 @@ class Store:
                         return
                     merged = pd.concat([kept, rows.astype(kept.dtypes.to_dict())],
                                        ignore_index=True)
-                    history = pd.concat([old_history, self.history(run_id=run_id)],
+                    history = pd.concat([old_history, self._run_history(run_id, written)],
                                         ignore_index=True)
                 merged = merged.sort_values("issue_id", kind="stable").reset_index(drop=True)
                 copy.write(run_id, merged, history, layers=layers)
@@ -748,6 +750,29 @@ class Store:
             warnings.warn(f"the analytical copy of {self._shown!r} could not be refreshed "
                           f"({type(exc).__name__}: {exc}); it will be rebuilt from the store "
                           "when next read", RuntimeWarning, stacklevel=3)
+
+    def _run_history(self, run_id: int, written: _Written) -> pd.DataFrame:
+        """The history rows run ``run_id`` wrote, as :meth:`history` reads them, from what the
+        import kept: only their ids are read back (they were given in the order written)."""
+        table = self._t["status_history"]
+        with self._engine.connect() as conn, conn.begin():
+            ids = [row[0] for row in _s.fetch(conn, sa.select(table.c.id)
+                                              .where(table.c.run_id == run_id)
+                                              .order_by(table.c.id))]
+        columns = written.history
+        if len(ids) != len(columns["issue_id"]):
+            return self.history(run_id=run_id)
+        return pd.DataFrame({
+            "id": np.asarray(ids, dtype="int64"),
+            "issue_id": pd.Series(np.asarray(columns["issue_id"], dtype=object), dtype="str"),
+            "run_id": np.full(len(ids), run_id, dtype="int64"),
+            "previous_status": pd.Series(np.asarray(columns["previous_status"], dtype=object),
+                                         dtype="str"),
+            "status": pd.Series(np.asarray(columns["status"], dtype=object), dtype="str"),
+            "changed_at": _utc_from_naive(np.asarray(columns["changed_at"],
+                                                     dtype="datetime64[us]")),
+            "seen_at": _utc_from_naive(np.asarray(columns["seen_at"], dtype="datetime64[us]")),
+        })
 
     def _layer_kinds(self, conn: sa.Connection) -> dict[str, str | None]:
         """The layers the store has seen, in order, with their kinds."""
@@ -881,6 +906,8 @@ class _Written:
     touched: list[str]
     seen: datetime
     empty_before: bool
+    #: The history columns written (see ``Store._write_history``).
+    history: dict[str, Any]
 
 
 def _wide_rows(written: _Written, kinds: dict[str, str | None],
