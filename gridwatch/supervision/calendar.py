@@ -112,7 +112,9 @@ def warn_uncovered(*dates: np.ndarray) -> None:
         d = d[~np.isnat(d)]
         if d.size:
             year = d.astype("datetime64[Y]").astype("int64")
-            first = int(year.min())
+            first, last = int(year.min()), int(year.max())
+            if all(_year_workdays(y + 1970)[1] for y in range(first, last + 1)):
+                continue  # every year in the span is covered: no need to see which occur
             # which years occur: a count per year (linear), not a sort of every date
             present = np.flatnonzero(np.bincount(year - first))
             years.update(int(y) + first + 1970 for y in present)

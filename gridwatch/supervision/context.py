@@ -525,6 +525,7 @@ def _from_columns(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
     values = np.empty(len(out), dtype=object)
     empty = np.empty(0, dtype="int64")
     values[:] = [empty] * len(out)
-    for i in np.flatnonzero(lengths):
-        values[i] = stamps[i, : lengths[i]]
+    for length in np.unique(lengths[lengths > 0]):  # rows with as many milestones at once
+        rows = np.flatnonzero(lengths == length)
+        values[rows] = pd.Series(list(stamps[rows, :length]), dtype=object).to_numpy()
     return out.drop(columns=positions).assign(milestones=values)

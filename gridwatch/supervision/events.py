@@ -9,6 +9,7 @@ frame is grouped per question.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,6 +53,11 @@ class StatusEvents:
     labels: tuple[str, ...]
     last_close: np.ndarray
 
+    @functools.cached_property
+    def problem(self) -> np.ndarray:
+        """The problem (position) of each event."""
+        return np.repeat(np.arange(self.n), np.diff(self.start))
+
     def to_frame(self) -> pd.DataFrame:
         """The arrays as a frame (to keep them in a Parquet file); :meth:`from_frame` reads
         them back."""
@@ -86,8 +92,7 @@ class StatusEvents:
         before the cutoff (``-1`` when none)."""
         limit = pd.Timestamp(cutoff).as_unit("ns").value
         before = self.time < limit
-        problem = np.repeat(np.arange(self.n), np.diff(self.start))
-        counts = np.bincount(problem[before], minlength=self.n)
+        counts = np.bincount(self.problem[before], minlength=self.n)
         has = counts > 0
         last = self.start[:-1] + counts - 1
         status = np.full(self.n, -1, dtype="int64")
