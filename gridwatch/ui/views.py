@@ -555,8 +555,13 @@ def inspection_order(issues: pd.DataFrame, evaluated: pd.DataFrame, *,
 
 def id_ranks(issues: pd.DataFrame) -> np.ndarray:
     """Rank of each problem's ``issue_id`` in sorted order (missing last), as integers."""
-    codes, uniques = pd.factorize(issues["issue_id"], sort=True, use_na_sentinel=True)
-    return np.where(codes < 0, len(uniques), codes)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(issues["issue_id"].astype("str"))  # the column's own Arrow data
+    ranks: np.ndarray = pc.rank(ids, sort_keys="ascending", tiebreaker="dense") \
+        .to_numpy().astype("int64")
+    return ranks
 
 
 def inspection_positions(evaluated: pd.DataFrame, keep: pd.Series | np.ndarray,
