@@ -216,6 +216,9 @@ def _ramp_colour(values: pd.Series) -> pd.Series:
     return colours
 
 
+_EDGE, _EDGE_WEIGHT = "#666666", 0.6  # the outline of an area that is not flagged
+
+
 def _area_properties(
     areas: gpd.GeoDataFrame,
     *,
@@ -238,8 +241,8 @@ def _area_properties(
         out["_fill"] = _ramp_colour(areas[value_column])
     flagged = (highlight.reindex(areas.index).fillna(False).astype(bool)
                if highlight is not None else pd.Series(False, index=areas.index))
-    out["_edge"] = np.where(flagged, HOTSPOT_OUTLINE, "#666666")
-    out["_weight"] = np.where(flagged, 2.5, 0.6)
+    out["_edge"] = np.where(flagged, HOTSPOT_OUTLINE, _EDGE)
+    out["_weight"] = np.where(flagged, 2.5, _EDGE_WEIGHT)
     for column in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[column]):
             out[column] = out[column].astype(str)
@@ -298,11 +301,14 @@ def geometry_json(shapes: gpd.GeoDataFrame) -> np.ndarray:
 
 def feature_collection(properties: pd.DataFrame, geometry: Sequence[str] | np.ndarray) -> str:
     """A GeoJSON FeatureCollection as text from properties (one row per feature; user text
-    already escaped) and :func:`geometry_json` outlines in the same order."""
+    already escaped; missing values left out) and :func:`geometry_json` outlines in the same
+    order."""
     if len(geometry) != len(properties):
         raise ValueError(f"{len(geometry)} outlines for {len(properties)} features")
     records = properties.astype(object).where(properties.notna(), None).to_dict("records")
-    parts = [f'{{"type":"Feature","properties":{json.dumps(p, ensure_ascii=False)},'
+    # a missing value is left out: the page reads it as empty (fewer bytes per feature)
+    parts = [f'{{"type":"Feature","properties":'
+             f'{json.dumps({k: v for k, v in p.items() if v is not None}, ensure_ascii=False)},'
              f'"geometry":{g}}}' for p, g in zip(records, geometry, strict=True)]
     # "</" never closes the page's script element when the map is saved as one HTML file
     return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}") \
@@ -390,11 +396,11 @@ class _FeatureLayer(Layer):
         return [[miny, minx], [maxy, maxx]]
 
 
-_AREA_STYLE = """function (feature) {
+_AREA_STYLE = f"""function (feature) {{
                 var p = feature.properties;
-                return {fillColor: p._fill, color: p._edge, weight: p._weight,
-                        fillOpacity: 0.7};
-            }"""
+                return {{fillColor: p._fill, color: p._edge || "{_EDGE}",
+                        weight: p._weight || {_EDGE_WEIGHT}, fillOpacity: 0.7}};
+            }}"""
 
 
 def add_area_layer(
@@ -416,6 +422,9 @@ def add_area_layer(
     """
     props = _area_properties(areas, value_column=value_column, fields=fields, by_bin=by_bin,
                              highlight=highlight)
+    plain = props["_edge"].to_numpy() == _EDGE  # the style's default outline: not sent
+    props["_edge"] = props["_edge"].where(~plain, None)
+    props["_weight"] = props["_weight"].where(~plain, None)
     layer = _FeatureLayer(feature_collection(props, geometry), name=escape_text(name),
                           style=_AREA_STYLE, fields=list(fields),
                           aliases=[escape_text(a) for a in fields.values()],
