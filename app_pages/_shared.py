@@ -8,6 +8,7 @@ demo city is generated and ingested on first start (``GRIDWATCH_DEMO_PROBLEMS`` 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -157,6 +158,28 @@ def area_names(path: str, name: str) -> dict[str, str]:
 def area_choices(path: str, name: str) -> dict[str, str]:
     """The sidebar's choices of a layer (:func:`views.area_options`)."""
     return views.area_options(layer(path, name))
+
+
+_WARMED: set[str] = set()
+
+
+def warm_outlines(path: str) -> None:
+    """Prepare the outlines and choices of every city level in the background, once per
+    project file, so the first switch to a level does not simplify thousands of outlines."""
+    if path in _WARMED:
+        return
+    _WARMED.add(path)
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # only a head start: a view prepares its own
+            for name in views.city_levels(config(path).layers):
+                outlines(path, name)
+                area_choices(path, name)
+
+    thread = threading.Thread(target=work, name="gridwatch-outlines", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())
+    thread.start()
 
 
 def stamp(db_url: str) -> int:

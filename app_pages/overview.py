@@ -7,7 +7,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from app_pages import _maps
-from app_pages._shared import load, selection
+from app_pages._shared import load, selection, warm_outlines
 from gridwatch.ui.i18n import tr
 
 ctx = load()
@@ -37,3 +37,4 @@ if view.hotspots:
     st.warning(f"{tr('hotspots_found', lang)}: {', '.join(view.hotspots[:20])}")
 _maps.exports(ctx, now, keep, view)
 _maps.follow_click(ctx, clicked, view)
+warm_outlines(ctx.project.config_path)  # after this view is drawn: the other levels
