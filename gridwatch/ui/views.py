@@ -597,13 +597,15 @@ def inspection_rows(issues: pd.DataFrame, evaluated: pd.DataFrame, rows: np.ndar
 
 
 def weekly_trend(context: SupervisionContext, *, as_of: dt.date, weeks: int = 12,
-                 keep: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
+                 keep: pd.Series | np.ndarray | None = None,
+                 overdue: bool = True) -> pd.DataFrame:
     """New and overdue problems per ISO week and category, for the ``weeks`` up to ``as_of``.
 
     ``overdue`` is the count of red problems at the end of each week (at ``as_of`` for the
     current, unfinished week). Only the problems ``keep`` marks are counted (default: all);
     the same as the trend of :meth:`SupervisionContext.restrict` to them, without a copy of
-    the problems.
+    the problems. Without ``overdue`` only the new problems are counted (``overdue`` is
+    missing): the weekly states are most of the work.
 
     Returns
     -------
@@ -632,15 +634,16 @@ def weekly_trend(context: SupervisionContext, *, as_of: dt.date, weeks: int = 12
     valid = codes >= 0
     for start in starts:
         end = min(start + dt.timedelta(days=6), as_of)
-        red = context.overdue(end)
         new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
         new_counts = np.bincount(codes[new & valid], minlength=len(uniques))
-        red_counts = np.bincount(codes[red & valid], minlength=len(uniques))
+        red_counts = np.bincount(codes[context.overdue(end) & valid], minlength=len(uniques)) \
+            if overdue else None
         year, week, _ = start.isocalendar()
         for cat in categories:
             rows.append({"week": f"{year}-W{week:02d}", "week_end": end, "category": cat,
                          "new": int(new_counts[present[cat]]),
-                         "overdue": int(red_counts[present[cat]])})
+                         "overdue": int(red_counts[present[cat]]) if red_counts is not None
+                         else pd.NA})
     return pd.DataFrame(rows)
 
 
