@@ -148,8 +148,12 @@ def outlines(path: str, name: str) -> pd.Series:
 
 @st.cache_resource(show_spinner=False)
 def area_names(path: str, name: str) -> dict[str, str]:
-    """Area id → name of a layer."""
-    frame = layer(path, name)
+    """Area id → name of a layer (its outlines are not kept for this: 92,600 micro-grids)."""
+    from gridwatch.placing.layers import read_layer
+
+    spec = config(path).layer(name)
+    frame = layers(path)[name] if spec.parent is not None and spec.parent_field is None \
+        else read_layer(spec)
     return dict(zip(frame["area_id"].astype("str"), frame["area_name"].astype("str"),
                     strict=True))
 
@@ -164,8 +168,9 @@ _WARMED: set[str] = set()
 
 
 def warm_outlines(path: str) -> None:
-    """Prepare the outlines and choices of every city level in the background, once per
-    project file, so the first switch to a level does not simplify thousands of outlines."""
+    """Prepare the outlines and choices of every city level, and the area names of the lists,
+    in the background once per project file: the first switch to a level does not simplify
+    thousands of outlines, nor the first list read 92,600 micro-grids."""
     if path in _WARMED:
         return
     _WARMED.add(path)
@@ -173,9 +178,12 @@ def warm_outlines(path: str) -> None:
 
     def work() -> None:
         with contextlib.suppress(Exception):  # only a head start: a view prepares its own
-            for name in views.city_levels(config(path).layers):
+            specs = config(path).layers
+            for name in views.city_levels(specs):
                 outlines(path, name)
                 area_choices(path, name)
+            for name in views.area_levels(specs):  # the names of the problems' lists
+                area_names(path, name)
 
     thread = threading.Thread(target=work, name="gridwatch-outlines", daemon=True)
     add_script_run_ctx(thread, get_script_run_ctx())
