@@ -580,8 +580,10 @@ def inspection_rows(issues: pd.DataFrame, evaluated: pd.DataFrame, rows: np.ndar
                     ) -> pd.DataFrame:
     """The inspection list's columns for the problems at positions ``rows``, in that order
     (a page of the list is built without the rest)."""
-    base = issues.take(rows)
-    ev = evaluated.take(rows)
+    wanted = [*_INSPECTION_COLUMNS, *(f"{layer}_id" for layer in (area_names or {}))]
+    base = issues[[c for c in dict.fromkeys(wanted) if c in issues]].take(rows)
+    ev = evaluated[[c for c in ("code", "days_overdue", "deadline", "status")
+                    if c in evaluated]].take(rows)
     table = pd.DataFrame(index=base.index)
     for column in _INSPECTION_COLUMNS:
         source = ev if column in ("code", "days_overdue", "deadline", "status") else base
