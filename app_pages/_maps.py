@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,15 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import BASE_URL, Context, file_bytes, layers, view_layer
+from app_pages._shared import (
+    BASE_URL,
+    Context,
+    file_bytes,
+    layer,
+    outlines,
+    selection,
+    view_layer,
+)
 from gridwatch.errors import GridwatchError
 from gridwatch.output.palette import HOTSPOT_OUTLINE, OVERDUE_RAMP
 from gridwatch.ui import maps as mapping
@@ -31,10 +40,18 @@ class MapView:
     hotspots: list[str] = field(default_factory=list)
 
 
-def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
-    """Figures per area of the planned layer (limited to the chosen area), hotspots, Gi* bins."""
-    from gridwatch.hotspots import gi_star
+def areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
+    """Figures per area of the planned layer (limited to the chosen area), hotspots, Gi* bins;
+    kept per filter, view and colouring for the store version."""
+    f = ctx.filters
+    key = ("areas", f.as_of, selection(f), ctx.plan, f.colour == "gistar")
+    out = ctx.remember(key, lambda: _areas(ctx, now, keep))
+    if "gistar" in out.attrs:
+        st.info(f"Gi*: {out.attrs['gistar']}")
+    return out
 
+
+def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
     plan = ctx.plan
     shapes = view_layer(ctx.project.config_path, plan.layer)
     if plan.within is not None:
@@ -49,22 +66,38 @@ def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame
                              timezone=ctx.timezone)
     out["bin"] = 0
     if ctx.filters.colour == "gistar" and len(out) >= 3:
+        from gridwatch.hotspots import gi_star
+
         try:
             gi = gi_star(out, out["red"].to_numpy(), weights_kind=conf.weights,
                          permutations=min(conf.permutations, 199), seed=conf.seed,
                          inference=conf.inference, fdr=conf.fdr)
             out["bin"] = gi["bin"].fillna(0).astype(int).to_numpy()
-        except GridwatchError as exc:
-            st.info(f"Gi*: {exc}")
+        except GridwatchError as exc:  # said on every view of it, not only the first
+            out.attrs["gistar"] = str(exc)
     return out
+
+
+def headline(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> dict[str, float]:
+    """The figures at the top, duplicates counted once as `gridwatch status` counts them,
+    against the same filters a week before."""
+    day = ctx.filters.as_of - dt.timedelta(days=7)
+    if ctx.filters.codes or ctx.filters.statuses:  # the filter itself needs the full codes
+        before = ctx.evaluated(day)
+    else:
+        known, is_open, red = ctx.supervision.open_overdue(day)
+        before = pd.DataFrame({"known": known, "is_open": is_open, "red": red},
+                              index=ctx.issues.index)
+    counted = ctx.supervision.counted()
+    return views.headline_figures(now, before, keep & counted, ctx.keep(before) & counted)
 
 
 def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     """Compose the map: areas, hotspots, problems, heat, hexagons, basins and redlines."""
-    lang, f = ctx.lang, ctx.filters
-    areas = _areas(ctx, now, keep)
-    bounds = areas.total_bounds if len(areas) else \
-        layers(ctx.project.config_path)[ctx.plan.layer].total_bounds
+    lang, f, path = ctx.lang, ctx.filters, ctx.project.config_path
+    shown = areas(ctx, now, keep)
+    bounds = shown.total_bounds if len(shown) else \
+        view_layer(path, ctx.plan.layer).total_bounds
     app = ctx.config.settings.app
     # SVG paths, not one canvas: areas stay addressable (tests, hover) and are few per view
     fmap = mapping.make_map(bounds, base_url=BASE_URL, tiles=app.tiles,
@@ -75,23 +108,25 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
               "overdue_rate": tr("overdue_rate", lang)}
     value, by_bin = {"red": ("red", False), "overdue_rate": ("overdue_rate", False),
                      "gistar": ("bin", True)}[f.colour]
-    mapping.add_areas(fmap, areas, value_column=value, by_bin=by_bin,
-                      name=code_label(ctx.plan.layer, lang), fields=fields,
-                      highlight=areas["hotspot"])
+    geometry = outlines(path, ctx.plan.layer).reindex(shown["area_id"].astype("str"))
+    mapping.add_area_layer(fmap, shown, geometry.to_numpy(), value_column=value,
+                           by_bin=by_bin, name=code_label(ctx.plan.layer, lang), fields=fields,
+                           highlight=shown["hotspot"])
     _overlays(ctx, fmap)
-    mask = keep.to_numpy(dtype=bool)
-    located = ctx.issues.loc[mask, ["issue_id", "lon", "lat", "category", "description",
-                                    "responsible_unit"]].assign(code=now.loc[mask, "code"])
+    if ctx.plan.show_points or f.heat or f.hexagons:
+        mask = keep.to_numpy(dtype=bool)
+        located = ctx.issues.loc[mask, ["issue_id", "lon", "lat", "category", "description",
+                                        "responsible_unit"]].assign(code=now.loc[mask, "code"])
+        is_open = now.loc[mask, "is_open"].to_numpy(dtype=bool)
     if ctx.plan.show_points:
         # closed problems only when asked for by code: the map is for what is still open
-        wanted = located if "closed" in f.codes else \
-            located[now.loc[mask, "is_open"].to_numpy(dtype=bool)]
+        wanted = located if "closed" in f.codes else located[is_open]
         mapping.add_points(fmap, wanted, base_url=BASE_URL, name=tr("points", lang),
                            popup_columns={"issue_id": tr("id", lang),
                                           "description": tr("description", lang),
                                           "responsible_unit": tr("responsible_unit", lang)})
     if f.heat:
-        open_ = located[now.loc[mask, "is_open"].to_numpy(dtype=bool)]
+        open_ = located[is_open]
         mapping.add_heat(fmap, open_["lon"], open_["lat"], base_url=BASE_URL,
                          name=tr("heat", lang), show=True)
     if f.hexagons:
@@ -107,32 +142,38 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     if ctx.plan.show_points:
         entries.update(mapping.code_legend(("red", "yellow", "green"), lang))
     mapping.add_legend(fmap, title, entries)
-    names = areas.loc[areas["hotspot"], "area_name"].astype("str").tolist()
-    return MapView(fmap=fmap, areas=areas, hotspots=names)
+    names = shown.loc[shown["hotspot"], "area_name"].astype("str").tolist()
+    return MapView(fmap=fmap, areas=shown, hotspots=names)
 
 
 def _overlays(ctx: Context, fmap: folium.Map) -> None:
     lang, path = ctx.lang, ctx.project.config_path
     for spec in ctx.config.layers_of_kind("basin"):
-        mapping.add_overlay(fmap, view_layer(path, spec.name), name=tr("basin", lang),
-                            label_column="area_name", colour="#2c7fb8", fill_opacity=0.05,
-                            show=bool(ctx.filters.basin))
+        mapping.add_outline_layer(fmap, _outline_features(path, spec.name),
+                                  name=tr("basin", lang), colour="#2c7fb8", fill_opacity=0.05,
+                                  show=bool(ctx.filters.basin))
     for spec in ctx.config.layers_of_kind("redline"):
-        zones = view_layer(path, spec.name)
-        mapping.add_overlay(fmap, zones, name=tr("redline", lang), label_column="area_name",
-                            colour="#cc0000", fill_opacity=0.2)
+        mapping.add_outline_layer(fmap, _outline_features(path, spec.name),
+                                  name=tr("redline", lang), colour="#cc0000", fill_opacity=0.2)
         if spec.near_m:
             belts = _belts(path, spec.name, spec.near_m, str(ctx.supervision.metric_crs))
-            mapping.add_overlay(fmap, belts,
-                                name=f"{tr('redline', lang)} {spec.near_m:g} m",
-                                label_column="area_name", colour="#cc0000", dashed=True,
-                                fill_opacity=0.05)
+            mapping.add_outline_layer(fmap, belts,
+                                      name=f"{tr('redline', lang)} {spec.near_m:g} m",
+                                      colour="#cc0000", dashed=True, fill_opacity=0.05)
 
 
 @st.cache_resource(show_spinner=False)
-def _belts(path: str, name: str, near_m: float, metric_crs: str) -> gpd.GeoDataFrame:
-    """The belts drawn around the zones, in the metric CRS the problems are filtered in."""
-    return views.belt_shapes(layers(path)[name], near_m, metric_crs=metric_crs)
+def _outline_features(path: str, name: str) -> str:
+    """The features of a basin or redline layer as drawn (written once)."""
+    return mapping.outline_features(view_layer(path, name), label_column="area_name")
+
+
+@st.cache_resource(show_spinner=False)
+def _belts(path: str, name: str, near_m: float, metric_crs: str) -> str:
+    """The belts drawn around the zones, in the metric CRS the problems are filtered in, as
+    features to draw."""
+    belts = views.belt_shapes(layer(path, name), near_m, metric_crs=metric_crs)
+    return mapping.outline_features(belts, label_column="area_name")
 
 
 def _hexagons(ctx: Context, fmap: folium.Map, located: pd.DataFrame) -> None:
@@ -175,24 +216,25 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
         left, middle, right = st.columns(3)
         label = left.selectbox(tr("format", lang), list(LAYER_FORMATS), key="x_format")
         suffix = LAYER_FORMATS[label]
-        layer = view.areas.drop(columns=["parent_id"], errors="ignore")
+        hot = view.areas.drop(columns=["parent_id"], errors="ignore")
         left.download_button(
             f"{tr('download', lang)} {tr('hotspot_layer', lang)}", key="x_layer",
-            data=lambda: file_bytes(lambda p: write_layer(layer, p, style_column="bin",
+            data=lambda: file_bytes(lambda p: write_layer(hot, p, style_column="bin",
                                                          timezone=tz), f"hotspots{suffix}"),
             file_name=f"hotspots_{ctx.plan.layer}{suffix}", mime="application/octet-stream",
             on_click="ignore")
-        names = {name: dict(zip(frame["area_id"].astype("str"),
-                                frame["area_name"].astype("str"), strict=True))
-                 for name, frame in layers(ctx.project.config_path).items()
-                 if name in views.area_levels(ctx.config.layers)}
-        listing = views.inspection_list(ctx.issues, now, keep, area_names=names)
-        middle.caption(f"{tr('inspection_list', lang)}: {len(listing):,} {tr('rows', lang)}")
+        count = int((keep.to_numpy(dtype=bool) & now["is_open"].to_numpy(dtype=bool)).sum())
+        middle.caption(f"{tr('inspection_list', lang)}: {count:,} {tr('rows', lang)}")
+
+        def listing() -> pd.DataFrame:  # ordered when asked for, not on every view
+            rows = views.inspection_positions(now, keep, order=ctx.inspection_order())
+            return views.inspection_rows(ctx.issues, now, rows, area_names=ctx.area_names())
+
         for ext, mime in ((".csv", "text/csv"), (".xlsx", "application/vnd.openxmlformats-"
                                                           "officedocument.spreadsheetml.sheet")):
             middle.download_button(
                 f"{tr('download', lang)} {ext[1:].upper()}", key=f"x_list{ext}",
-                data=lambda ext=ext: file_bytes(lambda p: write_table(listing, p, timezone=tz,
+                data=lambda ext=ext: file_bytes(lambda p: write_table(listing(), p, timezone=tz,
                                                                       sheet_name="inspection"),
                                                 f"inspection{ext}"),
                 file_name=f"inspection_{ctx.filters.as_of}{ext}", mime=mime, on_click="ignore")

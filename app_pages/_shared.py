@@ -8,15 +8,18 @@ demo city is generated and ingested on first start (``GRIDWATCH_DEMO_PROBLEMS`` 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -25,9 +28,11 @@ from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
 from gridwatch.supervision.context import SupervisionContext, open_context
 from gridwatch.ui import views
 from gridwatch.ui.i18n import LANGUAGES, code_label, tr
+from gridwatch.ui.memo import Recent
 
 REPO = Path(__file__).resolve().parents[1]
 BASE_URL = "/app/static/gridwatch"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -107,17 +112,82 @@ def config(path: str) -> Config:
 
 @st.cache_resource(show_spinner=False)
 def layers(path: str) -> dict[str, gpd.GeoDataFrame]:
-    """Every boundary layer, in WGS84."""
+    """Every boundary layer, in WGS84 (for an import; views read only their layers)."""
     from gridwatch.placing.layers import load_layers
 
     return load_layers(config(path))
 
 
 @st.cache_resource(show_spinner=False)
+def layer(path: str, name: str) -> gpd.GeoDataFrame:
+    """One boundary layer, in WGS84, read when first shown (92,600 micro-grids are not read
+    for a view of towns)."""
+    from gridwatch.placing.layers import read_layer
+
+    spec = config(path).layer(name)
+    if spec.parent is not None and spec.parent_field is None:
+        return layers(path)[name]  # parents found from the parent layer's shapes
+    return read_layer(spec)
+
+
+@st.cache_resource(show_spinner=False)
 def view_layer(path: str, name: str) -> gpd.GeoDataFrame:
     """A layer simplified for display (tolerance by its kind)."""
     kind = config(path).layer(name).kind
-    return views.simplify_layer(layers(path)[name], views.SIMPLIFY_M.get(kind, 20.0))
+    return views.simplify_layer(layer(path, name), views.SIMPLIFY_M.get(kind, 20.0))
+
+
+@st.cache_resource(show_spinner=False)
+def outlines(path: str, name: str) -> pd.Series:
+    """GeoJSON text of each displayed outline of a layer, by area id (written once)."""
+    from gridwatch.ui.maps import geometry_json
+
+    shapes = view_layer(path, name)
+    return pd.Series(geometry_json(shapes), index=shapes["area_id"].astype("str").to_numpy())
+
+
+@st.cache_resource(show_spinner=False)
+def area_names(path: str, name: str) -> dict[str, str]:
+    """Area id → name of a layer (its outlines are not kept for this: 92,600 micro-grids)."""
+    from gridwatch.placing.layers import read_layer
+
+    spec = config(path).layer(name)
+    frame = layers(path)[name] if spec.parent is not None and spec.parent_field is None \
+        else read_layer(spec)
+    return dict(zip(frame["area_id"].astype("str"), frame["area_name"].astype("str"),
+                    strict=True))
+
+
+@st.cache_resource(show_spinner=False)
+def area_choices(path: str, name: str) -> dict[str, str]:
+    """The sidebar's choices of a layer (:func:`views.area_options`)."""
+    return views.area_options(layer(path, name))
+
+
+_WARMED: set[str] = set()
+
+
+def warm_outlines(path: str) -> None:
+    """Prepare the outlines and choices of every city level, and the area names of the lists,
+    in the background once per project file: the first switch to a level does not simplify
+    thousands of outlines, nor the first list read 92,600 micro-grids."""
+    if path in _WARMED:
+        return
+    _WARMED.add(path)
+    from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # only a head start: a view prepares its own
+            specs = config(path).layers
+            for name in views.city_levels(specs):
+                outlines(path, name)
+                area_choices(path, name)
+            for name in views.area_levels(specs):  # the names of the problems' lists
+                area_names(path, name)
+
+    thread = threading.Thread(target=work, name="gridwatch-outlines", daemon=True)
+    add_script_run_ctx(thread, get_script_run_ctx())
+    thread.start()
 
 
 def stamp(db_url: str) -> int:
@@ -129,11 +199,60 @@ def stamp(db_url: str) -> int:
     return int(runs["run_id"].max()) if len(runs) else 0
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
-def supervision(config_path: str, db_url: str, run: int) -> SupervisionContext:
+_CONTEXTS: dict[tuple[str, str, int], tuple[SupervisionContext, Recent]] = {}
+_CONTEXT_LOCK = threading.Lock()  # one build of a store version, however many sessions ask
+
+
+def supervision(config_path: str, db_url: str, run: int, *,
+                progress: Callable[[str], None] | None = None) -> SupervisionContext:
     """The one supervision context of the store as of its run ``run`` (shared by every page
-    and every session: one copy of the problems per server process)."""
-    return open_context(config(config_path), db_url, layers=layers(config_path))
+    and every session: one copy of the problems per server process).
+
+    Kept here rather than by ``st.cache_resource``, whose cached functions replay what they
+    drew: the first load reports its steps to ``progress``. The context of an earlier run
+    is dropped once the next one is built.
+    """
+    return _supervision(config_path, db_url, run, progress)[0]
+
+
+def _supervision(config_path: str, db_url: str, run: int,
+                 progress: Callable[[str], None] | None = None, lang: str = "zh",
+                 ) -> tuple[SupervisionContext, Recent]:
+    key = (config_path, db_url, run)
+    found = _CONTEXTS.get(key)
+    if found is not None:
+        return found
+    with _CONTEXT_LOCK:
+        found = _CONTEXTS.get(key)
+        if found is None:
+            found = (_build(config_path, db_url, progress or (lambda _message: None), lang),
+                     Recent(24))
+            for old in [k for k in _CONTEXTS if k[:2] == key[:2]]:
+                del _CONTEXTS[old]
+            _CONTEXTS[key] = found
+    return found
+
+
+def _build(config_path: str, db_url: str, say: Callable[[str], None],
+           lang: str) -> SupervisionContext:
+    """Read the store and derive what every page needs, saying each step."""
+    say(tr("loading_store", lang))
+    sup = open_context(config(config_path), db_url)
+    say(tr("loading_deadlines", lang))
+    _ = sup.deadlines
+    say(tr("loading_history", lang))
+    _ = sup.events
+    say(tr("loading_duplicates", lang))
+    sup.counted()
+    if sup.last_export is not None:
+        say(tr("loading_codes", lang))
+        sup.evaluate(sup.last_export)  # every page opens on the last export's date
+    return sup
+
+
+def is_loaded(config_path: str, db_url: str, run: int) -> bool:
+    """Whether the context of that store version is built already."""
+    return (config_path, db_url, run) in _CONTEXTS
 
 
 @dataclass(frozen=True)
@@ -146,6 +265,8 @@ class Context:
     filters: views.Filters
     plan: views.ViewPlan
     run: int
+    #: Recent answers of this store version, keyed by small values (filters, dates, view).
+    memo: Recent
 
     @property
     def lang(self) -> str:
@@ -167,6 +288,10 @@ class Context:
         spec = self.config.layers_of_kind(kind)
         return spec[0].name if spec else None
 
+    def remember(self, key: Hashable, compute: Callable[[], _T]) -> _T:
+        """The answer to ``key`` for this store version, computed once."""
+        return self.memo.get(key, compute)
+
     def evaluated(self, as_of: dt.date) -> pd.DataFrame:
         return self.supervision.evaluate(as_of)
 
@@ -175,24 +300,54 @@ class Context:
         return views.filter_problems(self.supervision, ev, filters or self.filters,
                                      plan=plan or self.plan)
 
+    def kept(self, as_of: dt.date | None = None) -> pd.Series:
+        """The filtered problems as of ``as_of`` (default the chosen date), kept per filter."""
+        day = as_of or self.filters.as_of
+        chosen = selection(self.filters)
+        return self.remember(("keep", day, chosen, self.plan.within),
+                             lambda: self.keep(self.evaluated(day)))
+
+    def area_names(self) -> dict[str, dict[str, str]]:
+        """Area id → name of every area level."""
+        path = self.project.config_path
+        return {name: area_names(path, name) for name in views.area_levels(self.config.layers)}
+
+    def inspection_order(self, as_of: dt.date | None = None) -> np.ndarray:
+        """:func:`views.inspection_order` of the evaluation as of ``as_of``, kept."""
+        day = as_of or self.filters.as_of
+        ranks = self.remember(("id_ranks",), lambda: views.id_ranks(self.issues))
+        return self.remember(("order", day), lambda: views.inspection_order(
+            self.issues, self.evaluated(day), id_rank=ranks))
+
+
+def selection(filters: views.Filters) -> views.Filters:
+    """The filters that choose problems (not the language or how the map is drawn)."""
+    return replace(filters, lang="zh", colour="red", heat=False, hexagons=False, ignored=())
+
 
 def load() -> Context:
-    """Load the project and data (progress shown), draw the sidebar, return the context."""
+    """Load the project and data (progress shown on a first load), draw the sidebar, return
+    the context."""
     lang = _lang_from_url()
     try:
         proj = project()
-        with st.spinner(tr("loading", lang)):
-            cfg = config(proj.config_path)
-            layers(proj.config_path)
-            run = stamp(proj.db_url)
-            sup = supervision(proj.config_path, proj.db_url, run)
+        cfg = config(proj.config_path)
+        run = stamp(proj.db_url)
+        if is_loaded(proj.config_path, proj.db_url, run):
+            sup, memo = _supervision(proj.config_path, proj.db_url, run)
+        else:
+            box = st.empty()  # the steps of a first load, gone once it is done
+            with box.status(tr("loading", lang), expanded=True) as status:
+                sup, memo = _supervision(proj.config_path, proj.db_url, run,
+                                         progress=status.write, lang=lang)
+            box.empty()
     except Exception as exc:  # shown to the user instead of a traceback page
         st.error(f"{tr('error', lang)}: {exc}")
         st.stop()
     filters = sidebar(cfg, proj.config_path, sup.last_export or dt.date.today())
     plan = views.view_plan(cfg.layers, filters.level, filters.area)
     return Context(project=proj, config=cfg, supervision=sup, filters=filters, plan=plan,
-                   run=run)
+                   run=run, memo=memo)
 
 
 def _lang_from_url() -> str:
@@ -227,8 +382,7 @@ def sidebar(cfg: Config, config_path: str, last: dt.date) -> views.Filters:
     level = bar.selectbox(tr("level", lang), levels, key="f_level",
                           index=levels.index(wanted.level) if wanted.level in levels else 0,
                           format_func=lambda v: code_label(v, lang))
-    all_layers = layers(config_path)
-    options = views.area_options(all_layers[level]) if level else {}
+    options = area_choices(config_path, level) if level else {}
     area = _pick(tr("area", lang), list(options), wanted.area if level == wanted.level else None,
                  f"f_area_{level}", options.get)
     basin = redline = None
@@ -237,7 +391,7 @@ def sidebar(cfg: Config, config_path: str, last: dt.date) -> views.Filters:
         spec = cfg.layers_of_kind(kind)
         if not spec:
             continue
-        opts = views.area_options(all_layers[spec[0].name])
+        opts = area_choices(config_path, spec[0].name)
         chosen = _pick(tr(kind, lang), list(opts), getattr(wanted, kind), f"f_{kind}", opts.get)
         if kind == "basin":
             basin = chosen

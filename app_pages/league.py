@@ -12,9 +12,8 @@ from gridwatch.ui.i18n import code_label, column_labels, tr
 
 ctx = load()
 lang, as_of = ctx.lang, ctx.filters.as_of
-now = ctx.evaluated(as_of)
 # the league and reminders of the filtered problems, counted as the CLI counts them
-chosen = ctx.supervision.restrict(ctx.keep(now))
+chosen = ctx.supervision.restrict(ctx.kept())
 
 st.header(tr("league", lang))
 weeks = []

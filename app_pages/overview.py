@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import folium
 import streamlit as st
 from streamlit_folium import st_folium
 
 from app_pages import _maps
-from app_pages._shared import load
-from gridwatch.ui import views
+from app_pages._shared import load, selection, warm_outlines
 from gridwatch.ui.i18n import tr
 
 ctx = load()
 lang, f = ctx.lang, ctx.filters
 st.title(tr("app_title", lang))
 now = ctx.evaluated(f.as_of)
-before = ctx.evaluated(f.as_of - dt.timedelta(days=7))
-keep = ctx.keep(now)
-counted = ctx.supervision.counted()  # duplicates counted once, as `gridwatch status` does
-figures = views.headline_figures(now, before, keep & counted, ctx.keep(before) & counted)
+keep = ctx.kept()
+figures = ctx.remember(("figures", f.as_of, selection(f), ctx.plan),
+                       lambda: _maps.headline(ctx, now, keep))
 cols = st.columns(4)
 for col, key in ((cols[0], "open"), (cols[1], "red")):
     change = figures[f"{key}_change"]
@@ -41,3 +37,4 @@ if view.hotspots:
     st.warning(f"{tr('hotspots_found', lang)}: {', '.join(view.hotspots[:20])}")
 _maps.exports(ctx, now, keep, view)
 _maps.follow_click(ctx, clicked, view)
+warm_outlines(ctx.project.config_path)  # after this view is drawn: the other levels

@@ -1,25 +1,33 @@
-"""The filtered problems as a table (user text shown as text), with CSV/XLSX downloads."""
+"""The filtered problems as a table, a page at a time (user text shown as text), with CSV/XLSX
+downloads of all of them."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import file_bytes, layers, load
+from app_pages._shared import file_bytes, load
 from gridwatch.output.files import write_table
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
 
+PAGE_ROWS = 500  # rows sent to the browser at a time; the downloads hold every row
+
 ctx = load()
 lang = ctx.lang
 now = ctx.evaluated(ctx.filters.as_of)
-keep = ctx.keep(now)
-names = {name: dict(zip(frame["area_id"].astype("str"), frame["area_name"].astype("str"),
-                        strict=True))
-         for name, frame in layers(ctx.project.config_path).items()
-         if name in views.area_levels(ctx.config.layers)}
-table = views.inspection_list(ctx.issues, now, keep, area_names=names, open_only=False)
-st.header(f"{tr('table', lang)}: {len(table):,} {tr('rows', lang)}")
-shown = table.copy()
+rows = views.inspection_positions(now, ctx.kept(), order=ctx.inspection_order(), open_only=False)
+pages = max((len(rows) + PAGE_ROWS - 1) // PAGE_ROWS, 1)
+st.header(f"{tr('table', lang)}: {len(rows):,} {tr('rows', lang)}")
+page = 1
+if pages > 1:
+    page = int(st.number_input(f"{tr('page', lang)} (1–{pages:,})", min_value=1,
+                               max_value=pages, value=1, step=1,
+                               key=f"p_page_{len(rows)}"))  # back to page 1 on a new filter
+first = (page - 1) * PAGE_ROWS
+shown = views.inspection_rows(ctx.issues, now, rows[first:first + PAGE_ROWS],
+                              area_names=ctx.area_names())
+if pages > 1:
+    st.caption(f"{first + 1:,}–{first + len(shown):,} / {len(rows):,}")
 for column in ("code", "status", "category", "source"):
     if column in shown:
         shown[column] = shown[column].map(lambda v: code_label(v, lang) if v == v else "")
@@ -32,7 +40,9 @@ left, right = st.columns(2)
 for column, ext in ((left, ".csv"), (right, ".xlsx")):
     column.download_button(
         f"{tr('download', lang)} {ext[1:].upper()}", key=f"p_{ext}",
-        data=lambda ext=ext: file_bytes(lambda p: write_table(table, p, timezone=ctx.timezone,
-                                                              sheet_name="problems"),
-                                        f"problems{ext}"),
+        data=lambda ext=ext: file_bytes(
+            lambda p: write_table(views.inspection_rows(ctx.issues, now, rows,
+                                                        area_names=ctx.area_names()),
+                                  p, timezone=ctx.timezone, sheet_name="problems"),
+            f"problems{ext}"),
         file_name=f"problems_{ctx.filters.as_of}{ext}", on_click="ignore")

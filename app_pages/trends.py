@@ -1,36 +1,45 @@
-"""Weekly new and overdue problems by category."""
+"""Weekly new and overdue problems by category (new first: the weekly states take longer)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 import pandas as pd
 import streamlit as st
 
-from app_pages._shared import load
-from gridwatch.supervision.context import SupervisionContext
+from app_pages._shared import load, selection
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
 
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _trend(_supervision: SupervisionContext, config_path: str, run: int, keep: pd.Series,
-           as_of: dt.date) -> pd.DataFrame:
-    """The weekly trend of the filtered problems (cached by project, store run and filter)."""
-    return views.weekly_trend(_supervision.restrict(keep), as_of=as_of, weeks=12)
-
-
 ctx = load()
-lang = ctx.lang
-keep = ctx.keep(ctx.evaluated(ctx.filters.as_of))
-with st.spinner(tr("loading", lang)):
-    trend = _trend(ctx.supervision, ctx.project.config_path, ctx.run, keep, ctx.filters.as_of)
-if trend.empty:
+lang, as_of = ctx.lang, ctx.filters.as_of
+keep = ctx.kept()
+key = (as_of, selection(ctx.filters), ctx.plan.within)
+
+
+def chart(trend: pd.DataFrame, column: str) -> None:
+    """Stacked bars of ``column`` per week and category."""
+    data = trend[["week", "category", column]].rename(columns={column: "count"})
+    data = data.assign(category=data["category"].map(lambda c: code_label(c, lang)))
+    # a Vega-Lite spec as it is: no chart library to validate it on every view
+    st.vega_lite_chart(data, {
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "week", "type": "ordinal", "title": None},
+            "y": {"field": "count", "type": "quantitative", "aggregate": "sum",
+                  "stack": "zero", "title": tr(column, lang)},
+            "color": {"field": "category", "type": "nominal", "title": tr("category", lang)},
+        },
+    }, width="stretch")
+
+
+new = ctx.remember(("trend_new", *key), lambda: views.weekly_trend(
+    ctx.supervision, as_of=as_of, weeks=12, keep=keep, overdue=False))
+if new.empty:
     st.info(tr("no_data", lang))
 else:
-    trend = trend.assign(category=trend["category"].map(lambda c: code_label(c, lang)))
-    for column, title in (("new", "trend_new"), ("overdue", "trend_overdue")):
-        st.subheader(tr(title, lang))
-        wide = trend.pivot_table(index="week", columns="category", values=column,
-                                 aggfunc="sum", fill_value=0)
-        st.bar_chart(wide, stack=True)
+    st.subheader(tr("trend_new", lang))
+    chart(new, "new")
+    st.subheader(tr("trend_overdue", lang))
+    with st.spinner(tr("loading", lang)):
+        trend = ctx.remember(("trend", *key), lambda: views.weekly_trend(
+            ctx.supervision, as_of=as_of, weeks=12, keep=keep))
+    chart(trend, "overdue")

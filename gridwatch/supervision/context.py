@@ -336,6 +336,12 @@ class SupervisionContext:
         """Which problems are red (open and past their deadline) as of a local date: the
         ``code == "red"`` of :meth:`evaluate`, without the rest of the evaluation (for series
         of dates, such as the weekly trend)."""
+        return self.open_overdue(as_of)[2]
+
+    def open_overdue(self, as_of: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``known``, ``is_open`` and red (``code == "red"``) of :meth:`evaluate` as of a local
+        date, without the rest of the evaluation (e.g. the app's change against a week
+        before)."""
         from gridwatch.supervision.calendar import local_dates
         from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, state_arrays
 
@@ -345,8 +351,8 @@ class SupervisionContext:
         due = self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
                                                          self.timezone))
         is_open = known & ~closed
-        result: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
-        return result
+        red: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
+        return known, is_open, red
 
     def restrict(self, keep: pd.Series | np.ndarray) -> SupervisionContext:
         """The same context over a subset of the problems (a filter of the app).

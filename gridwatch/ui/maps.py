@@ -22,7 +22,10 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element, Figure, MacroElement
+from folium.elements import ElementAddToElement
+from folium.map import Layer
 from folium.plugins import HeatMap, MarkerCluster
 from jinja2 import Template
 
@@ -38,18 +41,23 @@ from gridwatch.output.palette import (
 from gridwatch.ui.i18n import code_label
 
 __all__ = [
+    "add_area_layer",
     "add_areas",
     "add_heat",
     "add_legend",
+    "add_outline_layer",
     "add_overlay",
     "add_points",
     "asset_files",
     "bin_legend",
     "code_legend",
     "escape_text",
+    "feature_collection",
+    "geometry_json",
     "install_assets",
     "make_map",
     "map_html",
+    "outline_features",
 ]
 
 _ESCAPES = {"$": "&#36;", "`": "&#96;", "\\": "&#92;"}
@@ -208,6 +216,39 @@ def _ramp_colour(values: pd.Series) -> pd.Series:
     return colours
 
 
+_EDGE, _EDGE_WEIGHT = "#666666", 0.6  # the outline of an area that is not flagged
+
+
+def _area_properties(
+    areas: gpd.GeoDataFrame,
+    *,
+    value_column: str,
+    fields: Mapping[str, str],
+    by_bin: bool = False,
+    highlight: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The properties each drawn area carries: ``fields`` (user text escaped), the value, and
+    its fill, outline colour and outline weight (``_fill``, ``_edge``, ``_weight``)."""
+    keep = list(dict.fromkeys([*fields, value_column]))
+    out = pd.DataFrame(
+        {c: areas[c].map(escape_text) if areas[c].dtype == object or
+         pd.api.types.is_string_dtype(areas[c]) else areas[c] for c in keep},
+        index=areas.index)
+    if by_bin:
+        bins = pd.to_numeric(areas[value_column], errors="coerce").fillna(0).astype(int)
+        out["_fill"] = bins.map(BIN_COLOURS).fillna(BIN_COLOURS[0])
+    else:
+        out["_fill"] = _ramp_colour(areas[value_column])
+    flagged = (highlight.reindex(areas.index).fillna(False).astype(bool)
+               if highlight is not None else pd.Series(False, index=areas.index))
+    out["_edge"] = np.where(flagged, HOTSPOT_OUTLINE, _EDGE)
+    out["_weight"] = np.where(flagged, 2.5, _EDGE_WEIGHT)
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = out[column].astype(str)
+    return out
+
+
 def add_areas(
     fmap: folium.Map,
     areas: gpd.GeoDataFrame,
@@ -225,28 +266,15 @@ def add_areas(
     :mod:`gridwatch.output.palette`; otherwise values are classed on its red ramp. Areas where
     ``highlight`` is true (e.g. overdue hotspots) get a thick dark outline so they stand out at
     a glance. ``simplify_m`` simplifies outlines (metres, topology kept per polygon) to keep the
-    page small.
+    page small. For thousands of areas redrawn often, see :func:`add_area_layer`.
     """
     frame = areas.to_crs(4326) if areas.crs is not None and areas.crs.to_epsg() != 4326 else areas
-    keep = list(dict.fromkeys([*fields, value_column]))
     out = gpd.GeoDataFrame(
-        {c: frame[c].map(escape_text) if frame[c].dtype == object or
-         pd.api.types.is_string_dtype(frame[c]) else frame[c] for c in keep},
+        _area_properties(frame, value_column=value_column, fields=fields, by_bin=by_bin,
+                         highlight=highlight),
         geometry=frame.geometry, crs=4326)
     if simplify_m > 0:
         out["geometry"] = out.geometry.simplify(simplify_m / 111_000, preserve_topology=True)
-    if by_bin:
-        bins = pd.to_numeric(frame[value_column], errors="coerce").fillna(0).astype(int)
-        out["_fill"] = bins.map(BIN_COLOURS).fillna(BIN_COLOURS[0])
-    else:
-        out["_fill"] = _ramp_colour(frame[value_column])
-    flagged = (highlight.reindex(frame.index).fillna(False).astype(bool)
-               if highlight is not None else pd.Series(False, index=frame.index))
-    out["_edge"] = np.where(flagged, HOTSPOT_OUTLINE, "#666666")
-    out["_weight"] = np.where(flagged, 2.5, 0.6)
-    for column in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[column]):
-            out[column] = out[column].astype(str)
     layer = folium.GeoJson(
         json.loads(out.to_json(na="null", drop_id=True)),
         name=escape_text(name),
@@ -259,6 +287,174 @@ def add_areas(
                                       aliases=[escape_text(a) for a in fields.values()],
                                       sticky=True),
     )
+    layer.add_to(fmap)
+    return layer
+
+
+def geometry_json(shapes: gpd.GeoDataFrame) -> np.ndarray:
+    """The GeoJSON text of each outline of ``shapes`` (in WGS84), to keep beside a layer and
+    pass to :func:`feature_collection` (a layer's outlines are written once, not per view)."""
+    frame = shapes.to_crs(4326) if shapes.crs is not None and shapes.crs.to_epsg() != 4326 \
+        else shapes
+    return np.asarray(shapely.to_geojson(frame.geometry.to_numpy()), dtype=object)
+
+
+def feature_collection(properties: pd.DataFrame, geometry: Sequence[str] | np.ndarray) -> str:
+    """A GeoJSON FeatureCollection as text from properties (one row per feature; user text
+    already escaped; missing values left out) and :func:`geometry_json` outlines in the same
+    order."""
+    if len(geometry) != len(properties):
+        raise ValueError(f"{len(geometry)} outlines for {len(properties)} features")
+    records = properties.astype(object).where(properties.notna(), None).to_dict("records")
+    # a missing value is left out: the page reads it as empty (fewer bytes per feature)
+    parts = [f'{{"type":"Feature","properties":'
+             f'{json.dumps({k: v for k, v in p.items() if v is not None}, ensure_ascii=False)},'
+             f'"geometry":{g}}}' for p, g in zip(records, geometry, strict=True)]
+    # "</" never closes the page's script element when the map is saved as one HTML file
+    return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}") \
+        .replace("</", "<\\/")
+
+
+class _Text(Element):
+    """Script text placed in the page as it is (branca compiles an element's text as a
+    template: seconds for the megabytes of a city's outlines)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    def render(self, **kwargs: object) -> str:
+        return self.text
+
+
+class _FeatureLayer(Layer):
+    """Features as one Leaflet GeoJSON layer, from prepared GeoJSON text, with a tooltip of
+    some of their (escaped) properties. ``style`` is a JavaScript object literal or function
+    of the feature; with ``highlight`` the area under the pointer is outlined."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        var {{ this.get_name() }} = L.geoJson(null, {
+            style: {{ this.style }},
+            onEachFeature: function (feature, layer) {
+                {%- if this.highlight %}
+                layer.on({
+                    mouseover: function (e) {
+                        e.target.setStyle({weight: 3, color: "#222222"});
+                    },
+                    mouseout: function (e) { {{ this.get_name() }}.resetStyle(e.target); }
+                });
+                {%- endif %}
+            }
+        });
+        {{ this.get_name() }}.addData({{ this.features }});
+        {{ this.get_name() }}.bindTooltip(function (layer) {
+            var fields = {{ this.fields|tojson }}, aliases = {{ this.aliases|tojson }};
+            var div = L.DomUtil.create("div");
+            div.innerHTML = "<table>" + fields.map(function (field, i) {
+                var value = layer.feature.properties[field];
+                value = value === null || value === undefined ? "" : value;
+                return "<tr>" + (aliases.length ? "<th>" + aliases[i] + "</th>" : "") +
+                    "<td>" + value + "</td></tr>";
+            }).join("") + "</table>";
+            return div;
+        }, {sticky: true, className: "foliumtooltip"});
+        {% endmacro %}
+    """)
+
+    def __init__(self, features: str, *, name: str, style: str, fields: Sequence[str],
+                 aliases: Sequence[str] = (), bounds: Sequence[float] = (np.nan,) * 4,
+                 highlight: bool = False, show: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "FeatureLayer"
+        self.features = features
+        self.style = style
+        self.fields = list(fields)
+        self.aliases = list(aliases)
+        self.highlight = highlight
+        self._bounds = [float(v) for v in bounds]
+
+    def render(self, **kwargs: object) -> str:
+        """As folium renders a layer, but the script goes to the page as text."""
+        figure, parent = self.get_root(), self._parent
+        if not isinstance(figure, Figure) or parent is None:
+            raise TypeError("the layer is not in a map")
+        if self.show:  # as folium.map.Layer: added to the map when shown
+            self.add_child(ElementAddToElement(element_name=self.get_name(),
+                                               element_parent_name=parent.get_name()),
+                           name=self.get_name() + "_add")
+        script = self._template.module.__dict__["script"]
+        figure.script.add_child(_Text(script(self, kwargs)), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+        return ""
+
+    def _get_self_bounds(self) -> list[list[float | None]]:
+        minx, miny, maxx, maxy = self._bounds
+        if not np.all(np.isfinite(self._bounds)):
+            return [[None, None], [None, None]]
+        return [[miny, minx], [maxy, maxx]]
+
+
+_AREA_STYLE = f"""function (feature) {{
+                var p = feature.properties;
+                return {{fillColor: p._fill, color: p._edge || "{_EDGE}",
+                        weight: p._weight || {_EDGE_WEIGHT}, fillOpacity: 0.7}};
+            }}"""
+
+
+def add_area_layer(
+    fmap: folium.Map,
+    areas: gpd.GeoDataFrame,
+    geometry: Sequence[str] | np.ndarray,
+    *,
+    value_column: str,
+    name: str,
+    fields: Mapping[str, str],
+    by_bin: bool = False,
+    highlight: pd.Series | None = None,
+) -> Layer:
+    """:func:`add_areas` for many areas: the outlines come as GeoJSON text prepared once per
+    layer (:func:`geometry_json`, same order as ``areas``), so a view only writes its figures.
+
+    Colours, outlines and tooltip are those of :func:`add_areas`; user text is escaped the same
+    way, and the page builds the tooltip from the escaped properties.
+    """
+    props = _area_properties(areas, value_column=value_column, fields=fields, by_bin=by_bin,
+                             highlight=highlight)
+    plain = props["_edge"].to_numpy() == _EDGE  # the style's default outline: not sent
+    props["_edge"] = props["_edge"].where(~plain, None)
+    props["_weight"] = props["_weight"].where(~plain, None)
+    layer = _FeatureLayer(feature_collection(props, geometry), name=escape_text(name),
+                          style=_AREA_STYLE, fields=list(fields),
+                          aliases=[escape_text(a) for a in fields.values()],
+                          bounds=areas.total_bounds if len(areas) else (np.nan,) * 4,
+                          highlight=True)
+    layer.add_to(fmap)
+    return layer
+
+
+def outline_features(shapes: gpd.GeoDataFrame, *, label_column: str) -> str:
+    """The features :func:`add_outline_layer` draws: each outline with its (escaped) label."""
+    labels = pd.DataFrame({"label": shapes[label_column].map(escape_text).to_numpy()})
+    return feature_collection(labels, geometry_json(shapes))
+
+
+def add_outline_layer(
+    fmap: folium.Map,
+    features: str,
+    *,
+    name: str,
+    colour: str,
+    dashed: bool = False,
+    fill_opacity: float = 0.15,
+    show: bool = True,
+) -> Layer:
+    """:func:`add_overlay` from :func:`outline_features` kept between views."""
+    style = json.dumps({"color": colour, "weight": 1.5, "fillColor": colour,
+                        "fillOpacity": fill_opacity, "dashArray": "6 4" if dashed else None})
+    layer = _FeatureLayer(features, name=escape_text(name), style=style, fields=["label"],
+                          show=show)
     layer.add_to(fmap)
     return layer
 

@@ -47,7 +47,11 @@ __all__ = [
     "filters_from_query",
     "filters_to_query",
     "headline_figures",
+    "id_ranks",
     "inspection_list",
+    "inspection_order",
+    "inspection_positions",
+    "inspection_rows",
     "simplify_layer",
     "view_plan",
     "weekly_trend",
@@ -299,6 +303,10 @@ def belt_shapes(zones: gpd.GeoDataFrame, near_m: float, *, metric_crs: str,
     return simplify_layer(out, 5.0)
 
 
+#: The columns of an evaluation that :func:`area_statistics` reads.
+_STATE_COLUMNS = ("known", "code", "closed_at", "is_open", "days_to_close")
+
+
 def area_figures(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series,
                  shapes: gpd.GeoDataFrame, *, layer: str, as_of: dt.date,
                  min_overdue: int = 5, min_rate: float = 0.3, min_problems: int = 10,
@@ -326,8 +334,16 @@ def area_figures(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series,
     from gridwatch.supervision.aggregate import area_statistics, area_statistics_gdf
 
     mask = keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool)
-    stats = area_statistics(issues.loc[mask], evaluated.loc[mask], layer=layer, end=as_of,
-                            areas=shapes, timezone=timezone)
+    # only the columns area_statistics reads: a filtered copy of the whole frames would cost
+    # more than the statistics themselves at a million problems
+    wanted = [c for c in (f"{layer}_id", "reported_at") if c in issues]
+    base, state = issues[wanted], evaluated[list(_STATE_COLUMNS)]
+    if mask.sum() * 2 > len(mask):  # most kept: count them as the known ones, copy nothing
+        state = state.assign(known=state["known"].to_numpy(dtype=bool) & mask)
+    else:
+        base, state = base.loc[mask], state.loc[mask]
+    stats = area_statistics(base, state, layer=layer, end=as_of, areas=shapes,
+                            timezone=timezone)
     # area_statistics may add area_name: the layer's own columns win
     stats = stats.drop(columns=[c for c in shapes.columns if c != "area_id"], errors="ignore")
     frame = area_statistics_gdf(stats.dropna(subset=["area_id"]), shapes)
@@ -380,9 +396,9 @@ def filter_problems(context: SupervisionContext, evaluated: pd.DataFrame, filter
     keep = evaluated["known"].to_numpy(dtype=bool).copy()
     if plan is not None and plan.within is not None:
         layer, area = plan.within
-        keep &= _column(issues, f"{layer}_id") == area
+        keep &= _equals(issues, f"{layer}_id", area)
     if filters.basin and basin_layer:
-        keep &= _column(issues, f"{basin_layer}_id") == filters.basin
+        keep &= _equals(issues, f"{basin_layer}_id", filters.basin)
     if redline_layer and (filters.redline or filters.redline_mode != "all"):
         keep &= _redline_mask(issues, filters, redline_layer, redline_zones, near_m, metric_crs)
     for name, column in (("categories", "category"), ("sources", "source"),
@@ -408,11 +424,16 @@ def filter_problems(context: SupervisionContext, evaluated: pd.DataFrame, filter
     return pd.Series(keep, index=issues.index, name="keep")
 
 
-def _column(issues: pd.DataFrame, column: str) -> np.ndarray:
+def _equals(issues: pd.DataFrame, column: str, value: str) -> np.ndarray:
+    """Mask of ``issues[column] == value`` (missing: False), compared in the column's own
+    storage rather than as a million Python strings."""
     if column not in issues:
         raise ConfigError(f"the problems have no column {column!r}; is the layer declared and "
                           "were the problems ingested with it?")
-    return issues[column].astype("str").fillna("").to_numpy(dtype=object)
+    values = issues[column]
+    if not pd.api.types.is_string_dtype(values):
+        values = values.astype("str")
+    return (values == value).to_numpy(dtype=bool, na_value=False)
 
 
 def _redline_mask(issues: pd.DataFrame, filters: Filters, layer: str,
@@ -422,7 +443,7 @@ def _redline_mask(issues: pd.DataFrame, filters: Filters, layer: str,
     inside = issues.get(f"in_{layer}", false).fillna(False).to_numpy(dtype=bool)
     near = issues.get(f"near_{layer}", false).fillna(False).to_numpy(dtype=bool) | inside
     if filters.redline:
-        in_zone = _column(issues, f"{layer}_id") == filters.redline
+        in_zone = _equals(issues, f"{layer}_id", filters.redline)
         inside = inside & in_zone
         near_zone = in_zone.copy()
         chosen = (zones[zones["area_id"].astype("str") == filters.redline]
@@ -449,7 +470,10 @@ def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
     ----------
     evaluated, before
         :func:`~gridwatch.supervision.codes.evaluate_as_of` as of the chosen date and 7 days
-        earlier. keep, keep_before
+        earlier. Of ``before`` only ``known``, ``is_open`` and the red code are read: a frame
+        with a boolean ``red`` column in place of ``code`` will do (see
+        :meth:`SupervisionContext.open_overdue`).
+    keep, keep_before
         Masks of the filtered problems for each date (``keep_before`` defaults to ``keep``).
 
     Returns
@@ -461,11 +485,14 @@ def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
     def counts(ev: pd.DataFrame, mask: pd.Series) -> dict[str, int]:
         m = mask.reindex(ev.index).fillna(False).to_numpy(dtype=bool) & \
             ev["known"].to_numpy(dtype=bool)
-        code = ev["code"].astype("str").fillna("").to_numpy(dtype=object)[m]
         is_open = ev["is_open"].to_numpy(dtype=bool)[m]
-        return {"problems": int(m.sum()), "open": int(is_open.sum()),
-                "red": int((code == "red").sum()), "yellow": int((code == "yellow").sum()),
-                "closed": int(m.sum() - is_open.sum())}
+        if "code" in ev:  # compared in the column's storage, not as Python strings
+            red = (ev["code"] == "red").to_numpy(dtype=bool, na_value=False)[m]
+            yellow = int((ev["code"] == "yellow").to_numpy(dtype=bool, na_value=False)[m].sum())
+        else:
+            red, yellow = ev["red"].to_numpy(dtype=bool)[m], -1
+        return {"problems": int(m.sum()), "open": int(is_open.sum()), "red": int(red.sum()),
+                "yellow": yellow, "closed": int(m.sum() - is_open.sum())}
 
     now = counts(evaluated, keep)
     then = counts(before, keep if keep_before is None else keep_before)
@@ -481,7 +508,7 @@ _INSPECTION_COLUMNS = ("issue_id", "code", "days_overdue", "deadline", "status",
 
 def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series, *,
                     area_names: Mapping[str, Mapping[str, str]] | None = None,
-                    open_only: bool = True) -> pd.DataFrame:
+                    open_only: bool = True, order: np.ndarray | None = None) -> pd.DataFrame:
     """The field team's list: the kept problems, most urgent first, with their area names.
 
     Parameters
@@ -492,17 +519,71 @@ def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Seri
         Layer → (area id → name); adds ``<layer>_id`` and ``<layer>_name`` columns.
     open_only
         Keep only open problems (red, yellow, green).
+    order
+        :func:`inspection_order` of ``issues`` and ``evaluated``, when already at hand.
 
     Returns
     -------
     pandas.DataFrame
         Red first by days overdue, then yellow, then green (then closed), then deadline.
     """
-    mask = keep.reindex(issues.index).fillna(False).to_numpy(dtype=bool).copy()
+    rows = inspection_positions(evaluated, keep, open_only=open_only,
+                                order=inspection_order(issues, evaluated) if order is None
+                                else order)
+    return inspection_rows(issues, evaluated, rows, area_names=area_names)
+
+
+def inspection_order(issues: pd.DataFrame, evaluated: pd.DataFrame, *,
+                     id_rank: np.ndarray | None = None) -> np.ndarray:
+    """Positions of every problem in the inspection list's order: red, yellow, green, then the
+    rest; within a code by days overdue (most first), deadline (missing last), ``issue_id``.
+
+    A filter only removes rows from this order, so it is computed once per evaluation and
+    each filtered list is a pass over it (:func:`inspection_positions`). ``id_rank`` is
+    :func:`id_ranks` of ``issues``, when kept.
+    """
+    rank = np.full(len(evaluated), 3, dtype="int8")
+    for value, code in enumerate(("red", "yellow", "green")):
+        rank[(evaluated["code"] == code).to_numpy(dtype=bool, na_value=False)] = value
+    late = -np.nan_to_num(evaluated["days_overdue"].to_numpy(dtype="float64"), nan=0.0)
+    deadline = evaluated["deadline"].to_numpy(dtype="datetime64[ns]").view("int64").copy()
+    deadline[deadline == np.iinfo("int64").min] = np.iinfo("int64").max  # NaT last
+    ids = id_ranks(issues) if id_rank is None else id_rank
+    order: np.ndarray = np.lexsort((ids, deadline, late, rank))
+    return order
+
+
+def id_ranks(issues: pd.DataFrame) -> np.ndarray:
+    """Rank of each problem's ``issue_id`` in sorted order (missing last), as integers."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(issues["issue_id"].astype("str"))  # the column's own Arrow data
+    ranks: np.ndarray = pc.rank(ids, sort_keys="ascending", tiebreaker="dense") \
+        .to_numpy().astype("int64")
+    return ranks
+
+
+def inspection_positions(evaluated: pd.DataFrame, keep: pd.Series | np.ndarray,
+                         *, order: np.ndarray, open_only: bool = True) -> np.ndarray:
+    """Positions of the kept (and, with ``open_only``, open) problems in ``order``."""
+    mask = (keep.reindex(evaluated.index).fillna(False) if isinstance(keep, pd.Series)
+            else pd.Series(keep)).to_numpy(dtype=bool)
     if open_only:
-        mask &= evaluated["is_open"].to_numpy(dtype=bool)
-    base = issues.loc[mask]
-    ev = evaluated.loc[mask]
+        mask = mask & evaluated["is_open"].to_numpy(dtype=bool)
+    chosen: np.ndarray = order[mask[order]]
+    return chosen
+
+
+def inspection_rows(issues: pd.DataFrame, evaluated: pd.DataFrame, rows: np.ndarray, *,
+                    area_names: Mapping[str, Mapping[str, str]] | None = None
+                    ) -> pd.DataFrame:
+    """The inspection list's columns for the problems at positions ``rows``, in that order
+    (a page of the list is built without the rest)."""
+    wanted = [*_INSPECTION_COLUMNS, *(f"{layer}_id" for layer in (area_names or {}))]
+    base = issues[[c for c in dict.fromkeys(wanted) if c in issues]].take(rows)
+    ev = evaluated[[c for c in ("code", "days_overdue", "deadline", "status")
+                    if c in evaluated]].take(rows)
     table = pd.DataFrame(index=base.index)
     for column in _INSPECTION_COLUMNS:
         source = ev if column in ("code", "days_overdue", "deadline", "status") else base
@@ -512,21 +593,21 @@ def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Seri
         column = f"{layer}_id"
         if column in base:
             table[column] = base[column]
-            table[f"{layer}_name"] = base[column].map(dict(names))
-    rank = table["code"].map({"red": 0, "yellow": 1, "green": 2}).fillna(3)
-    table = table.assign(_rank=rank, _late=-table["days_overdue"].fillna(0))
-    return (table.sort_values(["_rank", "_late", "deadline", "issue_id"], kind="stable",
-                              na_position="last")
-            .drop(columns=["_rank", "_late"]).reset_index(drop=True))
+            table[f"{layer}_name"] = base[column].map(names if isinstance(names, dict)
+                                                      else dict(names))
+    return table.reset_index(drop=True)
 
 
-def weekly_trend(context: SupervisionContext, *, as_of: dt.date,
-                 weeks: int = 12) -> pd.DataFrame:
+def weekly_trend(context: SupervisionContext, *, as_of: dt.date, weeks: int = 12,
+                 keep: pd.Series | np.ndarray | None = None,
+                 overdue: bool = True) -> pd.DataFrame:
     """New and overdue problems per ISO week and category, for the ``weeks`` up to ``as_of``.
 
     ``overdue`` is the count of red problems at the end of each week (at ``as_of`` for the
-    current, unfinished week). Pass a context restricted to the filtered problems
-    (:meth:`SupervisionContext.restrict`).
+    current, unfinished week). Only the problems ``keep`` marks are counted (default: all);
+    the same as the trend of :meth:`SupervisionContext.restrict` to them, without a copy of
+    the problems. Without ``overdue`` only the new problems are counted (``overdue`` is
+    missing): the weekly states are most of the work.
 
     Returns
     -------
@@ -535,29 +616,36 @@ def weekly_trend(context: SupervisionContext, *, as_of: dt.date,
     """
     if weeks < 1:
         raise ConfigError(f"weeks must be >= 1, got {weeks!r}")
-    subset = context.issues
-    if subset.empty:
+    issues = context.issues
+    chosen = np.ones(len(issues), dtype=bool) if keep is None else \
+        np.asarray(keep, dtype=bool)
+    if chosen.shape != (len(issues),):
+        raise ValueError(f"keep has {chosen.size} values for {len(issues)} problems")
+    if not chosen.any():
         return pd.DataFrame(columns=["week", "week_end", "category", "new", "overdue"])
     monday = as_of - dt.timedelta(days=as_of.weekday())
     starts = [monday - dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
     # categories as integer codes: counts per week by bincount, no string compared per row
-    codes, uniques = pd.factorize(subset["category"].astype("str"), use_na_sentinel=True)
+    codes, uniques = pd.factorize(issues["category"].astype("str"), use_na_sentinel=True)
+    codes = np.where(chosen, codes, -1)
     present = {str(u): i for i, u in enumerate(uniques)}
-    categories = [c for c in CATEGORIES if c in present]
+    in_chosen = set(np.unique(codes[codes >= 0]).tolist())
+    categories = [c for c in CATEGORIES if c in present and present[c] in in_chosen]
     rows: list[dict[str, Any]] = []
-    days = _local_days(subset["reported_at"], context.timezone)
+    days = _local_days(issues["reported_at"], context.timezone)
     valid = codes >= 0
     for start in starts:
         end = min(start + dt.timedelta(days=6), as_of)
-        red = context.overdue(end)
         new = (days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))
         new_counts = np.bincount(codes[new & valid], minlength=len(uniques))
-        red_counts = np.bincount(codes[red & valid], minlength=len(uniques))
+        red_counts = np.bincount(codes[context.overdue(end) & valid], minlength=len(uniques)) \
+            if overdue else None
         year, week, _ = start.isocalendar()
         for cat in categories:
             rows.append({"week": f"{year}-W{week:02d}", "week_end": end, "category": cat,
                          "new": int(new_counts[present[cat]]),
-                         "overdue": int(red_counts[present[cat]])})
+                         "overdue": int(red_counts[present[cat]]) if red_counts is not None
+                         else pd.NA})
     return pd.DataFrame(rows)
 
 
