@@ -127,7 +127,13 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
     # the import derived and kept deadlines, rebounds, incidents and status events: questions
     # read them back and never compute them
     keys = sorted(p.name for p in store.analytical_copy.current().folder.glob("derived-*"))
-    assert [k.split("-")[1] for k in keys] == ["deadlines", "events", "incidents", "rebounds"]
+    assert [k.split("-")[1] for k in keys] == ["deadlines", "evaluation", "events", "incidents",
+                                                "rebounds"]
+    last_export = open_context(config, url).last_export
+    evaluated = tables.evaluate(last_export)  # before evaluate_as_of is stubbed out below
+    monkeypatch.setattr("gridwatch.supervision.codes.evaluate_as_of", _not_again)
+    pd.testing.assert_frame_equal(open_context(config, url).evaluate(last_export), evaluated)
+    monkeypatch.undo()
     for module, name in (("rebound", "find_rebounds"), ("incidents", "group_incidents"),
                          ("deadlines", "derive_deadlines"), ("events", "status_events")):
         monkeypatch.setattr(f"gridwatch.supervision.{module}.{name}", _not_again)

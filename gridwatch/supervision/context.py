@@ -275,9 +275,11 @@ class SupervisionContext:
 
     def derive(self) -> None:
         """Compute and keep every derived part now (deadlines, rebounds, incidents, status
-        events): an import calls it, so the first question after the import does not pay
-        for them."""
+        events, the evaluation as of the last export): an import calls it, so the first
+        question after the import does not pay for them."""
         _ = self.deadlines, self.rebounds, self.incidents, self.events
+        if self.last_export is not None:
+            self.evaluate(self.last_export)  # kept beside the copy: the day's first question
 
     def counted(self) -> pd.Series:
         """Which problems the statistics count: all of them, or only the first report of each
@@ -320,17 +322,47 @@ class SupervisionContext:
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
-        result = evaluate_as_of(self.issues, as_of=day, history=self.history,
-                                deadlines=self.deadlines,
-                                deadline_settings=self.settings.deadlines,
-                                settings=self.settings.asof, timezone=self.timezone,
-                                events=self.events)
+        result = self._kept_evaluation(day)
+        if result is None:
+            result = evaluate_as_of(self.issues, as_of=day, history=self.history,
+                                    deadlines=self.deadlines,
+                                    deadline_settings=self.settings.deadlines,
+                                    settings=self.settings.asof, timezone=self.timezone,
+                                    events=self.events)
+            if self.copy is not None and day == self.last_export:
+                self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
         with self._lock:
             kept = [k for k in self._memo if isinstance(k, tuple) and k[0] == "evaluate"]
             for old in kept[: max(len(kept) - _EVALUATIONS_KEPT + 1, 0)]:
                 del self._memo[old]
             self._memo[key] = result
         return result
+
+    def _evaluation_key(self, day: dt.date) -> str:
+        from gridwatch.store.analytical import settings_key
+
+        return "evaluation-" + settings_key(day.isoformat(), self.settings.deadlines,
+                                            self.settings.asof, self.timezone)
+
+    def _kept_evaluation(self, day: dt.date) -> pd.DataFrame | None:
+        """The evaluation as of the last export, kept beside the copy by :meth:`derive` (the
+        app's first view and the day's questions ask for that date), or ``None``."""
+        if self.copy is None or day != self.last_export:
+            return None
+        stored = self.copy.read_derived(self.run_id, self._evaluation_key(day))
+        if stored is None or len(stored) != len(self.issues):
+            return None
+        from gridwatch.supervision.calendar import (
+            local_dates,
+            one_calendar_warning,
+            warn_uncovered,
+        )
+
+        with one_calendar_warning():  # the warning computing it would have given
+            warn_uncovered(np.array([day], dtype="datetime64[D]"),
+                           local_dates(stored["deadline"], self.timezone),
+                           stored["next_review"].to_numpy(dtype="datetime64[D]"))
+        return stored.set_axis(self.issues.index)
 
     def overdue(self, as_of: Any) -> np.ndarray:
         """Which problems are red (open and past their deadline) as of a local date: the
