@@ -483,8 +483,9 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     records["source_row"] = pd.Series(table.rows, dtype="int64")
     for column in settings.keep_columns:
         records[column] = _kept(frame, column)
-    records = records.loc[~rejected].reset_index(drop=True)
-    return records, problems.frame(names, table.rows)
+    if rejected.any():
+        records = records.loc[~rejected]
+    return records.reset_index(drop=True), problems.frame(names, table.rows)
 
 
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
@@ -640,7 +641,12 @@ def _text(series: pd.Series) -> pd.Series:
     elif series.dtype != "str":
         series = series.astype("str")
     stripped = series.str.strip()
-    return stripped.where(stripped.notna() & (stripped != "")).reset_index(drop=True)
+    if stripped.equals(series):  # keep the values read (no copy of a clean column is held)
+        stripped = series
+    blank = (stripped.isna() | (stripped == "")).to_numpy(dtype=bool)
+    if blank.any():
+        stripped = stripped.where(~blank)
+    return stripped.reset_index(drop=True)
 
 
 def _to_text(value: object) -> str | None:
