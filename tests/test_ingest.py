@@ -913,3 +913,25 @@ def test_a_csv_header_wider_than_max_columns_is_an_input_error(tmp_path: Path) -
                        r"max_columns limit of 200"):
         read_issues(path)
     assert read_issues(path, settings=InputSettings(max_columns=310)).accepted == 1
+
+
+def test_an_xlsx_with_an_empty_first_sheet_says_so_once(tmp_path: Path) -> None:
+    # Before: "cannot read the first sheet of 'empty.xlsx': input file 'empty.xlsx' is empty ..."
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.create_sheet("data").append(HEADER)
+    book.save(tmp_path / "empty.xlsx")
+    with pytest.raises(InputFileError, match=r"^input file '[^']*empty.xlsx' is empty \(its "
+                       r"first sheet has no rows\)$"):
+        read_issues(tmp_path / "empty.xlsx")
+
+
+def test_utf16_text_as_excel_saves_it_is_read_when_its_encoding_is_set(tmp_path: Path) -> None:
+    """Excel's "Unicode text" is UTF-16 with tabs: its line ends are not the byte 0x0A."""
+    path = write_csv(tmp_path / "unicode.txt", HEADER, [GOOD, ["GW-002", *GOOD[1:]]],
+                     encoding="utf-16", sep="\t")
+    result = read_issues(path, settings=InputSettings(encoding="utf-16"))
+    assert (result.rows_in, result.accepted) == (2, 2)
+    assert result.files[0].encoding == "utf-16"
+    assert result.records["lon"].tolist() == [120.75, 120.75]

@@ -346,8 +346,11 @@ def _read_csv(data: bytes, name: str, encoding: str, *, sep: str | None,
 
 
 def _ascii_compatible(encoding: str) -> bool:
-    """Whether line ends and separators are the ASCII bytes (not so in UTF-16 or UTF-32)."""
-    return "a,\t;\r\n".encode(encoding) == b"a,\t;\r\n"
+    """Whether line ends and separators are their ASCII bytes (not so in UTF-16 or UTF-32)."""
+    try:
+        return b"a,\t;\r\n".decode(encoding) == "a,\t;\r\n"
+    except UnicodeDecodeError:
+        return False
 
 
 def _has_blank_line(data: bytes) -> bool:
@@ -367,7 +370,7 @@ def _read_csv_arrow(data: bytes, sep: str, header: list[str], encoding: str,
     except ImportError:  # optional: pandas' own parser is slower but gives the same table
         return None
 
-    text = pa.large_string()  # what pandas' str dtype holds: no copy into pandas
+    strings = pa.large_string()  # what pandas' str dtype holds: no copy into pandas
     # pyarrow skips a UTF-8 byte order mark itself, and decodes other encodings block by block
     codec = codecs.lookup(encoding).name
     try:
@@ -377,9 +380,9 @@ def _read_csv_arrow(data: bytes, sep: str, header: list[str], encoding: str,
                 encoding="utf8" if codec in ("utf-8", "utf-8-sig") else encoding),
             parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: text for h in header}, null_values=[],
+                column_types={h: strings for h in header}, null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-        if len(reader.schema) != len(header) or any(t != text for t in reader.schema.types):
+        if len(reader.schema) != len(header) or any(t != strings for t in reader.schema.types):
             return None
         batches = []
         rows = 0
@@ -392,7 +395,7 @@ def _read_csv_arrow(data: bytes, sep: str, header: list[str], encoding: str,
     table = pa.Table.from_batches(batches, schema=reader.schema)
     dtype = pd.StringDtype("pyarrow", na_value=np.nan)
     frame = table.rename_columns([str(i) for i in range(table.num_columns)]).to_pandas(
-        types_mapper={text: dtype}.get)
+        types_mapper={strings: dtype}.get)
     frame.columns = header
     return frame
 
