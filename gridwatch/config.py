@@ -87,6 +87,13 @@ class InputSettings:
     grid_fallback: bool = True
     #: Largest input file accepted, in megabytes (uncompressed size for zip/xlsx).
     max_file_mb: float = 500.0
+    #: Most data rows one input file may have (all members of a zip together); checked while
+    #: reading, so a file that unpacks to millions of rows stops there. A daily export has
+    #: thousands of rows and a year's snapshot about a million.
+    max_rows: int = 2_000_000
+    #: Most columns a table may have (XLSX: up to the last cell used in the rows where the
+    #: header is looked for; cells to the right of those are not read).
+    max_columns: int = 200
     #: First and last local day a date in a problem file may fall on (report times, deadlines,
     #: closing times); a row with a date outside them is rejected.
     min_date: dt.date = dt.date(1970, 1, 1)
@@ -275,6 +282,18 @@ def _number(raw: dict[str, Any], key: str, where: str, problems: list[str], defa
     return default
 
 
+def _count(raw: dict[str, Any], key: str, where: str, problems: list[str], default: int,
+           *, unit: str = "") -> int:
+    """``raw[key]`` when it is a whole number >= 1."""
+    value = raw.get(key, default)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    problems.append(f"{where} {key} must be a whole number{unit} >= 1 such as {default}, got "
+                    f"{value!r}" + ("" if isinstance(value, int | float) and not
+                                    isinstance(value, bool) else f" ({type_name(value)})"))
+    return default
+
+
 def _boolean(raw: dict[str, Any], key: str, where: str, problems: list[str],
              default: bool) -> bool:
     value = raw.get(key, default)
@@ -415,6 +434,10 @@ def _input(raw: Any, problems: list[str]) -> InputSettings:
         grid_fallback=_boolean(raw, "grid_fallback", where, problems, True),
         max_file_mb=_number(raw, "max_file_mb", where, problems, 500.0, positive=True,
                             unit=" of megabytes"),
+        max_rows=_count(raw, "max_rows", where, problems, InputSettings.max_rows,
+                        unit=" of rows"),
+        max_columns=_count(raw, "max_columns", where, problems, InputSettings.max_columns,
+                           unit=" of columns"),
         min_date=dates["min_date"],
         max_date=dates["max_date"],
     )

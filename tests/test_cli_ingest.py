@@ -102,3 +102,19 @@ def test_one_over_long_id_does_not_abort_a_multi_file_import(
     assert stored == ["A1", "B1"]
     assert (summary.accepted, summary.rejected) == (2, 1)
     assert rejects["reason"].iloc[0].startswith("issue_id too long")
+
+
+def test_a_file_over_max_rows_exits_2_naming_the_limit(small_project: Path,
+                                                       tmp_path: Path) -> None:
+    config = small_project.read_text(encoding="utf-8")
+    small_project.write_text(config.replace('[input]\n', '[input]\nmax_rows = 3\n'),
+                             encoding="utf-8")
+    path = tmp_path / "day.csv"
+    path.write_text(ROWS + "".join(f"B{i},2024-03-15 08:00,水污染,120.75,30.76\n"
+                                   for i in range(3)), encoding="utf-8")
+    result = _ingest(str(path), "--config", str(small_project), "--db",
+                     f"sqlite:///{tmp_path / 's.sqlite'}")
+    assert result.exit_code == 2
+    assert f"error: input file '{path}' has more than 3 rows, the max_rows limit (raise " \
+           "[input] max_rows to allow it" in result.output
+    assert _runs(tmp_path / "s.sqlite") == 0

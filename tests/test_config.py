@@ -328,3 +328,21 @@ def test_input_date_range_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="min_date 2020-01-01 is after max_date 2010-01-01"):
         config_from_dict({"input": {"min_date": "2020-01-01", "max_date": "2010-01-01"}},
                          root=tmp_path)
+
+
+def test_input_row_and_column_limits(tmp_path: Path) -> None:
+    default = config_from_dict({}, root=tmp_path).input
+    assert (default.max_rows, default.max_columns) == (2_000_000, 200)
+    config = config_from_dict({"input": {"max_rows": 5_000_000, "max_columns": 16384}},
+                              root=tmp_path)
+    assert (config.input.max_rows, config.input.max_columns) == (5_000_000, 16384)
+    with pytest.raises(ConfigError) as caught:
+        config_from_dict({"input": {"max_rows": 0, "max_columns": "many"}}, root=tmp_path)
+    assert caught.value.problems == [
+        "[input] max_rows must be a whole number of rows >= 1 such as 2000000, got 0",
+        "[input] max_columns must be a whole number of columns >= 1 such as 200, got 'many' "
+        "(a string)",
+    ]
+    for bad in (1.5, True):
+        with pytest.raises(ConfigError, match="max_rows must be a whole number"):
+            config_from_dict({"input": {"max_rows": bad}}, root=tmp_path)

@@ -746,3 +746,192 @@ def test_a_zip_of_gz_members_is_limited_by_what_it_unpacks_to(tmp_path: Path) ->
             archive.writestr(f"part{i}.csv.gz", gzip.compress(
                 path.read_bytes().replace(b"A1", f"B{i}".encode())))
     assert read_issues(tmp_path / "two.zip", settings=limit).rows_in == 800
+
+
+# --- limits on rows and columns ----------------------------------------------------------------
+
+def write_xlsx(path: Path, rows: list[list[object]], *,
+               stray: tuple[int, int] | None = None) -> Path:
+    """An XLSX of ``rows``; ``stray`` = (row, column) gets one more value, ``"x"``."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    if stray is not None:
+        book.active.cell(row=stray[0], column=stray[1], value="x")
+    book.save(path)
+    return path
+
+
+def table_rows(n: int) -> list[list[str]]:
+    return [[f"R{i}", *GOOD[1:]] for i in range(n)]
+
+
+def test_a_stray_cell_in_column_xfd_below_the_header_rows_is_not_read(tmp_path: Path) -> None:
+    # Before: every row was widened to 16,384 cells (about 0.4 MB a row for a 21 KB file).
+    from gridwatch.ingest._readers import read_tables
+
+    path = write_xlsx(tmp_path / "xfd.xlsx", [HEADER, *table_rows(30)], stray=(25, 16384))
+    (table,) = read_tables(path)
+    assert table.frame.shape == (30, len(HEADER))
+    result = read_issues(path)
+    assert (result.rows_in, result.accepted) == (30, 30)
+    assert result.files[0].unmapped == []
+
+
+def test_a_stray_cell_in_column_xfd_of_the_header_rows_is_an_input_error(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "xfd.xlsx", [HEADER, *table_rows(30)], stray=(3, 16384))
+    with pytest.raises(InputFileError, match=r"xfd.xlsx': it has 16,384 columns \(row 3 has a "
+                       r"value in column XFD: .*max_columns limit of 200 \(raise \[input\] "
+                       r"max_columns"):
+        read_issues(path)
+    assert read_issues(path, settings=InputSettings(max_columns=16384)).accepted == 30
+
+
+def _csv(path: Path, rows: list[list[str]]) -> Path:
+    return write_csv(path, HEADER, rows)
+
+
+def _csv_blank_line(path: Path, rows: list[list[str]]) -> Path:  # read by pandas, not pyarrow
+    write_csv(path, HEADER, rows)
+    path.write_text(path.read_text(encoding="utf-8").replace("\nR1,", "\n\nR1,"),
+                    encoding="utf-8")
+    return path
+
+
+def _csv_ragged(path: Path, rows: list[list[str]]) -> Path:  # a row with an unquoted comma
+    return write_csv(path, HEADER, [[*rows[0][:4], "漂浮物,油污", *rows[0][5:]], *rows[1:]])
+
+
+def _tsv_gz(path: Path, rows: list[list[str]]) -> Path:
+    plain = write_csv(path.with_suffix(""), HEADER, rows, sep="\t")
+    path.write_bytes(gzip.compress(plain.read_bytes()))
+    return path
+
+
+def _xlsx(path: Path, rows: list[list[str]]) -> Path:
+    return write_xlsx(path, [HEADER, *rows])
+
+
+def _json(path: Path, rows: list[list[str]]) -> Path:
+    path.write_text(json.dumps([dict(zip(HEADER, r, strict=True)) for r in rows],
+                               ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _geojson(path: Path, rows: list[list[str]]) -> Path:
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [120.7, 30.7]},
+                 "properties": dict(zip(HEADER, r, strict=True))} for r in rows]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
+                               ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _zip_of_two(path: Path, rows: list[list[str]]) -> Path:  # each member under the limit
+    half = len(rows) // 2
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.write(_csv(path.with_name("a.csv"), rows[:half]), "a.csv")
+        archive.write(_xlsx(path.with_name("b.xlsx"), rows[half:]), "b.xlsx")
+    return path
+
+
+@pytest.mark.parametrize(("name", "write", "lines"), [
+    ("day.csv", _csv, 30), ("blank.csv", _csv_blank_line, 31), ("ragged.csv", _csv_ragged, 30),
+    ("day.tsv.gz", _tsv_gz, 30), ("day.xlsx", _xlsx, 30), ("day.json", _json, 30),
+    ("day.geojson", _geojson, 30), ("day.zip", _zip_of_two, 30),
+])
+def test_more_rows_than_max_rows_is_an_input_error(tmp_path: Path, name: str, write,
+                                                   lines: int) -> None:
+    """30 rows (a CSV's blank line between rows counts: it is read as a row, then dropped)."""
+    path = write(tmp_path / name, table_rows(30))
+    with pytest.raises(InputFileError, match=rf"{name}' has more than {lines - 1} rows.*the "
+                       r"max_rows limit \(raise \[input\] max_rows"):
+        read_issues(path, settings=InputSettings(max_rows=lines - 1))
+    assert read_issues(path, settings=InputSettings(max_rows=lines)).rows_in == 30
+
+
+def test_xlsx_reading_stops_at_max_rows(tmp_path: Path) -> None:
+    """Rows past the limit are never parsed: a broken cell there is not reached."""
+    path = write_xlsx(tmp_path / "long.xlsx", [HEADER, *table_rows(30), ["R30", "x", 1.5]])
+    broken = tmp_path / "broken.xlsx"
+    with zipfile.ZipFile(path) as good, zipfile.ZipFile(broken, "w") as out:
+        for item in good.infolist():
+            data = good.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<v>1.5</v>", b"<v>not a number</v>")
+            out.writestr(item, data)
+    with pytest.raises(InputFileError, match="cannot read the first sheet"):
+        read_issues(broken)
+    with pytest.raises(InputFileError, match="more than 20 rows"):
+        read_issues(broken, settings=InputSettings(max_rows=20))
+
+
+def test_csv_reading_stops_at_max_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast reader pulls blocks only until the limit is passed."""
+    import pyarrow.csv as pacsv
+
+    path = write_csv(tmp_path / "long.csv", HEADER, table_rows(40_000))  # about 3 MB
+    pulled: list[int] = []
+    open_csv = pacsv.open_csv
+
+    class Counted:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.reader = open_csv(*args, **kwargs)
+            self.schema = self.reader.schema
+
+        def __iter__(self):
+            for batch in self.reader:
+                pulled.append(batch.num_rows)
+                yield batch
+
+    monkeypatch.setattr(pacsv, "open_csv", Counted)
+    with pytest.raises(InputFileError, match="more than 1,000 rows"):
+        read_issues(path, settings=InputSettings(max_rows=1000))
+    assert 1000 < sum(pulled) < 20_000
+    pulled.clear()
+    assert read_issues(path).rows_in == sum(pulled) == 40_000
+
+
+def test_json_records_with_keys_of_their_own_are_limited_by_max_columns(tmp_path: Path) -> None:
+    # Before: 300 records with a key each made a table of 300 x 302 cells (and 100,000 such
+    # records, 10^10 cells).
+    records = [{"问题编号": f"J{i}", "上报时间": "2024-03-15 08:00", f"备注{i}": "x"}
+               for i in range(300)]
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"keys.json': it has 302 columns \(the keys of all "
+                       r"its records together\), more than the max_columns limit of 200"):
+        read_issues(path)
+    assert read_issues(path, settings=InputSettings(max_columns=302)).accepted == 300
+
+
+def test_a_csv_header_wider_than_max_columns_is_an_input_error(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "wide.csv", [*HEADER, *(f"c{i}" for i in range(300))],
+                     [[*GOOD, *([""] * 300)]])
+    with pytest.raises(InputFileError, match=r"wide.csv': it has 310 columns, more than the "
+                       r"max_columns limit of 200"):
+        read_issues(path)
+    assert read_issues(path, settings=InputSettings(max_columns=310)).accepted == 1
+
+
+def test_an_xlsx_with_an_empty_first_sheet_says_so_once(tmp_path: Path) -> None:
+    # Before: "cannot read the first sheet of 'empty.xlsx': input file 'empty.xlsx' is empty ..."
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.create_sheet("data").append(HEADER)
+    book.save(tmp_path / "empty.xlsx")
+    with pytest.raises(InputFileError, match=r"^input file '[^']*empty.xlsx' is empty \(its "
+                       r"first sheet has no rows\)$"):
+        read_issues(tmp_path / "empty.xlsx")
+
+
+def test_utf16_text_as_excel_saves_it_is_read_when_its_encoding_is_set(tmp_path: Path) -> None:
+    """Excel's "Unicode text" is UTF-16 with tabs: its line ends are not the byte 0x0A."""
+    path = write_csv(tmp_path / "unicode.txt", HEADER, [GOOD, ["GW-002", *GOOD[1:]]],
+                     encoding="utf-16", sep="\t")
+    result = read_issues(path, settings=InputSettings(encoding="utf-16"))
+    assert (result.rows_in, result.accepted) == (2, 2)
+    assert result.files[0].encoding == "utf-16"
+    assert result.records["lon"].tolist() == [120.75, 120.75]

@@ -34,7 +34,7 @@ import pandas as pd
 from gridwatch.config import InputSettings
 from gridwatch.errors import CRSError, InputFileError, SchemaError
 from gridwatch.ingest._dates import parse_datetimes
-from gridwatch.ingest._readers import RawTable, check_file, read_tables
+from gridwatch.ingest._readers import HEADER_SEARCH_ROWS, RawTable, check_file, read_tables
 from gridwatch.schema import (
     CANONICAL_COLUMNS,
     CATEGORIES,
@@ -68,7 +68,6 @@ _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
 _OPEN311_UPDATED = "updateddatetime"
 _CRS_ALLOWED = ("wgs84, cgcs2000, gcj02, bd09 or EPSG:n (also written e.g. WGS-84, GPS, "
                 "GCJ02, 火星坐标, 高德, BD09, 百度, CGCS2000, 国家2000, EPSG:4549)")
-_TITLE_ROWS = 10  # rows searched for the header when the first row is a title
 _DATE_HINT = "write e.g. 2024-03-15 08:00, 2024/3/15, 2024年3月15日 or an Excel date"
 
 
@@ -202,8 +201,8 @@ def read_issues(
         One file or several, read in order (a later row wins for a duplicate issue_id).
         CSV/TXT/TSV, XLSX, JSON, GeoJSON, Open311 JSON/CSV; ``.gz`` or ``.zip`` compressed.
     settings
-        ``[input]`` of the project file: encoding, aliases, labels, keep_columns, size limit,
-        default coordinate system.
+        ``[input]`` of the project file: encoding, aliases, labels, keep_columns, limits on size,
+        rows and columns, default coordinate system.
     timezone
         Zone of naive date/times in the files; results are UTC.
     crs
@@ -239,7 +238,8 @@ def read_issues(
     tables: list[RawTable] = []
     for path in paths:
         tables.extend(read_tables(path, encoding=settings.encoding,
-                                  max_file_mb=settings.max_file_mb))
+                                  max_file_mb=settings.max_file_mb, max_rows=settings.max_rows,
+                                  max_columns=settings.max_columns))
     # Map every file's headers before checking any row: a bad file fails the call early.
     mapped_all = [_mapping_for(table, settings) for table in tables]
     total = sum(len(t.frame) for t, _m in mapped_all)
@@ -343,7 +343,7 @@ def _header_below_titles(table: RawTable, settings: InputSettings,
     if table.format not in ("csv", "xlsx"):
         return None
     frame = table.frame
-    for k in range(min(_TITLE_ROWS, len(frame))):
+    for k in range(min(HEADER_SEARCH_ROWS, len(frame))):
         cells = [_to_text(v) for v in frame.iloc[k].tolist()]
         mapping = map_headers([c or "" for c in cells], aliases=settings.aliases)
         if not _has_required(mapping):
@@ -483,8 +483,9 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     records["source_row"] = pd.Series(table.rows, dtype="int64")
     for column in settings.keep_columns:
         records[column] = _kept(frame, column)
-    records = records.loc[~rejected].reset_index(drop=True)
-    return records, problems.frame(names, table.rows)
+    if rejected.any():
+        records = records.loc[~rejected]
+    return records.reset_index(drop=True), problems.frame(names, table.rows)
 
 
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
@@ -640,7 +641,12 @@ def _text(series: pd.Series) -> pd.Series:
     elif series.dtype != "str":
         series = series.astype("str")
     stripped = series.str.strip()
-    return stripped.where(stripped.notna() & (stripped != "")).reset_index(drop=True)
+    if stripped.equals(series):  # keep the values read (no copy of a clean column is held)
+        stripped = series
+    blank = (stripped.isna() | (stripped == "")).to_numpy(dtype=bool)
+    if blank.any():
+        stripped = stripped.where(~blank)
+    return stripped.reset_index(drop=True)
 
 
 def _to_text(value: object) -> str | None:
