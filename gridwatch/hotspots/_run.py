@@ -191,26 +191,41 @@ def period_counts(
     ids = (areas["area_id"].astype(str).tolist() if areas is not None
            else sorted(issues[column].dropna().astype(str).unique()))
     if variable == "new":
-        days = reported
-        ok = ~np.isnat(days) & issues[column].notna().to_numpy() & \
-            (days <= np.datetime64(day, "D"))
-        when = pd.PeriodIndex(pd.DatetimeIndex(days[ok]), freq=freq)
-        frame = pd.DataFrame({"area_id": issues[column].to_numpy()[ok].astype(str),
-                              "period": when})
-        frame = frame[frame["period"] >= labels[0]]
-        table = pd.crosstab(frame["area_id"], frame["period"])
-    else:
-        from gridwatch.supervision.aggregate import period_statistics
+        return _new_per_period(issues[column], reported, ids=ids, labels=labels, day=day,
+                               period=period)
+    from gridwatch.supervision.aggregate import period_statistics
 
-        names = [_iso_label(p, period) for p in labels]
-        stats = period_statistics(context, names, layer=layer, areas=ids)
-        stats = stats[stats["area_id"].notna()]
-        stats["value"] = _variable(stats, variable, 1).to_numpy()
-        table = stats.pivot_table(index="area_id", columns="period", values="value",
-                                  aggfunc="sum")
-        table.columns = [labels[names.index(c)] for c in table.columns]
+    names = [_iso_label(p, period) for p in labels]
+    stats = period_statistics(context, names, layer=layer, areas=ids)
+    stats = stats[stats["area_id"].notna()]
+    stats["value"] = _variable(stats, variable, 1).to_numpy()
+    table = stats.pivot_table(index="area_id", columns="period", values="value", aggfunc="sum")
+    table.columns = [labels[names.index(c)] for c in table.columns]
     table = table.reindex(index=pd.Index(ids, name="area_id"), columns=labels).fillna(0)
     return table.astype(float)
+
+
+def _new_per_period(area: pd.Series, reported: np.ndarray, *, ids: list[str],
+                    labels: pd.PeriodIndex, day: dt.date, period: str) -> pd.DataFrame:
+    """Problems reported per area (rows: ``ids``) and period (columns: ``labels``) up to
+    ``day``, by local report date; problems of other areas or none are left out."""
+    rows = pd.Index(ids)
+    unique = rows.unique()  # a repeated id (refused later by the weights) gets the same counts
+    row = unique.get_indexer(area.astype("str").to_numpy(dtype=object, na_value=None))
+    days = reported.astype("datetime64[D]")
+    ok = (row >= 0) & area.notna().to_numpy() & ~np.isnat(days) & \
+        (days <= np.datetime64(day, "D"))
+    first = labels[0].start_time.to_datetime64()
+    if period == "week":  # labels are weeks Monday–Sunday: whole weeks since the first Monday
+        column = (days[ok] - first.astype("datetime64[D]")).astype(np.int64) // 7
+    else:
+        column = (days[ok].astype("datetime64[M]") - first.astype("datetime64[M]")).astype(np.int64)
+    keep = column >= 0  # the last period holds ``day``, so no later column is reached
+    cells = row[ok][keep] * len(labels) + column[keep]
+    counts = np.bincount(cells, minlength=len(unique) * len(labels)).reshape(len(unique), -1)
+    if len(unique) < len(rows):
+        counts = counts[unique.get_indexer(rows)]
+    return pd.DataFrame(counts.astype(float), index=pd.Index(ids, name="area_id"), columns=labels)
 
 
 def _iso_label(p: pd.Period, period: str) -> str:
