@@ -37,6 +37,13 @@ HOTSPOT_METHODS: tuple[str, ...] = ("rule", "gistar", "hex", "emerging")
 HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
 
 
+#: The counts per area each variable (or the rule) is made of.
+_COUNTS_OF: dict[str, tuple[str, ...]] = {
+    "rule": ("red", "open"), "overdue": ("red",), "open": ("open",), "new": ("new",),
+    "overdue_rate": ("red", "open"),
+}
+
+
 class _WeightOptions(TypedDict):
     """The spatial-weights keywords shared by :func:`gi_star` and :func:`emerging_hotspots`."""
 
@@ -126,8 +133,9 @@ def run_hotspots(
             result = _hex(issues, evaluated, areas, variable=variable, day=day, period=period,
                           settings=settings, timezone=context.timezone)
         else:
-            stats = _area_stats(context, evaluated, layer=str(layer), areas=areas, day=day,
-                                period=period)
+            names = _COUNTS_OF["rule" if method == "rule" else variable]
+            stats = _area_counts(context, evaluated, layer=str(layer), areas=areas, day=day,
+                                 period=period, names=names)
             if method == "rule":
                 result = rule_hotspots(areas, stats["red"], stats["open"],
                                        min_overdue=settings.rule_min_overdue,
@@ -235,19 +243,37 @@ def _iso_label(p: pd.Period, period: str) -> str:
     return f"{p.year}-{p.month:02d}"
 
 
-def _area_stats(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: str,
-                areas: gpd.GeoDataFrame, day: dt.date, period: str) -> pd.DataFrame:
-    """The figures of :meth:`SupervisionContext.status` (incidents and rebounds counted the same
-    way), with ``new`` over the period ending on ``day``."""
-    from gridwatch.supervision.aggregate import area_statistics
+def _area_counts(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: str,
+                 areas: gpd.GeoDataFrame, day: dt.date, period: str,
+                 names: tuple[str, ...]) -> pd.DataFrame:
+    """The counts ``names`` (among ``red``, ``open``, ``new``) per area, indexed by the areas'
+    ids: the figures of :meth:`SupervisionContext.status` (problems counted the same way, see
+    :func:`gridwatch.supervision.aggregate.area_statistics`), with ``new`` over the period
+    ending on ``day``; only the asked ones are computed."""
+    from gridwatch.supervision.aggregate import reported_between
 
-    start = _period_start(day, period)
-    stats = area_statistics(context.issues, evaluated, layer=layer, start=start, end=day,
-                            rebounds=context.rebounds, incidents=context.incidents, areas=areas,
-                            timezone=context.timezone)
-    known = pd.Index(areas["area_id"].astype(str)).get_indexer(stats["area_id"]) >= 0
-    stats = stats[stats["area_id"].notna().to_numpy() & known]
-    return stats.set_index("area_id")
+    column = f"{layer}_id"
+    issues = context.issues
+    if column not in issues:
+        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
+    ids = pd.Index(areas["area_id"].astype("str"))
+    # problems by area as codes into the ids that occur (-1: no area), areas by the same codes
+    codes, uniques = pd.factorize(issues[column].astype("str"), use_na_sentinel=True)
+    slot = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(ids)
+    counted = evaluated["known"].to_numpy(dtype=bool) & context.counted().to_numpy(dtype=bool)
+    counted &= codes >= 0
+    flags = {
+        "red": lambda: (evaluated["code"] == "red").fillna(False).to_numpy(dtype=bool),
+        "open": lambda: evaluated["is_open"].to_numpy(dtype=bool),
+        "new": lambda: reported_between(issues, _period_start(day, period), day,
+                                        timezone=context.timezone),
+    }
+    k = len(uniques)
+    out = {}
+    for name in names:
+        per_unique = np.bincount(codes[counted & flags[name]()], minlength=k)
+        out[name] = np.where(slot >= 0, per_unique[np.maximum(slot, 0)], 0).astype("int64")
+    return pd.DataFrame(out, index=ids.rename("area_id"))
 
 
 def _period_start(day: dt.date, period: str) -> dt.date:
