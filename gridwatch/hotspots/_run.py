@@ -22,12 +22,9 @@ import shapely
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._settings import HotspotSettings
-from gridwatch.hotspots.emerging import emerging_hotspots
-from gridwatch.hotspots.gistar import Inference, gi_star
-from gridwatch.hotspots.hexbin import hex_hotspots
-from gridwatch.hotspots.rule import rule_hotspots
 
 if TYPE_CHECKING:
+    from gridwatch.hotspots.gistar import Inference
     from gridwatch.supervision.context import SupervisionContext
 
 __all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspots",
@@ -120,7 +117,10 @@ def run_hotspots(
     day = parse_as_of(as_of)
     kwargs: _WeightOptions = {"weights_kind": settings.weights, "k": settings.knn_k,
                               "distance_m": settings.distance_m, "cache_dir": context.cache_dir}
+    # each method's module is imported when it runs (emerging and hex need more of scipy)
     if method == "emerging":
+        from gridwatch.hotspots.emerging import emerging_hotspots
+
         counts = period_counts(context, layer=str(layer), as_of=day, period=period,
                                periods=settings.periods or (52 if period == "week" else 12),
                                variable=variable, areas=areas)
@@ -137,11 +137,15 @@ def run_hotspots(
             stats = _area_counts(context, evaluated, layer=str(layer), areas=areas, day=day,
                                  period=period, names=names)
             if method == "rule":
+                from gridwatch.hotspots.rule import rule_hotspots
+
                 result = rule_hotspots(areas, stats["red"], stats["open"],
                                        min_overdue=settings.rule_min_overdue,
                                        min_rate=settings.rule_min_rate,
                                        min_problems=settings.rule_min_problems)
             else:
+                from gridwatch.hotspots.gistar import gi_star
+
                 values = _variable(stats, variable, settings.rate_min_problems)
                 result = gi_star(areas, values, permutations=settings.permutations,
                                  seed=settings.seed, inference=_inference(settings),
@@ -307,6 +311,7 @@ def _inference(settings: HotspotSettings) -> Inference:
 def _hex(issues: pd.DataFrame, evaluated: pd.DataFrame, areas: gpd.GeoDataFrame | None, *,
          variable: str, day: dt.date, period: str, settings: HotspotSettings,
          timezone: str) -> gpd.GeoDataFrame:
+    from gridwatch.hotspots.hexbin import hex_hotspots
     from gridwatch.supervision.aggregate import reported_between
 
     known = evaluated["known"].to_numpy(dtype=bool)

@@ -23,7 +23,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import ndtr  # norm.sf(x) == ndtr(-x), as scipy.stats computes it
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._output import aligned_values, result_frame
@@ -226,8 +225,12 @@ def gi_star(
                           "the same layer")
     z, p_sim = _compute(y, weights, permutations=permutations if inference == "permutation" else 0,
                         seed=seed, engine=engine, cache_dir=cache_dir)
-    two_sided = 2.0 * ndtr(-np.abs(z))  # the normal approximation's p-value
-    p = np.minimum(1.0, 2.0 * p_sim) if inference == "permutation" else two_sided
+    if inference == "permutation":
+        p = np.minimum(1.0, 2.0 * p_sim)
+    else:  # the normal approximation's p-value (scipy.special only then: it takes a while)
+        from scipy.special import ndtr  # norm.sf(x) == ndtr(-x), as scipy.stats computes it
+
+        p = 2.0 * ndtr(-np.abs(z))
     p_fdr = fdr_bh(p)
     bins = confidence_bins(z, p, fdr=fdr)
     attrs = {"method": "gistar", "weights": weights.description,
