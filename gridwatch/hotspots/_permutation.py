@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,9 +42,6 @@ _MATRIX_A = 0x9908B0DF
 _UPPER = 0x80000000
 _LOWER = 0x7FFFFFFF
 _WORD = 0xFFFFFFFF
-#: Threads for counting, and the fewest areas worth a task of their own.
-_THREADS = min(os.cpu_count() or 1, 8)
-_AREAS_PER_TASK = 2048
 
 
 @njit(cache=True, nogil=True)
@@ -214,20 +210,20 @@ def _draw_sum(y: np.ndarray, ids: np.ndarray, c: int, i: int) -> float:
 
 
 @njit(cache=True, nogil=True)
-def _count_task(y: np.ndarray, observed: np.ndarray, pid: np.ndarray, members: np.ndarray,
-                c: int, event_id: np.ndarray, event_draw: np.ndarray, larger: np.ndarray) -> None:
+def _count_group(y: np.ndarray, observed: np.ndarray, pid: np.ndarray, members: np.ndarray,
+                 c: int, event_id: np.ndarray, event_draw: np.ndarray,
+                 larger: np.ndarray) -> None:
     """Count for the areas ``members`` (increasing, all with ``c`` neighbours); ``event_id``
     lists every id of the draws' first ``c`` columns in increasing order, ``event_draw`` its
     draw."""
     permutations = pid.shape[0]
-    first = members[0]
     sums = np.empty(permutations)
     for p in range(permutations):
-        sums[p] = _draw_sum(y, pid[p], c, first)
-    ptr = np.searchsorted(event_id, first)  # ids below the first area are read already
+        sums[p] = _draw_sum(y, pid[p], c, 0)  # before the first area every id reads v + 1
+    ptr = 0
     events = event_id.size
     for i in members:
-        while ptr < events and event_id[ptr] < i:
+        while ptr < events and event_id[ptr] < i:  # this draw now reads y[v] for that id
             p = event_draw[ptr]
             sums[p] = _draw_sum(y, pid[p], c, i)
             ptr += 1
@@ -264,22 +260,11 @@ def count_larger(y: np.ndarray, observed: np.ndarray, card: np.ndarray,
     observed = np.ascontiguousarray(observed, dtype=np.float64)
     pid = np.ascontiguousarray(pid, dtype=np.int64)
     larger = np.zeros(y.size, dtype=np.int64)
-    tasks = []
     for c in np.unique(card):
         if c == 0:
             continue
-        members = np.flatnonzero(card == c)
         flat = pid[:, :c].ravel()
         order = np.argsort(flat, kind="stable")
-        event_id, event_draw = flat[order], order // c
-        for start in range(0, members.size, _AREAS_PER_TASK):
-            tasks.append((members[start:start + _AREAS_PER_TASK], int(c), event_id, event_draw))
-    if len(tasks) <= 1 or _THREADS == 1:
-        for members, c, event_id, event_draw in tasks:
-            _count_task(y, observed, pid, members, c, event_id, event_draw, larger)
-        return larger
-    # each task writes its own areas: the threads share nothing they write
-    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
-        list(pool.map(lambda t: _count_task(y, observed, pid, t[0], t[1], t[2], t[3], larger),
-                      tasks))
+        _count_group(y, observed, pid, np.flatnonzero(card == c), int(c), flat[order],
+                     order // c, larger)
     return larger
