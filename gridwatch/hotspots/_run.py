@@ -223,10 +223,9 @@ def _new_per_period(area: pd.Series, reported: np.ndarray, *, ids: list[str],
     ``day``, by local report date; problems of other areas or none are left out."""
     rows = pd.Index(ids)
     unique = rows.unique()  # a repeated id (refused later by the weights) gets the same counts
-    row = unique.get_indexer(area.astype("str").to_numpy(dtype=object, na_value=None))
+    row = _positions(area, unique)
     days = reported.astype("datetime64[D]")
-    ok = (row >= 0) & area.notna().to_numpy() & ~np.isnat(days) & \
-        (days <= np.datetime64(day, "D"))
+    ok = (row >= 0) & ~np.isnat(days) & (days <= np.datetime64(day, "D"))
     first = labels[0].start_time.to_datetime64()
     if period == "week":  # labels are weeks Monday–Sunday: whole weeks since the first Monday
         column = (days[ok] - first.astype("datetime64[D]")).astype(np.int64) // 7
@@ -238,6 +237,17 @@ def _new_per_period(area: pd.Series, reported: np.ndarray, *, ids: list[str],
     if len(unique) < len(rows):
         counts = counts[unique.get_indexer(rows)]
     return pd.DataFrame(counts.astype(float), index=pd.Index(ids, name="area_id"), columns=labels)
+
+
+def _positions(area: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Position in ``ids`` (unique) of each problem's area, -1 for none or another area.
+
+    The area column is factorized first (Arrow strings: a dictionary encoding), so only its
+    distinct values are looked up.
+    """
+    codes, uniques = pd.factorize(area.astype("str"), use_na_sentinel=True)
+    lookup = np.append(ids.get_indexer(np.asarray(uniques, dtype=object)), -1)
+    return lookup[codes]  # code -1 (no area) reads the appended -1
 
 
 def _iso_label(p: pd.Period, period: str) -> str:
@@ -261,23 +271,20 @@ def _area_counts(context: SupervisionContext, evaluated: pd.DataFrame, *, layer:
     if column not in issues:
         raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
     ids = pd.Index(areas["area_id"].astype("str"))
-    # problems by area as codes into the ids that occur (-1: no area), areas by the same codes
-    codes, uniques = pd.factorize(issues[column].astype("str"), use_na_sentinel=True)
-    slot = pd.Index(np.asarray(uniques, dtype=object)).get_indexer(ids)
+    unique = ids.unique()  # a repeated id (refused later by the weights) gets the same counts
+    row = _positions(issues[column], unique)
     counted = evaluated["known"].to_numpy(dtype=bool) & context.counted().to_numpy(dtype=bool)
-    counted &= codes >= 0
+    counted &= row >= 0
     flags = {
         "red": lambda: (evaluated["code"] == "red").fillna(False).to_numpy(dtype=bool),
         "open": lambda: evaluated["is_open"].to_numpy(dtype=bool),
         "new": lambda: reported_between(issues, _period_start(day, period), day,
                                         timezone=context.timezone),
     }
-    k = len(uniques)
-    out = {}
-    for name in names:
-        per_unique = np.bincount(codes[counted & flags[name]()], minlength=k)
-        out[name] = np.where(slot >= 0, per_unique[np.maximum(slot, 0)], 0).astype("int64")
-    return pd.DataFrame(out, index=ids.rename("area_id"))
+    slot = unique.get_indexer(ids)
+    out = {name: np.bincount(row[counted & flags[name]()], minlength=len(unique))[slot]
+           for name in names}
+    return pd.DataFrame(out, index=ids.rename("area_id"), dtype="int64")
 
 
 def _period_start(day: dt.date, period: str) -> dt.date:
