@@ -203,8 +203,8 @@ def period_counts(
     ids = (areas["area_id"].astype(str).tolist() if areas is not None
            else sorted(issues[column].dropna().astype(str).unique()))
     if variable == "new":
-        return _new_per_period(issues[column], reported, ids=ids, labels=labels, day=day,
-                               period=period)
+        return _new_per_period(context.area_codes(layer), reported, ids=ids, labels=labels,
+                               day=day, period=period)
     from gridwatch.supervision.aggregate import period_statistics
 
     names = [_iso_label(p, period) for p in labels]
@@ -217,13 +217,14 @@ def period_counts(
     return table.astype(float)
 
 
-def _new_per_period(area: pd.Series, reported: np.ndarray, *, ids: list[str],
-                    labels: pd.PeriodIndex, day: dt.date, period: str) -> pd.DataFrame:
+def _new_per_period(area_codes: tuple[np.ndarray, np.ndarray], reported: np.ndarray, *,
+                    ids: list[str], labels: pd.PeriodIndex, day: dt.date,
+                    period: str) -> pd.DataFrame:
     """Problems reported per area (rows: ``ids``) and period (columns: ``labels``) up to
     ``day``, by local report date; problems of other areas or none are left out."""
     rows = pd.Index(ids)
     unique = rows.unique()  # a repeated id (refused later by the weights) gets the same counts
-    row = _positions(area, unique)
+    row = _positions(area_codes, unique)
     days = reported.astype("datetime64[D]")
     ok = (row >= 0) & ~np.isnat(days) & (days <= np.datetime64(day, "D"))
     first = labels[0].start_time.to_datetime64()
@@ -239,14 +240,11 @@ def _new_per_period(area: pd.Series, reported: np.ndarray, *, ids: list[str],
     return pd.DataFrame(counts.astype(float), index=pd.Index(ids, name="area_id"), columns=labels)
 
 
-def _positions(area: pd.Series, ids: pd.Index) -> np.ndarray:
-    """Position in ``ids`` (unique) of each problem's area, -1 for none or another area.
-
-    The area column is factorized first (Arrow strings: a dictionary encoding), so only its
-    distinct values are looked up.
-    """
-    codes, uniques = pd.factorize(area.astype("str"), use_na_sentinel=True)
-    lookup = np.append(ids.get_indexer(np.asarray(uniques, dtype=object)), -1)
+def _positions(area_codes: tuple[np.ndarray, np.ndarray], ids: pd.Index) -> np.ndarray:
+    """Position in ``ids`` (unique) of each problem's area, -1 for none or another area, from
+    :meth:`SupervisionContext.area_codes` (only the distinct area ids are looked up)."""
+    codes, uniques = area_codes
+    lookup = np.append(ids.get_indexer(uniques), -1)
     return lookup[codes]  # code -1 (no area) reads the appended -1
 
 
@@ -272,11 +270,11 @@ def _area_counts(context: SupervisionContext, evaluated: pd.DataFrame, *, layer:
         raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
     ids = pd.Index(areas["area_id"].astype("str"))
     unique = ids.unique()  # a repeated id (refused later by the weights) gets the same counts
-    row = _positions(issues[column], unique)
+    row = _positions(context.area_codes(layer), unique)
     counted = evaluated["known"].to_numpy(dtype=bool) & context.counted().to_numpy(dtype=bool)
     counted &= row >= 0
     flags = {
-        "red": lambda: (evaluated["code"] == "red").fillna(False).to_numpy(dtype=bool),
+        "red": lambda: (evaluated["code"] == "red").to_numpy(dtype=bool, na_value=False),
         "open": lambda: evaluated["is_open"].to_numpy(dtype=bool),
         "new": lambda: reported_between(issues, _period_start(day, period), day,
                                         timezone=context.timezone),
