@@ -133,9 +133,9 @@ def run_hotspots(
             result = _hex(issues, evaluated, areas, variable=variable, day=day, period=period,
                           settings=settings, timezone=context.timezone)
         else:
-            names = _COUNTS_OF["rule" if method == "rule" else variable]
             stats = _area_counts(context, evaluated, layer=str(layer), areas=areas, day=day,
-                                 period=period, names=names)
+                                 period=period,
+                                 names=_COUNTS_OF["rule" if method == "rule" else variable])
             if method == "rule":
                 from gridwatch.hotspots.rule import rule_hotspots
 
