@@ -8,7 +8,9 @@ Measures, in one process and on the same data:
   ``esda.G_Local(y, w, transform="B", star=True, permutations=999, seed=...)`` called directly
   (the baseline), checking that both give the same z and p;
 - the emerging analysis over 52 weeks on the grids, against esda's ``G_Local`` called once per
-  week on the same space-time windows (analytical z, the part esda can do).
+  week on the same space-time windows (analytical z, the part esda can do);
+- the permuted ids of Gi*: gridwatch's compiled sampler against
+  ``esda.crand.vec_permutations`` (numba), checking that both draw the same ids.
 
 The areas are Voronoi cells of random points inside the 7 real Jiaxing counties
 (``data/boundaries/jiaxing_counties.geojson``), or the layers given with ``--micro``/``--grids``
@@ -130,6 +132,19 @@ def bench_gistar(areas: gpd.GeoDataFrame, cache: Path, *, permutations: int,
             "hot_99": int((ours["bin"] == 3).sum())}
 
 
+def bench_sampler(n: int, max_card: int, *, permutations: int, seed: int) -> dict[str, object]:
+    from esda.crand import vec_permutations
+
+    from gridwatch.hotspots._permutation import permutation_ids
+
+    vec_permutations(2, 10, 2, seed)  # both compiled (or loaded from numba's cache) first
+    permutation_ids(2, 10, 2, seed)
+    ours, t_ours = timed(permutation_ids, max_card, n, permutations, seed)
+    ref, t_esda = timed(vec_permutations, max_card, n, permutations, seed)
+    return {"ids_gridwatch_s": t_ours, "ids_esda_s": t_esda, "speedup": t_esda / t_ours,
+            "same_ids": bool(np.array_equal(ours, ref))}
+
+
 def bench_emerging(areas: gpd.GeoDataFrame, cache: Path, *, weeks: int,
                    seed: int) -> dict[str, float]:
     import esda
@@ -186,6 +201,9 @@ def main() -> None:
             entry.update(bench_weights(areas, cache))
             entry["gistar"] = bench_gistar(areas, cache, permutations=args.permutations,
                                            seed=args.seed)
+            max_card = int(build_weights(areas, cache_dir=cache).cardinalities().max())
+            entry["permuted_ids"] = bench_sampler(len(areas), max_card,
+                                                  permutations=args.permutations, seed=args.seed)
             report[name] = entry
             if not args.json:
                 print(name, json.dumps(entry, indent=1), flush=True)

@@ -70,26 +70,27 @@ def result_frame(
     """Assemble a result with :data:`OUTPUT_COLUMNS` (NaN/NA where a method has no value)."""
     n = len(areas)
     nan = np.full(n, np.nan)
-    names = (areas["area_name"].astype("str") if "area_name" in areas.columns
-             else areas["area_id"].astype("str"))
+    ids = areas["area_id"].astype("str").array  # kept as they are (Arrow strings: no copy)
+    names = areas["area_name"].astype("str").array if "area_name" in areas.columns else ids
     if bins is not None:
-        bin_col = pd.array(np.asarray(bins, dtype=np.int64), dtype="Int64")
+        bin_values = np.asarray(bins, dtype=np.int64)
+        bin_col = pd.array(bin_values, dtype="Int64")
         if category is None:
-            category = [BIN_CATEGORIES[int(b)] for b in bins]
+            category = _by_bin(BIN_CATEGORIES, bin_values)
         if label is None:
-            label = [BIN_LABELS[int(b)] for b in bins]
+            label = _by_bin(BIN_LABELS, bin_values)
     else:
         bin_col = pd.array([pd.NA] * n, dtype="Int64")
     data: dict[str, Any] = {
-        "area_id": areas["area_id"].astype("str").to_numpy(),
-        "area_name": names.to_numpy(),
+        "area_id": ids,
+        "area_name": names,
         "value": np.asarray(value, dtype=float),
         "z": nan if z is None else np.asarray(z, dtype=float),
         "p": nan if p is None else np.asarray(p, dtype=float),
         "p_fdr": nan if p_fdr is None else np.asarray(p_fdr, dtype=float),
         "bin": bin_col,
-        "category": pd.array(list(category) if category is not None else [""] * n, dtype="str"),
-        "label": pd.array(list(label) if label is not None else [""] * n, dtype="str"),
+        "category": _strings(category, n),
+        "label": _strings(label, n),
         "trend_z": nan if trend_z is None else np.asarray(trend_z, dtype=float),
         "trend_p": nan if trend_p is None else np.asarray(trend_p, dtype=float),
     }
@@ -99,3 +100,19 @@ def result_frame(
     result = gpd.GeoDataFrame(frame, geometry=areas.geometry.to_numpy(), crs=areas.crs)
     result.attrs.update(attrs or {})
     return result
+
+
+def _by_bin(names: dict[int, str], bins: np.ndarray) -> np.ndarray:
+    """``names[b]`` for every bin ``b``."""
+    keys = np.array(sorted(names))
+    pos = np.minimum(np.searchsorted(keys, bins), keys.size - 1)
+    missing = keys[pos] != bins
+    if missing.any():
+        raise KeyError(int(bins[missing][0]))
+    return np.array([names[k] for k in keys.tolist()], dtype=object)[pos]
+
+
+def _strings(values: Sequence[str] | np.ndarray | None, n: int) -> pd.api.extensions.ExtensionArray:
+    if values is None:
+        return pd.array(np.full(n, "", dtype=object), dtype="str")
+    return pd.array(np.asarray(values, dtype=object), dtype="str")

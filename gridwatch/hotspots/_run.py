@@ -22,12 +22,9 @@ import shapely
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._settings import HotspotSettings
-from gridwatch.hotspots.emerging import emerging_hotspots
-from gridwatch.hotspots.gistar import Inference, gi_star
-from gridwatch.hotspots.hexbin import hex_hotspots
-from gridwatch.hotspots.rule import rule_hotspots
 
 if TYPE_CHECKING:
+    from gridwatch.hotspots.gistar import Inference
     from gridwatch.supervision.context import SupervisionContext
 
 __all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspots",
@@ -35,6 +32,13 @@ __all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspot
 
 HOTSPOT_METHODS: tuple[str, ...] = ("rule", "gistar", "hex", "emerging")
 HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
+
+
+#: The counts per area each variable (or the rule) is made of.
+_COUNTS_OF: dict[str, tuple[str, ...]] = {
+    "rule": ("red", "open"), "overdue": ("red",), "open": ("open",), "new": ("new",),
+    "overdue_rate": ("red", "open"),
+}
 
 
 class _WeightOptions(TypedDict):
@@ -113,7 +117,10 @@ def run_hotspots(
     day = parse_as_of(as_of)
     kwargs: _WeightOptions = {"weights_kind": settings.weights, "k": settings.knn_k,
                               "distance_m": settings.distance_m, "cache_dir": context.cache_dir}
+    # each method's module is imported when it runs (emerging and hex need more of scipy)
     if method == "emerging":
+        from gridwatch.hotspots.emerging import emerging_hotspots
+
         counts = period_counts(context, layer=str(layer), as_of=day, period=period,
                                periods=settings.periods or (52 if period == "week" else 12),
                                variable=variable, areas=areas)
@@ -126,14 +133,19 @@ def run_hotspots(
             result = _hex(issues, evaluated, areas, variable=variable, day=day, period=period,
                           settings=settings, timezone=context.timezone)
         else:
-            stats = _area_stats(context, evaluated, layer=str(layer), areas=areas, day=day,
-                                period=period)
+            stats = _area_counts(context, evaluated, layer=str(layer), areas=areas, day=day,
+                                 period=period,
+                                 names=_COUNTS_OF["rule" if method == "rule" else variable])
             if method == "rule":
+                from gridwatch.hotspots.rule import rule_hotspots
+
                 result = rule_hotspots(areas, stats["red"], stats["open"],
                                        min_overdue=settings.rule_min_overdue,
                                        min_rate=settings.rule_min_rate,
                                        min_problems=settings.rule_min_problems)
             else:
+                from gridwatch.hotspots.gistar import gi_star
+
                 values = _variable(stats, variable, settings.rate_min_problems)
                 result = gi_star(areas, values, permutations=settings.permutations,
                                  seed=settings.seed, inference=_inference(settings),
@@ -191,26 +203,49 @@ def period_counts(
     ids = (areas["area_id"].astype(str).tolist() if areas is not None
            else sorted(issues[column].dropna().astype(str).unique()))
     if variable == "new":
-        days = reported
-        ok = ~np.isnat(days) & issues[column].notna().to_numpy() & \
-            (days <= np.datetime64(day, "D"))
-        when = pd.PeriodIndex(pd.DatetimeIndex(days[ok]), freq=freq)
-        frame = pd.DataFrame({"area_id": issues[column].to_numpy()[ok].astype(str),
-                              "period": when})
-        frame = frame[frame["period"] >= labels[0]]
-        table = pd.crosstab(frame["area_id"], frame["period"])
-    else:
-        from gridwatch.supervision.aggregate import period_statistics
+        return _new_per_period(context.area_codes(layer), reported, ids=ids, labels=labels,
+                               day=day, period=period)
+    from gridwatch.supervision.aggregate import period_statistics
 
-        names = [_iso_label(p, period) for p in labels]
-        stats = period_statistics(context, names, layer=layer, areas=ids)
-        stats = stats[stats["area_id"].notna()]
-        stats["value"] = _variable(stats, variable, 1).to_numpy()
-        table = stats.pivot_table(index="area_id", columns="period", values="value",
-                                  aggfunc="sum")
-        table.columns = [labels[names.index(c)] for c in table.columns]
+    names = [_iso_label(p, period) for p in labels]
+    stats = period_statistics(context, names, layer=layer, areas=ids)
+    stats = stats[stats["area_id"].notna()]
+    stats["value"] = _variable(stats, variable, 1).to_numpy()
+    table = stats.pivot_table(index="area_id", columns="period", values="value", aggfunc="sum")
+    table.columns = [labels[names.index(c)] for c in table.columns]
     table = table.reindex(index=pd.Index(ids, name="area_id"), columns=labels).fillna(0)
     return table.astype(float)
+
+
+def _new_per_period(area_codes: tuple[np.ndarray, np.ndarray], reported: np.ndarray, *,
+                    ids: list[str], labels: pd.PeriodIndex, day: dt.date,
+                    period: str) -> pd.DataFrame:
+    """Problems reported per area (rows: ``ids``) and period (columns: ``labels``) up to
+    ``day``, by local report date; problems of other areas or none are left out."""
+    rows = pd.Index(ids)
+    unique = rows.unique()  # a repeated id (refused later by the weights) gets the same counts
+    row = _positions(area_codes, unique)
+    days = reported.astype("datetime64[D]")
+    ok = (row >= 0) & ~np.isnat(days) & (days <= np.datetime64(day, "D"))
+    first = labels[0].start_time.to_datetime64()
+    if period == "week":  # labels are weeks Monday–Sunday: whole weeks since the first Monday
+        column = (days[ok] - first.astype("datetime64[D]")).astype(np.int64) // 7
+    else:
+        column = (days[ok].astype("datetime64[M]") - first.astype("datetime64[M]")).astype(np.int64)
+    keep = column >= 0  # the last period holds ``day``, so no later column is reached
+    cells = row[ok][keep] * len(labels) + column[keep]
+    counts = np.bincount(cells, minlength=len(unique) * len(labels)).reshape(len(unique), -1)
+    if len(unique) < len(rows):
+        counts = counts[unique.get_indexer(rows)]
+    return pd.DataFrame(counts.astype(float), index=pd.Index(ids, name="area_id"), columns=labels)
+
+
+def _positions(area_codes: tuple[np.ndarray, np.ndarray], ids: pd.Index) -> np.ndarray:
+    """Position in ``ids`` (unique) of each problem's area, -1 for none or another area, from
+    :meth:`SupervisionContext.area_codes` (only the distinct area ids are looked up)."""
+    codes, uniques = area_codes
+    lookup = np.append(ids.get_indexer(uniques), -1)
+    return lookup[codes]  # code -1 (no area) reads the appended -1
 
 
 def _iso_label(p: pd.Period, period: str) -> str:
@@ -220,19 +255,34 @@ def _iso_label(p: pd.Period, period: str) -> str:
     return f"{p.year}-{p.month:02d}"
 
 
-def _area_stats(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: str,
-                areas: gpd.GeoDataFrame, day: dt.date, period: str) -> pd.DataFrame:
-    """The figures of :meth:`SupervisionContext.status` (incidents and rebounds counted the same
-    way), with ``new`` over the period ending on ``day``."""
-    from gridwatch.supervision.aggregate import area_statistics
+def _area_counts(context: SupervisionContext, evaluated: pd.DataFrame, *, layer: str,
+                 areas: gpd.GeoDataFrame, day: dt.date, period: str,
+                 names: tuple[str, ...]) -> pd.DataFrame:
+    """The counts ``names`` (among ``red``, ``open``, ``new``) per area, indexed by the areas'
+    ids: the figures of :meth:`SupervisionContext.status` (problems counted the same way, see
+    :func:`gridwatch.supervision.aggregate.area_statistics`), with ``new`` over the period
+    ending on ``day``; only the asked ones are computed."""
+    from gridwatch.supervision.aggregate import reported_between
 
-    start = _period_start(day, period)
-    stats = area_statistics(context.issues, evaluated, layer=layer, start=start, end=day,
-                            rebounds=context.rebounds, incidents=context.incidents, areas=areas,
-                            timezone=context.timezone)
-    known = pd.Index(areas["area_id"].astype(str)).get_indexer(stats["area_id"]) >= 0
-    stats = stats[stats["area_id"].notna().to_numpy() & known]
-    return stats.set_index("area_id")
+    column = f"{layer}_id"
+    issues = context.issues
+    if column not in issues:
+        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
+    ids = pd.Index(areas["area_id"].astype("str"))
+    unique = ids.unique()  # a repeated id (refused later by the weights) gets the same counts
+    row = _positions(context.area_codes(layer), unique)
+    counted = evaluated["known"].to_numpy(dtype=bool) & context.counted().to_numpy(dtype=bool)
+    counted &= row >= 0
+    flags = {
+        "red": lambda: (evaluated["code"] == "red").to_numpy(dtype=bool, na_value=False),
+        "open": lambda: evaluated["is_open"].to_numpy(dtype=bool),
+        "new": lambda: reported_between(issues, _period_start(day, period), day,
+                                        timezone=context.timezone),
+    }
+    slot = unique.get_indexer(ids)
+    out = {name: np.bincount(row[counted & flags[name]()], minlength=len(unique))[slot]
+           for name in names}
+    return pd.DataFrame(out, index=ids.rename("area_id"), dtype="int64")
 
 
 def _period_start(day: dt.date, period: str) -> dt.date:
@@ -266,6 +316,7 @@ def _inference(settings: HotspotSettings) -> Inference:
 def _hex(issues: pd.DataFrame, evaluated: pd.DataFrame, areas: gpd.GeoDataFrame | None, *,
          variable: str, day: dt.date, period: str, settings: HotspotSettings,
          timezone: str) -> gpd.GeoDataFrame:
+    from gridwatch.hotspots.hexbin import hex_hotspots
     from gridwatch.supervision.aggregate import reported_between
 
     known = evaluated["known"].to_numpy(dtype=bool)

@@ -36,7 +36,7 @@ __all__ = [
 WeightKind = Literal["queen", "rook", "distance", "knn"]
 _MEMORY_CACHE: OrderedDict[str, SpatialWeights] = OrderedDict()
 _MEMORY_CACHE_SIZE = 8
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -210,8 +210,10 @@ def _cache_key(ids: Sequence[str], geoms: np.ndarray, params: Mapping[str, objec
     digest = hashlib.sha256()
     digest.update(json.dumps({"format": _CACHE_FORMAT, **params}, sort_keys=True).encode())
     digest.update("\0".join(ids).encode("utf-8"))
-    for wkb in shapely.to_wkb(geoms, hex=False):
-        digest.update(wkb if wkb is not None else b"\0")
+    blobs = [b"" if wkb is None else wkb for wkb in shapely.to_wkb(geoms, hex=False)]
+    # the lengths delimit the geometries (an empty one for none), then one update for all
+    digest.update(np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs)).tobytes())
+    digest.update(b"".join(blobs))
     return digest.hexdigest()
 
 

@@ -4,8 +4,9 @@ The statistic is esda's ``G_Local(y, w, transform="B", star=True)``: binary weig
 area itself included. Two engines give the same numbers:
 
 - ``engine="fast"`` (default) computes esda's analytical z from the sparse weights matrix and
-  esda's conditional permutations vectorised over areas, drawing the very same permutations
-  (``esda.crand.vec_permutations`` with the seed), so ``p_sim`` matches esda's exactly;
+  esda's conditional permutations with compiled kernels that draw the very same permutations
+  (those of ``esda.crand.vec_permutations`` with the seed), so ``p_sim`` matches esda's exactly
+  and neither esda nor libpysal is imported;
 - ``engine="esda"`` calls ``esda.G_Local`` itself (slow on large layers: a Python loop that copies
   the data once per area).
 
@@ -15,7 +16,6 @@ where ``p_sim`` is esda's one-sided ("directed") pseudo p-value.
 
 from __future__ import annotations
 
-import functools
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +23,6 @@ from typing import Any, Literal
 import geopandas as gpd
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import ndtr  # norm.sf(x) == ndtr(-x), as scipy.stats computes it
 
 from gridwatch.errors import ConfigError
 from gridwatch.hotspots._output import aligned_values, result_frame
@@ -43,7 +42,6 @@ __all__ = [
 BIN_LEVELS: tuple[tuple[int, float], ...] = ((3, 0.01), (2, 0.05), (1, 0.10))
 #: How bins get their p-values: conditional permutations (esda's p_sim) or the normal z-test.
 Inference = Literal["permutation", "analytical"]
-_BLOCK = 256  # areas evaluated together in the permutation count
 
 
 def gi_star_z(values: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
@@ -70,34 +68,18 @@ def gi_star_z(values: np.ndarray, matrix: sp.csr_matrix) -> np.ndarray:
     return np.where(var_g > 0, z, 0.0)
 
 
-@functools.lru_cache(maxsize=1)
-def _vec_permutations() -> Any:
-    """esda's permutation sampler, compiled once per machine instead of once per process.
-
-    With numba installed esda compiles ``vec_permutations`` at its first call in every process
-    (about 10 s); the same Python function compiled with the same flags and ``cache=True``
-    draws the very same ids and is loaded from numba's cache afterwards. Without numba,
-    esda's own (pure Python) function is used.
-    """
-    from esda.crand import vec_permutations  # heavy import, only when permutations are asked
-
-    python = getattr(vec_permutations, "py_func", None)
-    if python is None:
-        return vec_permutations
-    import numba
-
-    return numba.njit(fastmath=True, cache=True)(python)
-
-
 def gi_star_pseudo_p(values: np.ndarray, matrix: sp.csr_matrix, *, permutations: int = 999,
-                     seed: int) -> np.ndarray:
+                     seed: int, cache_dir: str | Path | None = None) -> np.ndarray:
     """esda's conditional-permutation pseudo p-value (``p_sim``, one-sided "directed") for Gi*.
 
-    Uses ``esda.crand.vec_permutations`` with the same seed as ``esda.G_Local(..., seed=seed)``
-    and evaluates all areas with one cardinality together, so the draws and the counts are
-    esda's, at a fraction of the time.
+    Draws the very ids of ``esda.crand.vec_permutations`` with the same seed as
+    ``esda.G_Local(..., seed=seed)`` and counts, for every area, the draws whose neighbour sum
+    is at least the observed one (:mod:`gridwatch.hotspots._permutation`), so the counts are
+    esda's, at a fraction of the time. The ids depend only on the number of areas, the largest
+    number of neighbours, ``permutations`` and ``seed``: they are kept in ``cache_dir`` too.
     """
-    vec_permutations = _vec_permutations()
+    from gridwatch.hotspots._permutation import count_larger
+
     if permutations < 1:
         raise ConfigError(f"permutations must be >= 1 for permutation inference, "
                           f"got {permutations}")
@@ -105,51 +87,25 @@ def gi_star_pseudo_p(values: np.ndarray, matrix: sp.csr_matrix, *, permutations:
     n = y.shape[0]
     card = np.diff(matrix.indptr)
     max_card = max(int(card.max()), 1)
-    pid = vec_permutations(max_card, n, permutations, int(seed))  # ids drawn from n - 1
-    # A permuted id v refers to the data without area i: y[v] when v < i, else y[v + 1].
+    pid = _permutation_ids(max_card, n, permutations, seed, cache_dir)  # drawn from n - 1
     # A draw beats the observed Gi* when its neighbour sum is >= the observed one (same
-    # scaling and the same self value on both sides). For one cardinality c, walking the areas
-    # by increasing i, each drawn id switches once from y[v + 1] to y[v]: the draw sums are
-    # updated by these P * c events, in blocks of areas, instead of recomputed per area.
-    neighbour_sum = matrix @ y
-    drawn = y[pid]
-    shift = y[pid + 1] - drawn
-    larger = np.zeros(n)
-    for c in np.unique(card):
-        members = np.flatnonzero(card == c)
-        if c == 0:  # esda draws 0 for an island (island_weight=0, no self-weight either)
-            larger[members] = (y[members] <= 0.0).astype(float) * permutations
-            continue
-        sums = (drawn[:, :c] + shift[:, :c]).sum(axis=1)  # every draw shifted: i = 0
-        rows = np.searchsorted(members, pid[:, :c].ravel(), side="right")
-        perm = np.repeat(np.arange(permutations), c)
-        ev_shift = shift[:, :c].ravel()
-        keep = rows < members.size
-        rows, perm, ev_shift = rows[keep], perm[keep], ev_shift[keep]
-        order = np.argsort(rows, kind="stable")
-        rows, perm, ev_shift = rows[order], perm[order], ev_shift[order]
-        bounds = np.searchsorted(rows, np.arange(0, members.size + _BLOCK, _BLOCK))
-        for b, start in enumerate(range(0, members.size, _BLOCK)):
-            block = members[start:start + _BLOCK]
-            target = neighbour_sum[block]
-            lo, hi = bounds[b], bounds[b + 1]
-            touched = np.unique(perm[lo:hi])
-            # draws no event touches in this block keep their sum: count them by bisection
-            still = np.ones(permutations, dtype=bool)
-            still[touched] = False
-            steady = np.sort(sums[still])
-            count = steady.size - np.searchsorted(steady, target, side="left")
-            if touched.size:
-                delta = np.zeros((block.size, touched.size))
-                np.add.at(delta, (rows[lo:hi] - start, np.searchsorted(touched, perm[lo:hi])),
-                          ev_shift[lo:hi])
-                moving = sums[touched][None, :] - np.cumsum(delta, axis=0)
-                count += np.count_nonzero(moving >= target[:, None], axis=1)
-                sums[touched] = moving[-1]
-            larger[block] = count
+    # scaling and the same self value on both sides).
+    larger = count_larger(y, matrix @ y, card, pid).astype(float)
+    islands = card == 0  # esda draws 0 for an island (island_weight=0, no self-weight either)
+    larger[islands] = (y[islands] <= 0.0).astype(float) * permutations
     low = (permutations - larger) < larger
     larger[low] = permutations - larger[low]
     return (larger + 1.0) / (permutations + 1.0)
+
+
+def _permutation_ids(max_card: int, n: int, permutations: int, seed: int,
+                     cache_dir: str | Path | None) -> np.ndarray:
+    from gridwatch.hotspots._permutation import cached_permutation_ids
+
+    try:
+        return cached_permutation_ids(max_card, n, permutations, int(seed), cache_dir=cache_dir)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def fdr_bh(p: np.ndarray) -> np.ndarray:
@@ -237,7 +193,7 @@ def gi_star(
     engine
         ``fast`` (vectorised, same numbers as esda) or ``esda`` (calls ``esda.G_Local``).
     cache_dir
-        Folder for the weights cache.
+        Folder for the weights and permuted ids caches.
 
     Returns
     -------
@@ -268,9 +224,13 @@ def gi_star(
         raise ConfigError("weights were built for other areas (ids differ); build them from "
                           "the same layer")
     z, p_sim = _compute(y, weights, permutations=permutations if inference == "permutation" else 0,
-                        seed=seed, engine=engine)
-    two_sided = 2.0 * ndtr(-np.abs(z))  # the normal approximation's p-value
-    p = np.minimum(1.0, 2.0 * p_sim) if inference == "permutation" else two_sided
+                        seed=seed, engine=engine, cache_dir=cache_dir)
+    if inference == "permutation":
+        p = np.minimum(1.0, 2.0 * p_sim)
+    else:  # the normal approximation's p-value (scipy.special only then: it takes a while)
+        from scipy.special import ndtr  # norm.sf(x) == ndtr(-x), as scipy.stats computes it
+
+        p = 2.0 * ndtr(-np.abs(z))
     p_fdr = fdr_bh(p)
     bins = confidence_bins(z, p, fdr=fdr)
     attrs = {"method": "gistar", "weights": weights.description,
@@ -281,7 +241,7 @@ def gi_star(
 
 
 def _compute(y: np.ndarray, weights: SpatialWeights, *, permutations: int, seed: int,
-             engine: str) -> tuple[np.ndarray, np.ndarray]:
+             engine: str, cache_dir: str | Path | None) -> tuple[np.ndarray, np.ndarray]:
     if engine == "esda":
         import esda
 
@@ -300,5 +260,6 @@ def _compute(y: np.ndarray, weights: SpatialWeights, *, permutations: int, seed:
     if permutations:
         if y.sum() == 0 or np.ptp(y) == 0:  # nothing varies: no evidence either way
             return z, np.ones(len(y))
-        return z, gi_star_pseudo_p(y, weights.matrix, permutations=permutations, seed=seed)
+        return z, gi_star_pseudo_p(y, weights.matrix, permutations=permutations, seed=seed,
+                                   cache_dir=cache_dir)
     return z, np.full(len(y), np.nan)
