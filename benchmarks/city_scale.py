@@ -593,12 +593,12 @@ def _postgis_rows(args: argparse.Namespace, config: Path, db: Path, layer: str,
         "the same on SQLite", sqlite_ingest.seconds, sqlite_ingest.peak_mb)
     status = Question(sqlite_status.command, sqlite_status.target_s)
     status.run("status on PostGIS", ["--config", str(config), "--db", url])
+    first = "  first run after the ingest" if ingest.seconds is not None else "  first run"
     notes.append(f"PostGIS store kept in schema {schema} (reused with --skip-ingest; "
                  f"drop with DROP SCHEMA {schema} CASCADE)")
     return [*rows, ingest,
             status.rows("status on PostGIS", "the same on SQLite", *sqlite_status.warm)[0],
-            Row("  first run after the ingest", *status.first, "the same on SQLite",
-                *sqlite_status.first)]
+            Row(first, *status.first, "the same on SQLite", *sqlite_status.first)]
 
 
 def main() -> None:
@@ -634,6 +634,7 @@ def main() -> None:
         _say(f"generated the demo in {seconds:.1f} s")
     daily = sorted(str(p) for p in (demo / "daily").iterdir())
     notes: list[str] = []
+    load_start = os.getloadavg()[0]
 
     if not args.skip_ingest:
         _remove_sqlite_store(db)
@@ -657,7 +658,8 @@ def main() -> None:
 
     rows = [ingest, *_placement_rows(config, db, layer, args.repeat, notes)]
     rows += status.rows(f"status --as-of {args.as_of} --layer grid", *naive,
-                        first_label="  first run after the ingest")
+                        first_label="  first run after the ingest" if ingest.seconds is not None
+                        else "  first run")
     rows += league.rows(f"league --week {args.week} --layer grid", *naive)
     rows += _gistar_rows(gistar, config, db, layer, args.as_of, notes)
     rows += emerging.rows("hotspots --layer grid --method emerging --period week", *naive)
@@ -676,6 +678,8 @@ def main() -> None:
           "read_sql+groupby: open problems per grid, the naive first attempt")
     for note in notes:
         print(note)
+    print(f"load average (1 min) at the start {load_start:.1f}, at the end "
+          f"{os.getloadavg()[0]:.1f}, on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
