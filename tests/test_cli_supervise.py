@@ -465,3 +465,23 @@ def test_a_calendar_warning_is_one_plain_line(tmp_path: Path) -> None:
                          for line in lines)
     assert "CalendarFallbackWarning" not in result.output
     assert "warnings.warn" not in result.output
+
+
+def test_status_and_league_read_no_outline(city, tmp_path: Path) -> None:
+    """A warm status or league needs area ids and names, not outlines: neither imports
+    geopandas (nor reads a layer's geometry) once the layers' cached forms exist."""
+    import subprocess
+    import sys
+
+    as_of = AS_OF.isoformat()
+    week = f"{AS_OF.isocalendar()[0]}-W{AS_OF.isocalendar()[1]:02d}"
+    common = ["--config", str(city["config_path"]), "--db", city["url"]]
+    script = ("import sys; from gridwatch.cli import main\n"
+              "try:\n    main()\nexcept SystemExit:\n    pass\n"
+              "print('geopandas' in sys.modules, file=sys.stderr)")
+    for args in (["status", "--as-of", as_of, "--layer", "town"],
+                 ["league", "--week", week, "--layer", "town"]):
+        _cli(city, *args)  # the first question may read the layers once (and cache them)
+        done = subprocess.run([sys.executable, "-c", script, *args, *common],
+                              capture_output=True, text=True, check=True, cwd=tmp_path)
+        assert done.stderr.strip().splitlines()[-1] == "False", done.stderr

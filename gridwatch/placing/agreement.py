@@ -12,15 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from gridwatch.errors import ConfigError
-from gridwatch.placing.layers import project_metric_crs
+from gridwatch.placing.layer_files import project_metric_crs
 from gridwatch.settings import type_name, unknown_keys
+
+if TYPE_CHECKING:  # geopandas is imported when labels are compared, not to parse settings
+    import geopandas as gpd
 
 __all__ = [
     "NORMALISE_STEPS",
@@ -224,6 +226,9 @@ def _distance_to_named(rows: pd.DataFrame, labels: pd.Series, areas: gpd.GeoData
         return np.array([], dtype=float)
     metric_areas = areas.set_geometry(areas.geometry).to_crs(crs)
     by_key = dict(zip(area_key, metric_areas.geometry, strict=True))
+    import geopandas as gpd
+    import shapely
+
     points = gpd.GeoSeries(gpd.points_from_xy(rows["lon"], rows["lat"]), crs=4326).to_crs(crs)
     polygons = np.array([by_key.get(k) for k in labels], dtype=object)
     missing = np.array([p is None for p in polygons])

@@ -18,7 +18,6 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -29,6 +28,8 @@ from gridwatch.supervision.codes import parse_as_of
 from gridwatch.supervision.incidents import incident_primary
 
 if TYPE_CHECKING:
+    import geopandas as gpd
+
     from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
@@ -240,7 +241,7 @@ def period_statistics(context: SupervisionContext, periods: Iterable[str], *, la
         ``period``, ``start``, ``end``, ``area_id`` and :data:`STAT_COLUMNS`.
     """
     if areas is None:
-        areas = context.areas(layer)
+        areas = context.area_table(layer)
     parts = []
     for period in periods:
         first, last = period_bounds(period)
@@ -267,4 +268,6 @@ def area_statistics_gdf(stats: pd.DataFrame, areas: gpd.GeoDataFrame) -> gpd.Geo
     merged = base.merge(stats, on="area_id", how="left")
     counts = [c for c in _COUNTS if c in merged]
     merged[counts] = merged[counts].fillna(0).astype("int64")
+    import geopandas as gpd
+
     return gpd.GeoDataFrame(merged, geometry="geometry", crs=areas.crs)

@@ -178,7 +178,7 @@ class SupervisionContext:
         nothing to choose from (no project, no problem)."""
         def compute() -> str | None:
             from gridwatch.errors import CRSError
-            from gridwatch.placing.layers import layer_bounds, project_metric_crs
+            from gridwatch.placing.layer_files import layer_bounds, project_metric_crs
 
             config = self.config
             layers = self._memo.get("layers") or {}
@@ -227,6 +227,25 @@ class SupervisionContext:
 
             return read_layer(config.layer(layer))
         return self._once(("layer", layer), compute)
+
+    def area_table(self, layer: str) -> pd.DataFrame | None:
+        """The areas of ``layer`` without their outlines (``area_id``, ``area_name``, ...), for
+        tables that list every area: read without geometry when the layers are not loaded."""
+        loaded = self._memo.get("layers")
+        if loaded is not None:
+            frame = loaded.get(layer)
+            return None if frame is None else _without_geometry(frame)
+        config = self.config
+        if config is None or layer not in {s.name for s in config.layers}:
+            return None
+        if ("layer", layer) in self._memo:
+            return _without_geometry(self._memo[("layer", layer)])
+
+        def compute() -> pd.DataFrame:
+            from gridwatch.placing.layer_files import read_layer_table
+
+            return read_layer_table(config.layer(layer))
+        return self._once(("layer table", layer), compute)
 
     @property
     def deadlines(self) -> pd.DataFrame:
@@ -417,7 +436,7 @@ class SupervisionContext:
 
         return area_statistics(self.issues, self.evaluate(as_of), layer=layer, end=as_of,
                                rebounds=self.rebounds, incidents=self.incidents,
-                               areas=self.areas(layer), timezone=self.timezone,
+                               areas=self.area_table(layer), timezone=self.timezone,
                                area_codes=self.area_codes(layer))
 
     def league(self, week: str, *, layer: str) -> pd.DataFrame:
@@ -530,6 +549,12 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
     return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
                                           last_export=last, run_id=run_id,
                                           copy=store.analytical_copy)
+
+
+def _without_geometry(frame: pd.DataFrame) -> pd.DataFrame:
+    """A layer's columns but its geometry, as a plain frame."""
+    keep = [c for c in frame.columns if str(frame[c].dtype) != "geometry"]
+    return pd.DataFrame(frame[keep])
 
 
 def _to_columns(frame: pd.DataFrame) -> pd.DataFrame:

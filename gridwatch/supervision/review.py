@@ -67,7 +67,7 @@ def monthly_review(context: SupervisionContext, month: str, *,
     if first == last or "W" in month.upper():
         raise ConfigError(f"month {month!r} is not a month; write it as YYYY-MM, e.g. 2024-03")
     issues, timezone = context.issues, context.timezone
-    areas = context.areas(layer)
+    areas = context.area_table(layer)
     rebounds, incidents = context.rebounds, context.incidents
     worst_n = max(context.settings.league.worst_n, 1)
     before = previous_period(month)
