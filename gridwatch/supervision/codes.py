@@ -219,7 +219,8 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
                    deadline_settings: DeadlineSettings | None = None,
                    settings: AsOfSettings | None = None,
                    timezone: str = DEFAULT_TIMEZONE,
-                   events: StatusEvents | None = None) -> pd.DataFrame:
+                   events: StatusEvents | None = None,
+                   local_days: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Code every problem as of the end of local date ``as_of``.
 
     Parameters
@@ -239,6 +240,9 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
     events
         The history sorted once (:func:`gridwatch.supervision.events.status_events`), when
         many dates are evaluated.
+    local_days
+        Local dates (``datetime64[D]``) of ``"deadline"`` (the derived one) and
+        ``"reported_at"`` when already at hand: they do not change with ``as_of``.
 
     Returns
     -------
@@ -250,14 +254,17 @@ def evaluate_as_of(issues: pd.DataFrame, *, as_of: Any, history: pd.DataFrame | 
         tasks), ``milestones_passed`` (staged tasks: milestones passed while open).
     """
     with one_calendar_warning():
-        return _evaluate(issues, as_of, history, deadlines, deadline_settings or DeadlineSettings(),
-                         settings or AsOfSettings(), timezone, events)
+        return _evaluate(issues, as_of, history, deadlines,
+                         deadline_settings or DeadlineSettings(), settings or AsOfSettings(),
+                         timezone, events, local_days)
 
 
 def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
               deadlines: pd.DataFrame | None, deadline_settings: DeadlineSettings,
               settings: AsOfSettings, timezone: str,
-              events: StatusEvents | None = None) -> pd.DataFrame:
+              events: StatusEvents | None = None,
+              local_days: Mapping[str, np.ndarray] | None = None) -> pd.DataFrame:
+    local_days = local_days or {}
     day = np.datetime64(parse_as_of(as_of), "D")
     cutoff = as_of_cutoff(as_of, timezone)
     if deadlines is None:
@@ -268,11 +275,18 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
     is_open = known & ~closed
     deadline = deadlines["deadline"]
     long_term = (deadlines["task_kind"] == "long_term").to_numpy(dtype=bool, na_value=False)
-    due_day = local_dates(deadline, timezone)
-    rep_day = local_dates(issues["reported_at"], timezone)
+    due_day = local_days.get("deadline")
+    if due_day is None:
+        due_day = local_dates(deadline, timezone)
+    rep_day = local_days.get("reported_at")
+    if rep_day is None:
+        rep_day = local_dates(issues["reported_at"], timezone)
     review = _next_review(rep_day, day, long_term, deadline_settings)
     calendar = calendar_for(np.array([day]), due_day, review)
-    left = count_working_days(day, due_day, calendar=calendar)
+    # working days left matter for open problems only (a few percent of a year's)
+    left = np.full(len(issues), np.nan)
+    open_rows = np.flatnonzero(is_open)
+    left[open_rows] = count_working_days(day, due_day[open_rows], calendar=calendar)
     has_due = ~np.isnat(due_day)
     red = is_open & has_due & (due_day < day)
     yellow = is_open & has_due & ~red & (left <= settings.yellow_days)
@@ -287,7 +301,9 @@ def _evaluate(issues: pd.DataFrame, as_of: Any, history: pd.DataFrame | None,
         days_late = np.where(late, (closed_day - due_day).astype("float64"), np.nan)
     reported = pd.to_datetime(issues["reported_at"], utc=True)
     to_close = (state["closed_at"] - reported) / pd.Timedelta(days=1)
-    review_left = count_working_days(day, review, calendar=calendar)
+    review_left = np.full(len(issues), np.nan)
+    reviewed = np.flatnonzero(is_open & long_term)
+    review_left[reviewed] = count_working_days(day, review[reviewed], calendar=calendar)
     return pd.DataFrame({
         "known": known,
         "status": state["status"],

@@ -347,7 +347,7 @@ class SupervisionContext:
                                     deadlines=self.deadlines,
                                     deadline_settings=self.settings.deadlines,
                                     settings=self.settings.asof, timezone=self.timezone,
-                                    events=self.events)
+                                    events=self.events, local_days=self._local_days())
             if self.copy is not None and day == self.last_export:
                 self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
         with self._lock:
@@ -356,6 +356,18 @@ class SupervisionContext:
                 del self._memo[old]
             self._memo[key] = result
         return result
+
+    def _local_days(self) -> dict[str, np.ndarray]:
+        """Local dates of the derived deadlines and of the reports, kept: every evaluation
+        and the weekly overdue states use them."""
+        from gridwatch.supervision.calendar import local_dates
+
+        return {
+            "deadline": self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
+                                                                   self.timezone)),
+            "reported_at": self._once("reported_days", lambda: local_dates(
+                self.issues["reported_at"], self.timezone)),
+        }
 
     def _evaluation_key(self, day: dt.date) -> str:
         from gridwatch.store.analytical import settings_key
