@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -39,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from _reference import assign_areas_reference, locate_points_reference  # noqa: E402
+from _timing import best  # noqa: E402
 
 from gridwatch.config import Config, load_config  # noqa: E402
 from gridwatch.placing import _pip  # noqa: E402
@@ -87,15 +86,6 @@ def clustered_points(layer: gpd.GeoDataFrame, n: int, *, seed: int
         got += len(pts)
     pts = np.concatenate(chunks)[rng.permutation(got)[:n]]
     return pts[:, 0], pts[:, 1]
-
-
-def best(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def main() -> None:

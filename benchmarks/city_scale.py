@@ -56,6 +56,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _timing import best  # benchmarks/, the folder of this script
+
 REPO = Path(__file__).resolve().parents[1]
 GRIDWATCH = [sys.executable, "-c", "from gridwatch.cli import main; main()"]
 #: Schema of the PostGIS placement baseline, created and dropped by each run.
@@ -104,16 +106,6 @@ def _stage(name: str, **params: Any) -> tuple[dict[str, Any], float]:
 
 def _self_peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MB
-
-
-def _best(repeat: int, func: Callable[[], Any]) -> tuple[float, Any]:
-    """Best time of ``repeat`` calls and the last result."""
-    times, result = [], None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def _say(message: str) -> None:
@@ -223,12 +215,12 @@ def stage_placement(config: str, db: str, layer: str, repeat: int) -> dict[str, 
     micro = _micro_layer(config, layer)
     x, y = _points(db)
     compile_s, index_s = _warm_kernel(micro)
-    kernel_s, positions = _best(repeat, lambda: locate_points(x, y, micro))
+    kernel_s, positions = best(repeat, lambda: locate_points(x, y, micro))
     kernel_mb = _self_peak_mb()
 
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(x, y), crs=micro.crs)
     areas = micro[["area_id", "geometry"]]
-    sjoin_s, joined = _best(repeat, lambda: gpd.sjoin(points, areas, predicate="within"))
+    sjoin_s, joined = best(repeat, lambda: gpd.sjoin(points, areas, predicate="within"))
     # sjoin "within" leaves out points on a border; it keeps several rows for overlaps: the
     # smallest id is the kernel's border rule.
     by_point = joined.groupby(level=0)["area_id"]
@@ -270,7 +262,7 @@ def stage_postgis_placement(config: str, db: str, layer: str, url: str,
     micro = _micro_layer(config, layer)
     x, y = _points(db)
     _warm_kernel(micro)
-    kernel_s, positions = _best(repeat, lambda: locate_points(x, y, micro))
+    kernel_s, positions = best(repeat, lambda: locate_points(x, y, micro))
     kernel_mb = _self_peak_mb()
     kernel = _kernel_ids(micro, positions)
 
@@ -347,9 +339,9 @@ def stage_gistar(config: str, db: str, layer: str, as_of: str) -> dict[str, Any]
     weights = build_weights(areas, kind=settings.weights, k=settings.knn_k,
                             distance_m=settings.distance_m, cache_dir=ctx.cache_dir)
     perms, seed = settings.permutations, settings.seed
-    gi_perm_s, ours = _best(1, lambda: gi_star(areas, values, weights=weights,
+    gi_perm_s, ours = best(1, lambda: gi_star(areas, values, weights=weights,
                                                permutations=perms, seed=seed))
-    gi_an_s, _ = _best(1, lambda: gi_star(areas, values, weights=weights, permutations=perms,
+    gi_an_s, _ = best(1, lambda: gi_star(areas, values, weights=weights, permutations=perms,
                                           seed=seed, inference="analytical"))
     clear_weights_cache()
     start = time.perf_counter()
@@ -371,9 +363,9 @@ def stage_gistar(config: str, db: str, layer: str, as_of: str) -> dict[str, Any]
         esda.G_Local(np.arange(10.0), Graph.from_sparse(ring), transform="B", star=True,
                      permutations=9, seed=seed)
         esda_compile_s = time.perf_counter() - start
-        esda_an_s, ref_an = _best(1, lambda: esda.G_Local(values, graph, transform="B",
+        esda_an_s, ref_an = best(1, lambda: esda.G_Local(values, graph, transform="B",
                                                           star=True, permutations=0))
-        esda_perm_s, ref = _best(1, lambda: esda.G_Local(
+        esda_perm_s, ref = best(1, lambda: esda.G_Local(
             values, graph, transform="B", star=True, permutations=perms, seed=seed,
             keep_simulations=False, n_jobs=1))
     z = ours["z"].to_numpy(float)

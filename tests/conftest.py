@@ -6,7 +6,14 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import GRID_ORIGIN, GRID_STEP, grid_cell_centre, grid_cells, sqlite_url
+from helpers import (
+    GRID_ORIGIN,
+    GRID_STEP,
+    grid_cell_centre,
+    grid_cells,
+    postgis_schema,
+    sqlite_url,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -63,20 +70,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path):
         if os.environ.get("CI"):
             pytest.fail(message)  # in CI a skipped backend would hide a broken store
         pytest.skip(message)
-    import uuid
-
-    import sqlalchemy as sa
-
-    schema = f"gw_test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(POSTGIS_URL)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{POSTGIS_URL}?options=-csearch_path%3D{schema},public"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with postgis_schema(POSTGIS_URL) as url:
+        yield url
 
 
 # --- a small project on the real Jiaxing counties -------------------------------------------

@@ -5,7 +5,8 @@ Import them as ``from helpers import local, sqlite_url`` (pytest puts tests/ on 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,25 @@ def sqlite_url(path: Path) -> str:
 
 
 # --- the command line -----------------------------------------------------------------------
+
+
+@contextmanager
+def postgis_schema(base_url: str) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL schema at ``base_url`` (dropped afterwards)."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    schema = f"gw_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{base_url}?options=-csearch_path%3D{schema},public"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
 
 
 def invoke(args: Sequence[str], command: Any = None) -> Result:

@@ -20,7 +20,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,7 +27,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from helpers import GRID_ORIGIN, grid_cells, sqlite_url, write_grid_project
+from helpers import GRID_ORIGIN, grid_cells, postgis_schema, sqlite_url, write_grid_project
 
 import gridwatch
 from gridwatch.config import load_config
@@ -55,17 +54,8 @@ def reference_url(store_url: str, tmp_path: Path) -> Iterator[str]:
     if store_url.startswith("sqlite"):
         yield sqlite_url(tmp_path / "reference.sqlite")
         return
-    base = store_url.split("?", 1)[0]
-    schema = f"gw_test_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{base}?options=-csearch_path%3D{schema},public"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        engine.dispose()
+    with postgis_schema(store_url.split("?", 1)[0]) as url:
+        yield url
 
 
 def write_export(path: Path, *, day: int, problems: int, seed: int) -> Path:
