@@ -327,10 +327,10 @@ class Store:
         total, done = len(prep.ids), 0
 
         sqlite = self.backend == "sqlite"
-        rows = prep.issues[write]
+        rows = _rows(prep.issues, write)
         # arrays here; each batch is converted to driver values as it is written (converting
         # every column at once held several GB at 1,000,000 problems)
-        columns: dict[str, Any] = {c: rows[c].to_numpy() for c in rows.columns}
+        columns: dict[str, Any] = {c: rows[c] for c in rows.columns}
         columns["content_hash"] = prep.hashes[write]
         seen_value = _s.driver_values(np.array([seen], dtype="datetime64[us]"), sqlite=sqlite)[0]
         for name in ("first_seen_at", "last_seen_at"):
@@ -491,11 +491,11 @@ class Store:
                                  [positions[layer] for layer in placed])
         columns: dict[str, Any] = {"issue_id": np.asarray(prep.ids, dtype=object)[write]}
         for layer in placed:
-            frame = prep.areas[layer][write]
+            frame = _rows(prep.areas[layer], write)
             for prefix, field_name, _ in _s.PLACE_FIELDS:
                 values = frame[field_name]
                 if values.notna().any():  # an all-empty column is left to its default, NULL
-                    columns[_s.place_column(prefix, positions[layer])] = values.to_numpy()
+                    columns[_s.place_column(prefix, positions[layer])] = values
         self._insert_rows(conn, places, columns, chunk_size)
 
     def _write_layers(self, conn: sa.Connection, layer_kinds: dict[str, str | None],
@@ -845,6 +845,12 @@ def _layer_kinds(layers: Sequence[LayerSpec] | Sequence[tuple[str, str]]) -> dic
     return kinds
 
 
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask]``, without a copy when every row is kept (a first import of a million
+    problems would copy all its text once more)."""
+    return frame if mask.all() else frame[mask]
+
+
 def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -854,14 +860,18 @@ def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = 
                    ) -> Iterator[dict[str, list[Any]]]:
     """Split equal-length columns into batches of ``size`` rows.
 
-    A column may be a list of driver values or an array of stored values (converted batch by
-    batch with :func:`~gridwatch.store._tables.driver_values` for ``sqlite`` or PostgreSQL).
+    A column may be a list of driver values or an array or Series of stored values (converted
+    batch by batch with :func:`~gridwatch.store._tables.driver_values` for ``sqlite`` or
+    PostgreSQL: a million texts as Python strings at once take about a gigabyte).
     """
     length = len(next(iter(columns.values()))) if columns else 0
     for start in range(0, length, size):
         part: dict[str, list[Any]] = {}
         for name, values in columns.items():
-            piece = values[start:start + size]
+            if isinstance(values, pd.Series):
+                piece = values.iloc[start:start + size].to_numpy()
+            else:
+                piece = values[start:start + size]
             if isinstance(piece, np.ndarray):
                 if sqlite is None:
                     raise TypeError("sqlite must be given to convert arrays")
@@ -915,7 +925,7 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
     """The rows an import wrote, as :meth:`Store.issues` reads them back: the same columns,
     dtypes and values (times to the microsecond, as stored), ordered by issue_id."""
     prep, write = written.prep, written.write
-    issues = prep.issues[write].reset_index(drop=True)
+    issues = _rows(prep.issues, write).reset_index(drop=True)
     out: dict[str, pd.Series] = {}
     for name in ISSUE_COLUMNS:
         if name in ("first_seen_at", "last_seen_at"):
@@ -942,7 +952,7 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
             part = pd.DataFrame({"area_id": [None] * len(issues), "inside": None,
                                  "near": None, "distance_m": np.nan})
         else:
-            part = part[write].reset_index(drop=True)
+            part = _rows(part, write).reset_index(drop=True)
         out[f"{name}_id"] = pd.Series(part["area_id"].to_numpy(dtype=object), dtype="str")
         inside = pd.Series(part["inside"].to_numpy(dtype=object))
         if (kind == "redline" or inside.notna().any()
