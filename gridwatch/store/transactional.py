@@ -938,7 +938,7 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
         elif name == "grid_mismatch":
             out[name] = pd.Series(values.to_numpy(dtype=bool))
         else:
-            out[name] = pd.Series(values.to_numpy(dtype=object), dtype="str")
+            out[name] = _text(values)
     seen = _utc_from_naive(np.full(len(issues), np.datetime64(written.seen, "us")))
     first = seen
     if old is not None and len(old):
@@ -953,7 +953,7 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
                                  "near": None, "distance_m": np.nan})
         else:
             part = _rows(part, write).reset_index(drop=True)
-        out[f"{name}_id"] = pd.Series(part["area_id"].to_numpy(dtype=object), dtype="str")
+        out[f"{name}_id"] = _text(part["area_id"])
         inside = pd.Series(part["inside"].to_numpy(dtype=object))
         if (kind == "redline" or inside.notna().any()
                 or part["distance_m"].notna().any()):
@@ -962,6 +962,14 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
             out[f"{name}_dist_m"] = pd.Series(part["distance_m"].to_numpy(dtype="float64"))
     frame = pd.DataFrame(out, index=pd.RangeIndex(len(issues)))
     return frame.sort_values("issue_id", kind="stable").reset_index(drop=True)
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """A stored text column as the ``str`` column :meth:`Store.issues` reads (no copy when it
+    already is one)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.na_value is np.nan:
+        return values.reset_index(drop=True)
+    return pd.Series(values.to_numpy(dtype=object), dtype="str")
 
 
 def _utc_from_naive(values: np.ndarray) -> pd.Series:
