@@ -11,7 +11,7 @@ import pandas as pd
 
 from gridwatch.errors import ConfigError
 from gridwatch.schema import CLOSED_STATUSES, DEFAULT_TIMEZONE
-from gridwatch.supervision.aggregate import _COUNTS, STAT_COLUMNS, _between, reported_between
+from gridwatch.supervision.aggregate import _COUNTS, _between, reported_between, statistics_table
 from gridwatch.supervision.calendar import local_dates
 from gridwatch.supervision.incidents import incident_primary
 
@@ -106,23 +106,5 @@ def reference_area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, 
     median = (pd.Series(np.where(closed_in[counted], days, np.nan))
               .groupby(frame["area_id"], dropna=False, sort=False).median())
     stats = grouped.assign(median_days_to_close=median)
-    if areas is not None:
-        ids = areas["area_id"] if isinstance(areas, pd.DataFrame) else pd.Series(list(areas))
-        extra = pd.Index(ids.astype("str")).difference(stats.index.dropna())
-        stats = pd.concat([stats, pd.DataFrame(index=extra, columns=stats.columns)])
-        stats[list(_COUNTS)] = stats[list(_COUNTS)].fillna(0)
-    stats[list(_COUNTS)] = stats[list(_COUNTS)].astype("int64")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stats["overdue_rate"] = np.where(stats["open"] > 0, stats["red"] / stats["open"], np.nan)
-        stats["on_time_rate"] = np.where(stats["closed"] > 0,
-                                         stats["closed_on_time"] / stats["closed"], np.nan)
-    stats["median_days_to_close"] = stats["median_days_to_close"].astype("float64")
-    stats = stats.rename_axis("area_id").reset_index()
-    stats["area_id"] = stats["area_id"].astype("str")
-    stats = (stats[["area_id", *STAT_COLUMNS]]
-             .sort_values("area_id", kind="stable", na_position="last").reset_index(drop=True))
-    if isinstance(areas, pd.DataFrame) and "area_name" in areas:
-        names = pd.Series(areas["area_name"].to_numpy(), index=areas["area_id"].astype("str"))
-        stats.insert(1, "area_name", stats["area_id"].map(names).astype("str"))
-    return stats
+    return statistics_table(stats, areas)  # layout shared; counting is the reference
 

@@ -299,6 +299,14 @@ def _build_strips(edge_q: np.ndarray, ex0: np.ndarray, ey0: np.ndarray, ex1: np.
 
 
 @njit(cache=True, nogil=True)
+def _cell_span(meta: np.ndarray, q: int, gx0: float, gy0: float, sx: float, sy: float,
+               nx: int, ny: int) -> tuple[int, int, int, int]:
+    """First and last grid column and row the bounding box of area ``q`` reaches."""
+    return (_axis(meta[q, _BX0], gx0, sx, nx), _axis(meta[q, _BX1], gx0, sx, nx),
+            _axis(meta[q, _BY0], gy0, sy, ny), _axis(meta[q, _BY1], gy0, sy, ny))
+
+
+@njit(cache=True, nogil=True)
 def _build_cells(order: np.ndarray, meta: np.ndarray, ex0: np.ndarray, ey0: np.ndarray,
                  ex1: np.ndarray, ey1: np.ndarray, gx0: float, gy0: float, sx: float,
                  sy: float, bx: int, by: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,10 +316,7 @@ def _build_cells(order: np.ndarray, meta: np.ndarray, ex0: np.ndarray, ey0: np.n
     ny = 1 << by
     counts = np.zeros(nx * ny + 1, dtype=np.int64)
     for q in order:
-        i0 = _axis(meta[q, _BX0], gx0, sx, nx)
-        i1 = _axis(meta[q, _BX1], gx0, sx, nx)
-        j0 = _axis(meta[q, _BY0], gy0, sy, ny)
-        j1 = _axis(meta[q, _BY1], gy0, sy, ny)
+        i0, i1, j0, j1 = _cell_span(meta, q, gx0, gy0, sx, sy, nx, ny)
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
                 counts[_morton(i, j, bx, by) + 1] += 1
@@ -319,10 +324,7 @@ def _build_cells(order: np.ndarray, meta: np.ndarray, ex0: np.ndarray, ey0: np.n
     fill = cell_ptr[:-1].copy()
     cell_poly = np.empty(cell_ptr[-1], dtype=np.int32)
     for q in order:
-        i0 = _axis(meta[q, _BX0], gx0, sx, nx)
-        i1 = _axis(meta[q, _BX1], gx0, sx, nx)
-        j0 = _axis(meta[q, _BY0], gy0, sy, ny)
-        j1 = _axis(meta[q, _BY1], gy0, sy, ny)
+        i0, i1, j0, j1 = _cell_span(meta, q, gx0, gy0, sx, sy, nx, ny)
         for j in range(j0, j1 + 1):
             for i in range(i0, i1 + 1):
                 c = _morton(i, j, bx, by)

@@ -199,6 +199,14 @@ def area_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, layer: str
     stats = pd.DataFrame({name: sums[name][present] for name in _COUNTS},
                          index=labels[present])
     stats["median_days_to_close"] = median[present]
+    return statistics_table(stats, areas)
+
+
+def statistics_table(stats: pd.DataFrame,
+                     areas: Iterable[str] | pd.DataFrame | None = None) -> pd.DataFrame:
+    """The per-area statistics table from counts indexed by area id (``_COUNTS`` and
+    ``median_days_to_close``): every area of ``areas`` listed, the rates, ordered by area id,
+    with the area names when ``areas`` has them."""
     if areas is not None:
         ids = areas["area_id"] if isinstance(areas, pd.DataFrame) else pd.Series(list(areas))
         extra = pd.Index(ids.astype("str")).difference(stats.index.dropna())
