@@ -7,12 +7,14 @@ callers can catch either ``GridwatchError`` or, say, ``ValueError``.
 from __future__ import annotations
 
 __all__ = [
+    "AccessError",
     "CRSError",
     "ConfigError",
     "GridwatchError",
     "InputFileError",
     "LayerError",
     "SchemaError",
+    "SignInError",
     "StoreError",
 ]
 
@@ -52,3 +54,13 @@ class LayerError(GridwatchError, ValueError):
 
 class StoreError(GridwatchError, RuntimeError):
     """The store cannot be opened or written."""
+
+
+class AccessError(GridwatchError, PermissionError):
+    """The user may not do this (their role does not allow it, or the area is outside their
+    scope)."""
+
+
+class SignInError(AccessError):
+    """A sign-in was refused. The message never says whether the name or the password was
+    wrong, or the user disabled."""

@@ -8,18 +8,25 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from gridwatch.access.users import LOCAL_ADMIN, User
 from gridwatch.config import Config, default_store_url, load_config
 from gridwatch.errors import ConfigError, GridwatchError, InputFileError, SchemaError
+
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = [
     "EXIT_INPUT",
     "EXIT_OK",
     "EXIT_USAGE",
+    "Session",
+    "acting_user",
     "check_output_path",
     "config_option",
     "db_option",
@@ -27,9 +34,11 @@ __all__ = [
     "handle_errors",
     "json_option",
     "open_config",
+    "open_session",
     "out_option",
     "resolve_db_url",
     "store_file",
+    "user_option",
 ]
 
 EXIT_OK = 0
@@ -50,6 +59,62 @@ db_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as one JSON object.")
+user_option = click.option(
+    "--as-user", "as_user", envvar="GRIDWATCH_USER", show_envvar=True,
+    help="Act as this gridwatch user: only their areas are read, and their role must allow "
+         "the command. Default: the local administrator (every area; see docs/access.md).",
+)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What a reading command works with: the project file (or none), the store URL and the
+    user it acts as."""
+
+    config: Config | None
+    db_url: str
+    user: User
+
+    def context(self) -> SupervisionContext:
+        """The supervision context of the store, seeing only the user's scope."""
+        from gridwatch.supervision.context import open_context
+
+        if self.config is not None:
+            self.user.scope.check_layers(s.name for s in self.config.layers)
+        return open_context(self.config, self.db_url, scope=self.user.scope)
+
+    def audit(self, action: str, **detail: Any) -> None:
+        """Record an action of the user in the store's audit (exports, imports)."""
+        from gridwatch.access.audit import log_action
+        from gridwatch.store import Store
+
+        with Store(self.db_url) as store:
+            log_action(store, self.user.name, action, scope=str(self.user.scope), **detail)
+
+
+def open_session(config_path: Path | None, db_url: str | None, as_user: str | None, *,
+                 action: str = "read", need_config: bool = False) -> Session:
+    """The project named on the command line (or ./gridwatch.toml, or none unless
+    ``need_config``), its store, and the user acting, checked for ``action``."""
+    has_config = need_config or config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    url = resolve_db_url(db_url, config)
+    return Session(config=config, db_url=url, user=acting_user(as_user, url, action=action))
+
+
+def acting_user(as_user: str | None, db_url: str, *, action: str) -> User:
+    """The user a command acts as (``--as-user``/``GRIDWATCH_USER``, else the local
+    administrator), refused when unknown or disabled (one message for both) or when their
+    role does not allow ``action`` (read, import, export, admin)."""
+    from gridwatch.access.users import require, resolve_user
+    from gridwatch.store import Store
+
+    if not as_user:
+        return LOCAL_ADMIN
+    with Store(db_url) as store:
+        user = resolve_user(store, as_user)
+    require(user, action)
+    return user
 
 
 def check_output_path(path: Path, *, option: str = "--out",

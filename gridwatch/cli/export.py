@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from gridwatch.cli._options import (
+    Session,
     config_option,
     db_option,
     handle_errors,
-    open_config,
+    open_session,
     out_option,
-    resolve_db_url,
+    user_option,
 )
-from gridwatch.schema import DEFAULT_TIMEZONE
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["export"]
 
@@ -31,9 +35,10 @@ def export() -> None:
 @config_option
 @click.option("--format", "fmt", metavar="csv|xlsx|geojson|gpkg|kml|shp",
               help="Output format; default from the --out extension (shp: a zipped Shapefile).")
+@user_option
 @handle_errors
 def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
-           fmt: str | None) -> None:
+           fmt: str | None, as_user: str | None) -> None:
     """Write the stored problems: canonical columns, WGS84 lon/lat, the area id in every layer
     and the redline flags and distances. Times are shown in the territory's zone."""
     from gridwatch.errors import ConfigError
@@ -41,8 +46,10 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
-    frame, timezone = _stored_issues(db_url, config_path)
+    session, frame, timezone = _stored_issues(db_url, config_path, as_user)
     written = export_issues(frame, out_path, format=fmt, timezone=timezone)
+    session.audit("export", what="issues", format=fmt or written.suffix.lstrip("."),
+                  file=str(written), rows=len(frame))
     click.echo(f"wrote {len(frame):,} problems to {written}")
 
 
@@ -50,8 +57,10 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
 @out_option
 @db_option
 @config_option
+@user_option
 @handle_errors
-def open311(out_path: Path | None, db_url: str | None, config_path: Path | None) -> None:
+def open311(out_path: Path | None, db_url: str | None, config_path: Path | None,
+            as_user: str | None) -> None:
     """Write the stored problems as Open311 GeoReport v2 service requests (a JSON array), so
     311 dashboards and tools can read them."""
     from gridwatch.errors import ConfigError
@@ -59,24 +68,30 @@ def open311(out_path: Path | None, db_url: str | None, config_path: Path | None)
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out requests.json)")
-    frame, timezone = _stored_issues(db_url, config_path)
+    session, frame, timezone = _stored_issues(db_url, config_path, as_user)
     written = write_open311(frame, out_path, timezone=timezone)
+    session.audit("export", what="open311", format="json", file=str(written), rows=len(frame))
     click.echo(f"wrote {len(frame):,} service requests to {written}")
 
 
-def _stored_issues(db_url: str | None, config_path: Path | None):
-    """Read the stored problems and the territory's time zone (Asia/Shanghai without config)."""
+def _stored_issues(db_url: str | None, config_path: Path | None, as_user: str | None,
+                   ) -> tuple[Session, pd.DataFrame, str]:
+    """The stored problems in the acting user's scope (through the supervision context, the
+    one place a scope chooses rows) and the territory's time zone."""
     from gridwatch.errors import StoreError
-    from gridwatch.store.transactional import Store
 
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
-    config = open_config(config_path) if has_config else None
-    url = resolve_db_url(db_url, config)
-    _require_sqlite_file(url, StoreError)
-    with Store(url) as store:
-        frame = store.issues()
-    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
-    return frame, timezone
+    if not has_config:  # the store's URL must be known before it is opened
+        from gridwatch.cli._options import resolve_db_url
+
+        _require_sqlite_file(resolve_db_url(db_url, None), StoreError)
+    else:
+        from gridwatch.cli._options import open_config, resolve_db_url
+
+        _require_sqlite_file(resolve_db_url(db_url, open_config(config_path)), StoreError)
+    session = open_session(config_path, db_url, as_user, action="export")
+    ctx = session.context()
+    return session, ctx.issues.reset_index(drop=True), ctx.timezone
 
 
 def _require_sqlite_file(url: str, error: type[Exception]) -> None:

@@ -13,9 +13,9 @@ from gridwatch.cli._options import (
     echo_json,
     handle_errors,
     json_option,
-    open_config,
+    open_session,
     out_option,
-    resolve_db_url,
+    user_option,
 )
 
 __all__ = ["hotspots"]
@@ -36,18 +36,19 @@ __all__ = ["hotspots"]
 @json_option
 @config_option
 @db_option
+@user_option
 @handle_errors
 def hotspots(layer: str | None, method: str, as_of: str | None, period: str | None,
              variable: str | None, out_path: Path | None, as_json: bool,
-             config_path: Path | None, db_url: str | None) -> None:
+             config_path: Path | None, db_url: str | None, as_user: str | None) -> None:
     """Find hotspots of problems per area and write them as a map layer (GeoJSON, GPKG,
     zipped Shapefile, KML styled by bin/category, CSV by the extension of --out)."""
     from gridwatch.hotspots import summarise
     from gridwatch.output.files import write_layer
-    from gridwatch.supervision.context import open_context
 
-    config = open_config(config_path)
-    ctx = open_context(config, resolve_db_url(db_url, config))
+    session = open_session(config_path, db_url, as_user, need_config=True,
+                           action="read" if out_path is None else "export")
+    ctx = session.context()
     result = ctx.hotspots(layer=layer, method=method, as_of=as_of, variable=variable,
                           period=period)
     timezone = ctx.timezone
@@ -56,6 +57,8 @@ def hotspots(layer: str | None, method: str, as_of: str | None, period: str | No
         style = "bin" if method in ("gistar", "hex") else "category"
         written = write_layer(result, out_path, style_column=style, timezone=timezone)
         summary["out"] = str(written)
+        session.audit("export", what=f"hotspots {method}", layer=layer,
+                      format=written.suffix.lstrip("."), file=str(written), rows=len(result))
     if as_json:
         echo_json(summary)
         return

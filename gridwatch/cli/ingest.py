@@ -19,6 +19,7 @@ from gridwatch.cli._options import (
     open_config,
     resolve_db_url,
     store_file,
+    user_option,
 )
 
 __all__ = ["ingest"]
@@ -37,11 +38,15 @@ __all__ = ["ingest"]
               help="When the export was taken, local time of the territory (for the status "
                    "history). Default: now.")
 @json_option
+@user_option
 @handle_errors
 def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None,
-           crs: str | None, rejects_path: Path | None, observed_at, as_json: bool) -> None:
+           crs: str | None, rejects_path: Path | None, observed_at, as_json: bool,
+           as_user: str | None) -> None:
     """Read problem FILES (CSV/XLSX/JSON/GeoJSON/Open311, .gz/.zip too), place each row in
     every boundary layer and store it; rows that cannot be used are listed with the reason."""
+    from gridwatch.access.audit import log_action
+    from gridwatch.cli._options import acting_user
     from gridwatch.errors import ConfigError, GridwatchError
     from gridwatch.ingest.records import check_input_files
     from gridwatch.output.files import write_table
@@ -59,6 +64,7 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
     # empty SQLite file) and before the run is committed.
     check_input_files(files)
     url = resolve_db_url(db_url, config)
+    user = acting_user(as_user, url, action="import")
     if rejects_path is not None:
         check_output_path(rejects_path, option="--rejects",
                           inputs=[*files, config.path, store_file(url)])
@@ -79,6 +85,9 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
                                       crs=parse_crs(crs) if crs else None,
                                       observed_at=observed_at, progress=stage,
                                       file_progress=file_progress)
+        log_action(store, user.name, "import", run_id=summary.run_id,
+                   files=[Path(f).name for f in files], accepted=summary.accepted,
+                   rejected=summary.rejected)
     bar.close()
     if rejects_path is not None:
         try:

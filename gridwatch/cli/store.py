@@ -14,14 +14,20 @@ from gridwatch.cli._options import (
     json_option,
     open_config,
     resolve_db_url,
+    user_option,
 )
 
 __all__ = ["store"]
 
 
-def _url(config_path: Path | None, db_url: str | None) -> str:
+def _url(config_path: Path | None, db_url: str | None, as_user: str | None = None) -> str:
+    """The store's URL, once the acting user is known to be an administrator."""
+    from gridwatch.cli._options import acting_user
+
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
-    return resolve_db_url(db_url, open_config(config_path) if has_config else None)
+    url = resolve_db_url(db_url, open_config(config_path) if has_config else None)
+    acting_user(as_user, url, action="admin")
+    return url
 
 
 @click.group()
@@ -33,12 +39,14 @@ def store() -> None:
 @config_option
 @db_option
 @json_option
+@user_option
 @handle_errors
-def info(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
+def info(config_path: Path | None, db_url: str | None, as_json: bool,
+         as_user: str | None) -> None:
     """Show the store's last run and whether its analytical copy is of that run."""
     from gridwatch.store import Store
 
-    with Store(_url(config_path, db_url)) as opened:
+    with Store(_url(config_path, db_url, as_user)) as opened:
         run_id = opened.last_run_id()
         copy = opened.analytical_copy
         version = copy.current() if copy is not None else None
@@ -59,12 +67,13 @@ def info(config_path: Path | None, db_url: str | None, as_json: bool) -> None:
 @store.command("rebuild")
 @config_option
 @db_option
+@user_option
 @handle_errors
-def rebuild(config_path: Path | None, db_url: str | None) -> None:
+def rebuild(config_path: Path | None, db_url: str | None, as_user: str | None) -> None:
     """Rebuild the analytical copy from the store's tables (the source of truth)."""
     from gridwatch.store import Store
 
-    with Store(_url(config_path, db_url)) as opened:
+    with Store(_url(config_path, db_url, as_user)) as opened:
         version = opened.rebuild_copy()
     if version is None:
         click.echo("an in-memory store keeps no analytical copy")

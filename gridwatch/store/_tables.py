@@ -124,8 +124,49 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("kind", sa.Text),
         sa.Column("position", sa.Integer, nullable=False),
     )
+    # who may see what (gridwatch.access): users with a role and a scope, and the audit trail
+    users = sa.Table(
+        "users", metadata,
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("role", sa.Text, nullable=False),
+        sa.Column("scope", sa.Text, nullable=False),  # "*" or "<layer>:<id>,<id>"
+        sa.Column("password_hash", sa.Text),  # argon2; NULL: signs in by header/OIDC only
+        sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("created_at", sa.DateTime, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+    audit = sa.Table(
+        "audit", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("run_id", sa.Integer),
+        sa.Column("detail", sa.Text, nullable=False),  # JSON object
+    )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
-            "status_history": history, "layers": layers}
+            "status_history": history, "layers": layers, "users": users, "audit": audit}
+
+
+def protect_audit(conn: sa.Connection, audit: sa.Table, *, postgis: bool) -> None:
+    """Make the audit table append-only in the database itself: triggers refuse UPDATE and
+    DELETE (gridwatch has no path that does either)."""
+    if postgis:
+        name = f'"{audit.schema}".audit' if audit.schema else "audit"
+        function = f'"{audit.schema}".gridwatch_audit_append_only' if audit.schema \
+            else "gridwatch_audit_append_only"
+        conn.execute(sa.text(
+            f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'the audit is append-only'; END $$"))
+        conn.execute(sa.text(f"DROP TRIGGER IF EXISTS audit_append_only ON {name}"))
+        conn.execute(sa.text(
+            f"CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON {name} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()"))
+        return
+    for verb in ("UPDATE", "DELETE"):
+        conn.execute(sa.text(
+            f"CREATE TRIGGER IF NOT EXISTS audit_no_{verb.lower()} BEFORE {verb} ON audit "
+            "BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END"))
 
 
 #: Per layer: (column prefix, field of ``Prepared.areas``, SQL type).

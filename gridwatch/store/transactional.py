@@ -134,6 +134,7 @@ class Store:
                                          "existing schema; create it first")
             tables = _s.build_tables(sa.MetaData(schema=schema), postgis=self.postgis)
             tables["meta"].metadata.create_all(conn)
+            _s.protect_audit(conn, tables["audit"], postgis=self.postgis)
             meta = tables["meta"]
             found = conn.execute(sa.select(meta.c.value)
                                  .where(meta.c.key == "schema_version")).scalar()
@@ -221,6 +222,16 @@ class Store:
     def engine(self) -> sa.Engine:
         """The SQLAlchemy engine, for read-only queries of one's own."""
         return self._engine
+
+    def table(self, name: str) -> sa.Table:
+        """One of the store's tables (e.g. ``users``, ``audit`` for :mod:`gridwatch.access`)."""
+        return self._t[name]
+
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """A write transaction (one writer at a time), committed on success."""
+        with self._write() as conn:
+            yield conn
 
     def __repr__(self) -> str:
         return f"Store({self._shown!r})"

@@ -32,6 +32,7 @@ from gridwatch.settings import Settings, default_settings
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from gridwatch.access.scope import Scope
     from gridwatch.config import Config
     from gridwatch.store import Store
     from gridwatch.store.analytical import AnalyticalCopy
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["SupervisionContext", "empty_issues", "open_context"]
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=pd.DataFrame)
 #: Evaluations kept per context (one per as-of date asked; about 100 MB each at 1,000,000
 #: problems).
 _EVALUATIONS_KEPT = 4
@@ -82,6 +84,9 @@ class SupervisionContext:
         Local date of the last export imported (``runs.observed_at``), or ``None``.
     run_id
         The store's last run id (0 before any import): a key for caches of its answers.
+    scope
+        The areas this context sees (:meth:`scoped`); ``None``: the whole territory. Its
+        text (``str(scope)``) is part of every cache key of its answers.
     """
 
     issues: pd.DataFrame
@@ -93,6 +98,7 @@ class SupervisionContext:
     run_id: int = 0
     #: Where derived columns are kept between processes (the store's analytical copy).
     copy: AnalyticalCopy | None = field(default=None, repr=False)
+    scope: Scope | None = None
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -207,7 +213,10 @@ class SupervisionContext:
         def compute() -> dict[str, gpd.GeoDataFrame]:
             from gridwatch.placing.layers import load_layers
 
-            return dict(load_layers(self.config)) if self.config is not None else {}
+            loaded = dict(load_layers(self.config)) if self.config is not None else {}
+            if self.scope is None:
+                return loaded
+            return {name: self._in_scope(name, frame) for name, frame in loaded.items()}
         return self._once("layers", compute)
 
     def areas(self, layer: str) -> gpd.GeoDataFrame | None:
@@ -225,7 +234,7 @@ class SupervisionContext:
         def compute() -> gpd.GeoDataFrame:
             from gridwatch.placing.layers import read_layer
 
-            return read_layer(config.layer(layer))
+            return self._in_scope(layer, read_layer(config.layer(layer)))
         return self._once(("layer", layer), compute)
 
     def area_table(self, layer: str) -> pd.DataFrame | None:
@@ -244,8 +253,136 @@ class SupervisionContext:
         def compute() -> pd.DataFrame:
             from gridwatch.placing.layer_files import read_layer_table
 
-            return read_layer_table(config.layer(layer))
+            return self._in_scope(layer, read_layer_table(config.layer(layer)))
         return self._once(("layer table", layer), compute)
+
+    # --- the scope ---------------------------------------------------------------------------
+
+    def scoped(self, scope: Scope | None) -> SupervisionContext:
+        """The same context seeing only the problems of ``scope``: the one place where a
+        user's scope chooses rows. Every question asked of the result (status, league,
+        reminders, review, hotspots, maps, lists, exports, Open311) sees only problems whose
+        area of the scope's layer is one of the scope's areas; its layers hold only the areas
+        in scope (so hotspot neighbours outside it are neither used nor shown); the history
+        and the ids of linked problems outside it are dropped.
+
+        Parameters
+        ----------
+        scope
+            ``None`` or the whole territory: this context itself.
+
+        Raises
+        ------
+        ConfigError
+            When the scope's layer is not a layer of the project (or of the store).
+        """
+        if scope is None or scope.whole:
+            return self
+        if self.scope is not None and not self.scope.whole:
+            raise ValueError("a scoped context cannot be scoped again; scope the full one")
+        column = f"{scope.layer}_id"
+        if column not in self.issues:
+            known = [c[:-3] for c in self.issues.columns if c.endswith("_id")
+                     and c != "issue_id"]
+            raise ConfigError(f"scope {str(scope)!r}: layer {scope.layer!r} is not a layer of "
+                              f"the project; layers: {', '.join(known) or '(none)'}")
+        if self.copy is not None:
+            _ = self.events  # read from the copy once, then cut to the scope
+        codes, uniques = self.area_codes(str(scope.layer))
+        allowed = np.isin(uniques.astype(str), np.asarray(scope.areas, dtype=str))
+        mask = np.zeros(len(codes), dtype=bool)
+        inside = codes >= 0
+        mask[inside] = allowed[codes[inside]]
+        sub = replace(self.restrict(mask, always_copy=True), scope=scope)
+        ids = sub.issues["issue_id"].astype("str")
+        history = self.history
+        if "issue_id" in history and len(history):
+            sub = replace(sub, history=history.loc[
+                history["issue_id"].astype("str").isin(ids).to_numpy()])
+        rebounds = sub._memo["rebounds"]
+        if "rebound_of" in rebounds:
+            outside = rebounds["rebound_of"].notna() & ~rebounds["rebound_of"].isin(ids)
+            if outside.any():
+                rebounds = rebounds.copy()
+                rebounds.loc[outside, "rebound_of"] = pd.NA
+                sub._memo["rebounds"] = rebounds
+        incidents = sub._memo.get("incidents")
+        if incidents is not None and "incident_id" in incidents:
+            outside = incidents["incident_id"].notna() & ~incidents["incident_id"].isin(ids)
+            if outside.any():  # named after a report in scope, not one outside it
+                first = ids.groupby(incidents["incident_id"].to_numpy()).transform("first")
+                incidents = incidents.copy()
+                incidents.loc[outside, "incident_id"] = first.loc[outside]
+                sub._memo["incidents"] = incidents
+        loaded = sub._memo.pop("layers", None)
+        if loaded is not None:  # the areas in scope of the layers at hand
+            sub._memo["layers"] = {name: sub._in_scope(name, frame)
+                                   for name, frame in loaded.items()}
+        return sub
+
+    def area_ids_in_scope(self, layer: str) -> np.ndarray | None:
+        """The area ids of ``layer`` this context may show, or ``None`` for all of them.
+
+        The scope's own areas for its layer; for a layer nested below it (``parent`` chain
+        of the project file), the areas whose ancestor is one of them; for any other layer
+        (a basin, a redline zone, a coarser level), the areas that hold a problem in scope.
+        """
+        scope = self.scope
+        if scope is None or scope.whole:
+            return None
+
+        def compute() -> np.ndarray:
+            ids: set[str] = set()
+            column = f"{layer}_id"
+            if column in self.issues:
+                ids.update(self.issues[column].dropna().astype(str).unique())
+            if layer == scope.layer:
+                return np.asarray(sorted(scope.areas), dtype=object)
+            chain = self._parent_chain(layer)
+            if scope.layer in chain:
+                allowed = set(scope.areas)
+                for name in reversed(chain[:chain.index(scope.layer)]):
+                    table = self._parents(name)
+                    allowed = set(table.loc[table["parent_id"].isin(allowed),
+                                            "area_id"].astype(str))
+                ids |= allowed
+            return np.asarray(sorted(ids), dtype=object)
+        return self._once(("in scope", layer), compute)
+
+    def _parent_chain(self, layer: str) -> list[str]:
+        """``layer`` and its ancestors by the project's ``parent`` keys."""
+        chain: list[str] = []
+        config = self.config
+        names = {s.name for s in config.layers} if config is not None else set()
+        name: str | None = layer
+        while config is not None and name in names and name not in chain:
+            chain.append(name)
+            name = config.layer(name).parent
+        return chain
+
+    def _parents(self, layer: str) -> pd.DataFrame:
+        """``area_id`` and ``parent_id`` of every area of ``layer`` (the whole layer)."""
+        config = self.config
+        assert config is not None
+        spec = config.layer(layer)
+        if spec.parent_field is not None:
+            from gridwatch.placing.layer_files import read_layer_table
+
+            frame = read_layer_table(spec)
+        else:  # parents found spatially, by reading the layers
+            from gridwatch.placing.layers import load_layers
+
+            frame = load_layers(config)[layer]
+        return pd.DataFrame({"area_id": frame["area_id"].astype(str),
+                             "parent_id": frame["parent_id"].astype(str)})
+
+    def _in_scope(self, layer: str, frame: _F) -> _F:
+        """The areas of a layer frame inside the scope (:meth:`area_ids_in_scope`)."""
+        ids = self.area_ids_in_scope(layer)
+        if ids is None:
+            return frame
+        keep = frame["area_id"].astype(str).isin(ids).to_numpy()
+        return frame.loc[keep].reset_index(drop=True)  # type: ignore[no-any-return]
 
     @property
     def deadlines(self) -> pd.DataFrame:
@@ -417,16 +554,17 @@ class SupervisionContext:
         red: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
         return known, is_open, red
 
-    def restrict(self, keep: pd.Series | np.ndarray) -> SupervisionContext:
+    def restrict(self, keep: pd.Series | np.ndarray, *,
+                 always_copy: bool = False) -> SupervisionContext:
         """The same context over a subset of the problems (a filter of the app).
 
         Rebounds and incidents are those found among all problems, restricted to the subset,
-        so a filter does not change what counts as a rebound.
+        so a filter does not change what counts as a rebound. The scope is kept.
         """
         mask = np.asarray(keep, dtype=bool)
         if mask.shape != (len(self.issues),):
             raise ValueError(f"keep has {mask.size} values for {len(self.issues)} problems")
-        if mask.all():
+        if mask.all() and not always_copy:
             return self  # nothing filtered out: share what is already derived
         sub = replace(self, issues=self.issues.loc[mask], copy=None, _memo={},
                       _lock=threading.RLock())
@@ -435,6 +573,11 @@ class SupervisionContext:
         incidents = self.incidents
         if incidents is not None:
             sub._memo["incidents"] = incidents.loc[mask]
+        if "events" in self._memo:
+            sub._memo["events"] = self._memo["events"].subset(mask)
+        for key, value in list(self._memo.items()):  # evaluations at hand, cut to the subset
+            if isinstance(key, tuple) and key[0] == "evaluate":
+                sub._memo[key] = value.loc[mask]
         for name in ("layers", "metric_crs"):
             if name in self._memo:
                 sub._memo[name] = self._memo[name]
@@ -513,7 +656,8 @@ class SupervisionContext:
 def open_context(config: Config | None, db_url: str | None = None, *,
                  store: Store | None = None,
                  layers: Mapping[str, gpd.GeoDataFrame] | None = None,
-                 progress: Callable[[str], None] | None = None) -> SupervisionContext:
+                 progress: Callable[[str], None] | None = None,
+                 scope: Scope | None = None) -> SupervisionContext:
     """Read the store and build the supervision context of a project.
 
     Parameters
@@ -530,6 +674,9 @@ def open_context(config: Config | None, db_url: str | None = None, *,
         Boundary layers already loaded, to skip loading them again.
     progress
         Called with a short message before each slow step.
+    scope
+        The areas the context may see (:meth:`SupervisionContext.scoped`); default the
+        whole territory.
 
     Returns
     -------
@@ -545,9 +692,9 @@ def open_context(config: Config | None, db_url: str | None = None, *,
             default_store_url()
         with Store(url) as opened:
             say("reading the store")
-            return _from_store(opened, config, names, layers)
+            return _from_store(opened, config, names, layers).scoped(scope)
     say("reading the store")
-    return _from_store(store, config, names, layers)
+    return _from_store(store, config, names, layers).scoped(scope)
 
 
 def _from_store(store: Store, config: Config | None, names: list[str] | None,

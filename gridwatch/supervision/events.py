@@ -86,6 +86,20 @@ class StatusEvents:
                    labels=labels or STATUSES,
                    last_close=frame["last_close"].to_numpy(dtype="int64")[events])
 
+    def subset(self, keep: np.ndarray) -> StatusEvents:
+        """The events of the problems ``keep`` (a boolean mask), in their order: equal to
+        :func:`status_events` of those problems."""
+        rows = np.flatnonzero(np.asarray(keep, dtype=bool))
+        counts = np.diff(self.start)[rows]
+        start = np.concatenate([[0], np.cumsum(counts)]).astype("int64")
+        shift = np.repeat(self.start[rows] - start[:-1], counts)
+        take = np.arange(int(start[-1]), dtype="int64") + shift
+        last_close = self.last_close[take]
+        last_close = np.where(last_close >= 0, last_close - shift, -1)
+        return StatusEvents(n=len(rows), start=start, time=self.time[take],
+                            status=self.status[take], labels=self.labels,
+                            last_close=last_close)
+
     def state_before(self, cutoff: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For each problem: whether it has an event before ``cutoff``, the status code of
         the last such event, and the time (UTC ns) of its last move into a closed status
