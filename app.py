@@ -3,6 +3,7 @@
 A short entry point: it ships the map assets next to itself (served by Streamlit's static
 serving, so no map file comes from the internet) and lists the pages in ``app_pages/``
 (not ``pages/``: Streamlit would then run any page linked directly without this script).
+Nobody gets past :func:`require_sign_in`, and the pages listed follow the user's role.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages._access import require_sign_in
 from gridwatch.ui.i18n import LANGUAGES, tr
 from gridwatch.ui.maps import install_assets
 
@@ -26,12 +28,17 @@ st.set_page_config(page_title="gridwatch", page_icon="🗺️", layout="wide")
 _assets()
 lang = st.query_params.get("lang", "zh")
 lang = lang if lang in LANGUAGES else "zh"
+user = require_sign_in()  # nothing of the problems is read before this
 pages = [
     st.Page("app_pages/overview.py", title=tr("page_overview", lang), url_path="overview",
             default=True),
     st.Page("app_pages/league.py", title=tr("page_league", lang), url_path="league"),
     st.Page("app_pages/trends.py", title=tr("page_trends", lang), url_path="trends"),
     st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
-    st.Page("app_pages/upload.py", title=tr("page_upload", lang), url_path="upload"),
 ]
+if user.may("import"):
+    pages.append(st.Page("app_pages/upload.py", title=tr("page_upload", lang),
+                         url_path="upload"))
+if user.may("admin"):
+    pages.append(st.Page("app_pages/admin.py", title=tr("page_admin", lang), url_path="admin"))
 st.navigation(pages).run()

@@ -15,6 +15,7 @@ import streamlit as st
 from app_pages._shared import (
     BASE_URL,
     Context,
+    audited_bytes,
     file_bytes,
     layer,
     outlines,
@@ -53,7 +54,7 @@ def areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
 
 def _areas(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> gpd.GeoDataFrame:
     plan = ctx.plan
-    shapes = view_layer(ctx.project.config_path, plan.layer)
+    shapes = in_scope_shapes(ctx, view_layer(ctx.project.config_path, plan.layer), plan.layer)
     if plan.within is not None:
         level, area = plan.within
         shapes = shapes[shapes["area_id"] == area] if level == plan.layer else \
@@ -97,7 +98,7 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     lang, f, path = ctx.lang, ctx.filters, ctx.project.config_path
     shown = areas(ctx, now, keep)
     bounds = shown.total_bounds if len(shown) else \
-        view_layer(path, ctx.plan.layer).total_bounds
+        in_scope_shapes(ctx, view_layer(path, ctx.plan.layer), ctx.plan.layer).total_bounds
     app = ctx.config.settings.app
     # SVG paths, not one canvas: areas stay addressable (tests, hover) and are few per view
     fmap = mapping.make_map(bounds, base_url=BASE_URL, tiles=app.tiles,
@@ -146,33 +147,56 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     return MapView(fmap=fmap, areas=shown, hotspots=names)
 
 
+def in_scope_shapes(ctx: Context, shapes: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
+    """The areas of a layer the user's scope may show."""
+    allowed = ctx.supervision.area_ids_in_scope(name)
+    if allowed is None:
+        return shapes
+    return shapes[shapes["area_id"].astype("str").isin(allowed).to_numpy()]
+
+
+def _scope_key(ctx: Context, name: str) -> tuple[str, ...] | None:
+    allowed = ctx.supervision.area_ids_in_scope(name)
+    return None if allowed is None else tuple(str(a) for a in allowed)
+
+
 def _overlays(ctx: Context, fmap: folium.Map) -> None:
     lang, path = ctx.lang, ctx.project.config_path
     for spec in ctx.config.layers_of_kind("basin"):
-        mapping.add_outline_layer(fmap, _outline_features(path, spec.name),
+        mapping.add_outline_layer(fmap, _outline_features(path, spec.name,
+                                                          _scope_key(ctx, spec.name)),
                                   name=tr("basin", lang), colour="#2c7fb8", fill_opacity=0.05,
                                   show=bool(ctx.filters.basin))
     for spec in ctx.config.layers_of_kind("redline"):
-        mapping.add_outline_layer(fmap, _outline_features(path, spec.name),
+        shown = _scope_key(ctx, spec.name)
+        mapping.add_outline_layer(fmap, _outline_features(path, spec.name, shown),
                                   name=tr("redline", lang), colour="#cc0000", fill_opacity=0.2)
         if spec.near_m:
-            belts = _belts(path, spec.name, spec.near_m, str(ctx.supervision.metric_crs))
+            belts = _belts(path, spec.name, spec.near_m, str(ctx.supervision.metric_crs),
+                           shown)
             mapping.add_outline_layer(fmap, belts,
                                       name=f"{tr('redline', lang)} {spec.near_m:g} m",
                                       colour="#cc0000", dashed=True, fill_opacity=0.05)
 
 
-@st.cache_resource(show_spinner=False)
-def _outline_features(path: str, name: str) -> str:
-    """The features of a basin or redline layer as drawn (written once)."""
-    return mapping.outline_features(view_layer(path, name), label_column="area_name")
+def _only(shapes: gpd.GeoDataFrame, ids: tuple[str, ...] | None) -> gpd.GeoDataFrame:
+    return shapes if ids is None else shapes[shapes["area_id"].astype("str").isin(ids)]
 
 
 @st.cache_resource(show_spinner=False)
-def _belts(path: str, name: str, near_m: float, metric_crs: str) -> str:
+def _outline_features(path: str, name: str, ids: tuple[str, ...] | None = None) -> str:
+    """The features of a basin or redline layer as drawn (written once per scope: ``ids``
+    are the areas shown, ``None`` all)."""
+    return mapping.outline_features(_only(view_layer(path, name), ids),
+                                    label_column="area_name")
+
+
+@st.cache_resource(show_spinner=False)
+def _belts(path: str, name: str, near_m: float, metric_crs: str,
+           ids: tuple[str, ...] | None = None) -> str:
     """The belts drawn around the zones, in the metric CRS the problems are filtered in, as
     features to draw."""
-    belts = views.belt_shapes(layer(path, name), near_m, metric_crs=metric_crs)
+    belts = views.belt_shapes(_only(layer(path, name), ids), near_m, metric_crs=metric_crs)
     return mapping.outline_features(belts, label_column="area_name")
 
 
@@ -212,6 +236,8 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
     from gridwatch.output.files import write_layer, write_table
 
     lang, tz = ctx.lang, ctx.timezone
+    if not ctx.user.may("export"):  # viewers read; supervisors and admins export
+        return
     with st.expander(tr("exports", lang), expanded=True):
         left, middle, right = st.columns(3)
         label = left.selectbox(tr("format", lang), list(LAYER_FORMATS), key="x_format")
@@ -219,8 +245,9 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
         hot = view.areas.drop(columns=["parent_id"], errors="ignore")
         left.download_button(
             f"{tr('download', lang)} {tr('hotspot_layer', lang)}", key="x_layer",
-            data=lambda: file_bytes(lambda p: write_layer(hot, p, style_column="bin",
-                                                         timezone=tz), f"hotspots{suffix}"),
+            data=lambda: audited_bytes(ctx, lambda: file_bytes(
+                lambda p: write_layer(hot, p, style_column="bin", timezone=tz),
+                f"hotspots{suffix}"), what="hotspots", file_name=f"hotspots{suffix}"),
             file_name=f"hotspots_{ctx.plan.layer}{suffix}", mime="application/octet-stream",
             on_click="ignore")
         count = int((keep.to_numpy(dtype=bool) & now["is_open"].to_numpy(dtype=bool)).sum())
@@ -234,16 +261,18 @@ def exports(ctx: Context, now: pd.DataFrame, keep: pd.Series, view: MapView) -> 
                                                           "officedocument.spreadsheetml.sheet")):
             middle.download_button(
                 f"{tr('download', lang)} {ext[1:].upper()}", key=f"x_list{ext}",
-                data=lambda ext=ext: file_bytes(lambda p: write_table(listing(), p, timezone=tz,
-                                                                      sheet_name="inspection"),
-                                                f"inspection{ext}"),
+                data=lambda ext=ext: audited_bytes(ctx, lambda: file_bytes(
+                    lambda p: write_table(listing(), p, timezone=tz, sheet_name="inspection"),
+                    f"inspection{ext}"), what="inspection list", file_name=f"inspection{ext}"),
                 file_name=f"inspection_{ctx.filters.as_of}{ext}", mime=mime, on_click="ignore")
         months = pd.period_range(end=pd.Period(ctx.filters.as_of, "M"), periods=12, freq="M")
         month = right.selectbox(tr("month", lang), [str(m) for m in reversed(months)],
                                 key="x_month")
         right.download_button(
             f"{tr('download', lang)} {tr('review_workbook', lang)}", key="x_review",
-            data=lambda: file_bytes(lambda p: _review(ctx, month, p), f"review_{month}.xlsx"),
+            data=lambda: audited_bytes(ctx, lambda: file_bytes(
+                lambda p: _review(ctx, month, p), f"review_{month}.xlsx"), what="review",
+                file_name=f"review_{month}.xlsx"),
             file_name=f"review_{month}.xlsx", mime="application/octet-stream",
             on_click="ignore")
 

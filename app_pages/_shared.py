@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from gridwatch.access import WHOLE, Scope, User, first_admin, log_action
 from gridwatch.config import Config, default_store_url, load_config
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES
 from gridwatch.supervision.context import SupervisionContext, open_context
@@ -77,7 +78,15 @@ def _build_demo(db_file: Path) -> None:
                 bar.progress(i / len(paths.runs), text=f"ingest {i}/{len(paths.runs)}")
                 run_ingest(files, config=config, store=store, layers=layers, observed_at=when,
                            progress=status.write)
+            password = first_admin(store, actor="gridwatch demo")
         partial.replace(db_file)
+        if password is not None:  # shown to whoever started the server, not on the page
+            import sys
+
+            print(f"gridwatch demo: sign in as 'admin' with the one-time password {password} "
+                  "(change it: gridwatch users set-password admin)", file=sys.stderr,
+                  flush=True)
+            st.session_state["gw_demo_admin"] = True
         status.update(state="complete")
 
 
@@ -199,35 +208,46 @@ def stamp(db_url: str) -> int:
     return int(runs["run_id"].max()) if len(runs) else 0
 
 
-_CONTEXTS: dict[tuple[str, str, int], tuple[SupervisionContext, Recent]] = {}
+_CONTEXTS: dict[tuple[str, str, int, str], tuple[SupervisionContext, Recent]] = {}
 _CONTEXT_LOCK = threading.Lock()  # one build of a store version, however many sessions ask
 
 
 def supervision(config_path: str, db_url: str, run: int, *,
-                progress: Callable[[str], None] | None = None) -> SupervisionContext:
+                progress: Callable[[str], None] | None = None,
+                scope: Scope = WHOLE) -> SupervisionContext:
     """The one supervision context of the store as of its run ``run`` (shared by every page
-    and every session: one copy of the problems per server process).
+    and every session: one copy of the problems per server process), seeing ``scope``.
 
     Kept here rather than by ``st.cache_resource``, whose cached functions replay what they
     drew: the first load reports its steps to ``progress``. The context of an earlier run
-    is dropped once the next one is built.
+    is dropped once the next one is built. A scoped context is cut from the whole one
+    (:meth:`SupervisionContext.scoped`) and kept with its own answers: every cache key
+    holds the scope.
     """
-    return _supervision(config_path, db_url, run, progress)[0]
+    return _supervision(config_path, db_url, run, progress, scope=scope)[0]
 
 
 def _supervision(config_path: str, db_url: str, run: int,
-                 progress: Callable[[str], None] | None = None, lang: str = "zh",
-                 ) -> tuple[SupervisionContext, Recent]:
-    key = (config_path, db_url, run)
+                 progress: Callable[[str], None] | None = None, lang: str = "zh", *,
+                 scope: Scope = WHOLE) -> tuple[SupervisionContext, Recent]:
+    key = (config_path, db_url, run, str(scope))
     found = _CONTEXTS.get(key)
     if found is not None:
+        return found
+    if not scope.whole:
+        whole = _supervision(config_path, db_url, run, progress, lang)[0]
+        with _CONTEXT_LOCK:
+            found = _CONTEXTS.get(key)
+            if found is None:
+                found = (whole.scoped(scope), Recent(24))
+                _CONTEXTS[key] = found
         return found
     with _CONTEXT_LOCK:
         found = _CONTEXTS.get(key)
         if found is None:
             found = (_build(config_path, db_url, progress or (lambda _message: None), lang),
                      Recent(24))
-            for old in [k for k in _CONTEXTS if k[:2] == key[:2]]:
+            for old in [k for k in _CONTEXTS if k[:2] == key[:2] and k[2] != run]:
                 del _CONTEXTS[old]
             _CONTEXTS[key] = found
     return found
@@ -250,9 +270,9 @@ def _build(config_path: str, db_url: str, say: Callable[[str], None],
     return sup
 
 
-def is_loaded(config_path: str, db_url: str, run: int) -> bool:
-    """Whether the context of that store version is built already."""
-    return (config_path, db_url, run) in _CONTEXTS
+def is_loaded(config_path: str, db_url: str, run: int, scope: Scope = WHOLE) -> bool:
+    """Whether the context of that store version (and scope) is built already."""
+    return (config_path, db_url, run, str(scope)) in _CONTEXTS
 
 
 @dataclass(frozen=True)
@@ -267,6 +287,8 @@ class Context:
     run: int
     #: Recent answers of this store version, keyed by small values (filters, dates, view).
     memo: Recent
+    #: The signed-in user (their scope chose ``supervision``'s problems).
+    user: User
 
     @property
     def lang(self) -> str:
@@ -326,33 +348,80 @@ def selection(filters: views.Filters) -> views.Filters:
 
 
 def load() -> Context:
-    """Load the project and data (progress shown on a first load), draw the sidebar, return
-    the context."""
-    lang = _lang_from_url()
+    """Load the project and data of the signed-in user's scope (progress shown on a first
+    load), refuse a link to an area outside it, draw the sidebar, return the context."""
+    from app_pages._access import current_user
+
+    lang = lang_from_url()
+    user = current_user()  # app.py signed in before any page ran
     try:
         proj = project()
         cfg = config(proj.config_path)
+        user.scope.check_layers(s.name for s in cfg.layers)
         run = stamp(proj.db_url)
-        if is_loaded(proj.config_path, proj.db_url, run):
-            sup, memo = _supervision(proj.config_path, proj.db_url, run)
+        if is_loaded(proj.config_path, proj.db_url, run, user.scope):
+            sup, memo = _supervision(proj.config_path, proj.db_url, run, scope=user.scope)
         else:
             box = st.empty()  # the steps of a first load, gone once it is done
             with box.status(tr("loading", lang), expanded=True) as status:
                 sup, memo = _supervision(proj.config_path, proj.db_url, run,
-                                         progress=status.write, lang=lang)
+                                         progress=status.write, lang=lang, scope=user.scope)
             box.empty()
     except Exception as exc:  # shown to the user instead of a traceback page
         st.error(f"{tr('error', lang)}: {exc}")
         st.stop()
-    filters = sidebar(cfg, proj.config_path, sup.last_export or dt.date.today())
+    refuse_outside_scope(cfg, sup, lang)
+    filters = sidebar(cfg, proj.config_path, sup.last_export or dt.date.today(), sup)
     plan = views.view_plan(cfg.layers, filters.level, filters.area)
     return Context(project=proj, config=cfg, supervision=sup, filters=filters, plan=plan,
-                   run=run, memo=memo)
+                   run=run, memo=memo, user=user)
 
 
-def _lang_from_url() -> str:
+def refuse_outside_scope(cfg: Config, sup: SupervisionContext, lang: str) -> None:
+    """Show "not in your area" and nothing else when the link names an area (or a basin,
+    a redline zone) outside the user's scope, or one that does not exist."""
+    wanted = views.filters_from_query({k: st.query_params.get_all(k) for k in st.query_params})
+    levels = views.city_levels(cfg.layers)
+    asked: list[tuple[str, str | None]] = [(wanted.level or (levels[0] if levels else ""),
+                                            wanted.area)]
+    for kind in ("basin", "redline"):
+        specs = cfg.layers_of_kind(kind)
+        if specs:
+            asked.append((specs[0].name, getattr(wanted, kind)))
+    for layer_name, area in asked:
+        if not area:
+            continue
+        allowed = sup.area_ids_in_scope(layer_name)
+        if allowed is not None and str(area) not in set(allowed):
+            st.error(tr("not_in_your_area", lang))
+            st.stop()
+
+
+def lang_from_url() -> str:
+    """The interface language named in the URL (``lang=en``), else Chinese."""
     lang = st.query_params.get("lang", "zh")
     return lang if lang in LANGUAGES else "zh"
+
+
+def in_scope(options: dict[str, str], allowed: np.ndarray | None) -> dict[str, str]:
+    """The choices of a select box limited to the areas in the user's scope."""
+    if allowed is None:
+        return options
+    keep = set(allowed)
+    return {k: v for k, v in options.items() if k in keep}
+
+
+def audited_bytes(ctx: Context, make: Callable[[], bytes], *, what: str,
+                  file_name: str) -> bytes:
+    """The bytes of a download, recorded in the audit (who, which areas, which format)."""
+    from app_pages._access import access_store
+
+    data = make()
+    log_action(access_store(ctx.project.db_url), ctx.user.name, "export", what=what,
+               format=Path(file_name).suffix.lstrip("."), file=file_name,
+               scope=str(ctx.user.scope),
+               area=ctx.filters.area or "", level=ctx.filters.level or "")
+    return data
 
 
 def _pick(label: str, options: list[str], current: str | None, key: str,
@@ -364,7 +433,8 @@ def _pick(label: str, options: list[str], current: str | None, key: str,
     return value or None
 
 
-def sidebar(cfg: Config, config_path: str, last: dt.date) -> views.Filters:
+def sidebar(cfg: Config, config_path: str, last: dt.date,
+            sup: SupervisionContext | None = None) -> views.Filters:
     """Draw the filters, seeded from the URL, and write the chosen ones back to the URL."""
     wanted = views.filters_from_query({k: st.query_params.get_all(k) for k in st.query_params})
     levels = views.city_levels(cfg.layers)
@@ -383,6 +453,8 @@ def sidebar(cfg: Config, config_path: str, last: dt.date) -> views.Filters:
                           index=levels.index(wanted.level) if wanted.level in levels else 0,
                           format_func=lambda v: code_label(v, lang))
     options = area_choices(config_path, level) if level else {}
+    if sup is not None and level:  # the areas of the user's scope only
+        options = in_scope(options, sup.area_ids_in_scope(level))
     area = _pick(tr("area", lang), list(options), wanted.area if level == wanted.level else None,
                  f"f_area_{level}", options.get)
     basin = redline = None
@@ -392,6 +464,8 @@ def sidebar(cfg: Config, config_path: str, last: dt.date) -> views.Filters:
         if not spec:
             continue
         opts = area_choices(config_path, spec[0].name)
+        if sup is not None:
+            opts = in_scope(opts, sup.area_ids_in_scope(spec[0].name))
         chosen = _pick(tr(kind, lang), list(opts), getattr(wanted, kind), f"f_{kind}", opts.get)
         if kind == "basin":
             basin = chosen

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import file_bytes, load
+from app_pages._shared import audited_bytes, file_bytes, load
 from gridwatch.output.files import write_table
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
@@ -37,12 +37,12 @@ labels["issue_id"] = tr("id", lang)
 st.dataframe(shown, hide_index=True, width="stretch", height=520,
              column_config={c: label for c, label in labels.items() if c in shown})
 left, right = st.columns(2)
-for column, ext in ((left, ".csv"), (right, ".xlsx")):
+for column, ext in ((left, ".csv"), (right, ".xlsx")) if ctx.user.may("export") else ():
     column.download_button(
         f"{tr('download', lang)} {ext[1:].upper()}", key=f"p_{ext}",
-        data=lambda ext=ext: file_bytes(
+        data=lambda ext=ext: audited_bytes(ctx, lambda: file_bytes(
             lambda p: write_table(views.inspection_rows(ctx.issues, now, rows,
                                                         area_names=ctx.area_names()),
                                   p, timezone=ctx.timezone, sheet_name="problems"),
-            f"problems{ext}"),
+            f"problems{ext}"), what="problems", file_name=f"problems{ext}"),
         file_name=f"problems_{ctx.filters.as_of}{ext}", on_click="ignore")

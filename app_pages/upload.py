@@ -8,7 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from app_pages._access import access_store
 from app_pages._shared import file_bytes, layers, load
+from gridwatch.access import log_action
 from gridwatch.errors import GridwatchError
 from gridwatch.output.files import write_table
 from gridwatch.pipeline import run_ingest
@@ -17,6 +19,9 @@ from gridwatch.ui.i18n import tr
 
 ctx = load()
 lang = ctx.lang
+if not ctx.user.may("import"):  # app.py lists this page for them only; a stale link too
+    st.error(tr("not_allowed", lang))
+    st.stop()
 limit_mb = ctx.config.input.max_file_mb
 st.header(tr("page_upload", lang))
 st.write(tr("upload_help", lang))
@@ -46,6 +51,9 @@ if upload is not None:
                 status.update(state="error")
                 st.error(f"{tr('error', lang)}: {type(exc).__name__}: {exc}")
                 st.stop()
+            log_action(access_store(ctx.project.db_url), ctx.user.name, "import",
+                       run_id=summary.run_id, files=[upload.name], accepted=summary.accepted,
+                       rejected=summary.rejected)
             status.update(label=tr("upload_done", lang), state="complete")
         st.session_state["u_result"] = (summary, rejects)
 result = st.session_state.get("u_result")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gridwatch.access.settings import AccessSettings
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "supervision", "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "hotspots", "supervision",
+                                      "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -183,6 +185,8 @@ class Settings:
     label_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``[app]``: map tiles.
     app: AppSettings = field(default_factory=AppSettings)
+    #: ``[access]``: how people sign in to the app (gridwatch.access.settings).
+    access: AccessSettings = field(default_factory=AccessSettings)
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -212,6 +216,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         Listing every problem of every section at once: unknown sections and keys (with the
         nearest valid name), values of the wrong type or out of range.
     """
+    from gridwatch.access.settings import parse_access_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
     from gridwatch.supervision.codes import parse_asof_settings
@@ -239,6 +244,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "hotspots": (hotspot_settings, top["hotspots"]),
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
+        "access": (parse_access_settings, top["access"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():

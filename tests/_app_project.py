@@ -123,11 +123,26 @@ def write_problems(path: Path, rows: pd.DataFrame) -> Path:
     return path
 
 
+#: The app's users of the test project: name -> (role, scope); every password is PASSWORD.
+APP_USERS = {"admin": ("admin", "*"), "c1": ("supervisor", "county:C1"),
+             "t21": ("supervisor", "town:T21"), "viewer": ("viewer", "county:C2")}
+PASSWORD = "app-test-password"
+
+
+def sign_in(at, name: str = "admin"):
+    """Start an AppTest signed in as ``name``: the session holds the user's name, as the
+    sign-in form leaves it (the app reads the user from the store on every run)."""
+    at.session_state["gw_user"] = name
+    return at
+
+
 def build_app_project(folder: Path, *, n: int = 150) -> tuple[Path, str]:
-    """Write the layers, the project file and a store with the problems ingested.
+    """Write the layers, the project file and a store with the problems ingested and the
+    users of :data:`APP_USERS`.
 
     Returns the project file and the store URL.
     """
+    from gridwatch.access import Scope, add_user
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
     from gridwatch.store.transactional import Store
@@ -142,4 +157,7 @@ def build_app_project(folder: Path, *, n: int = 150) -> tuple[Path, str]:
         run_ingest([export], config=load_config(config_path), store=store,
                    observed_at=pd.Timestamp(f"{AS_OF} 23:59:59", tz="Asia/Shanghai")
                    .to_pydatetime())
+        for name, (role, scope) in APP_USERS.items():
+            add_user(store, name, role=role, scope=Scope.parse(scope), password=PASSWORD,
+                     actor="test")
     return config_path, url

@@ -15,7 +15,7 @@ pytest.importorskip("streamlit_folium")
 from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _app_project import HOSTILE, build_app_project, problem_rows
+from _app_project import HOSTILE, build_app_project, problem_rows, sign_in
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+")
@@ -36,7 +36,7 @@ def app_env(project: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def _run(page: str | None = None, **query: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
+    at = sign_in(AppTest.from_file(APP, default_timeout=120))
     at.query_params.update(query)
     at.run()
     if page is not None:

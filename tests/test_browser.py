@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _app_project import build_app_project
+from _app_project import PASSWORD, build_app_project
 
 pytestmark = pytest.mark.browser
 
@@ -135,7 +135,7 @@ def test_map_draws_offline_and_user_text_stays_text(app_url: str, tmp_path: Path
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
             # the city view, for the README
-            page.goto(f"{app_url}/?level=town", wait_until="domcontentloaded")
+            _open_signed_in(page, f"{app_url}/?level=town")
             frame = _map_frame(page)
             page.get_by_text("办结率").first.wait_for(timeout=10_000)
             page.wait_for_timeout(1000)  # let the tiles-free map settle its fit-to-bounds
@@ -151,7 +151,7 @@ def test_map_draws_offline_and_user_text_stays_text(app_url: str, tmp_path: Path
             assert "level=town" in page.url and "area=T" in page.url
 
             # drilled into the hot grid: micro-grids and problem points
-            page.goto(f"{app_url}/?level=grid&area=G111", wait_until="domcontentloaded")
+            _open_signed_in(page, f"{app_url}/?level=grid&area=G111")
             page.wait_for_timeout(1000)
             frame = _map_frame(page)
             assert frame.evaluate(OPEN_HOSTILE_POPUP) == "opened"
@@ -164,6 +164,38 @@ def test_map_draws_offline_and_user_text_stays_text(app_url: str, tmp_path: Path
     assert outside == []
     assert dialogs == []
     assert shot.stat().st_size > 10_000
+
+
+def _open_signed_in(page, url: str, name: str = "admin", password: str = PASSWORD) -> None:
+    """Open ``url`` (a new session) and sign in through the app's form."""
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_label("用户名").fill(name, timeout=30_000)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+
+
+def test_sign_in_is_required_and_refusals_say_one_thing(app_url: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="zh-CN")
+            page.route("**/*", block_outside(outside))
+            _open_signed_in(page, f"{app_url}/?level=grid&area=G111", password="wrong-one")
+            page.get_by_text("登录失败").wait_for(timeout=20_000)
+            assert page.query_selector("iframe") is None  # no map, no figure
+            assert "G111" not in page.inner_text("body")
+            # a county user's link to the other county: "not in your area" and nothing else
+            _open_signed_in(page, f"{app_url}/?level=county&area=C2", name="c1")
+            page.get_by_text("不在您的管辖范围内").wait_for(timeout=30_000)
+            page.wait_for_timeout(1000)
+            assert page.query_selector("iframe") is None
+            assert "办结率" not in page.inner_text("body")
+        finally:
+            browser.close()
+    assert outside == []
 
 
 def _map_frame(page):

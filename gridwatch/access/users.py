@@ -50,6 +50,7 @@ __all__ = [
     "User",
     "add_user",
     "authenticate",
+    "first_admin",
     "get_user",
     "list_users",
     "remove_user",
@@ -266,3 +267,20 @@ def resolve_user(store: Store, name: str) -> User:
     if user is None or user.disabled:
         raise SignInError(SIGN_IN_REFUSED)
     return user
+
+
+def first_admin(store: Store, *, actor: str, name: str = "admin") -> str | None:
+    """Create an administrator with a random one-time password when the store has no user
+    yet (the demo), and return that password; ``None`` when there are users already.
+
+    The password is shown once to whoever built the store (the demo prints it); change it
+    with ``gridwatch users set-password admin``.
+    """
+    import secrets
+
+    with store.engine.connect() as conn:
+        if conn.execute(sa.select(store.table("users").c.name).limit(1)).first():
+            return None
+    password = secrets.token_urlsafe(12)
+    add_user(store, name, role="admin", scope=WHOLE, password=password, actor=actor)
+    return password

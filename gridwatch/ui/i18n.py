@@ -113,6 +113,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "share_hint": ("筛选条件保存在网址中，可直接复制链接分享。",
                    "The filters are in the address: copy the link to share this view."),
     "error": ("出错了", "Something went wrong"),
+    # access (gridwatch.access, app_pages/_access.py)
+    "sign_in": ("登录", "Sign in"),
+    "user_name": ("用户名", "User name"),
+    "password": ("密码", "Password"),
+    "sign_out": ("退出登录", "Sign out"),
+    "signed_in_as": ("当前用户", "Signed in as"),
+    "scope": ("可见范围", "Scope"),
+    "scope_all": ("全域", "Whole territory"),
+    "sign_in_refused": ("登录失败：用户名或密码错误，或账号已停用。",
+                        "Sign-in refused: unknown user, wrong password or disabled account."),
+    "not_in_your_area": ("不在您的管辖范围内。", "Not in your area."),
+    "no_users_yet": ("尚未创建用户。请在服务器上运行：gridwatch users add 名称 --role admin "
+                     "--scope '*'", "No user yet. On the server run: gridwatch users add NAME "
+                     "--role admin --scope '*'"),
+    "demo_admin": ("演示管理员 admin 的一次性密码已打印在运行 streamlit 的终端中。",
+                   "The one-time password of the demo administrator 'admin' was printed in "
+                   "the terminal running streamlit."),
+    "proxy_no_identity": ("未收到反向代理提供的身份信息，无法登录。",
+                          "No identity from the reverse proxy: cannot sign in."),
+    "oidc_sign_in": ("通过单位身份认证登录", "Sign in with the organisation's identity "
+                                                "provider"),
+    "not_allowed": ("您的角色无权进行此操作。", "Your role does not allow this."),
+    "page_admin": ("用户与审计", "Users and audit"),
+    "users": ("用户", "Users"),
+    "audit": ("审计记录", "Audit trail"),
 }
 
 _CODES: dict[str, tuple[str, str]] = {
