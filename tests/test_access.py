@@ -65,10 +65,10 @@ def test_whole_scope() -> None:
 # --- passwords ------------------------------------------------------------------------------
 
 @settings(max_examples=5, deadline=None)  # argon2 is slow on purpose
-@given(password=st.text(min_size=1, max_size=40))
+@given(password=st.text(min_size=12, max_size=40))
 def test_password_hash_verifies_only_its_password(password: str) -> None:
     stored = hash_password(password)
-    assert password not in stored
+    assert password not in stored  # (a long password cannot sit in the hash by chance)
     assert stored.startswith("$argon2id$")
     assert verify_password(stored, password)
     assert not verify_password(stored, password + "x")
@@ -232,3 +232,63 @@ def test_cli_refuses_a_scope_the_project_lacks(small_project: Path) -> None:
                      "--password-stdin", "--config", str(small_project)], url,
                     stdin=PASSWORD + "\n")
     assert code == 0, out
+
+
+def test_first_admin_only_for_a_store_without_users(tmp_path: Path) -> None:
+    from gridwatch.access import first_admin
+
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
+        password = first_admin(store, actor="gridwatch demo")
+        assert password is not None and len(password) >= 12
+        user = authenticate(store, "admin", password)
+        assert (user.role, user.scope.whole) == ("admin", True)
+        assert first_admin(store, actor="gridwatch demo") is None  # never a second one
+        assert list(audit_log(store)["action"]) == ["user_add", "sign_in"]
+
+
+# --- identities from a reverse proxy or an OIDC provider ------------------------------------
+
+def test_identity_from_a_trusted_proxy_only() -> None:
+    from gridwatch.access.settings import AccessSettings
+    from gridwatch.access.signin import identity_from_proxy
+
+    proxy = AccessSettings(sign_in="header", user_header="X-Remote-User",
+                           trusted_proxies=("10.0.0.5",))
+    assert identity_from_proxy({"X-REMOTE-USER": " li "}, "10.0.0.5", proxy) == "li"
+    for headers, client in (({"X-Remote-User": "li"}, "10.0.0.6"),  # not the proxy
+                            ({"X-Remote-User": "li"}, None),
+                            ({"X-Remote-User": " "}, "10.0.0.5"),  # the proxy named nobody
+                            ({"X-Other": "li"}, "10.0.0.5")):
+        with pytest.raises(SignInError, match=SIGN_IN_REFUSED):
+            identity_from_proxy(headers, client, proxy)
+
+
+def test_identity_from_oidc_claims() -> None:
+    from gridwatch.access.settings import AccessSettings
+    from gridwatch.access.signin import identity_from_oidc
+
+    oidc = AccessSettings(sign_in="oidc", oidc_claim="email")
+    assert identity_from_oidc({"is_logged_in": True, "email": "li@eb.gov.cn"}, oidc) == \
+        "li@eb.gov.cn"
+    for claims in ({"is_logged_in": False, "email": "li@eb.gov.cn"},
+                   {"is_logged_in": True, "name": "li"}):
+        with pytest.raises(SignInError, match=SIGN_IN_REFUSED):
+            identity_from_oidc(claims, oidc)
+
+
+def test_sign_in_by_identity_is_audited(store_url: str) -> None:
+    from gridwatch.access.signin import sign_in_by_identity
+
+    with Store(store_url) as store:
+        add_user(store, "li@eb.gov.cn", role="viewer", scope=Scope.parse("county:330402"),
+                 password=None, actor="boss")
+        user = sign_in_by_identity(store, "li@eb.gov.cn", method="oidc")
+        assert str(user.scope) == "county:330402" and not user.has_password
+        with pytest.raises(SignInError, match=SIGN_IN_REFUSED):
+            sign_in_by_identity(store, "mallory", method="header")
+        with pytest.raises(SignInError, match=SIGN_IN_REFUSED):  # no password: no form
+            authenticate(store, "li@eb.gov.cn", "")
+        log = audit_log(store)
+    assert [(a, d.get("method")) for a, d in zip(log["action"], log["detail"], strict=True)] \
+        == [("user_add", None), ("sign_in", "oidc"), ("sign_in_refused", "header"),
+            ("sign_in_refused", "password")]

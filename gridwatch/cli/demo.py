@@ -69,6 +69,7 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
         return
     import pandas as pd
 
+    from gridwatch.access import first_admin
     from gridwatch.config import load_config
     from gridwatch.demo import default_out_dir, load_demo
     from gridwatch.output.files import write_table
@@ -102,6 +103,7 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
                        f"{summary.rows_in:,} rows = {summary.accepted:,} accepted + "
                        f"{summary.rejected:,} rejected; {summary.inserted:,} new, "
                        f"{summary.status_changes:,} status changes", err=True)
+        password = first_admin(store, actor="gridwatch demo")
     rejects_path = paths.out_dir / "rejects.csv"
     write_table(pd.concat(all_rejects, ignore_index=True), rejects_path,
                 timezone=config.territory.timezone)
@@ -109,6 +111,9 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
                f"accepted, into {url}")
     click.echo(f"rejected rows with their reasons: {rejects_path}")
     click.echo(f"planted patterns: {paths.planted} (see data/demo/README.md)")
+    if password is not None:
+        click.echo(f"sign in to the app as 'admin' with the one-time password {password} "
+                   "(change it: gridwatch users set-password admin)")
     click.echo("next: streamlit run app.py")
 
 
