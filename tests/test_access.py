@@ -292,3 +292,15 @@ def test_sign_in_by_identity_is_audited(store_url: str) -> None:
     assert [(a, d.get("method")) for a, d in zip(log["action"], log["detail"], strict=True)] \
         == [("user_add", None), ("sign_in", "oidc"), ("sign_in_refused", "header"),
             ("sign_in_refused", "password")]
+
+
+def test_cli_row_security(store_url: str, tmp_path: Path,
+                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, out = _gw(["users", "row-security"], store_url)
+    if store_url.startswith("sqlite"):
+        assert code == 1 and "for PostgreSQL stores" in out
+        return
+    assert code == 0, out
+    code, out = _gw(["audit", "--action", "row_security", "--json"], store_url)
+    assert [e["detail"]["role"] for e in json.loads(out)["entries"]] == ["gridwatch_scoped"]

@@ -416,3 +416,55 @@ def test_cli_user_from_the_environment(city: Any, monkeypatch: pytest.MonkeyPatc
                      city, None)
     assert code == 0
     assert [a["area_id"] for a in json.loads(out)["areas"]] == [COUNTY]
+
+
+# --- PostGIS: the database keeps a scoped session in its scope -------------------------------
+
+def test_row_level_security_by_raw_sql(city: Any,
+                                       contexts: tuple[SupervisionContext, Any]) -> None:
+    import sqlalchemy as sa
+
+    from gridwatch.access.rls import enable_row_security, scoped_connection
+    from gridwatch.errors import StoreError
+
+    full, _ = contexts
+    with Store(city[1]) as store:
+        if not store.postgis:
+            with pytest.raises(StoreError, match="for PostgreSQL stores"):
+                enable_row_security(store)
+            return
+        enable_row_security(store)
+        enable_row_security(store)  # again: nothing changes
+        inside = full.issues["county_id"].astype(str) == COUNTY
+        expected = set(full.issues.loc[inside, "issue_id"])
+        history = full.history
+        expected_history = int(history["issue_id"].isin(expected).sum())
+        scope = Scope.parse(f"county:{COUNTY}")
+        with scoped_connection(store, scope) as conn:
+            # queries that forget any filter
+            ids = set(conn.execute(sa.text("SELECT issue_id FROM issues")).scalars())
+            places = conn.execute(sa.text("SELECT count(*) FROM issue_places")).scalar()
+            changes = conn.execute(sa.text("SELECT count(*) FROM status_history")).scalar()
+            joined = conn.execute(sa.text(
+                "SELECT count(*) FROM issues i JOIN status_history h USING (issue_id)"
+            )).scalar()
+        assert ids == expected and places == len(expected)
+        assert changes == joined == expected_history
+        towns = sorted(full.issues.loc[inside, "town_id"].dropna().astype(str).unique())
+        with scoped_connection(store, Scope.of("town", towns[:1])) as conn:
+            count = conn.execute(sa.text("SELECT count(*) FROM issues")).scalar()
+        assert count == int((full.issues["town_id"] == towns[0]).sum())
+        with scoped_connection(store, Scope()) as conn:  # the whole territory
+            assert conn.execute(sa.text("SELECT count(*) FROM issues")).scalar() == \
+                len(full.issues)
+        with store.engine.connect() as conn, conn.begin():  # the role with no scope: nothing
+            conn.execute(sa.text("SET LOCAL ROLE gridwatch_scoped"))
+            assert conn.execute(sa.text("SELECT count(*) FROM issues")).scalar() == 0
+            assert conn.execute(sa.text("SELECT count(*) FROM status_history")).scalar() == 0
+        for table in ("users", "audit", "runs"):
+            with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
+                    scoped_connection(store, scope) as conn:
+                conn.execute(sa.text(f"SELECT count(*) FROM {table}"))
+        with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
+                scoped_connection(store, scope) as conn:
+            conn.execute(sa.text("UPDATE issues SET status = 'closed'"))

@@ -28,7 +28,8 @@ __all__ = ["ACTIONS", "audit_log", "log_action", "record"]
 
 #: What the audit records.
 ACTIONS: tuple[str, ...] = ("sign_in", "sign_in_refused", "import", "export", "user_add",
-                            "user_remove", "user_password", "user_disable", "user_enable")
+                            "user_remove", "user_password", "user_disable", "user_enable",
+                            "row_security")
 
 
 def record(conn: sa.Connection, store: Store, actor: str, action: str, *,

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from gridwatch.access.audit import ACTIONS
 from gridwatch.cli._options import (
     config_option,
     db_option,
@@ -171,11 +172,33 @@ disable = _toggle(True)
 enable = _toggle(False)
 
 
+@users.command("row-security")
+@click.option("--role", default="gridwatch_scoped", show_default=True,
+              help="Database role the scope policies bind (created when missing, NOLOGIN).")
+@config_option
+@db_option
+@user_option
+@handle_errors
+def row_security(role: str, config_path: Path | None, db_url: str | None,
+                 as_user: str | None) -> None:
+    """PostGIS: make the database itself keep sessions of ROLE inside their scope (the
+    session variable gridwatch.scope), for tools that query the tables directly."""
+    from gridwatch.access.audit import log_action
+    from gridwatch.access.rls import enable_row_security
+    from gridwatch.store import Store
+
+    session = open_session(config_path, db_url, as_user, action="admin")
+    with Store(session.db_url) as store:
+        enable_row_security(store, role=role)
+        log_action(store, session.user.name, "row_security", role=role)
+    click.echo(f"row-level security on: sessions of role {role} see only the rows of the "
+               "scope in their gridwatch.scope variable (e.g. SET gridwatch.scope = "
+               "'county:330402'); without it, none")
+
+
 @click.command()
 @click.option("--user", "actor", help="Only the entries of this user.")
-@click.option("--action", type=click.Choice(["sign_in", "sign_in_refused", "import", "export",
-                                             "user_add", "user_remove", "user_password",
-                                             "user_disable", "user_enable"]),
+@click.option("--action", type=click.Choice(list(ACTIONS)),
               help="Only this kind of entry.")
 @click.option("--last", "limit", type=click.IntRange(min=1), default=100, show_default=True,
               help="How many of the latest entries.")
