@@ -96,7 +96,9 @@ def _from_proxy(store: Store, settings: object, lang: str) -> User | None:
 
     assert isinstance(settings, AccessSettings)
     try:
-        name = identity_from_proxy(dict(st.context.headers), st.context.ip_address, settings)
+        # Streamlit gives no address for a peer on the loopback (the proxy beside it)
+        client = st.context.ip_address or "127.0.0.1"
+        name = identity_from_proxy(dict(st.context.headers), client, settings)
         if st.session_state.get(SESSION_KEY) == name:  # signed in already this session
             user = get_user(store, name)
             if user is not None and not user.disabled:

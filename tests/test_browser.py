@@ -82,13 +82,27 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    config_path, db_url = build_app_project(tmp_path_factory.mktemp("browser-project"))
+    yield from _serve(config_path, db_url, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def proxied_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app signing people in by the reverse proxy's header (``[access] sign_in``)."""
+    config_path, db_url = build_app_project(tmp_path_factory.mktemp("proxied-project"))
+    with open(config_path, "a", encoding="utf-8") as toml:
+        toml.write('\n[access]\nsign_in = "header"\nuser_header = "X-Remote-User"\n')
+    yield from _serve(config_path, db_url, tmp_path_factory)
+
+
+def _serve(config_path: Path, db_url: str,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.is_file():
         message = f"{CHROMIUM} is not installed (apt-get install chromium fonts-noto-cjk)"
         if os.environ.get("CI"):
             pytest.fail(message)  # .ci/run installs it: a skip there would hide a broken app
         pytest.skip(message)
     pytest.importorskip("playwright.sync_api")
-    config_path, db_url = build_app_project(tmp_path_factory.mktemp("browser-project"))
     port = _free_port()
     env = {**os.environ, "GRIDWATCH_CONFIG": str(config_path), "GRIDWATCH_DB": db_url}
     command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -193,6 +207,40 @@ def test_sign_in_is_required_and_refusals_say_one_thing(app_url: str) -> None:
             page.wait_for_timeout(1000)
             assert page.query_selector("iframe") is None
             assert "办结率" not in page.inner_text("body")
+        finally:
+            browser.close()
+    assert outside == []
+
+
+def test_the_proxy_s_header_signs_in_and_scopes(proxied_app_url: str) -> None:
+    """As behind nginx setting X-Remote-User: the named user's county, nobody without it."""
+    from playwright.sync_api import sync_playwright
+
+    outside: list[str] = []
+    with sync_playwright() as play:
+        browser = play.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            for name, expected in (("c1", "county"), (None, "refused"),
+                                   ("mallory", "refused")):
+                headers = {"X-Remote-User": name} if name else {}
+                context = browser.new_context(extra_http_headers=headers, locale="zh-CN")
+                page = context.new_page()
+                page.route("**/*", block_outside(outside))
+                page.goto(f"{proxied_app_url}/?level=town", wait_until="domcontentloaded")
+                if expected == "refused":
+                    page.get_by_text("登录失败").wait_for(timeout=30_000)
+                    assert page.query_selector("iframe") is None
+                    assert page.query_selector("input[type=password]") is None
+                else:
+                    frame = _map_frame(page)
+                    page.get_by_text("当前用户: c1").wait_for(timeout=10_000)
+                    drawn = frame.evaluate(
+                        "() => Array.from(document.querySelectorAll('path.leaflet-interactive'))"
+                        ".length")
+                    assert drawn >= 2
+                    body = page.inner_text("body")
+                    assert "测试镇21" not in body and "测试镇22" not in body
+                context.close()
         finally:
             browser.close()
     assert outside == []
