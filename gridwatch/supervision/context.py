@@ -297,18 +297,19 @@ class SupervisionContext:
         ids = sub.issues["issue_id"].astype("str")
         history = self.history
         if "issue_id" in history and len(history):
-            sub = replace(sub, history=history.loc[
-                history["issue_id"].astype("str").isin(ids).to_numpy()])
+            sub = replace(sub, history=history.loc[_among(history["issue_id"], ids)])
         rebounds = sub._memo["rebounds"]
         if "rebound_of" in rebounds:
-            outside = rebounds["rebound_of"].notna() & ~rebounds["rebound_of"].isin(ids)
+            outside = rebounds["rebound_of"].notna().to_numpy() & \
+                ~_among(rebounds["rebound_of"], ids)
             if outside.any():
                 rebounds = rebounds.copy()
                 rebounds.loc[outside, "rebound_of"] = pd.NA
                 sub._memo["rebounds"] = rebounds
         incidents = sub._memo.get("incidents")
         if incidents is not None and "incident_id" in incidents:
-            outside = incidents["incident_id"].notna() & ~incidents["incident_id"].isin(ids)
+            outside = incidents["incident_id"].notna().to_numpy() & \
+                ~_among(incidents["incident_id"], ids)
             if outside.any():  # named after a report in scope, not one outside it
                 first = ids.groupby(incidents["incident_id"].to_numpy()).transform("first")
                 incidents = incidents.copy()
@@ -708,6 +709,17 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
     return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
                                           last_export=last, run_id=run_id,
                                           copy=store.analytical_copy)
+
+
+def _among(values: pd.Series, members: pd.Series) -> np.ndarray:
+    """Which ``values`` are among ``members`` (strings; missing values are not): a hash
+    lookup in Arrow, as pandas' ``isin`` of Arrow strings walks the values in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    found = pc.is_in(pa.array(values.astype("str"), type=pa.large_string()),
+                     value_set=pa.array(members.astype("str"), type=pa.large_string()))
+    return np.asarray(found.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _without_geometry(frame: pd.DataFrame) -> pd.DataFrame:
