@@ -165,7 +165,7 @@ HOSTILE_LINKS = [
 ]
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [*PAGES, "app_pages/upload.py"])
 @pytest.mark.parametrize("query", HOSTILE_LINKS, ids=lambda q: "&".join(
     f"{k}={v}" for k, v in q.items())[:30])
 def test_links_outside_the_scope_show_not_in_your_area_only(app_env: str, page: str,
@@ -293,3 +293,25 @@ def test_sign_in_settings_are_checked(tmp_path: Path) -> None:
                               root=tmp_path)
     assert config.settings.access.user_header == "X-User"
     assert json.dumps(config.settings.access.trusted_proxies)
+
+
+def test_app_downloads_are_audited(app_env: str) -> None:
+    """What a download button hands over is recorded with the user's scope and the view."""
+    from types import SimpleNamespace
+
+    from app_pages._shared import audited_bytes
+    from gridwatch.access import get_user
+
+    with Store(app_env) as store:
+        user = get_user(store, "c1")
+    view = SimpleNamespace(project=SimpleNamespace(db_url=app_env), user=user,
+                           filters=SimpleNamespace(area="T11", level="town"))
+    data = audited_bytes(view, lambda: b"rows", what="inspection list",  # type: ignore[arg-type]
+                         file_name="inspection.xlsx")
+    assert data == b"rows"
+    with Store(app_env) as store:
+        last = audit_log(store, action="export", limit=1).iloc[-1]
+    assert last["actor"] == "c1"
+    assert last["detail"] == {"what": "inspection list", "format": "xlsx",
+                              "file": "inspection.xlsx", "scope": "county:C1", "area": "T11",
+                              "level": "town"}

@@ -468,3 +468,16 @@ def test_row_level_security_by_raw_sql(city: Any,
         with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), \
                 scoped_connection(store, scope) as conn:
             conn.execute(sa.text("UPDATE issues SET status = 'closed'"))
+
+
+def test_cli_imports_are_audited_with_their_run(city: Any, city_files: Any) -> None:
+    from gridwatch.access import audit_log
+
+    files = [str(f) for f in city_files.runs[-1][0]]
+    code, out = _cli(["ingest", *files], city, "county_a")
+    assert code == 0, out
+    with Store(city[1]) as store:
+        last = audit_log(store, action="import", limit=1).iloc[-1]
+        run = store.last_run_id()
+    assert last["actor"] == "county_a" and last["run_id"] == run
+    assert last["detail"]["files"] == [Path(f).name for f in files]

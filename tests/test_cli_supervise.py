@@ -370,8 +370,14 @@ def _app_test(city: dict, monkeypatch: pytest.MonkeyPatch, page: str, **query: s
 
     monkeypatch.setenv("GRIDWATCH_CONFIG", str(city["config_path"]))
     monkeypatch.setenv("GRIDWATCH_DB", city["url"])
-    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
-                           default_timeout=180)
+    from _app_project import sign_in
+
+    from gridwatch.access import first_admin
+
+    with Store(city["url"]) as store:  # the demo's administrator, who sees every area
+        first_admin(store, actor="test")
+    at = sign_in(AppTest.from_file(str(Path(__file__).resolve().parents[1] / "app.py"),
+                                   default_timeout=180), "admin")
     at.query_params.update(query)
     at.run()
     if page != "app_pages/overview.py":

@@ -12,8 +12,10 @@ from gridwatch.cli._options import (
     config_option,
     db_option,
     handle_errors,
+    open_config,
     open_session,
     out_option,
+    resolve_db_url,
     user_option,
 )
 
@@ -81,14 +83,8 @@ def _stored_issues(db_url: str | None, config_path: Path | None, as_user: str | 
     from gridwatch.errors import StoreError
 
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
-    if not has_config:  # the store's URL must be known before it is opened
-        from gridwatch.cli._options import resolve_db_url
-
-        _require_sqlite_file(resolve_db_url(db_url, None), StoreError)
-    else:
-        from gridwatch.cli._options import open_config, resolve_db_url
-
-        _require_sqlite_file(resolve_db_url(db_url, open_config(config_path)), StoreError)
+    config = open_config(config_path) if has_config else None
+    _require_sqlite_file(resolve_db_url(db_url, config), StoreError)  # before it is opened
     session = open_session(config_path, db_url, as_user, action="export")
     ctx = session.context()
     return session, ctx.issues.reset_index(drop=True), ctx.timezone
