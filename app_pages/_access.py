@@ -50,13 +50,13 @@ def require_sign_in() -> User:
     store = access_store(proj.db_url)
     user = None
     name = st.session_state.get(SESSION_KEY)
-    if settings.sign_in == "header":
+    if settings.sign_in == "header":  # the proxy's word, on every run
         user = _from_proxy(store, settings, lang)
+    elif settings.sign_in == "oidc":  # the provider's word, on every run (st.logout ends it)
+        user = _from_oidc(store, settings, lang)
     elif isinstance(name, str):
         found = get_user(store, name)
         user = found if found is not None and not found.disabled else None
-    if user is None and settings.sign_in == "oidc":
-        user = _from_oidc(store, settings, lang)
     if user is None and settings.sign_in == "password":
         user = _password_form(store, lang)
     if user is None:
@@ -113,15 +113,20 @@ def _from_oidc(store: Store, settings: object, lang: str) -> User | None:
     from gridwatch.access.settings import AccessSettings
 
     assert isinstance(settings, AccessSettings)
-    if not st.user.is_logged_in:
+    claims = dict(st.user.to_dict())
+    if not claims.get("is_logged_in"):
         st.title(tr("app_title", lang))
         provider = settings.oidc_provider or None
         st.button(tr("oidc_sign_in", lang), on_click=st.login,
                   args=(provider,) if provider else ())
         return None
     try:
-        return sign_in_by_identity(store, identity_from_oidc(st.user.to_dict(), settings),
-                                   method="oidc")
+        name = identity_from_oidc(claims, settings)
+        if st.session_state.get(SESSION_KEY) == name:  # signed in already this session
+            user = get_user(store, name)
+            if user is not None and not user.disabled:
+                return user
+        return sign_in_by_identity(store, name, method="oidc")
     except SignInError:
         st.error(tr("sign_in_refused", lang))
         st.button(tr("sign_out", lang), on_click=st.logout)

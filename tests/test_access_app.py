@@ -315,3 +315,16 @@ def test_app_downloads_are_audited(app_env: str) -> None:
     assert last["detail"] == {"what": "inspection list", "format": "xlsx",
                               "file": "inspection.xlsx", "scope": "county:C1", "area": "T11",
                               "level": "town"}
+
+
+def test_oidc_mode_asks_the_provider_and_nothing_else(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config_path, db_url = build_app_project(tmp_path / "p", n=20)
+    with open(config_path, "a", encoding="utf-8") as toml:
+        toml.write('\n[access]\nsign_in = "oidc"\noidc_claim = "email"\n')
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
+    monkeypatch.setenv("GRIDWATCH_DB", db_url)
+    # a name left in the session does not sign in: only the provider's word does
+    at = _app("admin")
+    assert [b.label for b in at.button] == ["通过单位身份认证登录"]
+    assert not _shows_data(at) and not at.text_input
