@@ -125,7 +125,69 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("position", sa.Integer, nullable=False),
     )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
-            "status_history": history, "layers": layers}
+            "status_history": history, "layers": layers, **_ledger_tables(metadata)}
+
+
+def _ledger_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """The rectification ledger (:mod:`gridwatch.ledger`): tasks with their feedback item and
+    round, milestones, every acceptance, extension and change, and the ledger's import runs.
+
+    Dates of the ledger are local calendar dates (``Date``), as people write them. The tables
+    are created when a store without them is opened, so older stores gain them.
+    """
+    runs = sa.Table(
+        "ledger_runs", metadata,
+        sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Column("file", sa.Text, nullable=False),
+        *(sa.Column(c, sa.Integer, nullable=False, server_default="0")
+          for c in ("rows_in", "accepted", "rejected", "inserted", "updated", "unchanged")),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Column("message", sa.Text),
+    )
+    tasks = sa.Table(
+        "ledger_tasks", metadata,
+        sa.Column("task_id", sa.Text, primary_key=True),
+        sa.Column("round", sa.Text, nullable=False),
+        sa.Column("item_id", sa.Text, nullable=False),
+        *(sa.Column(c, sa.Text) for c in ("item", "task", "target", "measures")),
+        sa.Column("task_type", sa.Text, nullable=False),
+        sa.Column("deadline", sa.Date),
+        *(sa.Column(c, sa.Text) for c in ("leader", "unit", "person")),
+        sa.Column("rectified_on", sa.Date),
+        sa.Column("content_hash", sa.Text, nullable=False),
+        sa.Column("last_run_id", sa.Integer, nullable=False),
+        sa.Index("ix_ledger_tasks_round_item", "round", "item_id"),
+    )
+    milestones = sa.Table(
+        "ledger_milestones", metadata,
+        sa.Column("task_id", sa.Text, primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        sa.Column("due", sa.Date, nullable=False),
+        sa.Column("text", sa.Text),
+    )
+    events = sa.Table(
+        "ledger_events", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("subject", sa.Text, nullable=False),  # task or issue
+        sa.Column("subject_id", sa.Text, nullable=False),
+        # accept, extend, milestone_done, change
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("on_date", sa.Date, nullable=False),
+        sa.Column("field", sa.Text),
+        sa.Column("old_value", sa.Text),
+        sa.Column("new_value", sa.Text),
+        sa.Column("conclusion", sa.Text),
+        sa.Column("unit", sa.Text),
+        sa.Column("reason", sa.Text),
+        sa.Column("milestone", sa.Integer),
+        sa.Column("ledger_run_id", sa.Integer),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.Index("ix_ledger_events_subject", "subject", "subject_id"),
+    )
+    return {"ledger_runs": runs, "ledger_tasks": tasks, "ledger_milestones": milestones,
+            "ledger_events": events}
 
 
 #: Per layer: (column prefix, field of ``Prepared.areas``, SQL type).

@@ -188,6 +188,17 @@ class Store:
                                      "hashtext('gridwatch:' || current_schema()))"))
             yield conn
 
+    def table(self, name: str) -> sa.Table:
+        """The SQLAlchemy table ``name`` of this store (for the ledger and one's own queries)."""
+        return self._t[name]
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction of its own (one writer at a time, as imports), committed on
+        success and rolled back on any error."""
+        with self._write() as conn:
+            yield conn
+
     def _reason(self, exc: BaseException) -> str:
         if isinstance(exc, DBAPIError) and exc.orig is not None:
             text = str(exc.orig)

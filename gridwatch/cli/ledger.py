@@ -1,0 +1,295 @@
+"""``gridwatch ledger …`` and ``gridwatch progress``: the rectification ledger (整改台账).
+
+Thin over :mod:`gridwatch.ledger` (reading and progress) and :mod:`gridwatch.store.ledger`
+(keeping tasks, acceptances, extensions and milestones done).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gridwatch.cli._options import (
+    check_output_path,
+    config_option,
+    db_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    open_config,
+    out_option,
+    resolve_db_url,
+)
+from gridwatch.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gridwatch.config import Config
+    from gridwatch.store.transactional import Store
+
+__all__ = ["ledger", "progress"]
+
+_CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail": "fail",
+                "不通过": "fail", "验收不通过": "fail"}
+
+
+def _project(config_path: Path | None) -> Config | None:
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    return open_config(config_path) if has_config else None
+
+
+def _store(config: Config | None, db_url: str | None) -> Store:
+    from gridwatch.store.transactional import Store
+
+    return Store(resolve_db_url(db_url, config))
+
+
+def _date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value.strip())
+    except ValueError:
+        raise ConfigError(f"{option} {value!r} is not a date; write YYYY-MM-DD") from None
+
+
+def _require_acceptance(config: Config | None) -> bool:
+    settings = config.settings.ledger if config is not None else None
+    return True if settings is None else settings.require_acceptance
+
+
+def _days_text(frame: pd.DataFrame) -> pd.DataFrame:
+    from gridwatch.ledger.progress import dates_as_text
+
+    return dates_as_text(frame)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    frame = _days_text(frame)
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [dict(row) for row in clean.to_dict(orient="records")]
+
+
+@click.group()
+def ledger() -> None:
+    """The rectification ledger (整改台账): import, accept, extend, milestones, backlog."""
+
+
+@ledger.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the rejected rows here (CSV, UTF-8 with BOM).")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def import_(file: Path, rejects_path: Path | None, as_json: bool, config_path: Path | None,
+            db_url: str | None) -> None:
+    """Read a ledger of rounds, feedback items and tasks (CSV/XLSX, Chinese headers) and store
+    it; every row ends as a task or a reject."""
+    from gridwatch.config import InputSettings
+    from gridwatch.ledger.read import read_ledger
+    from gridwatch.output.files import write_table
+    from gridwatch.schema import DEFAULT_TIMEZONE
+    from gridwatch.store.ledger import import_ledger
+
+    config = _project(config_path)
+    if rejects_path is not None:
+        check_output_path(rejects_path, option="--rejects", inputs=[file, config_path])
+    settings = config.input if config is not None else InputSettings()
+    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+    result = read_ledger(file, settings=settings, timezone=timezone)
+    with _store(config, db_url) as store:
+        counts = import_ledger(store, result.tasks, result.milestones, file=str(file),
+                               rows_in=result.rows_in, rejected=result.rejected)
+    if rejects_path is not None:
+        write_table(result.rejects, rejects_path)
+    payload = {"rows_in": result.rows_in, "accepted": result.accepted,
+               "rejected": result.rejected, "inserted": counts.inserted,
+               "updated": counts.updated, "unchanged": counts.unchanged,
+               "changes": counts.changes, "run_id": counts.run_id,
+               "reject_reasons": result.rejects["reason"].value_counts().to_dict()}
+    if as_json:
+        echo_json(payload)
+        return
+    click.echo(f"{file}: {result.rows_in} rows = {result.accepted} tasks + {result.rejected} "
+               f"rejected; {counts.inserted} new, {counts.updated} changed, "
+               f"{counts.unchanged} unchanged ({counts.changes} changes of deadline, unit or "
+               "leader kept in the history)")
+    for row in result.rejects.head(20).itertuples(index=False):
+        click.echo(f"  row {row.row}: {row.reason}")
+    if result.rejected > 20:
+        click.echo(f"  … and {result.rejected - 20} more (--rejects FILE writes them all)")
+
+
+@ledger.command()
+@click.argument("task_id")
+@click.option("--on", "on", required=True, help="Day of the acceptance, YYYY-MM-DD.")
+@click.option("--unit", required=True, help="Unit that accepted (验收单位).")
+@click.option("--conclusion", required=True,
+              type=click.Choice(sorted(_CONCLUSIONS), case_sensitive=False),
+              help="pass (验收通过) or fail (验收不通过).")
+@click.option("--note", default=None, help="What was found.")
+@config_option
+@db_option
+@handle_errors
+def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None,
+           config_path: Path | None, db_url: str | None) -> None:
+    """Record the acceptance (验收) of a task: a task is closed off only when accepted."""
+    from gridwatch.store.ledger import record_event
+
+    day = _date(on, "--on")
+    verdict = _CONCLUSIONS[conclusion.lower()]
+    with _store(_project(config_path), db_url) as store:
+        record_event(store, subject="task", subject_id=task_id, kind="accept", on_date=day,
+                     conclusion=verdict, unit=unit, reason=note)
+    click.echo(f"{task_id}: acceptance {verdict} on {day} by {unit} recorded")
+
+
+@ledger.command()
+@click.argument("task_id")
+@click.option("--to", "to", required=True, help="New deadline (延期至), YYYY-MM-DD.")
+@click.option("--reason", required=True, help="Why (延期原因).")
+@click.option("--approved-by", "approved_by", required=True, help="Approving unit (批准单位).")
+@click.option("--on", "on", required=True, help="Day the extension was approved, YYYY-MM-DD.")
+@config_option
+@db_option
+@handle_errors
+def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
+           config_path: Path | None, db_url: str | None) -> None:
+    """Extend a task's deadline (延期): it counts from the day of approval on, and stays in the
+    history with its reason."""
+    import pandas as pd
+
+    from gridwatch.store.ledger import ledger_tasks, record_event
+
+    new, approved = _date(to, "--to"), _date(on, "--on")
+    with _store(_project(config_path), db_url) as store:
+        tasks = ledger_tasks(store).set_index("task_id")
+        before = tasks["deadline"].get(task_id)
+        old = None if before is None or pd.isna(before) else str(before)[:10]
+        record_event(store, subject="task", subject_id=task_id, kind="extend", on_date=approved,
+                     old_value=old, new_value=new.isoformat(), reason=reason, unit=approved_by)
+    click.echo(f"{task_id}: deadline extended to {new} (approved by {approved_by} on "
+               f"{approved}: {reason})")
+
+
+@ledger.command()
+@click.argument("task_id")
+@click.argument("seq", type=int)
+@click.option("--done", "done", required=True, help="Day the milestone was reached, YYYY-MM-DD.")
+@config_option
+@db_option
+@handle_errors
+def milestone(task_id: str, seq: int, done: str, config_path: Path | None,
+              db_url: str | None) -> None:
+    """Mark milestone SEQ (1 = the first written in 时间节点) of a staged task done."""
+    from gridwatch.store.ledger import ledger_milestones, record_event
+
+    day = _date(done, "--done")
+    with _store(_project(config_path), db_url) as store:
+        ms = ledger_milestones(store)
+        mine = ms[ms["task_id"] == task_id]
+        if seq not in set(mine["seq"].tolist()):
+            have = ", ".join(map(str, mine["seq"].tolist())) or "none"
+            raise ConfigError(f"task {task_id!r} has no milestone {seq} (its milestones: {have})")
+        record_event(store, subject="task", subject_id=task_id, kind="milestone_done",
+                     on_date=day, milestone=seq)
+    click.echo(f"{task_id}: milestone {seq} done on {day}")
+
+
+@ledger.command()
+@click.argument("task_id")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def history(task_id: str, as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+    """Every acceptance, extension, milestone done and change of unit, leader or deadline of a
+    task."""
+    from gridwatch.cli._table import plain_table
+    from gridwatch.store.ledger import ledger_events
+
+    with _store(_project(config_path), db_url) as store:
+        events = ledger_events(store)
+    mine = events[(events["subject"] == "task") & (events["subject_id"] == task_id)]
+    shown = mine.drop(columns=["id", "subject", "subject_id", "ledger_run_id"])
+    if as_json:
+        echo_json({"task_id": task_id, "events": _records(shown)})
+    else:
+        click.echo(plain_table(_days_text(shown)) if len(shown) else f"{task_id}: no events")
+
+
+def _report(as_of: str, round_: str | None, config: Config | None,
+            db_url: str | None) -> dict[str, pd.DataFrame]:
+    from gridwatch.ledger.progress import progress_report
+    from gridwatch.store.ledger import ledger_events, ledger_milestones, ledger_tasks
+
+    day = _date(as_of, "--as-of")
+    with _store(config, db_url) as store:
+        tasks, ms, events = ledger_tasks(store), ledger_milestones(store), ledger_events(store)
+    try:
+        return progress_report(tasks, ms, events, day, round=round_,
+                               require_acceptance=_require_acceptance(config))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+@ledger.command()
+@click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@click.option("--round", "round_", default=None, help="Only this round (督察轮次).")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | None,
+            db_url: str | None) -> None:
+    """Tasks rectified but not yet accepted (待验收), per responsible unit."""
+    from gridwatch.cli._table import plain_table
+
+    report = _report(as_of, round_, _project(config_path), db_url)
+    waiting = report["awaiting_acceptance"]
+    if as_json:
+        echo_json({"as_of": as_of, "tasks": _records(waiting)})
+        return
+    per_unit = waiting.groupby("unit", dropna=False).size().rename("tasks").reset_index()
+    click.echo(f"as of {as_of}: {len(waiting)} tasks rectified and waiting for acceptance")
+    if len(waiting):
+        click.echo(plain_table(per_unit))
+        click.echo(plain_table(_days_text(waiting)))
+
+
+@click.command()
+@click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@click.option("--round", "round_", default=None,
+              help="Only this round (督察轮次, as in the ledger); default every round.")
+@click.option("--by", "by", type=click.Choice(["item", "unit", "leader"]), default="item",
+              show_default=True, help="Table printed: per feedback item, unit or leader.")
+@out_option
+@json_option
+@config_option
+@db_option
+@handle_errors
+def progress(as_of: str, round_: str | None, by: str, out_path: Path | None, as_json: bool,
+             config_path: Path | None, db_url: str | None) -> None:
+    """Progress of the ledger per round and feedback item (按序时进度) as of a date."""
+    from gridwatch.cli._table import plain_table
+    from gridwatch.ledger.progress import progress_sentence, write_progress
+
+    config = _project(config_path)
+    report = _report(as_of, round_, config, db_url)
+    if out_path is not None:
+        written = write_progress(report, out_path,
+                                 timezone=config.territory.timezone if config else "Asia/Shanghai")
+        click.echo(f"wrote {written}")
+    table = report["items" if by == "item" else f"{by}s"]
+    if as_json:
+        echo_json({"as_of": as_of, "rounds": _records(report["rounds"]),
+                   by + "s": _records(table)})
+        return
+    for _, row in report["rounds"].iterrows():
+        click.echo(progress_sentence(row))
+    if len(table):
+        click.echo(plain_table(_days_text(table)))

@@ -1,0 +1,294 @@
+"""The rectification ledger in the store: tasks, milestones, events and the ledger's runs.
+
+A ledger import (:func:`import_ledger`) is one transaction, like a problem import: tasks are
+upserted by ``task_id`` (a content hash says whether a task is new, changed or unchanged), the
+milestones of every task written are replaced, each change of a task's deadline, unit or
+leader becomes a ``change`` event in ``ledger_events``, and the run is recorded in
+``ledger_runs`` — also when it fails, on its own, leaving the ledger as it was. Acceptances,
+extensions and milestones marked done are events too (:func:`record_event`); nothing is
+overwritten, so the ledger's history is complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+
+from gridwatch.errors import StoreError
+from gridwatch.store.transactional import Store
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "EVENT_KINDS",
+    "TRACKED_FIELDS",
+    "LedgerCounts",
+    "import_ledger",
+    "ledger_events",
+    "ledger_milestones",
+    "ledger_runs",
+    "ledger_tasks",
+    "record_event",
+]
+
+TASK_COLUMNS: tuple[str, ...] = (
+    "task_id", "round", "item_id", "item", "task", "target", "measures", "task_type",
+    "deadline", "leader", "unit", "person", "rectified_on",
+)
+#: Fields whose every change is kept as a ``change`` event.
+TRACKED_FIELDS: tuple[str, ...] = ("deadline", "unit", "leader")
+EVENT_KINDS: tuple[str, ...] = ("accept", "extend", "milestone_done", "change")
+EVENT_COLUMNS: tuple[str, ...] = (
+    "id", "subject", "subject_id", "kind", "on_date", "field", "old_value", "new_value",
+    "conclusion", "unit", "reason", "milestone", "ledger_run_id", "recorded_at",
+)
+_DATE_COLUMNS = ("deadline", "rectified_on")
+
+
+@dataclass(frozen=True)
+class LedgerCounts:
+    """What one ledger import did."""
+
+    run_id: int
+    inserted: int
+    updated: int
+    unchanged: int
+    changes: int
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _day(value: Any) -> dt.date | None:
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def _text(value: Any) -> str | None:
+    if value is None or pd.isna(value):
+        return None
+    return str(value).replace("\x00", "")
+
+
+def _stored_form(tasks: pd.DataFrame) -> list[dict[str, Any]]:
+    rows = []
+    for record in tasks.loc[:, list(TASK_COLUMNS)].to_dict(orient="records"):
+        rows.append({c: _day(v) if c in _DATE_COLUMNS else _text(v) for c, v in record.items()})
+    return rows
+
+
+def _hash(row: dict[str, Any], milestones: list[tuple[Any, ...]]) -> str:
+    import hashlib
+
+    text = "\x1f".join("" if row[c] is None else str(row[c]) for c in TASK_COLUMNS)
+    text += "\x1e" + "\x1e".join("\x1f".join(map(str, m)) for m in milestones)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def import_ledger(store: Store, tasks: pd.DataFrame, milestones: pd.DataFrame, *, file: str,
+                  rows_in: int, rejected: int) -> LedgerCounts:
+    """Store a ledger's tasks and milestones in one transaction, and record the run.
+
+    Parameters
+    ----------
+    store
+        The store (its ledger tables are created when it is opened).
+    tasks, milestones
+        :attr:`gridwatch.ledger.read.LedgerFile.tasks` / ``.milestones``.
+    file, rows_in, rejected
+        What the run read, as recorded in ``ledger_runs``.
+
+    Returns
+    -------
+    LedgerCounts
+
+    Raises
+    ------
+    StoreError
+        When the transaction fails; it is rolled back and the failed run recorded.
+    """
+    t_runs = store.table("ledger_runs")
+    run = {"started_at": _now(), "file": file, "rows_in": int(rows_in),
+           "accepted": len(tasks), "rejected": int(rejected)}
+    try:
+        with store.write() as conn:
+            counts = _import(conn, store, tasks, milestones, run)
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        try:
+            with store.write() as conn:
+                conn.execute(t_runs.insert().values(**run, finished_at=_now(), ok=False,
+                                                    message=message[:500]))
+        except SQLAlchemyError:
+            pass
+        if isinstance(exc, StoreError):
+            raise
+        raise StoreError(f"ledger import of {file!r} failed and was rolled back: "
+                         f"{message}") from exc
+    return counts
+
+
+def _import(conn: sa.Connection, store: Store, tasks: pd.DataFrame, milestones: pd.DataFrame,
+            run: dict[str, Any]) -> LedgerCounts:
+    t_runs, t_tasks = store.table("ledger_runs"), store.table("ledger_tasks")
+    t_ms, t_events = store.table("ledger_milestones"), store.table("ledger_events")
+    run_id = int(conn.execute(t_runs.insert().values(**run, ok=False, message="running")
+                              .returning(t_runs.c.run_id)).scalar_one())
+    rows = _stored_form(tasks)
+    per_task: dict[str, list[tuple[Any, ...]]] = {}
+    for m in milestones.itertuples(index=False):
+        per_task.setdefault(str(m.task_id), []).append((int(m.seq), _day(m.due), _text(m.text)))
+    ids = [r["task_id"] for r in rows]
+    old: dict[str, Any] = {}
+    for chunk in range(0, len(ids), 500):
+        for found in conn.execute(sa.select(t_tasks).where(
+                t_tasks.c.task_id.in_(ids[chunk:chunk + 500]))).mappings():
+            old[found["task_id"]] = dict(found)
+    inserted = updated = unchanged = changes = 0
+    now = _now()
+    today = dt.date.today()
+    for row in rows:
+        task_ms = sorted(per_task.get(row["task_id"], []))
+        content = _hash(row, task_ms)
+        before = old.get(row["task_id"])
+        values = {**row, "content_hash": content, "last_run_id": run_id}
+        if before is None:
+            conn.execute(t_tasks.insert().values(**values))
+            inserted += 1
+        elif before["content_hash"] == content:
+            unchanged += 1
+            continue
+        else:
+            conn.execute(t_tasks.update().where(t_tasks.c.task_id == row["task_id"])
+                         .values(**values))
+            updated += 1
+            for field in TRACKED_FIELDS:
+                was, now_value = before[field], row[field]
+                if was != now_value:
+                    changes += 1
+                    conn.execute(t_events.insert().values(
+                        subject="task", subject_id=row["task_id"], kind="change",
+                        on_date=today, field=field, old_value=_shown(was),
+                        new_value=_shown(now_value), ledger_run_id=run_id, recorded_at=now))
+        conn.execute(t_ms.delete().where(t_ms.c.task_id == row["task_id"]))
+        if task_ms:
+            conn.execute(t_ms.insert(), [{"task_id": row["task_id"], "seq": seq, "due": due,
+                                          "text": text} for seq, due, text in task_ms])
+    conn.execute(t_runs.update().where(t_runs.c.run_id == run_id).values(
+        finished_at=_now(), ok=True, message=None, inserted=inserted, updated=updated,
+        unchanged=unchanged))
+    return LedgerCounts(run_id=run_id, inserted=inserted, updated=updated, unchanged=unchanged,
+                        changes=changes)
+
+
+def _shown(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def record_event(store: Store, *, subject: str, subject_id: str, kind: str,
+                 on_date: dt.date, **fields: Any) -> int:
+    """Record one acceptance, extension, milestone done or change; return its id.
+
+    Parameters
+    ----------
+    subject
+        ``"task"`` (a ledger task) or ``"issue"`` (a problem).
+    subject_id
+        Its task_id or issue_id; a task must be in the ledger.
+    kind
+        One of :data:`EVENT_KINDS`.
+    on_date
+        The day it took effect (acceptance day, day the extension was approved, …).
+    **fields
+        Other columns of ``ledger_events``: field, old_value, new_value, conclusion, unit,
+        reason, milestone.
+
+    Raises
+    ------
+    StoreError
+        For an unknown kind, subject or task.
+    """
+    if kind not in EVENT_KINDS:
+        raise StoreError(f"unknown ledger event kind {kind!r}; allowed: {', '.join(EVENT_KINDS)}")
+    if subject not in ("task", "issue"):
+        raise StoreError(f"subject must be 'task' or 'issue', got {subject!r}")
+    unknown = set(fields) - set(EVENT_COLUMNS)
+    if unknown:
+        raise StoreError(f"unknown ledger event fields: {', '.join(sorted(unknown))}")
+    t_events = store.table("ledger_events")
+    with store.write() as conn:
+        table = store.table("ledger_tasks" if subject == "task" else "issues")
+        key = table.c.task_id if subject == "task" else table.c.issue_id
+        if conn.execute(sa.select(key).where(key == subject_id)).first() is None:
+            what = "task" if subject == "task" else "problem"
+            raise StoreError(f"no {what} {subject_id!r} in the store {store!r}")
+        event_id = conn.execute(t_events.insert().values(
+            subject=subject, subject_id=subject_id, kind=kind, on_date=on_date,
+            recorded_at=_now(), **fields).returning(t_events.c.id)).scalar_one()
+    return int(event_id)
+
+
+def _read(store: Store, name: str, columns: tuple[str, ...] | None = None,
+          order: tuple[str, ...] = ()) -> pd.DataFrame:
+    table = store.table(name)
+    query = sa.select(table)
+    if order:
+        query = query.order_by(*(table.c[c] for c in order))
+    with store.engine.connect() as conn:
+        result = conn.execute(query)
+        frame = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    if columns is not None:
+        frame = frame.loc[:, list(columns)]
+    return frame
+
+
+def _days(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        values = pd.to_datetime(frame[column].astype(object), errors="coerce")
+        frame[column] = np.asarray(values.to_numpy(dtype="datetime64[ns]"),
+                                   dtype="datetime64[D]")
+    return frame
+
+
+def _texts(frame: pd.DataFrame, *columns: str) -> pd.DataFrame:
+    for column in columns:
+        frame[column] = frame[column].astype("str")
+    return frame
+
+
+def ledger_tasks(store: Store) -> pd.DataFrame:
+    """The ledger's tasks: :data:`TASK_COLUMNS`, dates as ``datetime64[D]`` local days."""
+    frame = _read(store, "ledger_tasks", TASK_COLUMNS, ("round", "item_id", "task_id"))
+    return _texts(_days(frame, *_DATE_COLUMNS),
+                  *(c for c in TASK_COLUMNS if c not in _DATE_COLUMNS))
+
+
+def ledger_milestones(store: Store) -> pd.DataFrame:
+    """Milestones: task_id, seq, due (local day), text."""
+    frame = _read(store, "ledger_milestones", ("task_id", "seq", "due", "text"),
+                  ("task_id", "seq"))
+    frame["seq"] = frame["seq"].astype("int64")
+    return _texts(_days(frame, "due"), "task_id", "text")
+
+
+def ledger_events(store: Store) -> pd.DataFrame:
+    """Every ledger event in the order recorded: :data:`EVENT_COLUMNS`."""
+    frame = _read(store, "ledger_events", EVENT_COLUMNS, ("id",))
+    frame["id"] = frame["id"].astype("int64")
+    frame["milestone"] = pd.to_numeric(frame["milestone"]).astype("Int64")
+    frame["ledger_run_id"] = pd.to_numeric(frame["ledger_run_id"]).astype("Int64")
+    frame["recorded_at"] = pd.to_datetime(frame["recorded_at"].astype(object), utc=True)
+    return _texts(_days(frame, "on_date"), "subject", "subject_id", "kind", "field",
+                  "old_value", "new_value", "conclusion", "unit", "reason")
+
+
+def ledger_runs(store: Store) -> pd.DataFrame:
+    """The ledger's import runs, oldest first."""
+    return _read(store, "ledger_runs", order=("run_id",))
