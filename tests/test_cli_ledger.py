@@ -1,0 +1,113 @@
+"""``gridwatch ledger …`` and ``gridwatch progress`` end to end on the Chinese fixture ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+from _ledger_fixture import BAD, CENTRAL, GOOD, write_ledger
+from helpers import invoke, sqlite_url
+
+
+def _db(tmp_path: Path) -> list[str]:
+    return ["--db", sqlite_url(tmp_path / "s.sqlite")]
+
+
+def test_import_accounts_for_every_row(tmp_path: Path) -> None:
+    path = write_ledger(tmp_path)
+    rejects = tmp_path / "rejects.csv"
+    result = invoke(["ledger", "import", str(path), "--rejects", str(rejects), "--json",
+                     *_db(tmp_path)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["rows_in"] == len(GOOD) + len(BAD)
+    assert (payload["accepted"], payload["rejected"]) == (len(GOOD), len(BAD))
+    assert payload["inserted"] == len(GOOD)
+    written = pd.read_csv(rejects, encoding="utf-8-sig")
+    assert written["row"].tolist() == [3 + len(GOOD) + i for i in range(len(BAD))]
+    again = invoke(["ledger", "import", str(path), *_db(tmp_path)])
+    assert f"{len(GOOD)} unchanged" in again.output
+
+
+def test_unreadable_ledgers_exit_2(tmp_path: Path) -> None:
+    missing = invoke(["ledger", "import", str(tmp_path / "none.csv"), *_db(tmp_path)])
+    assert missing.exit_code == 2 and "was not found" in missing.output
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("问题编号,上报时间\n1,2024-01-01\n", encoding="utf-8")
+    result = invoke(["ledger", "import", str(wrong), *_db(tmp_path)])
+    assert result.exit_code == 2 and "督察轮次" in result.output
+
+
+def test_the_supervisor_questions(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db])
+    ok = [
+        ["ledger", "accept", "Z2-01-2", "--on", "2024-03-05", "--unit", "市督察办",
+         "--conclusion", "通过"],
+        ["ledger", "accept", "Z2-03-1", "--on", "2024-04-20", "--unit", "市督察办",
+         "--conclusion", "fail", "--note", "粪污仍有外溢"],
+        ["ledger", "extend", "Z2-02-2", "--to", "2024-06-30", "--reason", "汛期无法施工",
+         "--approved-by", "市整改办", "--on", "2024-03-01"],
+        ["ledger", "milestone", "Z2-01-1", "1", "--done", "2024-03-28"],
+    ]
+    for args in ok:
+        result = invoke([*args, *db])
+        assert result.exit_code == 0, result.output
+    result = invoke(["progress", "--round", CENTRAL, "--as-of", "2024-05-01", "--json", *db])
+    payload = json.loads(result.output)
+    (central,) = payload["rounds"]
+    # Z2-01: on schedule (milestone 1 marked, Z2-01-2 closed off); Z2-02: on schedule
+    # (extended); Z2-03: behind (failed acceptance, milestone 04-30 past)
+    assert (central["items"], central["items_rectified"], central["items_on_schedule"],
+            central["items_behind"], central["items_overdue"]) == (3, 0, 2, 1, 0)
+    text = invoke(["progress", "--round", CENTRAL, "--as-of", "2024-05-01", *db]).output
+    assert f"{CENTRAL}: 3 feedback items, 0 rectified (0 accepted), 2 on schedule" in text
+    units = json.loads(invoke(["progress", "--as-of", "2024-05-01", "--by", "unit", "--json",
+                               *db]).output)["units"]
+    assert sum(u["tasks"] for u in units) == len(GOOD)
+    backlog = json.loads(invoke(["ledger", "backlog", "--as-of", "2024-05-01", "--json",
+                                 *db]).output)["tasks"]
+    assert [t["task_id"] for t in backlog] == ["S1-01-2"]  # rectified 03-15, not accepted
+    history = json.loads(invoke(["ledger", "history", "Z2-02-2", "--json", *db]).output)
+    (event,) = history["events"]
+    assert (event["kind"], event["old_value"], event["new_value"], event["reason"],
+            event["unit"]) == ("extend", "2024-01-31", "2024-06-30", "汛期无法施工", "市整改办")
+    out = tmp_path / "progress.xlsx"
+    assert invoke(["progress", "--as-of", "2024-05-01", "--out", str(out), *db]).exit_code == 0
+    assert len(pd.read_excel(out, sheet_name=None)) == 7
+
+
+def test_bad_options_name_the_problem(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db])
+    cases = [
+        (["progress", "--as-of", "2024-13-01"], "--as-of '2024-13-01' is not a date"),
+        (["progress", "--as-of", "2024-05-01", "--round", "第九轮"], "its rounds"),
+        (["ledger", "accept", "Z9", "--on", "2024-03-05", "--unit", "x", "--conclusion",
+          "pass"], "no task 'Z9'"),
+        (["ledger", "milestone", "Z2-01-1", "7", "--done", "2024-03-01"], "no milestone 7"),
+    ]
+    for args, message in cases:
+        result = invoke([*args, *db])
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.output
+
+
+def test_the_project_file_can_close_off_without_acceptance(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db])
+    relaxed = tmp_path / "gridwatch.toml"
+    relaxed.write_text("[ledger]\nrequire_acceptance = false\n", encoding="utf-8")
+    strict = json.loads(invoke(["progress", "--as-of", "2024-05-01", "--json", "--by", "unit",
+                                *db]).output)["units"]
+    loose = json.loads(invoke(["progress", "--as-of", "2024-05-01", "--json", "--by", "unit",
+                               "--config", str(relaxed), *db]).output)["units"]
+    rectified = sum(1 for row in GOOD if row[10] == "已完成")
+    assert sum(u["closed_off"] for u in strict) == 0
+    assert sum(u["awaiting_acceptance"] for u in strict) == rectified
+    assert sum(u["closed_off"] for u in loose) == rectified
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[ledger]\nrequire_acceptance = "no"\n', encoding="utf-8")
+    result = invoke(["progress", "--as-of", "2024-05-01", "--config", str(bad), *db])
+    assert result.exit_code == 1 and "require_acceptance must be true or false" in result.output
