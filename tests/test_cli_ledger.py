@@ -111,3 +111,43 @@ def test_the_project_file_can_close_off_without_acceptance(tmp_path: Path) -> No
     bad.write_text('[ledger]\nrequire_acceptance = "no"\n', encoding="utf-8")
     result = invoke(["progress", "--as-of", "2024-05-01", "--config", str(bad), *db])
     assert result.exit_code == 1 and "require_acceptance must be true or false" in result.output
+
+
+def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> None:
+    from helpers import grid_cell_centre
+
+    db = _db(tmp_path)
+    config = ["--config", str(small_project)]
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db, *config])
+    lon, lat = grid_cell_centre(0, 0)
+    rows = [  # id, reported, deadline, status, closed, ref
+        ("P1", "2024-03-01 09:00", "2024-03-10", "整改中", "", "Z2-01-1"),    # open, red by 05-01
+        ("P2", "2024-03-01 09:00", "2024-06-10", "整改中", "", "Z2-01-1"),    # open, not red
+        ("P3", "2024-03-01 09:00", "2024-03-10", "已办结", "2024-03-05 10:00", "Z2-01"),  # item
+        ("P4", "2024-03-01 09:00", "2024-03-10", "整改中", "", "S1-02-1"),
+        ("P5", "2024-03-01 09:00", "2024-03-10", "整改中", "", "X-99"),      # in no task
+        ("P6", "2024-03-01 09:00", "2024-03-10", "整改中", "", ""),          # stands alone
+        ("P7", "2024-06-01 09:00", "2024-06-10", "整改中", "", "Z2-01-1"),    # not yet reported
+    ]
+    export = tmp_path / "problems.csv"
+    lines = ["问题编号,上报时间,经度,纬度,坐标系,状态,整改期限,办结时间,整改任务编号"]
+    lines += [f"{i},{r},{lon},{lat},wgs84,{s},{d},{c},{ref}" for i, r, d, s, c, ref in rows]
+    export.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = invoke(["ingest", str(export), *db, *config])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(invoke(["progress", "--as-of", "2024-05-01", "--json", *db,
+                                 *config]).output)
+    items = {i["item_id"]: i for i in payload["items"]}
+    assert (items["Z2-01"]["problems"], items["Z2-01"]["problems_open"],
+            items["Z2-01"]["problems_overdue"], items["Z2-01"]["problems_closed"]) == (3, 2, 1, 1)
+    assert (items["S1-02"]["problems"], items["S1-02"]["problems_open"]) == (1, 1)
+    assert items["Z2-02"]["problems"] == 0
+    rounds = {r["round"]: r for r in payload["rounds"]}
+    assert rounds[CENTRAL]["problems"] == 3
+    out = tmp_path / "p.xlsx"
+    invoke(["progress", "--as-of", "2024-05-01", "--out", str(out), *db, *config])
+    book = pd.read_excel(out, sheet_name=None)
+    tasks = next(v for k, v in book.items() if k.startswith("整改任务")).set_index("task_id")
+    assert tasks.loc["Z2-01-1", "problems"] == 2  # P3 hangs under the item, not the task
+    unlinked = next(v for k, v in book.items() if k.startswith("未匹配"))
+    assert unlinked.values.tolist() == [["X-99", 1]]

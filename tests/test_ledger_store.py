@@ -117,3 +117,54 @@ def test_a_store_made_before_the_ledger_gains_its_tables(store_url: str) -> None
             inspector = sa.inspect(conn)
             assert all(inspector.has_table(n, schema=store.schema) for n in names)
         assert ledger_tasks(store).empty and ledger_events(store).empty
+
+
+# --- problems linked to the ledger (the ledger_ref column) -----------------------------------
+
+def _problems(refs: list[str | None]) -> pd.DataFrame:
+    from test_store import placed_frame
+
+    frame = placed_frame(len(refs))
+    frame["ledger_ref"] = pd.Series(refs, dtype="str")
+    return frame
+
+
+def test_a_link_changes_only_the_hash_of_linked_rows() -> None:
+    from test_store import LAYERS, placed_frame
+
+    from gridwatch.store._tables import prepare
+
+    layers = [name for name, _ in LAYERS]
+    before = prepare(placed_frame(3), layers).hashes
+    linked = prepare(_problems(["Z2-01-1", None, "Z2-01-2"]), layers).hashes
+    assert linked[1] == before[1]
+    assert linked[0] != before[0] and linked[2] != before[2] and linked[0] != linked[2]
+
+
+def test_problems_keep_their_link_and_a_store_without_the_column_gains_it(
+        store_url: str) -> None:
+    from test_store import do_import
+
+    with Store(store_url) as store:
+        do_import(store, _problems([None, None]))
+        with store.write() as conn:
+            issues = conn.dialect.identifier_preparer.format_table(store.table("issues"))
+            conn.exec_driver_sql(f"ALTER TABLE {issues} DROP COLUMN ledger_ref")
+    with Store(store_url) as store:  # opened: the column is added, nothing else changes
+        assert store.issues()["ledger_ref"].isna().all()
+        counts = do_import(store, _problems([None, "S1-01-1"]))
+        assert (counts.unchanged, counts.updated) == (1, 1)
+        assert store.issues()["ledger_ref"].tolist()[1] == "S1-01-1"
+
+
+def test_problem_exports_link_by_either_header(tmp_path: Path) -> None:
+    from gridwatch.ingest.records import read_issues
+
+    for header in ("整改任务编号", "反馈问题编号"):
+        path = tmp_path / f"{header}.csv"
+        path.write_text(f"问题编号,上报时间,经度,纬度,{header}\n"
+                        "P1,2024-03-01 09:00,120.8,30.7,Z2-01-1\nP2,2024-03-01 09:00,120.8,30.7,\n",
+                        encoding="utf-8")
+        records = read_issues(path).records
+        assert records["ledger_ref"].tolist()[0] == "Z2-01-1"
+        assert pd.isna(records["ledger_ref"].tolist()[1])

@@ -230,9 +230,20 @@ def _report(as_of: str, round_: str | None, config: Config | None,
     day = _date(as_of, "--as-of")
     with _store(config, db_url) as store:
         tasks, ms, events = ledger_tasks(store), ledger_milestones(store), ledger_events(store)
+        has_problems = store.last_run_id() > 0
+    problems = None
+    if has_problems and len(tasks):
+        from gridwatch.supervision.context import open_context
+
+        ctx = open_context(config, resolve_db_url(db_url, config))
+        if "ledger_ref" in ctx.issues.columns:
+            evaluation = ctx.evaluate(day)
+            problems = evaluation[["known", "is_open", "code"]].assign(
+                issue_id=ctx.issues["issue_id"], ledger_ref=ctx.issues["ledger_ref"])
     try:
         return progress_report(tasks, ms, events, day, round=round_,
-                               require_acceptance=_require_acceptance(config))
+                               require_acceptance=_require_acceptance(config),
+                               problems=problems)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 

@@ -30,12 +30,14 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "PROBLEM_COUNTS",
     "STATES",
     "STATE_LABELS",
     "TASK_REPORT_COLUMNS",
     "dates_as_text",
     "group_progress",
     "item_progress",
+    "linked_problems",
     "progress_report",
     "progress_sentence",
     "round_progress",
@@ -46,6 +48,9 @@ __all__ = [
 #: Task states from worst to best.
 STATES: tuple[str, ...] = ("overdue", "behind", "on_schedule", "awaiting_acceptance",
                            "closed_off")
+#: Counts of the problems under a task or feedback item.
+PROBLEM_COUNTS: tuple[str, ...] = ("problems", "problems_open", "problems_overdue",
+                                   "problems_closed")
 STATE_LABELS: dict[str, str] = {
     "overdue": "逾期", "behind": "滞后", "on_schedule": "按序时进度",
     "awaiting_acceptance": "已整改待验收", "closed_off": "已验收销号",
@@ -179,6 +184,9 @@ def round_progress(items: pd.DataFrame) -> pd.DataFrame:
         row["tasks"] = int(group["tasks"].sum())
         for state in STATES:
             row[f"tasks_{state}"] = int(group[state].sum())
+        for column in PROBLEM_COUNTS:
+            if column in group:
+                row[column] = int(group[column].sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -221,9 +229,77 @@ TASK_REPORT_COLUMNS: tuple[str, ...] = (
 )
 
 
+def linked_problems(problems: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """The problems that hang under the ledger, with their task and feedback item.
+
+    A problem's ``ledger_ref`` (整改任务编号 or 反馈问题编号 in its export) names a task_id, else
+    a feedback item's item_id (an item id used in several rounds links to the first of them).
+
+    Parameters
+    ----------
+    problems
+        ``issue_id``, ``ledger_ref`` and, as of the day asked, ``known`` (reported by then),
+        ``is_open`` and ``code`` (``red`` = open past its deadline), as
+        :meth:`gridwatch.supervision.context.SupervisionContext.evaluate` gives them.
+    tasks
+        The ledger's tasks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per problem known by then with a ledger_ref: ``issue_id``, ``ledger_ref``,
+        ``task_id`` (NA when linked to an item), ``round`` and ``item_id`` (NA when the
+        reference is in no task or item: ``linked`` False), ``is_open``, ``overdue``.
+    """
+    refs = problems["ledger_ref"].astype("str")
+    keep = (refs.notna() & problems["known"].astype(bool)).to_numpy()
+    part = problems.loc[keep]
+    ref = refs[keep]
+    by_task = tasks.drop_duplicates("task_id").set_index("task_id")
+    by_item = tasks.drop_duplicates("item_id").set_index("item_id")
+    is_task = ref.isin(by_task.index).to_numpy()
+    task_id = ref.where(is_task)
+    rnd = np.where(is_task, ref.map(by_task["round"]).to_numpy(dtype=object),
+                   ref.map(by_item["round"]).to_numpy(dtype=object))
+    item = np.where(is_task, ref.map(by_task["item_id"]).to_numpy(dtype=object),
+                    np.where(ref.isin(by_item.index).to_numpy(), ref.to_numpy(dtype=object),
+                             None))
+    return pd.DataFrame({
+        "issue_id": part["issue_id"].astype("str").to_numpy(),
+        "ledger_ref": ref.to_numpy(),
+        "task_id": pd.array(task_id.to_numpy(), dtype="str"),
+        "round": pd.array(rnd, dtype="str"), "item_id": pd.array(item, dtype="str"),
+        "linked": pd.notna(item),
+        "is_open": part["is_open"].to_numpy(dtype=bool),
+        "overdue": (part["code"].astype("str") == "red").fillna(False).to_numpy(dtype=bool),
+    })
+
+
+def _problem_counts(linked: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    part = linked[linked[keys].notna().all(axis=1)]
+    grouped = part.groupby(keys)
+    return pd.DataFrame({
+        "problems": grouped.size(),
+        "problems_open": grouped["is_open"].sum(),
+        "problems_overdue": grouped["overdue"].sum(),
+        "problems_closed": grouped.size() - grouped["is_open"].sum(),
+    })
+
+
+def _with_problem_counts(table: pd.DataFrame, linked: pd.DataFrame,
+                         keys: list[str]) -> pd.DataFrame:
+    counts = _problem_counts(linked, keys)
+    index = pd.MultiIndex.from_frame(table[keys]) if len(keys) > 1 else table[keys[0]]
+    out = table.copy()
+    for column in PROBLEM_COUNTS:
+        out[column] = counts[column].reindex(index).fillna(0).astype("int64").to_numpy()
+    return out
+
+
 def progress_report(tasks: pd.DataFrame, milestones: pd.DataFrame, events: pd.DataFrame,
                     as_of: str | dt.date | np.datetime64, *, round: str | None = None,
-                    require_acceptance: bool = True) -> dict[str, pd.DataFrame]:
+                    require_acceptance: bool = True,
+                    problems: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """Everything the monthly report asks of the ledger as of a day, as named tables.
 
     Parameters
@@ -236,6 +312,8 @@ def progress_report(tasks: pd.DataFrame, milestones: pd.DataFrame, events: pd.Da
         Only this round (督察轮次, exactly as in the ledger); None: every round.
     require_acceptance
         See :func:`task_states`.
+    problems
+        The problems as of ``as_of`` for :func:`linked_problems`; None: no problem counts.
 
     Returns
     -------
@@ -243,7 +321,9 @@ def progress_report(tasks: pd.DataFrame, milestones: pd.DataFrame, events: pd.Da
         ``rounds`` (:func:`round_progress`), ``items`` (:func:`item_progress`), ``units`` and
         ``leaders`` (:func:`group_progress`), ``tasks`` (:data:`TASK_REPORT_COLUMNS`),
         ``awaiting_acceptance`` (rectified tasks not yet accepted, by unit) and
-        ``extensions`` (extensions approved up to ``as_of``).
+        ``extensions`` (extensions approved up to ``as_of``). With ``problems``, items and
+        tasks also count the problems under them (:data:`PROBLEM_COUNTS`, an item's own and
+        its tasks'), and ``unlinked`` lists references that name no task or item.
 
     Raises
     ------
@@ -268,16 +348,28 @@ def progress_report(tasks: pd.DataFrame, milestones: pd.DataFrame, events: pd.Da
     extensions = ext.rename(columns={"subject_id": "task_id", "on_date": "approved_on",
                                      "new_value": "extended_to", "old_value": "deadline_before",
                                      "unit": "approved_by"})
+    task_table = states.loc[:, list(TASK_REPORT_COLUMNS)]
+    unlinked = pd.DataFrame(columns=["ledger_ref", "problems"])
+    if problems is not None:
+        linked = linked_problems(problems, tasks)
+        unlinked_rows = linked[~linked["linked"]]
+        if round is not None:
+            linked = linked[linked["round"] == round]
+        items = _with_problem_counts(items, linked, ["round", "item_id"])
+        task_table = _with_problem_counts(task_table, linked, ["task_id"])
+        unlinked = (unlinked_rows.groupby("ledger_ref").size().rename("problems")
+                    .reset_index())
     return {
         "rounds": round_progress(items),
         "items": items,
         "units": group_progress(states, "unit"),
         "leaders": group_progress(states, "leader"),
-        "tasks": states.loc[:, list(TASK_REPORT_COLUMNS)],
+        "tasks": task_table,
         "awaiting_acceptance": waiting.loc[:, ["unit", "task_id", "round", "item_id", "task",
                                                "leader", "rectified_on"]],
         "extensions": extensions.loc[:, ["task_id", "approved_on", "deadline_before",
                                          "extended_to", "reason", "approved_by"]],
+        "unlinked": unlinked,
     }
 
 
@@ -291,6 +383,8 @@ def write_progress(report: dict[str, pd.DataFrame], path: str | Path, *,
               "整改任务 tasks": report["tasks"],
               "待验收 awaiting": report["awaiting_acceptance"],
               "延期 extensions": report["extensions"]}
+    if len(report.get("unlinked", ())):
+        sheets["未匹配 unlinked"] = report["unlinked"]
     return write_workbook({k: dates_as_text(v) for k, v in sheets.items()}, path,
                           timezone=timezone)
 

@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
-from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, STATUSES
+from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, LATER_COLUMNS, STATUSES
 
 __all__: list[str] = []
 
@@ -355,7 +355,8 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         "near": flag_column(column(f"near_{layer}")),
         "distance_m": float_column(column(f"{layer}_dist_m")),
     }) for layer in layers}
-    hashed = {name: _hash_form(issues[name]) for name in issues.columns}
+    later = [name for name in LATER_COLUMNS if name in issues.columns]
+    hashed = {name: _hash_form(issues[name]) for name in issues.columns if name not in later}
     for layer, frame in areas.items():
         for name in frame.columns:
             hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
@@ -364,6 +365,13 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         # The layer names take part, so a layer added to the project changes every hash.
         salt = pd.util.hash_pandas_object(pd.Series(["\x1e".join(layers)]), index=False)
         digest = digest ^ salt.to_numpy()[0]
+        for name in later:  # only rows with a value change: stored rows keep their hash
+            given = issues[name].notna().to_numpy()
+            if given.any():
+                extra = pd.util.hash_pandas_object(
+                    pd.Series([name, *issues[name][given].astype(str)], dtype=object),
+                    index=False).to_numpy()
+                digest[given] = digest[given] ^ (extra[1:] * np.uint64(31) + extra[0])
     else:
         digest = np.array([], dtype="uint64")
     hashes = np.array([f"{h:016x}" for h in digest.tolist()], dtype=object)
