@@ -151,3 +151,29 @@ def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> 
     assert tasks.loc["Z2-01-1", "problems"] == 2  # P3 hangs under the item, not the task
     unlinked = next(v for k, v in book.items() if k.startswith("未匹配"))
     assert unlinked.values.tolist() == [["X-99", 1]]
+
+
+def test_a_register_of_records_is_imported_once(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db])
+    register = tmp_path / "整改记录.csv"
+    register.write_text(
+        "整改任务编号,事项,日期,单位,结论,延期至,原因,节点\n"
+        "Z2-01-2,验收,2024-03-05,市整改办,通过,,,\n"
+        "Z2-02-2,延期,2024-03-01,市整改办,,2024-06-30,汛期,\n"
+        "Z2-01-1,节点完成,2024-03-28,,,,,1\n"
+        "Z2-01-1,节点完成,2024-03-28,,,,,9\n"
+        "ZZ,验收,2024-03-05,市整改办,通过,,,\n"
+        "Z2-01-2,验收,2024-03-05,市整改办,,,,\n"
+        "Z2-01-2,作废,2024-03-05,市整改办,,,,\n", encoding="gb18030")
+    first = json.loads(invoke(["ledger", "records", str(register), "--json", *db]).output)
+    assert (first["rows_in"], first["accepted"], first["rejected"], first["inserted"]) == \
+        (7, 3, 4, 3)
+    assert first["rows_in"] == first["accepted"] + first["rejected"]
+    again = json.loads(invoke(["ledger", "records", str(register), "--json", *db]).output)
+    assert (again["inserted"], again["unchanged"]) == (0, 3)
+    # the records count as if typed one by one: same figures as test_the_supervisor_questions
+    payload = json.loads(invoke(["progress", "--as-of", "2024-05-01", "--round", CENTRAL,
+                                 "--json", *db]).output)
+    tasks = {i["item_id"]: i for i in payload["items"]}
+    assert tasks["Z2-01"]["closed_off"] == 1 and tasks["Z2-02"]["overdue"] == 0

@@ -74,7 +74,8 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 @click.group()
 def ledger() -> None:
-    """The rectification ledger (整改台账): import, accept, extend, milestones, backlog."""
+    """The rectification ledger (整改台账): import, records, accept, extend, milestones,
+    history, backlog."""
 
 
 @ledger.command("import")
@@ -122,6 +123,48 @@ def import_(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
         click.echo(f"  row {row.row}: {row.reason}")
     if result.rejected > 20:
         click.echo(f"  … and {result.rejected - 20} more (--rejects FILE writes them all)")
+
+
+@ledger.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--rejects", "rejects_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the rejected rows here (CSV, UTF-8 with BOM).")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def records(file: Path, rejects_path: Path | None, as_json: bool, config_path: Path | None,
+            db_url: str | None) -> None:
+    """Import a register of acceptances (验收), extensions (延期) and milestones done (节点完成);
+    records already stored are not stored twice."""
+    from gridwatch.config import InputSettings
+    from gridwatch.ledger.read import read_ledger_records
+    from gridwatch.output.files import write_table
+    from gridwatch.schema import DEFAULT_TIMEZONE, concat_rejects
+    from gridwatch.store.ledger import import_ledger_records
+
+    config = _project(config_path)
+    if rejects_path is not None:
+        check_output_path(rejects_path, option="--rejects", inputs=[file, config_path])
+    settings = config.input if config is not None else InputSettings()
+    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+    result = read_ledger_records(file, settings=settings, timezone=timezone)
+    with _store(config, db_url) as store:
+        counts = import_ledger_records(store, result.records, file=str(file),
+                                       rows_in=result.rows_in, rejected=len(result.rejects))
+    rejects = concat_rejects(result.rejects, counts.rejects)
+    if rejects_path is not None:
+        write_table(rejects, rejects_path)
+    accepted = result.rows_in - len(rejects)
+    if as_json:
+        echo_json({"rows_in": result.rows_in, "accepted": accepted, "rejected": len(rejects),
+                   "inserted": counts.inserted, "unchanged": counts.unchanged,
+                   "reject_reasons": rejects["reason"].value_counts().to_dict()})
+        return
+    click.echo(f"{file}: {result.rows_in} rows = {accepted} records + {len(rejects)} rejected; "
+               f"{counts.inserted} new, {counts.unchanged} already stored")
+    for row in rejects.head(20).itertuples(index=False):
+        click.echo(f"  row {row.row}: {row.reason}")
 
 
 @ledger.command()

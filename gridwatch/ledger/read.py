@@ -36,14 +36,20 @@ from gridwatch.schema import (
 )
 
 __all__ = [
+    "CONCLUSIONS",
     "LEDGER_ALIASES",
     "LEDGER_COLUMNS",
     "PROGRESS_LABELS",
+    "RECORD_ALIASES",
+    "RECORD_KINDS",
     "TASK_TYPES",
     "TASK_TYPE_LABELS",
     "LedgerFile",
+    "RecordsFile",
+    "map_ledger_headers",
     "parse_milestones",
     "read_ledger",
+    "read_ledger_records",
 ]
 
 #: Columns of a task, in the order they are stored and shown.
@@ -408,3 +414,162 @@ def _drop_superseded(tasks: pd.DataFrame, milestones: pd.DataFrame, mapped: dict
     keep_ms = milestones.loc[mine].drop(columns=["source_file", "source_row"])
     return (tasks.loc[~superseded], keep_ms,
             concat_rejects(pd.DataFrame(rows, columns=list(REJECT_COLUMNS))))
+
+
+# --- the register of acceptances, extensions and milestones done (整改记录) -------------------
+
+#: Headers of a records file per column (matched after header_key).
+RECORD_ALIASES: dict[str, tuple[str, ...]] = {
+    "task_id": ("整改任务编号", "任务编号", "task_id"),
+    "kind": ("事项", "记录类型", "类型", "kind"),
+    "on_date": ("日期", "验收日期", "批准日期", "完成日期", "date", "on_date"),
+    "unit": ("单位", "验收单位", "批准单位", "unit"),
+    "conclusion": ("结论", "验收结论", "conclusion"),
+    "new_value": ("延期至", "新时限", "extended_to"),
+    "reason": ("原因", "延期原因", "验收意见", "说明", "reason"),
+    "milestone": ("节点", "节点序号", "milestone"),
+}
+#: Words for the kinds of records.
+RECORD_KINDS: dict[str, str] = {
+    "验收": "accept", "验收销号": "accept", "accept": "accept",
+    "延期": "extend", "extend": "extend",
+    "节点完成": "milestone_done", "节点": "milestone_done", "milestone": "milestone_done",
+    "milestonedone": "milestone_done",
+}
+CONCLUSIONS: dict[str, str] = {"通过": "pass", "验收通过": "pass", "合格": "pass", "pass": "pass",
+                               "不通过": "fail", "验收不通过": "fail", "不合格": "fail",
+                               "fail": "fail"}
+
+
+@dataclass(frozen=True)
+class RecordsFile:
+    """Records and rejects of one register file (:func:`read_ledger_records`)."""
+
+    #: task_id, kind, on_date (local day), unit, conclusion, new_value (ISO day), reason,
+    #: milestone (Int64), source_file, source_row.
+    records: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_in: int
+
+
+def read_ledger_records(path: str | os.PathLike[str], *,
+                        settings: InputSettings = InputSettings(),  # noqa: B008
+                        timezone: str = DEFAULT_TIMEZONE) -> RecordsFile:
+    """Read a register of acceptances (验收), extensions (延期) and milestones done (节点完成).
+
+    One row per record: 整改任务编号, 事项 (验收 / 延期 / 节点完成), 日期 (the acceptance day,
+    the day the extension was approved, the day the milestone was reached), 单位 (验收单位 or
+    批准单位), 结论 (通过 / 不通过; acceptances), 延期至 (extensions), 原因, 节点 (the milestone's
+    number). Every row ends as a record or a reject.
+
+    Raises
+    ------
+    InputFileError, SchemaError
+        As :func:`read_ledger`.
+    """
+    tables = read_tables(path, encoding=settings.encoding, max_file_mb=settings.max_file_mb,
+                         max_rows=settings.max_rows, max_columns=settings.max_columns)
+    parts, reject_parts, rows_in = [], [], 0
+    for table in tables:
+        table_map = _map(table.frame.columns, RECORD_ALIASES)
+        missing = [c for c in ("task_id", "kind", "on_date") if c not in table_map.values()]
+        if missing:
+            listed = ", ".join(repr(str(h)) for h in table.frame.columns) or "(none)"
+            wanted = "; ".join(f"for {c}: {', '.join(RECORD_ALIASES[c])}" for c in missing)
+            raise SchemaError(f"{table.name}: no column gives {' or '.join(missing)} of a "
+                              f"register. Headers found: {listed}. Headers accepted {wanted}")
+        records, rejects = _check_records(table, table_map, timezone)
+        rows_in += len(table.frame)
+        parts.append(records)
+        reject_parts.append(rejects)
+    return RecordsFile(records=pd.concat(parts, ignore_index=True),
+                       rejects=concat_rejects(*reject_parts), rows_in=rows_in)
+
+
+def _map(headers: Iterable[object], aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    table: dict[str, tuple[str, int]] = {}
+    for column, names in aliases.items():
+        for i, name in enumerate(names):
+            table.setdefault(header_key(name), (column, i))
+    best: dict[str, tuple[int, int, str]] = {}
+    for position, header in enumerate(headers):
+        hit = table.get(header_key(header))
+        if hit is not None and (hit[0] not in best or (hit[1], position) < best[hit[0]][:2]):
+            best[hit[0]] = (hit[1], position, str(header))
+    return {h: c for c, (_p, _pos, h) in sorted(best.items(), key=lambda i: i[1][1])}
+
+
+def _check_records(table: RawTable, mapping: dict[str, str], timezone: str,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frame = table.frame
+    n = len(frame)
+    header_of = {c: h for h, c in mapping.items()}
+    text = {c: _text(frame[h].reset_index(drop=True)) for h, c in mapping.items()}
+
+    def given(column: str) -> pd.Series:
+        return text.get(column, pd.Series([None] * n, dtype="str"))
+
+    found: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]
+
+    def problem(column: str, i: int, reason: str) -> None:
+        value = given(column).iloc[i]
+        found[i].append((header_of.get(column, column),
+                         "" if value is None or pd.isna(value) else str(value), reason))
+
+    kinds_table = {normalise_label(k): v for k, v in RECORD_KINDS.items()}
+    verdicts = {normalise_label(k): v for k, v in CONCLUSIONS.items()}
+    for i in np.flatnonzero(given("task_id").isna().to_numpy()).tolist():
+        problem("task_id", i, f"task_id missing: {header_of['task_id']} is empty")
+    kinds: list[str | None] = []
+    for i, value in enumerate(given("kind").tolist()):
+        kind = None if value is None or pd.isna(value) else kinds_table.get(normalise_label(value))
+        if kind is None:
+            problem("kind", i, f"unknown kind: {header_of['kind']} {value!r} is not a record "
+                               "kind (验收, 延期 or 节点完成)")
+        kinds.append(kind)
+    days: dict[str, np.ndarray] = {}
+    for column in ("on_date", "new_value"):
+        parsed, bad, outside = parse_datetimes(given(column), timezone=timezone)
+        local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+        days[column] = np.asarray(local.to_numpy(dtype="datetime64[ns]"), dtype="datetime64[D]")
+        for i in np.flatnonzero((bad | outside).to_numpy()).tolist():
+            problem(column, i, f"{column} unreadable: {header_of[column]} "
+                               f"{given(column).iloc[i]!r} is not a date ({_DATE_HINT})")
+    for i in np.flatnonzero(given("on_date").isna().to_numpy()).tolist():
+        problem("on_date", i, f"on_date missing: {header_of['on_date']} is empty")
+    conclusions: list[str | None] = []
+    milestones: list[int | None] = []
+    for i, kind in enumerate(kinds):
+        value = given("conclusion").iloc[i]
+        verdict = None if value is None or pd.isna(value) else verdicts.get(
+            normalise_label(value))
+        if kind == "accept" and verdict is None:
+            problem("conclusion", i, "conclusion missing or unknown: an acceptance needs 结论 "
+                                     "通过 or 不通过")
+        conclusions.append(verdict if kind == "accept" else None)
+        if kind == "extend" and np.isnat(days["new_value"][i]) and not found[i]:
+            problem("new_value", i, "extended_to missing: an extension needs 延期至")
+        number = given("milestone").iloc[i]
+        seq = None
+        if kind == "milestone_done":
+            try:
+                seq = int(str(number).strip())
+            except ValueError:
+                problem("milestone", i, "milestone missing: a milestone done needs 节点 (its "
+                                        "number, 1 for the first written in 时间节点)")
+        milestones.append(seq)
+    rejected = np.array([bool(f) for f in found], dtype=bool)
+    new_value = [None if np.isnat(d) else str(d) for d in days["new_value"]]
+    records = pd.DataFrame({
+        "task_id": given("task_id"), "kind": pd.Series(kinds, dtype="str"),
+        "on_date": days["on_date"], "unit": given("unit"),
+        "conclusion": pd.Series(conclusions, dtype="str"),
+        "new_value": pd.Series(new_value, dtype="str"), "reason": given("reason"),
+        "milestone": pd.array(milestones, dtype="Int64"),
+        "source_file": pd.Series([table.name] * n, dtype="str"),
+        "source_row": np.asarray(table.rows, dtype="int64"),
+    })
+    rejects = [(table.name, int(table.rows[i]), found[i][0][0], found[i][0][1],
+                "; ".join(dict.fromkeys(f[2] for f in found[i]))) for i in range(n) if found[i]]
+    return (records.loc[~rejected].reset_index(drop=True),
+            concat_rejects(pd.DataFrame(rejects, columns=list(REJECT_COLUMNS))))

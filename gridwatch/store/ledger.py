@@ -28,7 +28,9 @@ __all__ = [
     "EVENT_KINDS",
     "TRACKED_FIELDS",
     "LedgerCounts",
+    "RecordCounts",
     "import_ledger",
+    "import_ledger_records",
     "ledger_events",
     "ledger_milestones",
     "ledger_runs",
@@ -292,3 +294,96 @@ def ledger_events(store: Store) -> pd.DataFrame:
 def ledger_runs(store: Store) -> pd.DataFrame:
     """The ledger's import runs, oldest first."""
     return _read(store, "ledger_runs", order=("run_id",))
+
+
+@dataclass(frozen=True)
+class RecordCounts:
+    """What one import of a register of records did."""
+
+    run_id: int
+    inserted: int
+    unchanged: int
+    #: Rows whose task (or milestone) is not in the ledger, as rejects.
+    rejects: pd.DataFrame
+
+
+def import_ledger_records(store: Store, records: pd.DataFrame, *, file: str, rows_in: int,
+                          rejected: int) -> RecordCounts:
+    """Store a register of acceptances, extensions and milestones done in one transaction.
+
+    A record identical to one stored (same task, kind, day, conclusion, new deadline and
+    milestone) is not stored twice, so a register can be imported again as it grows. A record
+    of a task (or a milestone) the ledger does not have is rejected.
+
+    Parameters
+    ----------
+    records
+        :attr:`gridwatch.ledger.read.RecordsFile.records`.
+    file, rows_in, rejected
+        What the run read (``rejected``: rows the reader rejected).
+    """
+    from gridwatch.schema import REJECT_COLUMNS, concat_rejects
+
+    t_runs, t_events = store.table("ledger_runs"), store.table("ledger_events")
+    run = {"started_at": _now(), "file": file, "rows_in": int(rows_in),
+           "rejected": int(rejected)}
+    tasks = set(ledger_tasks(store)["task_id"])
+    ms = ledger_milestones(store)
+    known_ms = set(zip(ms["task_id"], ms["seq"].astype(int), strict=True))
+    problems = []
+    keep = np.ones(len(records), dtype=bool)
+    for i, row in enumerate(records.itertuples(index=False)):
+        if row.task_id not in tasks:
+            problems.append((row.source_file, int(row.source_row), "整改任务编号", row.task_id,
+                             f"unknown task: {row.task_id!r} is not in the ledger (import "
+                             "the ledger first)"))
+            keep[i] = False
+        elif row.kind == "milestone_done" and (row.task_id, int(row.milestone)) not in known_ms:
+            problems.append((row.source_file, int(row.source_row), "节点", str(row.milestone),
+                             f"unknown milestone: task {row.task_id!r} has no milestone "
+                             f"{int(row.milestone)}"))
+            keep[i] = False
+    rejects = concat_rejects(pd.DataFrame(problems, columns=list(REJECT_COLUMNS)))
+    chosen = records.loc[keep]
+    existing = ledger_events(store)
+
+    def key(kind: Any, task: Any, day: Any, conclusion: Any, new: Any, seq: Any) -> tuple:
+        return (str(task), str(kind), str(pd.Timestamp(day).date()), _shown(_text(conclusion)),
+                _shown(_text(new)), None if seq is None or pd.isna(seq) else int(seq))
+
+    seen = {key(e.kind, e.subject_id, e.on_date, e.conclusion, e.new_value, e.milestone)
+            for e in existing.itertuples(index=False) if e.subject == "task"}
+    deadlines = ledger_tasks(store).set_index("task_id")["deadline"]
+    inserted = unchanged = 0
+    try:
+        with store.write() as conn:
+            run_id = int(conn.execute(t_runs.insert().values(
+                **run, accepted=int(keep.sum()), ok=False, message="running")
+                .returning(t_runs.c.run_id)).scalar_one())
+            now = _now()
+            for row in chosen.itertuples(index=False):
+                k = key(row.kind, row.task_id, row.on_date, row.conclusion, row.new_value,
+                        row.milestone)
+                if k in seen:
+                    unchanged += 1
+                    continue
+                seen.add(k)
+                old = None
+                if row.kind == "extend":
+                    before = deadlines.get(row.task_id)
+                    old = None if before is None or pd.isna(before) else str(before)[:10]
+                conn.execute(t_events.insert().values(
+                    subject="task", subject_id=row.task_id, kind=row.kind,
+                    on_date=_day(row.on_date), conclusion=_text(row.conclusion),
+                    unit=_text(row.unit), reason=_text(row.reason), old_value=old,
+                    new_value=_text(row.new_value),
+                    milestone=None if pd.isna(row.milestone) else int(row.milestone),
+                    ledger_run_id=run_id, recorded_at=now))
+                inserted += 1
+            conn.execute(t_runs.update().where(t_runs.c.run_id == run_id).values(
+                finished_at=_now(), ok=True, message=None, inserted=inserted,
+                unchanged=unchanged, rejected=int(rejected) + len(rejects)))
+    except SQLAlchemyError as exc:
+        raise StoreError(f"register import of {file!r} failed and was rolled back: "
+                         f"{exc}") from exc
+    return RecordCounts(run_id=run_id, inserted=inserted, unchanged=unchanged, rejects=rejects)
