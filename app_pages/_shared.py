@@ -77,6 +77,13 @@ def _build_demo(db_file: Path) -> None:
                 bar.progress(i / len(paths.runs), text=f"ingest {i}/{len(paths.runs)}")
                 run_ingest(files, config=config, store=store, layers=layers, observed_at=when,
                            progress=status.write)
+            if paths.ledger is not None:
+                from gridwatch.ledger.load import import_ledger_file, import_records_file
+
+                reading = {"settings": config.input, "timezone": config.territory.timezone}
+                import_ledger_file(store, paths.ledger, **reading)
+                if paths.ledger_records is not None:
+                    import_records_file(store, paths.ledger_records, **reading)
         partial.replace(db_file)
         status.update(state="complete")
 

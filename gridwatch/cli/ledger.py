@@ -48,6 +48,16 @@ def _store(config: Config | None, db_url: str | None) -> Store:
     return Store(resolve_db_url(db_url, config))
 
 
+def _reading(config: Config | None) -> dict[str, Any]:
+    """How files are read: ``[input]`` (encoding, limits) and the territory's time zone."""
+    from gridwatch.config import InputSettings
+    from gridwatch.schema import DEFAULT_TIMEZONE
+
+    if config is None:
+        return {"settings": InputSettings(), "timezone": DEFAULT_TIMEZONE}
+    return {"settings": config.input, "timezone": config.territory.timezone}
+
+
 def _date(value: str, option: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value.strip())
@@ -90,34 +100,27 @@ def import_(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
             db_url: str | None) -> None:
     """Read a ledger of rounds, feedback items and tasks (CSV/XLSX, Chinese headers) and store
     it; every row ends as a task or a reject."""
-    from gridwatch.config import InputSettings
-    from gridwatch.ledger.read import read_ledger
+    from gridwatch.ledger.load import import_ledger_file
     from gridwatch.output.files import write_table
-    from gridwatch.schema import DEFAULT_TIMEZONE
-    from gridwatch.store.ledger import import_ledger
 
     config = _project(config_path)
     if rejects_path is not None:
         check_output_path(rejects_path, option="--rejects", inputs=[file, config_path])
-    settings = config.input if config is not None else InputSettings()
-    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
-    result = read_ledger(file, settings=settings, timezone=timezone)
     with _store(config, db_url) as store:
-        counts = import_ledger(store, result.tasks, result.milestones, file=str(file),
-                               rows_in=result.rows_in, rejected=result.rejected)
+        result = import_ledger_file(store, file, **_reading(config))
     if rejects_path is not None:
         write_table(result.rejects, rejects_path)
     payload = {"rows_in": result.rows_in, "accepted": result.accepted,
-               "rejected": result.rejected, "inserted": counts.inserted,
-               "updated": counts.updated, "unchanged": counts.unchanged,
-               "changes": counts.changes, "run_id": counts.run_id,
+               "rejected": result.rejected, "inserted": result.inserted,
+               "updated": result.updated, "unchanged": result.unchanged,
+               "changes": result.changes, "run_id": result.run_id,
                "reject_reasons": result.rejects["reason"].value_counts().to_dict()}
     if as_json:
         echo_json(payload)
         return
     click.echo(f"{file}: {result.rows_in} rows = {result.accepted} tasks + {result.rejected} "
-               f"rejected; {counts.inserted} new, {counts.updated} changed, "
-               f"{counts.unchanged} unchanged ({counts.changes} changes of deadline, unit or "
+               f"rejected; {result.inserted} new, {result.updated} changed, "
+               f"{result.unchanged} unchanged ({result.changes} changes of deadline, unit or "
                "leader kept in the history)")
     for row in result.rejects.head(20).itertuples(index=False):
         click.echo(f"  row {row.row}: {row.reason}")
@@ -137,32 +140,25 @@ def records(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
             db_url: str | None) -> None:
     """Import a register of acceptances (验收), extensions (延期) and milestones done (节点完成);
     records already stored are not stored twice."""
-    from gridwatch.config import InputSettings
-    from gridwatch.ledger.read import read_ledger_records
+    from gridwatch.ledger.load import import_records_file
     from gridwatch.output.files import write_table
-    from gridwatch.schema import DEFAULT_TIMEZONE, concat_rejects
-    from gridwatch.store.ledger import import_ledger_records
 
     config = _project(config_path)
     if rejects_path is not None:
         check_output_path(rejects_path, option="--rejects", inputs=[file, config_path])
-    settings = config.input if config is not None else InputSettings()
-    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
-    result = read_ledger_records(file, settings=settings, timezone=timezone)
     with _store(config, db_url) as store:
-        counts = import_ledger_records(store, result.records, file=str(file),
-                                       rows_in=result.rows_in, rejected=len(result.rejects))
-    rejects = concat_rejects(result.rejects, counts.rejects)
+        result = import_records_file(store, file, **_reading(config))
+    rejects = result.rejects
     if rejects_path is not None:
         write_table(rejects, rejects_path)
-    accepted = result.rows_in - len(rejects)
     if as_json:
-        echo_json({"rows_in": result.rows_in, "accepted": accepted, "rejected": len(rejects),
-                   "inserted": counts.inserted, "unchanged": counts.unchanged,
+        echo_json({"rows_in": result.rows_in, "accepted": result.accepted,
+                   "rejected": result.rejected, "inserted": result.inserted,
+                   "unchanged": result.unchanged,
                    "reject_reasons": rejects["reason"].value_counts().to_dict()})
         return
-    click.echo(f"{file}: {result.rows_in} rows = {accepted} records + {len(rejects)} rejected; "
-               f"{counts.inserted} new, {counts.unchanged} already stored")
+    click.echo(f"{file}: {result.rows_in} rows = {result.accepted} records + {result.rejected} "
+               f"rejected; {result.inserted} new, {result.unchanged} already stored")
     for row in rejects.head(20).itertuples(index=False):
         click.echo(f"  row {row.row}: {row.reason}")
 
