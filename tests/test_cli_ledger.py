@@ -119,7 +119,6 @@ def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> 
     db = _db(tmp_path)
     config = ["--config", str(small_project)]
     invoke(["ledger", "import", str(write_ledger(tmp_path)), *db, *config])
-    lon, lat = grid_cell_centre(0, 0)
     rows = [  # id, reported, deadline, status, closed, ref
         ("P1", "2024-03-01 09:00", "2024-03-10", "整改中", "", "Z2-01-1"),    # open, red by 05-01
         ("P2", "2024-03-01 09:00", "2024-06-10", "整改中", "", "Z2-01-1"),    # open, not red
@@ -131,7 +130,10 @@ def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> 
     ]
     export = tmp_path / "problems.csv"
     lines = ["问题编号,上报时间,经度,纬度,坐标系,状态,整改期限,办结时间,整改任务编号"]
-    lines += [f"{i},{r},{lon},{lat},wgs84,{s},{d},{c},{ref}" for i, r, d, s, c, ref in rows]
+    # each problem in its own grid cell: no two are one incident
+    cells = [grid_cell_centre(k % 3, k // 3) for k in range(len(rows))]
+    lines += [f"{i},{r},{x},{y},wgs84,{s},{d},{c},{ref}"
+              for (i, r, d, s, c, ref), (x, y) in zip(rows, cells, strict=True)]
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     result = invoke(["ingest", str(export), *db, *config])
     assert result.exit_code == 0, result.output
@@ -151,6 +153,18 @@ def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> 
     assert tasks.loc["Z2-01-1", "problems"] == 2  # P3 hangs under the item, not the task
     unlinked = next(v for k, v in book.items() if k.startswith("未匹配"))
     assert unlinked.values.tolist() == [["X-99", 1]]
+    # by leader: P1-P3 hang under 张副市长's task Z2-01-1 or its item, P4 under 王副市长's
+    status = json.loads(invoke(["status", "--as-of", "2024-05-01", "--by", "leader", "--json",
+                                *db, *config]).output)["areas"]
+    got = {a["area_id"]: (a["open"], a["red"]) for a in status if a["area_id"]}
+    assert got["张副市长"] == (2, 1) and got["王副市长"] == (1, 1)
+    league = invoke(["league", "--week", "2024-W18", "--by", "unit", *db, *config])
+    assert league.exit_code == 0 and "市生态环境局" in league.output
+    both = invoke(["status", "--as-of", "2024-05-01", "--by", "unit", "--layer", "grid", *db,
+                   *config])
+    assert both.exit_code == 1 and "exclude each other" in both.output
+    neither = invoke(["status", "--as-of", "2024-05-01", *db, *config])
+    assert neither.exit_code == 1 and "--layer is required" in neither.output
 
 
 def test_a_register_of_records_is_imported_once(tmp_path: Path) -> None:

@@ -152,8 +152,8 @@ def parse_milestones(text: str) -> list[tuple[np.datetime64, str]] | str:
 
     Examples
     --------
-    >>> parse_milestones("2024年6月底前完成排查；2024-12-31 完成整治")
-    [(numpy.datetime64('2024-06-30'), '前完成排查'), (numpy.datetime64('2024-12-31'), '完成整治')]
+    >>> [(str(d), t) for d, t in parse_milestones("2024年6月底前完成排查；2024-12-31 完成整治")]
+    [('2024-06-30', '完成排查'), ('2024-12-31', '完成整治')]
     >>> parse_milestones("年底前完成")
     "'年底前完成' has no date"
     """
@@ -172,6 +172,7 @@ def parse_milestones(text: str) -> list[tuple[np.datetime64, str]] | str:
         if not 1 <= day <= calendar.monthrange(year, month)[1]:
             return f"{part!r} has no valid date"
         rest = (part[:found.start()] + part[found.end():]).strip(" ：:，,、")
+        rest = rest.removeprefix("前").strip(" ：:，,、")  # 6月底前完成: "before" the day
         out.append((np.datetime64(f"{year:04d}-{month:02d}-{day:02d}", "D"), rest))
     return out
 

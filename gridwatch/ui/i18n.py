@@ -25,6 +25,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ledger_round": ("督察轮次", "Inspection round"),
     "ledger_by": ("统计口径", "Count by"),
     "by_item": ("反馈问题", "Feedback item"), "by_unit": ("责任单位", "Responsible unit"),
+    "by_area": ("区域", "Area"),
     "by_leader": ("责任领导", "Responsible leader"),
     "ledger_units": ("责任单位", "Responsible units"),
     "ledger_leaders": ("责任领导", "Responsible leaders"),
