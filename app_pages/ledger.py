@@ -18,7 +18,7 @@ ctx = load()
 lang, as_of = ctx.lang, ctx.filters.as_of
 tables = ledger_tables(ctx.project.db_url)
 st.header(tr("page_ledger", lang))
-if tables.tasks.empty:
+if tables.tasks.empty and tables.letters.empty:
     st.info(tr("ledger_none", lang))
     st.stop()
 left, middle, right = st.columns(3)
@@ -53,6 +53,8 @@ st.subheader(tr("ledger_awaiting", lang))
 show(report["awaiting_acceptance"])
 st.subheader(tr("ledger_extensions", lang))
 show(report["extensions"])
+st.subheader(tr("letters_unanswered", lang))
+show(view["unanswered"])  # type: ignore[arg-type]
 with tempfile.TemporaryDirectory() as folder:
     path = write_progress(report, Path(folder) / "progress.xlsx", timezone=ctx.timezone)
     st.download_button(tr("ledger_download", lang), path.read_bytes(),

@@ -210,6 +210,7 @@ def test_ledger_page_answers_as_the_cli(tmp_path: Path, monkeypatch: pytest.Monk
     units_only = at.dataframe[0].value
     assert set(units_only["反馈问题编号"]) == {"S1-01"}
     assert len(at.get("download_button")) == 1
+    assert any("未回复" in h.value for h in at.subheader)
     league = _run("app_pages/league.py", as_of="2024-05-01")
     league.radio(key="l_by").set_value("unit").run()
     assert not league.exception

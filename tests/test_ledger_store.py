@@ -105,7 +105,8 @@ def test_events_need_a_known_task(store_url: str, tmp_path: Path) -> None:
 
 def test_a_store_made_before_the_ledger_gains_its_tables(store_url: str) -> None:
     with Store(store_url) as store:
-        names = ["ledger_events", "ledger_milestones", "ledger_tasks", "ledger_runs"]
+        names = ["ledger_events", "ledger_milestones", "ledger_tasks", "ledger_runs",
+                 "letter_items", "letters"]
         with store.write() as conn:
             for name in names:
                 store.table(name).drop(conn)
@@ -168,3 +169,27 @@ def test_problem_exports_link_by_either_header(tmp_path: Path) -> None:
         records = read_issues(path).records
         assert records["ledger_ref"].tolist()[0] == "Z2-01-1"
         assert pd.isna(records["ledger_ref"].tolist()[1])
+
+
+def test_the_register_of_letters_round_trips(store_url: str) -> None:
+    from test_ledger_letters import empty_register, reminders
+
+    from gridwatch.ledger.letters import plan_letters
+    from gridwatch.store.ledger import issue_letters, letter_register, record_reply
+
+    plan = plan_letters(reminders([("P1", "甲局", "reminder_letter", 1),
+                                   ("P2", "乙局", "assignment_sheet", 4)]),
+                        *empty_register(), dt.date(2026, 3, 2))
+    with Store(store_url) as store:
+        issue_letters(store, plan.letters, plan.items, plan.escalated)
+        record_reply(store, "督提〔2026〕1号", on=dt.date(2026, 3, 4), reply="已整改")
+        with pytest.raises(StoreError, match="already"):
+            record_reply(store, "督提〔2026〕1号", on=dt.date(2026, 3, 5))
+        letters, items = letter_register(store)
+    assert letters["letter_no"].tolist() == ["督交〔2026〕1号", "督提〔2026〕1号"]
+    assert letters.set_index("letter_no").loc["督提〔2026〕1号", "replied_on"] == \
+        pd.Timestamp("2026-03-04")
+    assert items.sort_values("issue_id")["issue_id"].tolist() == ["P1", "P2"]
+    later = plan_letters(reminders([("P2", "乙局", "assignment_sheet", 12)]), letters, items,
+                         dt.date(2026, 3, 20))
+    assert later.escalated == {"督交〔2026〕1号": "督办〔2026〕1号"}

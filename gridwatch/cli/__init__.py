@@ -30,6 +30,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.store", "store"),
     ("gridwatch.cli.ledger", "ledger"),
     ("gridwatch.cli.ledger", "progress"),
+    ("gridwatch.cli.ledger", "letters"),
 )
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gridwatch.config import Config
     from gridwatch.store.transactional import Store
 
-__all__ = ["ledger", "progress"]
+__all__ = ["ledger", "letters", "progress"]
 
 _CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail": "fail",
                 "不通过": "fail", "验收不通过": "fail"}
@@ -343,3 +343,141 @@ def progress(as_of: str, round_: str | None, by: str, out_path: Path | None, as_
         click.echo(progress_sentence(row))
     if len(table):
         click.echo(plain_table(_days_text(table)))
+
+
+@click.group()
+def letters() -> None:
+    """The register of 一函两单 (提醒函, 交办单, 督办单): issue, reply, list, count."""
+
+
+@letters.command("issue")
+@click.option("--as-of", "as_of", required=True, help="Day of issue, YYYY-MM-DD.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the printable letters (one HTML each, named by number).")
+@click.option("--reply-days", "reply_days", type=click.IntRange(1, 60), default=5,
+              show_default=True, help="Working days until the reply is due.")
+@click.option("--issuer", default="", help="Who issues them, printed on each letter.")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str,
+                  as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+    """Issue the day's numbered letters per unit from the reminders; unanswered letters past
+    their reply date escalate (提醒函 → 交办单 → 督办单)."""
+    from gridwatch.cli.supervise import open_supervision
+    from gridwatch.ledger.letters import letter_html, plan_letters
+    from gridwatch.output._atomic import replacing
+    from gridwatch.store.ledger import issue_letters, letter_register
+
+    day = _date(as_of, "--as-of")
+    ctx = open_supervision(config_path, db_url)
+    reminders = ctx.reminders(day)
+    config = _project(config_path)
+    with _store(config, db_url) as store:
+        register, items = letter_register(store)
+        plan = plan_letters(reminders, register, items, day, reply_days=reply_days)
+        issue_letters(store, plan.letters, plan.items, plan.escalated)
+    if out_dir is not None and len(plan.letters):
+        out_dir.mkdir(parents=True, exist_ok=True)
+        detail = reminders.set_index("issue_id")[["address", "description"]]
+        for letter in plan.letters.itertuples(index=False):
+            named = plan.items[plan.items["letter_no"] == letter.letter_no]
+            named = named.join(detail, on="issue_id")
+            page = letter_html(pd_series(letter._asdict()), named, issuer=issuer)
+            with replacing(out_dir / f"{letter.letter_no}.html") as tmp:
+                tmp.write_text(page, encoding="utf-8")
+    shown = plan.letters.assign(problems=plan.letters["letter_no"].map(
+        plan.items.groupby("letter_no").size()).fillna(0).astype("int64"))
+    if as_json:
+        echo_json({"as_of": as_of, "issued": _records(shown), "escalated": plan.escalated})
+        return
+    from gridwatch.cli._table import plain_table
+
+    click.echo(f"{len(plan.letters)} letters issued as of {day} ({len(plan.escalated)} "
+               "unanswered letters escalated)")
+    if len(shown):
+        click.echo(plain_table(_days_text(shown.drop(columns=["year", "seq"]))))
+
+
+@letters.command("reply")
+@click.argument("letter_no")
+@click.option("--on", "on", required=True, help="Day the reply came, YYYY-MM-DD.")
+@click.option("--text", "text", default=None, help="What the unit replied.")
+@config_option
+@db_option
+@handle_errors
+def reply_command(letter_no: str, on: str, text: str | None, config_path: Path | None,
+                  db_url: str | None) -> None:
+    """Record a unit's reply to a letter (by its number, e.g. 督提〔2026〕3号)."""
+    from gridwatch.store.ledger import record_reply
+
+    day = _date(on, "--on")
+    with _store(_project(config_path), db_url) as store:
+        record_reply(store, letter_no, on=day, reply=text)
+    click.echo(f"{letter_no}: reply of {day} recorded")
+
+
+@letters.command("list")
+@click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@click.option("--unanswered", is_flag=True, help="Only letters with no reply by then.")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def list_command(as_of: str, unanswered: bool, as_json: bool, config_path: Path | None,
+                 db_url: str | None) -> None:
+    """The register as of a date: every letter, or those still unanswered (most overdue
+    first)."""
+    from gridwatch.cli._table import plain_table
+    from gridwatch.ledger.letters import unanswered as open_letters
+    from gridwatch.store.ledger import letter_register
+
+    day = _date(as_of, "--as-of")
+    with _store(_project(config_path), db_url) as store:
+        register, _items = letter_register(store)
+    register = register[register["issued_on"] <= pd_day(day)]
+    table = open_letters(register, day) if unanswered else register
+    if as_json:
+        echo_json({"as_of": as_of, "letters": _records(table)})
+        return
+    click.echo(f"as of {day}: {len(table)} letters" + (" unanswered" if unanswered else ""))
+    if len(table):
+        click.echo(plain_table(_days_text(table)))
+
+
+@letters.command("count")
+@click.option("--period", type=click.Choice(["month", "year"]), default="month",
+              show_default=True)
+@json_option
+@config_option
+@db_option
+@handle_errors
+def count_command(period: str, as_json: bool, config_path: Path | None,
+                  db_url: str | None) -> None:
+    """Letters issued per month or year and kind, and how many were answered."""
+    from gridwatch.cli._table import plain_table
+    from gridwatch.ledger.letters import letter_counts
+    from gridwatch.store.ledger import letter_register
+
+    with _store(_project(config_path), db_url) as store:
+        register, _items = letter_register(store)
+    table = letter_counts(register, period=period)
+    if as_json:
+        echo_json({"period": period, "counts": _records(table)})
+    else:
+        click.echo(plain_table(table) if len(table) else "no letters issued yet")
+
+
+def pd_day(day: dt.date) -> Any:
+    """A local day as pandas compares it with the register's dates."""
+    import pandas as pd
+
+    return pd.Timestamp(day)
+
+
+def pd_series(values: dict[str, Any]) -> Any:
+    """A letter's fields as a Series."""
+    import pandas as pd
+
+    return pd.Series(values)

@@ -130,7 +130,8 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
 
 def _ledger_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
     """The rectification ledger (:mod:`gridwatch.ledger`): tasks with their feedback item and
-    round, milestones, every acceptance, extension and change, and the ledger's import runs.
+    round, milestones, every acceptance, extension and change, the ledger's import runs, and the
+    register of letters (一函两单: 提醒函, 交办单, 督办单) with the problems each names.
 
     Dates of the ledger are local calendar dates (``Date``), as people write them. The tables
     are created when a store without them is opened, so older stores gain them.
@@ -186,8 +187,31 @@ def _ledger_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
         sa.Column("recorded_at", sa.DateTime, nullable=False),
         sa.Index("ix_ledger_events_subject", "subject", "subject_id"),
     )
+    letters = sa.Table(
+        "letters", metadata,
+        sa.Column("letter_no", sa.Text, primary_key=True),  # 督提〔2026〕3号
+        sa.Column("kind", sa.Text, nullable=False),  # reminder_letter, assignment_sheet, ...
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("unit", sa.Text, nullable=False),
+        sa.Column("issued_on", sa.Date, nullable=False),
+        sa.Column("reply_due", sa.Date, nullable=False),
+        sa.Column("replied_on", sa.Date),
+        sa.Column("reply", sa.Text),
+        sa.Column("escalated_from", sa.Text),
+        sa.Column("escalated_to", sa.Text),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.UniqueConstraint("kind", "year", "seq", name="uq_letters_number"),
+    )
+    letter_items = sa.Table(
+        "letter_items", metadata,
+        sa.Column("letter_no", sa.Text, primary_key=True),
+        sa.Column("issue_id", sa.Text, primary_key=True),
+        sa.Column("deadline", sa.Date),
+        sa.Column("days_overdue", sa.Integer),
+    )
     return {"ledger_runs": runs, "ledger_tasks": tasks, "ledger_milestones": milestones,
-            "ledger_events": events}
+            "ledger_events": events, "letters": letters, "letter_items": letter_items}
 
 
 #: Per layer: (column prefix, field of ``Prepared.areas``, SQL type).

@@ -26,16 +26,20 @@ from gridwatch.store.transactional import Store
 __all__ = [
     "EVENT_COLUMNS",
     "EVENT_KINDS",
+    "LETTER_COLUMNS",
     "TRACKED_FIELDS",
     "LedgerCounts",
     "RecordCounts",
     "import_ledger",
     "import_ledger_records",
+    "issue_letters",
     "ledger_events",
     "ledger_milestones",
     "ledger_runs",
     "ledger_tasks",
+    "letter_register",
     "record_event",
+    "record_reply",
 ]
 
 TASK_COLUMNS: tuple[str, ...] = (
@@ -387,3 +391,73 @@ def import_ledger_records(store: Store, records: pd.DataFrame, *, file: str, row
         raise StoreError(f"register import of {file!r} failed and was rolled back: "
                          f"{exc}") from exc
     return RecordCounts(run_id=run_id, inserted=inserted, unchanged=unchanged, rejects=rejects)
+
+
+# --- the register of letters (一函两单) --------------------------------------------------------
+
+LETTER_COLUMNS: tuple[str, ...] = (
+    "letter_no", "kind", "year", "seq", "unit", "issued_on", "reply_due", "replied_on",
+    "reply", "escalated_from", "escalated_to",
+)
+
+
+def letter_register(store: Store) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The letters issued (:data:`LETTER_COLUMNS`, by kind, year and number) and the problems
+    each names (letter_no, issue_id, deadline, days_overdue)."""
+    letters = _read(store, "letters", LETTER_COLUMNS, ("kind", "year", "seq"))
+    letters = _days(letters, "issued_on", "reply_due", "replied_on")
+    for column in ("year", "seq"):
+        letters[column] = letters[column].astype("int64")
+    letters = _texts(letters, "letter_no", "kind", "unit", "reply", "escalated_from",
+                     "escalated_to")
+    items = _read(store, "letter_items", ("letter_no", "issue_id", "deadline", "days_overdue"),
+                  ("letter_no", "issue_id"))
+    items = _texts(_days(items, "deadline"), "letter_no", "issue_id")
+    items["days_overdue"] = pd.to_numeric(items["days_overdue"]).astype("Int64")
+    return letters, items
+
+
+def issue_letters(store: Store, letters: pd.DataFrame, items: pd.DataFrame,
+                  escalated: dict[str, str]) -> None:
+    """Record letters planned by :func:`gridwatch.ledger.letters.plan_letters` in one
+    transaction, and mark the letters they escalate."""
+    t_letters, t_items = store.table("letters"), store.table("letter_items")
+    now = _now()
+    with store.write() as conn:
+        if len(letters):
+            conn.execute(t_letters.insert(), [
+                {"letter_no": r.letter_no, "kind": r.kind, "year": int(r.year),
+                 "seq": int(r.seq), "unit": _text(r.unit), "issued_on": _day(r.issued_on),
+                 "reply_due": _day(r.reply_due), "escalated_from": _text(r.escalated_from),
+                 "recorded_at": now} for r in letters.itertuples(index=False)])
+        if len(items):
+            conn.execute(t_items.insert(), [
+                {"letter_no": r.letter_no, "issue_id": r.issue_id, "deadline": _day(r.deadline),
+                 "days_overdue": None if pd.isna(r.days_overdue) else int(r.days_overdue)}
+                for r in items.itertuples(index=False)])
+        for old, new in escalated.items():
+            conn.execute(t_letters.update().where(t_letters.c.letter_no == old)
+                         .values(escalated_to=new))
+
+
+def record_reply(store: Store, letter_no: str, *, on: dt.date, reply: str | None = None) -> None:
+    """Record the reply to a letter.
+
+    Raises
+    ------
+    StoreError
+        For a letter not in the register (naming a few that are), or one replied to already.
+    """
+    table = store.table("letters")
+    with store.write() as conn:
+        found = conn.execute(sa.select(table.c.replied_on).where(
+            table.c.letter_no == letter_no)).first()
+        if found is None:
+            some = conn.execute(sa.select(table.c.letter_no).limit(3)).scalars().all()
+            raise StoreError(f"no letter {letter_no!r} in the register"
+                             + (f" (letters are numbered like {', '.join(some)})" if some
+                                else " (no letter issued yet)"))
+        if found[0] is not None:
+            raise StoreError(f"letter {letter_no!r} was answered on {found[0]} already")
+        conn.execute(table.update().where(table.c.letter_no == letter_no)
+                     .values(replied_on=on, reply=reply))

@@ -34,6 +34,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ledger_none": ("尚未导入整改台账（gridwatch ledger import 整改台账.xlsx）",
                     "No ledger imported yet (gridwatch ledger import ledger.xlsx)"),
     "ledger_download": ("下载整改进展（XLSX）", "Download the progress (XLSX)"),
+    "letters_unanswered": ("未回复的函单（一函两单）", "Letters not answered (一函两单)"),
     "filters": ("筛选", "Filters"),
     "language": ("语言", "Language"),
     "level": ("层级", "Level"),
@@ -183,6 +184,10 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "rectified_on": ("完成时间", "Rectified on"), "approved_on": ("批准日期", "Approved on"),
     "deadline_before": ("原时限", "Deadline before"), "extended_to": ("延期至", "Extended to"),
     "reason": ("原因", "Reason"), "approved_by": ("批准单位", "Approved by"),
+    "letter_no": ("文号", "Number"), "kind": ("文书", "Kind"), "issued_on": ("印发日期", "Issued"),
+    "reply_due": ("回复期限", "Reply due"), "replied_on": ("回复日期", "Replied"),
+    "escalated_from": ("升级自", "Escalated from"), "escalated_to": ("已升级为", "Escalated to"),
+    "days_past_due": ("逾期未复天数", "Days past reply date"),
 }
 
 

@@ -13,8 +13,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from gridwatch.ledger.letters import unanswered
 from gridwatch.ledger.progress import progress_report, progress_sentence
-from gridwatch.store.ledger import ledger_events, ledger_milestones, ledger_tasks
+from gridwatch.store.ledger import (
+    ledger_events,
+    ledger_milestones,
+    ledger_tasks,
+    letter_register,
+)
 from gridwatch.store.transactional import Store
 
 __all__ = ["LedgerTables", "ledger_tables", "ledger_view"]
@@ -22,11 +28,12 @@ __all__ = ["LedgerTables", "ledger_tables", "ledger_view"]
 
 @dataclass(frozen=True)
 class LedgerTables:
-    """The stored ledger: tasks, milestones and events."""
+    """The stored ledger: tasks, milestones and events, and the register of letters."""
 
     tasks: pd.DataFrame
     milestones: pd.DataFrame
     events: pd.DataFrame
+    letters: pd.DataFrame
 
     @property
     def rounds(self) -> list[str]:
@@ -47,8 +54,9 @@ class LedgerTables:
 def ledger_tables(db_url: str) -> LedgerTables:
     """Read the ledger of the store at ``db_url``."""
     with Store(db_url) as store:
+        letters, _items = letter_register(store)
         return LedgerTables(tasks=ledger_tasks(store), milestones=ledger_milestones(store),
-                            events=ledger_events(store))
+                            events=ledger_events(store), letters=letters)
 
 
 def ledger_view(tables: LedgerTables, as_of: dt.date, *, round: str | None = None,
@@ -67,4 +75,9 @@ def ledger_view(tables: LedgerTables, as_of: dt.date, *, round: str | None = Non
     report = progress_report(tasks, tables.milestones, tables.events, as_of, round=round,
                              require_acceptance=require_acceptance, problems=problems)
     sentences = [progress_sentence(row) for _, row in report["rounds"].iterrows()]
-    return {"report": report, "sentences": sentences}
+    letters = tables.letters
+    if units:
+        letters = letters[letters["unit"].isin(list(units))]
+    issued = letters[letters["issued_on"] <= pd.Timestamp(as_of)]
+    return {"report": report, "sentences": sentences,
+            "unanswered": unanswered(issued, as_of).drop(columns=["year", "seq", "reply"])}
