@@ -31,6 +31,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.ledger", "ledger"),
     ("gridwatch.cli.ledger", "progress"),
     ("gridwatch.cli.ledger", "letters"),
+    ("gridwatch.cli.ledger", "recheck"),
 )
 
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from gridwatch.config import Config
     from gridwatch.store.transactional import Store
 
-__all__ = ["ledger", "letters", "progress"]
+__all__ = ["ledger", "letters", "progress", "recheck"]
 
 _CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail": "fail",
                 "不通过": "fail", "验收不通过": "fail"}
@@ -171,19 +171,22 @@ def records(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
               type=click.Choice(sorted(_CONCLUSIONS), case_sensitive=False),
               help="pass (验收通过) or fail (验收不通过).")
 @click.option("--note", default=None, help="What was found.")
+@click.option("--problem", is_flag=True,
+              help="TASK_ID is a problem's issue_id: accept a single problem (its 销号).")
 @config_option
 @db_option
 @handle_errors
-def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None,
+def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None, problem: bool,
            config_path: Path | None, db_url: str | None) -> None:
-    """Record the acceptance (验收) of a task: a task is closed off only when accepted."""
+    """Record the acceptance (验收) of a task (or with --problem of a problem): it is closed
+    off only when accepted."""
     from gridwatch.store.ledger import record_event
 
     day = _date(on, "--on")
     verdict = _CONCLUSIONS[conclusion.lower()]
     with _store(_project(config_path), db_url) as store:
-        record_event(store, subject="task", subject_id=task_id, kind="accept", on_date=day,
-                     conclusion=verdict, unit=unit, reason=note)
+        record_event(store, subject="issue" if problem else "task", subject_id=task_id,
+                     kind="accept", on_date=day, conclusion=verdict, unit=unit, reason=note)
     click.echo(f"{task_id}: acceptance {verdict} on {day} by {unit} recorded")
 
 
@@ -299,16 +302,168 @@ def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | N
     """Tasks rectified but not yet accepted (待验收), per responsible unit."""
     from gridwatch.cli._table import plain_table
 
-    report = _report(as_of, round_, _project(config_path), db_url)
+    config = _project(config_path)
+    report = _report(as_of, round_, config, db_url)
     waiting = report["awaiting_acceptance"]
+    problems = _problem_backlog(as_of, config, db_url)
     if as_json:
-        echo_json({"as_of": as_of, "tasks": _records(waiting)})
+        echo_json({"as_of": as_of, "tasks": _records(waiting),
+                   "problems": _records(problems)})
         return
     per_unit = waiting.groupby("unit", dropna=False).size().rename("tasks").reset_index()
     click.echo(f"as of {as_of}: {len(waiting)} tasks rectified and waiting for acceptance")
     if len(waiting):
         click.echo(plain_table(per_unit))
         click.echo(plain_table(_days_text(waiting)))
+    if len(problems):
+        click.echo(f"closed problems waiting for acceptance: {int(problems['waiting'].sum())}, "
+                   f"reopened by a failed re-check: {int(problems['reopened'].sum())}")
+        click.echo(plain_table(problems))
+
+
+def _problem_state(as_of: str, config: Config | None, db_url: str | None,
+                   ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The problems as of a day (issue_id, unit, category, known, is_open, area ids) and the
+    ledger's events, or None for a store without problems."""
+    from gridwatch.store.ledger import ledger_events
+    from gridwatch.supervision.context import open_context
+
+    day = _date(as_of, "--as-of")
+    with _store(config, db_url) as store:
+        if store.last_run_id() == 0:
+            return None
+        events = ledger_events(store)
+    ctx = open_context(config, resolve_db_url(db_url, config))
+    evaluation = ctx.evaluate(day)
+    problems = ctx.issues.drop(columns=["status", "closed_at", "deadline"]).assign(
+        known=evaluation["known"], is_open=evaluation["is_open"],
+        status_as_of=evaluation["status"])
+    return problems, events
+
+
+def _problem_backlog(as_of: str, config: Config | None, db_url: str | None) -> pd.DataFrame:
+    from gridwatch.ledger.recheck import acceptance_backlog
+
+    found = _problem_state(as_of, config, db_url)
+    if found is None:
+        import pandas as pd
+
+        return pd.DataFrame(columns=["responsible_unit", "waiting", "reopened"])
+    return acceptance_backlog(found[0], found[1], _date(as_of, "--as-of"))
+
+
+@click.group()
+def recheck() -> None:
+    """Spot re-checks of accepted problems (抽查复核): draw a sample, import the results."""
+
+
+@recheck.command("draw")
+@click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@click.option("--rate", type=click.FloatRange(0, 1, min_open=True), required=True,
+              help="Share drawn in every stratum (area x category), e.g. 0.1.")
+@click.option("--seed", type=int, required=True, help="Seed of the draw (reproducible).")
+@click.option("--layer", default=None,
+              help="Layer whose areas are the strata; default the review layer (e.g. town).")
+@out_option
+@json_option
+@config_option
+@db_option
+@handle_errors
+def draw_command(as_of: str, rate: float, seed: int, layer: str | None, out_path: Path | None,
+                 as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+    """Draw a stratified random sample of the accepted problems for re-check; --out writes
+    it with empty 复核结果/复核日期/复核单位/复核意见 columns for the field team."""
+    from gridwatch.ledger.recheck import draw_recheck
+    from gridwatch.output.files import write_table
+
+    config = _project(config_path)
+    found = _problem_state(as_of, config, db_url)
+    if found is None:
+        raise ConfigError("the store has no problems yet: nothing was accepted")
+    problems, events = found
+    if layer is None:
+        from gridwatch.supervision.context import open_context
+
+        layer = open_context(config, resolve_db_url(db_url, config)).review_layer()
+    column = f"{layer}_id"
+    if column not in problems:
+        have = [c[:-3] for c in problems.columns if c.endswith("_id") and c != "issue_id"]
+        raise ConfigError(f"no layer {layer!r} in the store; layers: {', '.join(have)}")
+    sample = draw_recheck(problems, events, _date(as_of, "--as-of"), rate=rate, seed=seed,
+                          stratum=column)
+    if out_path is not None:
+        sheet = sample.rename(columns={"issue_id": "问题编号"}).assign(
+            复核结果="", 复核日期="", 复核单位="", 复核意见="")
+        write_table(dates_as_text_frame(sheet), out_path)
+        click.echo(f"wrote {len(sample)} problems to {out_path}")
+    if as_json:
+        echo_json({"as_of": as_of, "rate": rate, "seed": seed, "layer": layer,
+                   "problems": _records(sample)})
+    elif out_path is None:
+        from gridwatch.cli._table import plain_table
+
+        click.echo(f"{len(sample)} problems drawn from {sample['stratum'].nunique()} areas")
+        click.echo(plain_table(_days_text(sample)) if len(sample) else "")
+
+
+@recheck.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@config_option
+@db_option
+@handle_errors
+def recheck_import(file: Path, as_json: bool, config_path: Path | None,
+                   db_url: str | None) -> None:
+    """Record re-check results (问题编号, 复核结果 通过/不通过, 复核日期, 复核单位, 复核意见): a
+    failed re-check reopens the problem and counts as a rebound (反弹回潮) against its unit."""
+    from gridwatch.ledger.read import read_recheck_results
+    from gridwatch.schema import concat_rejects
+    from gridwatch.store.ledger import record_problem_events
+
+    config = _project(config_path)
+    result = read_recheck_results(file, **_reading(config))
+    with _store(config, db_url) as store:
+        inserted, unknown = record_problem_events(store, result.records, kind="recheck")
+    rejects = concat_rejects(result.rejects, unknown)
+    failed = int((result.records["conclusion"] == "fail").sum())
+    if as_json:
+        echo_json({"rows_in": result.rows_in, "accepted": result.rows_in - len(rejects),
+                   "rejected": len(rejects), "inserted": inserted,
+                   "reject_reasons": rejects["reason"].value_counts().to_dict()})
+        return
+    click.echo(f"{file}: {result.rows_in} rows = {result.rows_in - len(rejects)} results + "
+               f"{len(rejects)} rejected; {failed} failed (reopened, counted as rebounds)")
+    for row in rejects.head(20).itertuples(index=False):
+        click.echo(f"  row {row.row}: {row.reason}")
+
+
+@recheck.command("summary")
+@click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@json_option
+@config_option
+@db_option
+@handle_errors
+def recheck_summary_command(as_of: str, as_json: bool, config_path: Path | None,
+                            db_url: str | None) -> None:
+    """Re-checks per responsible unit: rechecked, passed, rebounds (反弹回潮)."""
+    from gridwatch.cli._table import plain_table
+    from gridwatch.ledger.recheck import recheck_summary
+
+    found = _problem_state(as_of, _project(config_path), db_url)
+    if found is None:
+        raise ConfigError("the store has no problems yet")
+    table = recheck_summary(found[0], found[1], _date(as_of, "--as-of"))
+    if as_json:
+        echo_json({"as_of": as_of, "units": _records(table)})
+    else:
+        click.echo(plain_table(table) if len(table) else "no re-checks recorded")
+
+
+def dates_as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as YYYY-MM-DD (for the sheet given to the field team)."""
+    from gridwatch.ledger.progress import dates_as_text
+
+    return dates_as_text(frame)
 
 
 @click.command()

@@ -40,6 +40,7 @@ __all__ = [
     "LEDGER_ALIASES",
     "LEDGER_COLUMNS",
     "PROGRESS_LABELS",
+    "RECHECK_ALIASES",
     "RECORD_ALIASES",
     "RECORD_KINDS",
     "TASK_TYPES",
@@ -50,6 +51,7 @@ __all__ = [
     "parse_milestones",
     "read_ledger",
     "read_ledger_records",
+    "read_recheck_results",
 ]
 
 #: Columns of a task, in the order they are stored and shown.
@@ -574,3 +576,70 @@ def _check_records(table: RawTable, mapping: dict[str, str], timezone: str,
                 "; ".join(dict.fromkeys(f[2] for f in found[i]))) for i in range(n) if found[i]]
     return (records.loc[~rejected].reset_index(drop=True),
             concat_rejects(pd.DataFrame(rejects, columns=list(REJECT_COLUMNS))))
+
+
+#: Headers of a file of re-check results (抽查复核结果).
+RECHECK_ALIASES: dict[str, tuple[str, ...]] = {
+    "issue_id": ("问题编号", "编号", "issue_id"),
+    "conclusion": ("复核结果", "复核结论", "结论", "result"),
+    "on_date": ("复核日期", "复核时间", "日期", "date"),
+    "unit": ("复核单位", "单位", "unit"),
+    "reason": ("复核意见", "说明", "情况说明", "note"),
+}
+
+
+def read_recheck_results(path: str | os.PathLike[str], *,
+                         settings: InputSettings = InputSettings(),  # noqa: B008
+                         timezone: str = DEFAULT_TIMEZONE) -> RecordsFile:
+    """Read the results of a spot re-check: 问题编号, 复核结果 (通过 / 不通过), 复核日期,
+    复核单位, 复核意见. Every row ends as a record (``issue_id``, ``conclusion``, ``on_date``,
+    ``unit``, ``reason``, ``source_file``, ``source_row``) or a reject."""
+    tables = read_tables(path, encoding=settings.encoding, max_file_mb=settings.max_file_mb,
+                         max_rows=settings.max_rows, max_columns=settings.max_columns)
+    parts, reject_parts, rows_in = [], [], 0
+    verdicts = {normalise_label(k): v for k, v in CONCLUSIONS.items()}
+    for table in tables:
+        mapping = _map(table.frame.columns, RECHECK_ALIASES)
+        header_of = {c: h for h, c in mapping.items()}
+        missing = [c for c in ("issue_id", "conclusion", "on_date") if c not in header_of]
+        if missing:
+            listed = ", ".join(repr(str(h)) for h in table.frame.columns) or "(none)"
+            wanted = "; ".join(f"for {c}: {', '.join(RECHECK_ALIASES[c])}" for c in missing)
+            raise SchemaError(f"{table.name}: no column gives {' or '.join(missing)} of "
+                              f"re-check results. Headers found: {listed}. Headers accepted "
+                              f"{wanted}")
+        n = len(table.frame)
+        text = {c: _text(table.frame[h].reset_index(drop=True)) for h, c in mapping.items()}
+        empty = pd.Series([None] * n, dtype="str")
+        parsed, bad, outside = parse_datetimes(text["on_date"], timezone=timezone)
+        local = parsed.dt.tz_convert(timezone).dt.tz_localize(None)
+        days = np.asarray(local.to_numpy(dtype="datetime64[ns]"), dtype="datetime64[D]")
+        conclusion = [None if v is None or pd.isna(v) else verdicts.get(normalise_label(v))
+                      for v in text["conclusion"].tolist()]
+        rows: list[tuple[str, str, str] | None] = []
+        for i in range(n):
+            if pd.isna(text["issue_id"].iloc[i]):
+                rows.append((header_of["issue_id"], "", "issue_id missing: "
+                             f"{header_of['issue_id']} is empty"))
+            elif conclusion[i] is None:
+                rows.append((header_of["conclusion"], str(text["conclusion"].iloc[i] or ""),
+                             "conclusion missing or unknown: 复核结果 must be 通过 or 不通过"))
+            elif bool(bad.iloc[i]) or bool(outside.iloc[i]) or np.isnat(days[i]):
+                rows.append((header_of["on_date"], str(text["on_date"].iloc[i] or ""),
+                             f"on_date unreadable: {header_of['on_date']} is not a date "
+                             f"({_DATE_HINT})"))
+            else:
+                rows.append(None)
+        rejected = np.array([r is not None for r in rows], dtype=bool)
+        records = pd.DataFrame({
+            "issue_id": text["issue_id"], "conclusion": pd.Series(conclusion, dtype="str"),
+            "on_date": days, "unit": text.get("unit", empty), "reason": text.get("reason", empty),
+            "source_file": pd.Series([table.name] * n, dtype="str"),
+            "source_row": np.asarray(table.rows, dtype="int64")})
+        parts.append(records.loc[~rejected])
+        reject_parts.append(pd.DataFrame(
+            [(table.name, int(table.rows[i]), *r) for i, r in enumerate(rows) if r is not None],
+            columns=list(REJECT_COLUMNS)))
+        rows_in += n
+    return RecordsFile(records=pd.concat(parts, ignore_index=True),
+                       rejects=concat_rejects(*reject_parts), rows_in=rows_in)

@@ -39,6 +39,7 @@ __all__ = [
     "ledger_tasks",
     "letter_register",
     "record_event",
+    "record_problem_events",
     "record_reply",
 ]
 
@@ -48,7 +49,7 @@ TASK_COLUMNS: tuple[str, ...] = (
 )
 #: Fields whose every change is kept as a ``change`` event.
 TRACKED_FIELDS: tuple[str, ...] = ("deadline", "unit", "leader")
-EVENT_KINDS: tuple[str, ...] = ("accept", "extend", "milestone_done", "change")
+EVENT_KINDS: tuple[str, ...] = ("accept", "extend", "milestone_done", "change", "recheck")
 EVENT_COLUMNS: tuple[str, ...] = (
     "id", "subject", "subject_id", "kind", "on_date", "field", "old_value", "new_value",
     "conclusion", "unit", "reason", "milestone", "ledger_run_id", "recorded_at",
@@ -461,3 +462,48 @@ def record_reply(store: Store, letter_no: str, *, on: dt.date, reply: str | None
             raise StoreError(f"letter {letter_no!r} was answered on {found[0]} already")
         conn.execute(table.update().where(table.c.letter_no == letter_no)
                      .values(replied_on=on, reply=reply))
+
+
+def record_problem_events(store: Store, records: pd.DataFrame, *, kind: str,
+                          ) -> tuple[int, pd.DataFrame]:
+    """Record acceptances or re-checks of problems in one transaction.
+
+    Parameters
+    ----------
+    records
+        ``issue_id``, ``conclusion``, ``on_date``, ``unit``, ``reason``, ``source_file``,
+        ``source_row``.
+    kind
+        ``"accept"`` or ``"recheck"``.
+
+    Returns
+    -------
+    inserted : int
+    rejects : pandas.DataFrame
+        Rows naming a problem the store does not have.
+    """
+    from gridwatch.schema import REJECT_COLUMNS, concat_rejects
+
+    if kind not in ("accept", "recheck"):
+        raise StoreError(f"kind must be 'accept' or 'recheck', got {kind!r}")
+    issues, t_events = store.table("issues"), store.table("ledger_events")
+    ids = records["issue_id"].astype(str).tolist()
+    known: set[str] = set()
+    with store.engine.connect() as conn:
+        for start in range(0, len(ids), 1000):
+            known.update(conn.execute(sa.select(issues.c.issue_id).where(
+                issues.c.issue_id.in_(ids[start:start + 1000]))).scalars())
+    ok = records["issue_id"].isin(known).to_numpy()
+    rejects = concat_rejects(pd.DataFrame(
+        [(r.source_file, int(r.source_row), "问题编号", r.issue_id,
+          f"unknown problem: {r.issue_id!r} is not in the store")
+         for r in records.loc[~ok].itertuples(index=False)], columns=list(REJECT_COLUMNS)))
+    now = _now()
+    rows = [{"subject": "issue", "subject_id": r.issue_id, "kind": kind,
+             "on_date": _day(r.on_date), "conclusion": r.conclusion, "unit": _text(r.unit),
+             "reason": _text(r.reason), "recorded_at": now}
+            for r in records.loc[ok].itertuples(index=False)]
+    if rows:
+        with store.write() as conn:
+            conn.execute(t_events.insert(), rows)
+    return len(rows), rejects
