@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import tempfile
 import threading
@@ -84,6 +85,12 @@ def _build_demo(db_file: Path) -> None:
                 import_ledger_file(store, paths.ledger, **reading)
                 if paths.ledger_records is not None:
                     import_records_file(store, paths.ledger_records, **reading)
+                from gridwatch.demo._ledger import demo_letters
+                from gridwatch.supervision.context import open_context
+
+                end = dt.date.fromisoformat(json.loads(paths.planted.read_text(
+                    encoding="utf-8"))["end_date"])
+                demo_letters(store, open_context(config, store.url), end)
         partial.replace(db_file)
         status.update(state="complete")
 

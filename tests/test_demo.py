@@ -540,3 +540,31 @@ def test_the_demo_ledger_reads_cleanly_and_has_what_the_app_shows(demo, planted,
     # a ledger worth showing: every state occurs, and most tasks are not overdue
     assert set(states.index) >= {"overdue", "on_schedule", "awaiting_acceptance", "closed_off"}
     assert states["overdue"] < len(tasks) / 3
+
+
+def test_gridwatch_demo_imports_the_ledger_and_issues_letters(demo, tmp_path):
+    from gridwatch.cli.demo import _import_ledger
+    from gridwatch.config import load_config
+    from gridwatch.ledger.letters import unanswered
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.ledger import ledger_events, ledger_tasks, letter_register
+    from gridwatch.store.transactional import Store
+
+    config = load_config(demo.config)
+    layers = load_layers(config)
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
+        for files, when in demo.runs:
+            run_ingest(files, config=config, store=store, layers=layers, observed_at=when)
+        _import_ledger(demo, config, store)
+        tasks, events = ledger_tasks(store), ledger_events(store)
+        letters, items = letter_register(store)
+        assert store.issues()["ledger_ref"].notna().any()
+        _import_ledger(demo, config, store)  # a second run adds nothing
+        assert len(letter_register(store)[0]) == len(letters)
+        assert len(ledger_events(store)) == len(events)
+    assert len(tasks) == json.loads(demo.planted.read_text(encoding="utf-8"))["ledger"]["tasks"]
+    assert set(events["kind"]) >= {"accept", "extend", "milestone_done"}
+    assert len(letters) and len(items)
+    assert letters["replied_on"].notna().any() and letters["escalated_to"].notna().any()
+    assert len(unanswered(letters, END.date())) > 0

@@ -127,6 +127,24 @@ def _import_ledger(paths: Any, config: Any, store: Any) -> None:
         records = import_records_file(store, paths.ledger_records, **reading)
         click.echo(f"register {paths.ledger_records.name}: {records.accepted} records "
                    f"({records.inserted} new)", err=True)
+    _letters(paths, config, store)
+
+
+def _letters(paths: Any, config: Any, store: Any) -> None:
+    """The demo's letters (一函两单) of its last two weeks, once (not again on a second run)."""
+    import datetime as dt
+    import json
+
+    from gridwatch.demo._ledger import demo_letters
+    from gridwatch.store.ledger import letter_register
+    from gridwatch.supervision.context import open_context
+
+    if len(letter_register(store)[0]):
+        return
+    end = dt.date.fromisoformat(json.loads(paths.planted.read_text(encoding="utf-8"))
+                                ["end_date"])
+    issued = demo_letters(store, open_context(config, store.url), end)
+    click.echo(f"letters (一函两单) of the last two weeks: {issued} issued", err=True)
 
 
 def _ingest_run(run_ingest: Any, files: list[Path], label: str, **kwargs: Any) -> Any:

@@ -521,18 +521,15 @@ def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str
     """Issue the day's numbered letters per unit from the reminders; unanswered letters past
     their reply date escalate (提醒函 → 交办单 → 督办单)."""
     from gridwatch.cli.supervise import open_supervision
-    from gridwatch.ledger.letters import letter_html, plan_letters
+    from gridwatch.ledger.letters import letter_html
+    from gridwatch.ledger.load import issue_letters_as_of
     from gridwatch.output._atomic import replacing
-    from gridwatch.store.ledger import issue_letters, letter_register
 
     day = _date(as_of, "--as-of")
     ctx = open_supervision(config_path, db_url)
     reminders = ctx.reminders(day)
-    config = _project(config_path)
-    with _store(config, db_url) as store:
-        register, items = letter_register(store)
-        plan = plan_letters(reminders, register, items, day, reply_days=reply_days)
-        issue_letters(store, plan.letters, plan.items, plan.escalated)
+    with _store(_project(config_path), db_url) as store:
+        plan = issue_letters_as_of(store, ctx, day, reply_days=reply_days)
     if out_dir is not None and len(plan.letters):
         out_dir.mkdir(parents=True, exist_ok=True)
         detail = reminders.set_index("issue_id")[["address", "description"]]

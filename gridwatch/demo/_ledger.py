@@ -12,12 +12,14 @@ extensions and milestones done).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["LEDGER_FILE", "RECORDS_FILE", "link_problems", "write_ledger"]
+__all__ = ["LEDGER_FILE", "RECORDS_FILE", "demo_letters", "link_problems", "write_ledger"]
 
 LEDGER_FILE = "ledger/整改台账.xlsx"
 RECORDS_FILE = "ledger/整改记录.csv"
@@ -183,3 +185,18 @@ def link_problems(problems: pd.DataFrame, tasks: pd.DataFrame, *, rng: np.random
             chosen = rng.choice(where, size=min(per_task, len(where)), replace=False)
             refs[chosen] = task.task_id
     return refs
+
+
+def demo_letters(store: Any, ctx: Any, end: dt.date) -> int:
+    """The demo's register of 一函两单: letters issued two weeks and one week before the end
+    date and on it, every other letter of the first batch answered three days after issue, so
+    the rest escalate (提醒函 → 交办单 → 督办单). Returns the number of letters issued."""
+    from gridwatch.ledger.load import issue_letters_as_of
+    from gridwatch.store.ledger import record_reply
+
+    first = issue_letters_as_of(store, ctx, end - dt.timedelta(days=14))
+    for letter in first.letters.iloc[::2].itertuples(index=False):
+        record_reply(store, letter.letter_no, on=end - dt.timedelta(days=11),
+                     reply="已整改，附整改材料")
+    later = [issue_letters_as_of(store, ctx, end - dt.timedelta(days=d)) for d in (7, 0)]
+    return len(first.letters) + sum(len(p.letters) for p in later)

@@ -3,18 +3,29 @@ the app's first start use it), as :func:`gridwatch.pipeline.run_ingest` does for
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from gridwatch.config import InputSettings
+from gridwatch.ledger.letters import LetterPlan, plan_letters
 from gridwatch.ledger.read import read_ledger, read_ledger_records
 from gridwatch.schema import DEFAULT_TIMEZONE, concat_rejects
-from gridwatch.store.ledger import import_ledger, import_ledger_records
+from gridwatch.store.ledger import (
+    import_ledger,
+    import_ledger_records,
+    issue_letters,
+    letter_register,
+)
 from gridwatch.store.transactional import Store
 
-__all__ = ["LedgerImport", "import_ledger_file", "import_records_file"]
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
+
+__all__ = ["LedgerImport", "import_ledger_file", "import_records_file", "issue_letters_as_of"]
 
 
 @dataclass(frozen=True)
@@ -64,3 +75,13 @@ def import_records_file(store: Store, path: str | os.PathLike[str], *,
     return LedgerImport(rows_in=result.rows_in, accepted=result.rows_in - len(rejects),
                         rejects=rejects, inserted=counts.inserted, updated=0,
                         unchanged=counts.unchanged, changes=0, run_id=counts.run_id)
+
+
+def issue_letters_as_of(store: Store, ctx: SupervisionContext, day: dt.date, *,
+                        reply_days: int = 5) -> LetterPlan:
+    """Issue the letters of a day (:func:`gridwatch.ledger.letters.plan_letters` over the
+    context's reminders and the store's register) and record them; return what was issued."""
+    register, items = letter_register(store)
+    plan = plan_letters(ctx.reminders(day), register, items, day, reply_days=reply_days)
+    issue_letters(store, plan.letters, plan.items, plan.escalated)
+    return plan
