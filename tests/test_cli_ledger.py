@@ -191,3 +191,18 @@ def test_a_register_of_records_is_imported_once(tmp_path: Path) -> None:
                                  "--json", *db]).output)
     tasks = {i["item_id"]: i for i in payload["items"]}
     assert tasks["Z2-01"]["closed_off"] == 1 and tasks["Z2-02"]["overdue"] == 0
+
+
+def test_a_second_extension_names_the_deadline_it_replaces(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), *db])
+    for to, on in (("2024-06-30", "2024-03-01"), ("2024-09-30", "2024-06-20")):
+        assert invoke(["ledger", "extend", "Z2-02-2", "--to", to, "--reason", "汛期",
+                       "--approved-by", "市整改办", "--on", on, *db]).exit_code == 0
+    events = json.loads(invoke(["ledger", "history", "Z2-02-2", "--json", *db]).output)["events"]
+    assert [(e["old_value"], e["new_value"]) for e in events] == [
+        ("2024-01-31", "2024-06-30"), ("2024-06-30", "2024-09-30")]
+    states = {d: json.loads(invoke(["progress", "--as-of", d, "--json", *db]).output)
+              for d in ("2024-06-25", "2024-07-05")}
+    z2 = {d: next(i for i in s["items"] if i["item_id"] == "Z2-02") for d, s in states.items()}
+    assert z2["2024-06-25"]["overdue"] == 0 and z2["2024-07-05"]["overdue"] == 0

@@ -1,7 +1,8 @@
-"""``gridwatch ledger …`` and ``gridwatch progress``: the rectification ledger (整改台账).
+"""``gridwatch ledger …``, ``gridwatch progress``, ``gridwatch letters …`` and ``gridwatch
+recheck …``: the rectification ledger (整改台账), the register of 一函两单 and spot re-checks.
 
-Thin over :mod:`gridwatch.ledger` (reading and progress) and :mod:`gridwatch.store.ledger`
-(keeping tasks, acceptances, extensions and milestones done).
+Thin over :mod:`gridwatch.ledger` (reading, progress, letters, re-checks) and
+:mod:`gridwatch.store.ledger` (keeping tasks, acceptances, extensions, milestones done, letters).
 """
 
 from __future__ import annotations
@@ -203,15 +204,11 @@ def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
            config_path: Path | None, db_url: str | None) -> None:
     """Extend a task's deadline (延期): it counts from the day of approval on, and stays in the
     history with its reason."""
-    import pandas as pd
-
-    from gridwatch.store.ledger import ledger_tasks, record_event
+    from gridwatch.store.ledger import current_deadlines, record_event
 
     new, approved = _date(to, "--to"), _date(on, "--on")
     with _store(_project(config_path), db_url) as store:
-        tasks = ledger_tasks(store).set_index("task_id")
-        before = tasks["deadline"].get(task_id)
-        old = None if before is None or pd.isna(before) else str(before)[:10]
+        old = current_deadlines(store).get(task_id)
         record_event(store, subject="task", subject_id=task_id, kind="extend", on_date=approved,
                      old_value=old, new_value=new.isoformat(), reason=reason, unit=approved_by)
     click.echo(f"{task_id}: deadline extended to {new} (approved by {approved_by} on "

@@ -30,6 +30,7 @@ __all__ = [
     "TRACKED_FIELDS",
     "LedgerCounts",
     "RecordCounts",
+    "current_deadlines",
     "import_ledger",
     "import_ledger_records",
     "issue_letters",
@@ -242,6 +243,20 @@ def record_event(store: Store, *, subject: str, subject_id: str, kind: str,
     return int(event_id)
 
 
+def current_deadlines(store: Store) -> dict[str, str | None]:
+    """Each task's deadline after the extensions recorded so far (ISO day, None: none), for the
+    ``old_value`` of the next extension."""
+    tasks = ledger_tasks(store)
+    out = {t: None if pd.isna(d) else str(d)[:10]
+           for t, d in zip(tasks["task_id"], tasks["deadline"], strict=True)}
+    events = ledger_events(store)
+    ext = events[(events["subject"] == "task") & (events["kind"] == "extend")]
+    ext = ext.sort_values(["on_date", "id"], kind="stable")
+    for task_id, new in zip(ext["subject_id"], ext["new_value"], strict=True):
+        out[task_id] = None if pd.isna(new) else str(new)
+    return out
+
+
 def _read(store: Store, name: str, columns: tuple[str, ...] | None = None,
           order: tuple[str, ...] = ()) -> pd.DataFrame:
     table = store.table(name)
@@ -358,7 +373,7 @@ def import_ledger_records(store: Store, records: pd.DataFrame, *, file: str, row
 
     seen = {key(e.kind, e.subject_id, e.on_date, e.conclusion, e.new_value, e.milestone)
             for e in existing.itertuples(index=False) if e.subject == "task"}
-    deadlines = ledger_tasks(store).set_index("task_id")["deadline"]
+    deadlines = current_deadlines(store)
     inserted = unchanged = 0
     try:
         with store.write() as conn:
@@ -375,8 +390,8 @@ def import_ledger_records(store: Store, records: pd.DataFrame, *, file: str, row
                 seen.add(k)
                 old = None
                 if row.kind == "extend":
-                    before = deadlines.get(row.task_id)
-                    old = None if before is None or pd.isna(before) else str(before)[:10]
+                    old = deadlines.get(row.task_id)
+                    deadlines[row.task_id] = _text(row.new_value)
                 conn.execute(t_events.insert().values(
                     subject="task", subject_id=row.task_id, kind=row.kind,
                     on_date=_day(row.on_date), conclusion=_text(row.conclusion),
