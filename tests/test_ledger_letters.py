@@ -137,3 +137,27 @@ def test_the_cli_issues_numbers_escalates_and_records_replies(tmp_path: Path,
     counts = json.loads(invoke(["letters", "count", "--period", "year", "--json",
                                 *db]).output)["counts"]
     assert counts == [{"year": "2026", "提醒函": 0, "交办单": 0, "督办单": 2, "replied": 1}]
+
+
+def test_the_monthly_review_lists_extensions_and_counts_letters() -> None:
+    from gridwatch.ledger.letters import ledger_review_tables
+
+    events = pd.DataFrame({
+        "id": [1, 2, 3], "subject": "task", "subject_id": ["T1", "T2", "T1"],
+        "kind": ["extend", "extend", "accept"],
+        "on_date": pd.to_datetime(["2026-03-05", "2026-04-01", "2026-03-06"]),
+        "old_value": ["2026-03-10", "2026-04-10", None],
+        "new_value": ["2026-05-31", "2026-06-30", None], "conclusion": [None, None, "pass"],
+        "unit": ["市整改办", "市整改办", "市整改办"], "reason": ["汛期", "搬迁", None]})
+    letters = pd.DataFrame({
+        "kind": ["reminder_letter", "reminder_letter", "assignment_sheet", "reminder_letter"],
+        "issued_on": pd.to_datetime(["2026-02-10", "2026-03-02", "2026-03-20", "2026-04-02"]),
+        "replied_on": pd.to_datetime(["2026-02-12", None, "2026-03-25", None])})
+    tables = ledger_review_tables(events, letters, "2026-03")
+    assert tables["extensions"][["task_id", "extended_to", "reason"]].values.tolist() == [
+        ["T1", "2026-05-31", "汛期"]]
+    counts = tables["letters"].set_index("kind")
+    assert counts.loc["提醒函"].tolist() == [1, 2, 1]  # month, year to 31 March, answered
+    assert counts.loc["交办单"].tolist() == [1, 1, 1]
+    assert counts.loc["督办单"].tolist() == [0, 0, 0]
+    assert ledger_review_tables(events.iloc[:0], letters.iloc[:0], "2026-03") == {}

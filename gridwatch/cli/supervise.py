@@ -73,6 +73,20 @@ def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
     return by_accountability(ctx, tasks), by
 
 
+def _ledger_review(month: str, config_path: Path | None,
+                   db_url: str | None) -> dict[str, pd.DataFrame]:
+    """The month's extensions and letters (一函两单) of the ledger, when it has any."""
+    from gridwatch.ledger.letters import ledger_review_tables
+    from gridwatch.store.ledger import ledger_events, letter_register
+    from gridwatch.store.transactional import Store
+
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        events, (letters, _items) = ledger_events(store), letter_register(store)
+    return ledger_review_tables(events, letters, month)
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
     return [dict(row) for row in clean.to_dict(orient="records")]
@@ -166,6 +180,6 @@ def review(month: str, layer: str | None, by: str, out_path: Path, config_path: 
 
     ctx, layer = _accountable(open_supervision(config_path, db_url), by, layer, config_path,
                               db_url, required=False)
-    tables = ctx.review(month, layer=layer)
+    tables = {**ctx.review(month, layer=layer), **_ledger_review(month, config_path, db_url)}
     written = write_review(tables, out_path, title=f"月复盘 {month}", timezone=ctx.timezone)
     click.echo(f"wrote {', '.join(map(str, written))}")

@@ -28,8 +28,8 @@ import pandas as pd
 from gridwatch.supervision.calendar import add_days
 from gridwatch.supervision.remind import ESCALATION_LABELS, ESCALATION_LEVELS
 
-__all__ = ["LETTER_PREFIX", "LetterPlan", "letter_counts", "letter_html", "plan_letters",
-           "unanswered"]
+__all__ = ["LETTER_PREFIX", "LetterPlan", "ledger_review_tables", "letter_counts", "letter_html",
+           "plan_letters", "unanswered"]
 
 LETTER_PREFIX: dict[str, str] = {"reminder_letter": "督提", "assignment_sheet": "督交",
                                  "supervision_order": "督办"}
@@ -199,3 +199,44 @@ td,th{{border:1px solid #000;padding:4px;font-size:11pt}} h1{{text-align:center}
 <p style="text-align:right">{esc(issuer)}<br>{esc(letter['issued_on'])}</p>
 </body></html>
 """
+
+
+def ledger_review_tables(events: pd.DataFrame, letters: pd.DataFrame,
+                         month: str) -> dict[str, pd.DataFrame]:
+    """What the monthly review (月复盘) adds from the ledger for ``month`` (``YYYY-MM``).
+
+    Returns
+    -------
+    dict
+        ``extensions`` (延期: the extensions approved in the month: task_id, approved_on,
+        deadline_before, extended_to, reason, approved_by) and ``letters`` (一函两单: per kind,
+        issued in the month, in the year to the month's end, and of those answered); a table is
+        left out when the ledger has nothing for it.
+    """
+    try:
+        first = pd.Period(month, freq="M")
+    except ValueError as exc:
+        raise ValueError(f"month must be YYYY-MM, got {month!r}") from exc
+    start, end = first.start_time, first.end_time.normalize()
+    out: dict[str, pd.DataFrame] = {}
+    days = pd.to_datetime(events["on_date"])
+    ext = events[(events["kind"] == "extend") & (days >= start) & (days <= end)]
+    if len(ext):
+        out["extensions"] = ext.rename(columns={
+            "subject_id": "task_id", "on_date": "approved_on", "old_value": "deadline_before",
+            "new_value": "extended_to", "unit": "approved_by"}).loc[
+            :, ["task_id", "approved_on", "deadline_before", "extended_to", "reason",
+                "approved_by"]].reset_index(drop=True)
+    if len(letters):
+        issued = pd.to_datetime(letters["issued_on"])
+        in_month = (issued >= start) & (issued <= end)
+        in_year = (issued.dt.year == first.year) & (issued <= end)
+        rows = []
+        for kind in ESCALATION_LEVELS:
+            mine = letters["kind"] == kind
+            rows.append({"kind": ESCALATION_LABELS[kind],
+                         "issued_in_month": int((mine & in_month).sum()),
+                         "issued_in_year": int((mine & in_year).sum()),
+                         "answered": int((mine & in_year & letters["replied_on"].notna()).sum())})
+        out["letters"] = pd.DataFrame(rows)
+    return out
