@@ -643,6 +643,21 @@ def test_files_read_side_by_side_keep_their_order_and_the_first_error(tmp_path: 
         read_issues(mixed)
 
 
+@pytest.mark.parametrize(("sep", "eol"), [(",", "\n"), ("\t", "\r\n"), (";", "\n")])
+def test_a_title_line_without_separators_above_the_header(tmp_path: Path, sep: str,
+                                                          eol: str) -> None:
+    rows = [HEADER, GOOD, ["GW-002", *GOOD[1:]]]
+    text = eol.join(["嘉兴市生态环境问题清单", "", *(sep.join(r) for r in rows)]) + eol
+    path = tmp_path / "titled.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_issues(path)
+    assert result.rejected == 0
+    assert result.records["issue_id"].tolist() == ["GW-001", "GW-002"]
+    assert result.records["source_row"].tolist() == [4, 5]  # as a spreadsheet numbers them
+    assert result.records["lat"].tolist() == [30.76, 30.76]
+    assert result.files[0].header_row == 3
+
+
 def test_progress_reports_rows(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "a.csv", HEADER, [GOOD] * 3)
     b = write_csv(tmp_path / "b.csv", HEADER, [GOOD] * 2)
