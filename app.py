@@ -36,6 +36,9 @@ pages = [
     st.Page("app_pages/trends.py", title=tr("page_trends", lang), url_path="trends"),
     st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
 ]
+if user.scope.whole:  # the ledger is not divided by area yet
+    pages.append(st.Page("app_pages/ledger.py", title=tr("page_ledger", lang),
+                         url_path="ledger"))
 if user.may("import"):
     pages.append(st.Page("app_pages/upload.py", title=tr("page_upload", lang),
                          url_path="upload"))

@@ -28,6 +28,10 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.hotspots", "hotspots"),
     ("gridwatch.cli.validate", "validate"),
     ("gridwatch.cli.store", "store"),
+    ("gridwatch.cli.ledger", "ledger"),
+    ("gridwatch.cli.ledger", "progress"),
+    ("gridwatch.cli.ledger", "letters"),
+    ("gridwatch.cli.ledger", "recheck"),
     ("gridwatch.cli.users", "users"),
     ("gridwatch.cli.users", "audit"),
 )

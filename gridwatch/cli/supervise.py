@@ -18,8 +18,10 @@ from gridwatch.cli._options import (
     echo_json,
     handle_errors,
     json_option,
+    open_config,
     open_session,
     out_option,
+    resolve_db_url,
     user_option,
 )
 from gridwatch.cli._table import plain_table
@@ -29,7 +31,13 @@ if TYPE_CHECKING:
 
 __all__ = ["league", "remind", "review", "status"]
 
-_LAYER = click.option("--layer", required=True, help="Layer whose areas are counted, e.g. grid.")
+_LAYER = click.option("--layer", default=None,
+                      help="Layer whose areas are counted, e.g. grid (required unless --by "
+                           "unit or leader).")
+_BY = click.option("--by", "by", type=click.Choice(["area", "unit", "leader"]), default="area",
+                   show_default=True,
+                   help="Count per area of --layer, per responsible unit (责任单位) or per "
+                        "responsible leader (责任领导, from the ledger).")
 
 
 def open_supervision(config_path: Path | None, db_url: str | None,
@@ -37,6 +45,57 @@ def open_supervision(config_path: Path | None, db_url: str | None,
     """The supervision context of the project named on the command line (or ./gridwatch.toml,
     or none: default settings), seeing only the scope of the user it acts as."""
     return open_session(config_path, db_url, as_user).context()
+
+
+def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
+                 config_path: Path | None, db_url: str | None,
+                 *, required: bool = True) -> tuple[SupervisionContext, str | None]:
+    """The context and the layer to ask: ``--by unit`` / ``leader`` are pseudo layers over the
+    responsible units and the ledger's leaders (:mod:`gridwatch.ledger.accountability`)."""
+    from gridwatch.errors import ConfigError
+
+    if by == "area":
+        if layer is None and required:
+            raise ConfigError("--layer is required (e.g. --layer grid), or --by unit / leader")
+        return ctx, layer
+    if layer is not None:
+        raise ConfigError(f"--layer {layer!r} and --by {by} exclude each other: --by {by} "
+                          f"counts per {by}, not per area")
+    _whole_scope_only(ctx, f"--by {by}")
+    from gridwatch.ledger.accountability import by_accountability
+    from gridwatch.store.ledger import ledger_tasks
+    from gridwatch.store.transactional import Store
+
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        tasks = ledger_tasks(store)
+    return by_accountability(ctx, tasks), by
+
+
+def _whole_scope_only(ctx: SupervisionContext, what: str) -> None:
+    """Refuse a ledger-based answer to a user with a scope of areas: the ledger (units,
+    leaders, letters) is not divided by area yet, so only the whole territory may read it."""
+    from gridwatch.errors import AccessError
+
+    if ctx.scope is not None and not ctx.scope.whole:
+        raise AccessError(f"{what} reads the rectification ledger, which is not divided by "
+                          f"area yet: only users whose scope is '*' may use it (scope "
+                          f"{ctx.scope})")
+
+
+def _ledger_review(month: str, config_path: Path | None,
+                   db_url: str | None) -> dict[str, pd.DataFrame]:
+    """The month's extensions and letters (一函两单) of the ledger, when it has any."""
+    from gridwatch.ledger.letters import ledger_review_tables
+    from gridwatch.store.ledger import ledger_events, letter_register
+    from gridwatch.store.transactional import Store
+
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        events, (letters, _items) = ledger_events(store), letter_register(store)
+    return ledger_review_tables(events, letters, month)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -47,15 +106,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @click.command()
 @click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
 @_LAYER
+@_BY
 @json_option
 @config_option
 @db_option
 @user_option
 @handle_errors
-def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
+def status(as_of: str, layer: str | None, by: str, as_json: bool, config_path: Path | None,
            db_url: str | None, as_user: str | None) -> None:
-    """Red/yellow/green counts per area as of a date (红黄绿码); closed counts are cumulative."""
-    stats = open_supervision(config_path, db_url, as_user).status(as_of, layer=layer)
+    """Red/yellow/green counts per area (or unit, or leader) as of a date (红黄绿码); closed
+    counts are cumulative."""
+    ctx, layer = _accountable(open_supervision(config_path, db_url, as_user), by, layer,
+                              config_path, db_url)
+    assert layer is not None
+    stats = ctx.status(as_of, layer=layer)
     if as_json:
         echo_json({"as_of": as_of, "layer": layer, "areas": _records(stats)})
         return
@@ -67,19 +131,22 @@ def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
 @click.command()
 @click.option("--week", required=True, help="ISO week, YYYY-Www (e.g. 2024-W10).")
 @_LAYER
+@_BY
 @out_option
 @config_option
 @db_option
 @user_option
 @handle_errors
-def league(week: str, layer: str, out_path: Path | None, config_path: Path | None,
-           db_url: str | None, as_user: str | None) -> None:
-    """Weekly league table of the areas of a layer (周亮晒): score, rank, change, worst."""
+def league(week: str, layer: str | None, by: str, out_path: Path | None,
+           config_path: Path | None, db_url: str | None, as_user: str | None) -> None:
+    """Weekly league table of the areas of a layer, or of the responsible units or leaders
+    (周亮晒): score, rank, change, worst."""
     from gridwatch.supervision.league import write_league
 
     session = open_session(config_path, db_url, as_user,
                            action="read" if out_path is None else "export")
-    ctx = session.context()
+    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url)
+    assert layer is not None
     table = ctx.league(week, layer=layer)
     if out_path is not None:
         written = write_league(table, out_path, timezone=ctx.timezone)
@@ -120,20 +187,25 @@ def remind(as_of: str, out_path: Path | None, config_path: Path | None,
 @click.option("--layer", default=None,
               help="Layer of the area tables; default the last admin layer (e.g. town), "
                    "else the last area layer.")
+@_BY
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Workbook to write (.xlsx); .md and .html summaries are written beside it.")
 @config_option
 @db_option
 @user_option
 @handle_errors
-def review(month: str, layer: str | None, out_path: Path, config_path: Path | None,
+def review(month: str, layer: str | None, by: str, out_path: Path, config_path: Path | None,
            db_url: str | None, as_user: str | None) -> None:
-    """Monthly review (月复盘): the month against the previous one, workbook and summary."""
+    """Monthly review (月复盘): the month against the previous one, workbook and summary; the
+    area tables per responsible unit or leader with --by."""
     from gridwatch.supervision.review import write_review
 
     session = open_session(config_path, db_url, as_user, action="export")
-    ctx = session.context()
-    tables = ctx.review(month, layer=layer)
+    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url,
+                              required=False)
+    whole = ctx.scope is None or ctx.scope.whole  # the ledger is not divided by area yet
+    tables = {**ctx.review(month, layer=layer),
+              **(_ledger_review(month, config_path, db_url) if whole else {})}
     written = write_review(tables, out_path, title=f"月复盘 {month}", timezone=ctx.timezone)
     session.audit("export", what="review", format="xlsx",
                   file=", ".join(map(str, written)), month=month)
