@@ -328,3 +328,10 @@ def test_oidc_mode_asks_the_provider_and_nothing_else(tmp_path: Path,
     at = _app("admin")
     assert [b.label for b in at.button] == ["通过单位身份认证登录"]
     assert not _shows_data(at) and not at.text_input
+
+
+def test_the_ledger_page_is_for_the_whole_territory_only(app_env: str) -> None:
+    at = _app("admin", "app_pages/ledger.py")
+    assert not at.error or [e.value for e in at.error] != [NOT_YOURS]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        _app("c1", "app_pages/ledger.py")

@@ -481,3 +481,11 @@ def test_cli_imports_are_audited_with_their_run(city: Any, city_files: Any) -> N
         run = store.last_run_id()
     assert last["actor"] == "county_a" and last["run_id"] == run
     assert last["detail"]["files"] == [Path(f).name for f in files]
+
+
+def test_ledger_answers_are_refused_to_a_county_user(city: Any) -> None:
+    """The ledger is not divided by area yet: a scoped user gets no ledger-based answer."""
+    code, out = _cli(["status", "--as-of", "2024-03-01", "--by", "unit"], city, "county_a")
+    assert code == 1 and "only users whose scope is '*'" in out
+    code, out = _cli(["league", "--week", "2024-W10", "--by", "leader"], city, "county_a")
+    assert code == 1 and "only users whose scope is '*'" in out
