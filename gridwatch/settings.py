@@ -18,6 +18,7 @@ from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from gridwatch.hotspots import HotspotSettings
+    from gridwatch.planning.settings import PlanSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
     from gridwatch.supervision.incidents import DuplicateSettings
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "supervision", "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "plan", "supervision",
+                                      "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -183,6 +185,8 @@ class Settings:
     label_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``[app]``: map tiles.
     app: AppSettings = field(default_factory=AppSettings)
+    #: ``[plan]``: the priority score and the field plan (None: the defaults).
+    plan: PlanSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -214,6 +218,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
     """
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
+    from gridwatch.planning.settings import parse_plan_settings
     from gridwatch.supervision.codes import parse_asof_settings
     from gridwatch.supervision.deadlines import parse_deadline_settings
     from gridwatch.supervision.incidents import parse_duplicate_settings
@@ -239,6 +244,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "hotspots": (hotspot_settings, top["hotspots"]),
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
+        "plan": (parse_plan_settings, top["plan"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():
