@@ -72,9 +72,9 @@ def test_each_term_on_a_hand_built_case() -> None:
     w = WEIGHTS
     expected = {
         "plain": {},
-        "late": {"overdue_days": 4 * 1.5, "code": w.red},
-        "very_late": {"overdue_days": 10 * 1.5, "code": w.red},
-        "yellow": {"code": w.yellow},
+        "late": {"overdue_days": 4 * 1.5, "colour": w.red},
+        "very_late": {"overdue_days": 10 * 1.5, "colour": w.red},
+        "yellow": {"colour": w.yellow},
         "hot": {"hot_bin": 2 * w.hot_bin},
         "emerging": {"emerging": w.emerging},
         "rebound": {"rebound": w.rebound},
@@ -85,7 +85,7 @@ def test_each_term_on_a_hand_built_case() -> None:
         "petition": {"petition": w.petition},
         "field": {"field_not_rectified": 2 * w.field_not_rectified,
                   "field_rebound": w.field_rebound},
-        "all": {"overdue_days": 2 * 1.5, "code": w.red, "hot_bin": 3 * w.hot_bin,
+        "all": {"overdue_days": 2 * 1.5, "colour": w.red, "hot_bin": 3 * w.hot_bin,
                 "emerging": w.emerging, "rebound": w.rebound,
                 "repeat_complaint": w.repeat_complaint, "zone": w.inside_zone,
                 "severity": 41, "petition": w.petition,

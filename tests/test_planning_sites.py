@@ -55,7 +55,7 @@ def test_sites_are_the_connected_groups_of_the_radius(points, radius) -> None:
 def test_site_table_sums_priorities_and_times() -> None:
     problems = pd.DataFrame({"issue_id": ["b", "a", "c"]})
     terms = pd.DataFrame({t: [0.0, 0.0, 0.0] for t in TERMS})
-    terms["code"] = [20.0, 5.0, 20.0]
+    terms["colour"] = [20.0, 5.0, 20.0]
     terms["overdue_days"] = [3.0, 0.0, 0.0]
     terms["priority"] = terms[list(TERMS)].sum(axis=1)
     x = np.array([0.0, 100.0, 900.0])

@@ -43,8 +43,8 @@ class FieldPlan:
     as_of
         The local date the problems were evaluated on.
     problems
-        The candidate problems: :data:`PROBLEM_COLUMNS`, ``code``, ``days_overdue``, one
-        column of points per term, ``priority``, ``why``, ``site_id``.
+        The candidate problems: :data:`PROBLEM_COLUMNS`, ``code``, ``days_overdue``, the
+        points of each term (``<term>_points``), ``priority``, ``why``, ``site_id``.
     sites
         The candidate sites (highest priority first): see :func:`site_table`, plus WGS84
         ``lon``/``lat`` and, for the optimised plan, ``team``, ``day``, ``stop`` (visit
@@ -224,7 +224,7 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
     table = problems[[c for c in PROBLEM_COLUMNS if c in problems]].copy()
     table["code"] = evaluated["code"].iloc[rows].to_numpy()
     table["days_overdue"] = evaluated["days_overdue"].iloc[rows].to_numpy()
-    table = pd.concat([table, terms], axis=1)
+    table = pd.concat([table, terms.rename(columns={t: f"{t}_points" for t in TERMS})], axis=1)
     table["site_id"] = site_of
     if layer:
         table[f"{layer}_id"] = problems[f"{layer}_id"]

@@ -6,7 +6,7 @@ For every problem, each term of :data:`TERMS` gives points (weights in ``[plan.w
 term                   points
 =====================  ===================================================================
 overdue_days           ``overdue_day`` x days past the deadline (at most ``overdue_days_cap``)
-code                   ``red`` for a red problem, ``yellow`` for a yellow one
+colour                 ``red`` for a red problem, ``yellow`` for a yellow one
 hot_bin                ``hot_bin`` x the Gi* bin of its area when it is a hot spot (1, 2, 3)
 emerging               ``emerging`` when its area is a new, consecutive, intensifying or
                        persistent hot spot
@@ -37,12 +37,12 @@ from gridwatch.planning.settings import PlanWeights
 __all__ = ["HOT_EMERGING", "TERMS", "TERM_LABELS", "explain", "priority_terms"]
 
 #: The terms of the score, in the order the columns come.
-TERMS: tuple[str, ...] = ("overdue_days", "code", "hot_bin", "emerging", "rebound",
+TERMS: tuple[str, ...] = ("overdue_days", "colour", "hot_bin", "emerging", "rebound",
                           "repeat_complaint", "zone", "severity", "petition",
                           "field_not_rectified", "field_rebound")
 #: How each term is named in ``why``.
 TERM_LABELS: dict[str, str] = {
-    "overdue_days": "超期", "code": "码色", "hot_bin": "Gi*热点", "emerging": "新兴热点",
+    "overdue_days": "超期", "colour": "码色", "hot_bin": "Gi*热点", "emerging": "新兴热点",
     "rebound": "反弹", "repeat_complaint": "重复投诉", "zone": "红线", "severity": "严重程度",
     "petition": "群众投诉", "field_not_rectified": "现场未整改", "field_rebound": "现场反弹",
 }
@@ -113,7 +113,7 @@ def priority_terms(issues: pd.DataFrame, evaluated: pd.DataFrame, *, weights: Pl
     late = np.where(red, np.clip(late, 0.0, w.overdue_days_cap), 0.0)
     points: dict[str, np.ndarray] = {
         "overdue_days": late * w.overdue_day,
-        "code": np.where(red, w.red, np.where(yellow, w.yellow, 0.0)),
+        "colour": np.where(red, w.red, np.where(yellow, w.yellow, 0.0)),
     }
     area = (issues[f"{hotspot_layer}_id"].astype("str") if hotspot_layer
             and f"{hotspot_layer}_id" in issues else pd.Series(pd.NA, index=index, dtype="str"))
@@ -146,7 +146,7 @@ def priority_terms(issues: pd.DataFrame, evaluated: pd.DataFrame, *, weights: Pl
         points[term] = counts.to_numpy(dtype="float64", na_value=0.0) * weight
     out = pd.DataFrame({term: points[term] for term in TERMS}, index=index)
     out["priority"] = out[list(TERMS)].sum(axis=1)
-    details = {"overdue_days": late, "code": code.to_numpy(dtype=object),
+    details = {"overdue_days": late, "colour": code.to_numpy(dtype=object),
                "zone": np.where(inside, "in", "belt"),
                "severity": severity.to_numpy(dtype=object),
                "hot_bin": np.nan_to_num(bins.to_numpy(dtype="float64", na_value=0.0)),
@@ -162,7 +162,7 @@ def _label(term: str, detail: object) -> str:
         return TERM_LABELS[term]
     if term == "overdue_days":
         return f"超期{float(detail):g}天"  # type: ignore[arg-type]
-    if term == "code":
+    if term == "colour":
         return {"red": "红码", "yellow": "黄码"}.get(str(detail), "码色")
     if term == "zone":
         return "红线内" if detail == "in" else "红线缓冲带"
