@@ -130,7 +130,8 @@ def results(file: Path, as_json: bool, config_path: Path | None, db_url: str | N
 
     config = open_config(config_path)
     with Store(resolve_db_url(db_url, config)) as store:
-        summary = import_results(file, store=store, config=config)
+        summary = import_results(file, store=store, layers=config.layers,
+                                 timezone=config.territory.timezone)
     if as_json:
         echo_json(asdict(summary))
         return

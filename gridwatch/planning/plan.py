@@ -117,9 +117,10 @@ def road_distances(path: str | Path, x: np.ndarray, y: np.ndarray, *, metric_crs
                    ) -> np.ndarray:
     """Metres along a road network between every two points (metric coordinates).
 
-    The network is a file of lines (GeoPackage, or anything pyogrio reads); each point joins
-    it at the nearest vertex (the straight step to it counted), and distances are shortest
-    paths over the lines' segments (scipy's Dijkstra). Points the network does not connect
+    The network is a file of lines (GeoPackage, or anything pyogrio reads); lines that cross
+    are joined where they cross (an overpass counts as a junction); each point joins the
+    network at the nearest vertex (the straight step to it counted), and distances are
+    shortest paths over the segments (scipy's Dijkstra). Points the network does not connect
     are ``inf``.
     """
     import geopandas as gpd
@@ -138,7 +139,9 @@ def road_distances(path: str | Path, x: np.ndarray, y: np.ndarray, *, metric_crs
     lines = lines[lines.geom_type == "LineString"]
     if lines.empty:
         raise ConfigError(f"road network {str(path)!r} has no lines")
-    coords, parts = shapely.get_coordinates(lines.geometry.to_numpy(), return_index=True)
+    # lines that cross meet there (a file of roads is not always split at its junctions)
+    noded = shapely.get_parts(shapely.node(shapely.multilinestrings(lines.geometry.to_numpy())))
+    coords, parts = shapely.get_coordinates(noded, return_index=True)
     key = np.round(coords, 1)
     vertices, node = np.unique(key, axis=0, return_inverse=True)
     node = node.ravel()

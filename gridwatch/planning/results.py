@@ -29,6 +29,7 @@ every such row named.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,11 +37,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from gridwatch.config import LayerSpec
 from gridwatch.errors import InputFileError, SchemaError
 from gridwatch.planning.package import CHECKLIST_COLUMNS, RESULT_LABELS
 
 if TYPE_CHECKING:
-    from gridwatch.config import Config
     from gridwatch.store import Store
 
 __all__ = ["RESULTS", "ResultsSummary", "apply_results", "field_counts", "import_results",
@@ -51,6 +52,10 @@ RESULTS: tuple[str, ...] = ("rectified", "not_rectified", "rebound", "not_found"
 _ENGLISH = {"team", "day", "stop", "site_id", "issue_id", "result", "remarks", "photos",
             "checked_at", "inspector"}
 _SEVERITY_STEPS = ("一般", "较重", "严重")
+
+
+def _listing(message: str, problems: list[str]) -> str:
+    return message + "\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def _field_of(header: object) -> str | None:
@@ -130,7 +135,8 @@ def read_results(path: str | Path, *, timezone: str) -> pd.DataFrame:
             .tz_convert("UTC")
     frame["checked_at"] = times
     if problems:
-        raise SchemaError(f"{file}: {len(problems)} row(s) cannot be imported:", problems)
+        raise SchemaError(_listing(f"{file}: {len(problems)} row(s) cannot be imported "
+                                   "(nothing was imported):", problems))
     for column in ("remarks", "photos", "inspector"):
         values = frame[column] if column in frame else pd.Series(pd.NA, index=frame.index)
         frame[column] = pd.Series(values.map(lambda v: None if pd.isna(v) or str(v) == ""
@@ -177,7 +183,8 @@ def apply_results(results: pd.DataFrame, issues: pd.DataFrame, *,
         rows = [f"row {r}: 问题编号 {i!r} is not in the store"
                 for r, i in zip(results.loc[unknown, "source_row"],
                                 results.loc[unknown, "issue_id"], strict=True)]
-        raise SchemaError(f"{len(rows)} checked problem(s) are unknown:", rows)
+        raise SchemaError(_listing(f"{len(rows)} checked problem(s) are unknown (nothing was "
+                                   "imported):", rows))
     stamp = pd.Timestamp(now)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     changed: dict[str, dict[str, Any]] = {}
@@ -227,8 +234,9 @@ class ResultsSummary:
     status_changes: int
 
 
-def import_results(path: str | Path, *, store: Store, config: Config,
-                   issues: pd.DataFrame | None = None,
+def import_results(path: str | Path, *, store: Store,
+                   layers: Sequence[LayerSpec] | Sequence[tuple[str, str]],
+                   timezone: str, issues: pd.DataFrame | None = None,
                    now: dt.datetime | None = None) -> ResultsSummary:
     """Read a filled checklist and import it into the store as one run.
 
@@ -238,8 +246,10 @@ def import_results(path: str | Path, *, store: Store, config: Config,
         The checklist.
     store
         The open store.
-    config
-        The project (its layers, time zone).
+    layers
+        The project's layers (``config.layers``), in order.
+    timezone
+        The territory's time zone (check times without an offset are in it).
     issues
         The stored problems when at hand (read from the store otherwise).
     now
@@ -249,12 +259,13 @@ def import_results(path: str | Path, *, store: Store, config: Config,
     -------
     ResultsSummary
     """
-    results = read_results(path, timezone=config.territory.timezone)
+    results = read_results(path, timezone=timezone)
+    names = [s.name if isinstance(s, LayerSpec) else s[0] for s in layers]
     if issues is None:
-        issues = store.issues(layers=[s.name for s in config.layers])
+        issues = store.issues(layers=names)
     stamp = pd.Timestamp(now or dt.datetime.now(dt.UTC))
     changed, actions = apply_results(results, issues, now=stamp)
-    counts = store.import_records(changed, layers=config.layers, files=[Path(path).name],
+    counts = store.import_records(changed, layers=layers, files=[Path(path).name],
                                   rows_in=len(results), rejected=0,
                                   observed_at=stamp.to_pydatetime())
     kept = results.assign(action=actions)
