@@ -139,7 +139,8 @@ def test_bad_rows_are_all_named_and_nothing_is_written(store_url: str, tmp_path:
 def test_a_checklist_without_the_columns_says_what_it_found(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     pd.DataFrame({"编号": ["P1"], "结果": ["已整改"]}).to_csv(path, index=False)
-    with pytest.raises(SchemaError, match="no column 问题编号, 检查结果; columns found: 编号, 结果"):
+    with pytest.raises(SchemaError,
+                       match="no column 问题编号, 检查结果; columns found: 编号, 结果"):
         read_results(path, timezone=SH)
 
 
