@@ -27,7 +27,8 @@ from gridwatch.planning.sites import site_table
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
 
-__all__ = ["FieldPlan", "make_plan", "plan_summary", "resolve_base", "road_distances"]
+__all__ = ["FieldPlan", "incidents_of", "make_plan", "plan_summary", "resolve_base",
+           "road_distances"]
 
 #: Problem columns carried into the plan (and the field package).
 PROBLEM_COLUMNS: tuple[str, ...] = ("issue_id", "category", "source", "description", "address",
@@ -216,10 +217,9 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
     hot_layer, bins, categories = None, None, None
     if hotspots and config is not None:
         hot_layer, bins, categories = _hotspot_labels(context, settings, day, notes)
-    incidents = context.incidents
     terms = priority_terms(problems, evaluated.iloc[rows], weights=settings.weights,
                            rebounds=context.rebounds.iloc[rows],
-                           incidents=None if incidents is None else incidents.iloc[rows],
+                           incidents=incidents_of(context).iloc[rows],
                            zones=zones, hotspot_layer=hot_layer, hot_bins=bins,
                            emerging=categories, field_counts=field_counts)
     x, y = metric_xy(problems["lon"], problems["lat"], crs=context.metric_crs)
@@ -282,6 +282,19 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
     return FieldPlan(as_of=day, problems=table.reset_index(drop=True), sites=candidates,
                      bases=base_frame, routes=routes, naive=naive_table, settings=settings,
                      time_limit_reached=solved.time_limit_reached, notes=tuple(notes))
+
+
+def incidents_of(context: SupervisionContext) -> pd.DataFrame:
+    """Duplicate incidents of every problem: the context's, or found here when its statistics
+    count reports (``[supervision] count_incidents = false``): a repeat complaint is one
+    either way."""
+    incidents = context.incidents
+    if incidents is not None:
+        return incidents
+    from gridwatch.supervision.incidents import group_incidents
+
+    return group_incidents(context.issues, context.settings.duplicates,
+                           metric_crs=context.metric_crs)
 
 
 def _area_mask(context: SupervisionContext, layer: str | None, area: str) -> np.ndarray:
