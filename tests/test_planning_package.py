@@ -3,6 +3,7 @@ neutralised, and an HTML map that works in headless Chromium with nothing from t
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import xml.etree.ElementTree as ET
 import zipfile
@@ -13,7 +14,13 @@ import openpyxl
 import pytest
 
 from gridwatch.placing.coords import from_wgs84
-from gridwatch.planning.package import CHECKLIST_COLUMNS, team_days, write_packages
+from gridwatch.planning.package import (
+    CHECKLIST_COLUMNS,
+    PHOTO_MAX_BYTES,
+    problem_photos,
+    team_days,
+    write_packages,
+)
 from gridwatch.planning.plan import make_plan
 from gridwatch.supervision.context import open_context
 
@@ -36,10 +43,31 @@ def plan(plan_city):
     return dataclasses.replace(made, problems=problems)
 
 
+# a 1x1 PNG
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGA"
+                       "hKmMIQAAAABJRU5ErkJggg==")
+
+
+def _hostile_issue(plan) -> str:
+    return plan.problems.loc[plan.problems["description"] == HOSTILE, "issue_id"].iloc[0]
+
+
 @pytest.fixture(scope="module")
 def packages(plan, tmp_path_factory):
     out = tmp_path_factory.mktemp("packages")
-    return out, write_packages(plan, out)
+    photos = tmp_path_factory.mktemp("photos")
+    issue = _hostile_issue(plan)
+    (photos / f"{issue}.png").write_bytes(PNG)
+    (photos / f"{issue}_2.jpg").write_bytes(b"x" * (PHOTO_MAX_BYTES + 1))  # too big: named
+    (photos / "other.png").write_bytes(PNG)
+    return out, write_packages(plan, out, photos_dir=photos)
+
+
+def test_photos_are_found_by_issue_id(tmp_path: Path) -> None:
+    for name in ("A1.jpg", "A1_2.PNG", "A10.jpg", "A1.txt", "B1.png"):
+        (tmp_path / name).write_bytes(PNG)
+    assert [p.name for p in problem_photos(tmp_path, "A1")] == ["A1.jpg", "A1_2.PNG"]
+    assert problem_photos(tmp_path, "A[1]") == [] and problem_photos(None, "A1") == []
 
 
 def test_one_package_per_team_day(plan, packages) -> None:
@@ -153,7 +181,9 @@ def test_html_map_loads_offline_and_shows_the_numbered_sites(plan, packages) -> 
         page.locator(".gw-stop", has_text="1").first.click()
         page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
         popup = page.inner_text(".leaflet-popup-content")
-        injected = page.locator(".leaflet-popup-content img").count()
+        injected = page.locator(".leaflet-popup-content img:not(.gw-photo)").count()
+        photos = page.eval_on_selector_all(
+            ".leaflet-popup-content img.gw-photo", "els => els.map(e => e.naturalWidth)")
         title = page.title()
         browser.close()
     outside = [u for u in requests if not u.startswith(("file:", "data:", "blob:"))]
@@ -162,3 +192,5 @@ def test_html_map_loads_offline_and_shows_the_numbered_sites(plan, packages) -> 
     assert lines >= 1  # the route
     assert "onerror" in popup and "${document.title" in popup  # shown as text
     assert injected == 0 and "pwned" not in title and dialogs == []
+    assert photos == [1]  # the photo shows, from inside the file
+    assert f"照片 {_hostile_issue(plan)}_2.jpg（过大，未嵌入）" in popup

@@ -49,6 +49,10 @@ def _folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> P
               callback=_folder, help="Folder for the field packages (one per team-day), "
                                      "plan.xlsx and plan.json.")
 @click.option("--zip", "zip_packages", is_flag=True, help="One zip per team-day package.")
+@click.option("--photos", "photos_dir", type=click.Path(exists=True, file_okay=False,
+                                                         path_type=Path),
+              help="Folder of the problems' photos (<issue_id>.jpg, <issue_id>_2.png ...), "
+                   "inlined in the offline maps.")
 @click.option("--coordinates", type=click.Choice(["wgs84", "gcj02"]), default="wgs84",
               show_default=True, help="Coordinates of KML/GPX: wgs84 (GPS) or gcj02 "
                                       "(高德/腾讯 and other Chinese map apps).")
@@ -59,7 +63,8 @@ def _folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> P
 @handle_errors
 def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
          as_of: str | None, layer: str | None, area: str | None, roads: Path | None,
-         no_hotspots: bool, out_dir: Path | None, zip_packages: bool, coordinates: str,
+         no_hotspots: bool, out_dir: Path | None, zip_packages: bool,
+         photos_dir: Path | None, coordinates: str,
          as_json: bool, config_path: Path | None, db_url: str | None) -> None:
     """Plan field inspections: pick the sites that fit the teams' working days, order each
     team-day as a route from its base and back (OR-Tools), compare with a naive plan, and
@@ -87,7 +92,7 @@ def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
         from gridwatch.planning.package import write_packages
 
         written = write_packages(field_plan, out_dir, coordinates=coordinates,
-                                 zip_packages=zip_packages)
+                                 zip_packages=zip_packages, photos_dir=photos_dir)
         summary["packages"] = [str(p) for p in written]
     if as_json:
         summary["routes"] = field_plan.routes.to_dict(orient="records")

@@ -4,7 +4,7 @@ One folder per team-day (``team1-day1/`` ...), or one zip of it each, under the 
 
 - ``map.html``: one file with Leaflet and the data inlined (nothing is fetched from the
   internet): the route from the base through the sites, numbered in visit order, each site's
-  problems in its popup (user text escaped);
+  problems in its popup (user text escaped) with their photos when a photos folder is given;
 - ``route.kml`` and ``route.gpx``: the base, the numbered sites and the route, for phone map
   apps. Coordinates are WGS84 (GPS) unless ``coordinates="gcj02"``: Chinese map apps (高德,
   腾讯, 奥维 in its GCJ-02 mode) draw WGS84 points a few hundred metres off, and want GCJ-02;
@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 
     from gridwatch.planning.plan import FieldPlan
 
-__all__ = ["CHECKLIST_COLUMNS", "RESULT_LABELS", "plan_map", "team_days", "write_packages"]
+__all__ = ["CHECKLIST_COLUMNS", "PHOTOS_PER_PROBLEM", "PHOTO_MAX_BYTES", "RESULT_LABELS",
+           "plan_map", "problem_photos", "team_days", "write_packages"]
 
 #: The result of a field check, by the label written in the checklist.
 RESULT_LABELS: dict[str, str] = {"已整改": "rectified", "未整改": "not_rectified",
@@ -90,27 +91,64 @@ def _site_problems(plan: FieldPlan, site_id: str) -> pd.DataFrame:
     return frame.sort_values(["priority", "issue_id"], ascending=[False, True])
 
 
-def _popup(plan: FieldPlan, site: Any) -> str:
+#: Photos embedded in the offline map: per problem at most this many, each at most this big.
+PHOTOS_PER_PROBLEM = 3
+PHOTO_MAX_BYTES = 1_000_000
+_PHOTO_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png",
+                ".gif": "image/gif", ".webp": "image/webp"}
+
+
+def problem_photos(folder: str | Path | None, issue_id: str) -> list[Path]:
+    """Photos of a problem in ``folder``: files named ``<issue_id>.<ext>`` or
+    ``<issue_id>_<anything>.<ext>`` (jpg, jpeg, png, gif, webp), sorted by name."""
+    if folder is None:
+        return []
+    import glob
+
+    root = Path(folder)
+    stem = glob.escape(str(issue_id))
+    found = {*root.glob(f"{stem}.*"), *root.glob(f"{stem}_*")}
+    return sorted(p for p in found if p.suffix.lower() in _PHOTO_TYPES and p.is_file())
+
+
+def _photo_html(path: Path) -> str:
+    """An ``<img>`` with the photo inlined (a data URI), or its name when it is too big."""
+    import base64
+
+    from gridwatch.ui.maps import escape_text
+
+    if path.stat().st_size > PHOTO_MAX_BYTES:
+        return f"<br>照片 {escape_text(path.name)}（过大，未嵌入）"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f'<br><img class="gw-photo" alt="{escape_text(path.name)}" '
+            f'src="data:{_PHOTO_TYPES[path.suffix.lower()]};base64,{data}" '
+            'style="max-width:300px;max-height:220px">')
+
+
+def _popup(plan: FieldPlan, site: Any, photos_dir: str | Path | None = None) -> str:
     from gridwatch.ui.maps import escape_text
 
     rows = []
     for problem in _site_problems(plan, site.site_id).itertuples(index=False):
         late = problem.days_overdue
+        photos = problem_photos(photos_dir, problem.issue_id)[:PHOTOS_PER_PROBLEM]
         rows.append(
             f"<li><b>{escape_text(problem.issue_id)}</b> "
             f"{escape_text(_CATEGORY_ZH.get(str(problem.category), problem.category))} "
             f"{escape_text(_CODE_ZH.get(str(problem.code), ''))}"
             + (f" 超期{float(late):g}天" if pd.notna(late) and late > 0 else "")
             + f"<br>{escape_text(problem.description)}<br><i>{escape_text(problem.address)}</i>"
-            f"<br>优先分 {float(problem.priority):g}：{escape_text(problem.why)}</li>")
+            f"<br>优先分 {float(problem.priority):g}：{escape_text(problem.why)}"
+            + "".join(_photo_html(p) for p in photos) + "</li>")
     return (f"<b>{int(site.stop)}. {escape_text(site.site_id)}</b> 优先分 "
             f"{float(site.priority):g}<br>{escape_text(site.why)}<ol>{''.join(rows)}</ol>")
 
 
 def plan_map(plan: FieldPlan, *, team: int | None = None, day: int | None = None,
-             base_url: str = "assets") -> folium.Map:
+             base_url: str = "assets", photos_dir: str | Path | None = None) -> folium.Map:
     """The routes (all, or one team-day) on an offline map: the bases, the sites numbered in
-    visit order with their problems in the popup, and the route lines."""
+    visit order with their problems in the popup (and their photos from ``photos_dir``,
+    inlined: see :func:`problem_photos`), and the route lines."""
     import folium
 
     from gridwatch.ui.maps import escape_text, make_map
@@ -147,7 +185,7 @@ def plan_map(plan: FieldPlan, *, team: int | None = None, day: int | None = None
                     html=f'<div class="gw-stop" data-team="{t}" data-day="{d}" '
                          f'style="border-color:{colour}">{int(site.stop)}</div>',
                     icon_size=(22, 22), icon_anchor=(11, 11)),
-                popup=folium.Popup(_popup(plan, site), max_width=360),
+                popup=folium.Popup(_popup(plan, site, photos_dir), max_width=360),
             ).add_to(fmap)
     root: Any = fmap.get_root()
     root.header.add_child(folium.Element(style % "#333"))
@@ -251,16 +289,19 @@ def _write_checklist(frame: pd.DataFrame, path: Path) -> None:
             sheet.set_column(i, i, widths.get(str(column), 12))
 
 
-def _write_html(plan: FieldPlan, team: int, day: int, path: Path) -> None:
+def _write_html(plan: FieldPlan, team: int, day: int, path: Path,
+                photos_dir: str | Path | None) -> None:
     from gridwatch.ui.maps import map_html
 
-    page = map_html(plan_map(plan, team=team, day=day), inline_assets=True)
+    page = map_html(plan_map(plan, team=team, day=day, photos_dir=photos_dir),
+                    inline_assets=True)
     with replacing(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
 
 
 def write_packages(plan: FieldPlan, out_dir: str | Path, *, coordinates: str = "wgs84",
-                   zip_packages: bool = False) -> list[Path]:
+                   zip_packages: bool = False,
+                   photos_dir: str | Path | None = None) -> list[Path]:
     """Write the field package of every team-day, ``plan.xlsx`` and ``plan.json``.
 
     Parameters
@@ -274,6 +315,10 @@ def write_packages(plan: FieldPlan, out_dir: str | Path, *, coordinates: str = "
         map is always WGS84 (it has no tiles to match).
     zip_packages
         Write ``team1-day1.zip`` ... instead of folders.
+    photos_dir
+        A folder of the problems' photos (``<issue_id>.jpg``, ``<issue_id>_2.png``...): they
+        are inlined in the map's popups (at most :data:`PHOTOS_PER_PROBLEM` a problem, each at
+        most :data:`PHOTO_MAX_BYTES`; a bigger one is named only).
 
     Returns
     -------
@@ -283,6 +328,8 @@ def write_packages(plan: FieldPlan, out_dir: str | Path, *, coordinates: str = "
     from gridwatch.output import write_workbook
     from gridwatch.planning.plan import plan_summary
 
+    if photos_dir is not None and not Path(photos_dir).is_dir():
+        raise ConfigError(f"photos folder {str(photos_dir)!r} is not a folder")
     if coordinates not in ("wgs84", "gcj02"):
         raise ConfigError(f"coordinates must be 'wgs84' or 'gcj02', got {coordinates!r}")
     out = Path(out_dir)
@@ -294,7 +341,7 @@ def write_packages(plan: FieldPlan, out_dir: str | Path, *, coordinates: str = "
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
-        _write_html(plan, team, day, folder / "map.html")
+        _write_html(plan, team, day, folder / "map.html", photos_dir)
         _kml(plan, team, day, sites, folder / "route.kml", coordinates)
         _gpx(plan, team, day, sites, folder / "route.gpx", coordinates)
         _write_checklist(checklist(plan, team, day, sites), folder / "checklist.xlsx")
