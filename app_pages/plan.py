@@ -22,6 +22,18 @@ from gridwatch.store.transactional import Store
 from gridwatch.ui import planning as view
 from gridwatch.ui.i18n import tr
 
+
+def _packages(plan) -> bytes:
+    """Every team-day's package (zips) with plan.xlsx and plan.json, in one zip."""
+    with tempfile.TemporaryDirectory(prefix="gridwatch-plan-") as folder:
+        write_packages(plan, folder, zip_packages=True)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for file in sorted(Path(folder).iterdir()):
+                archive.write(file, file.name)
+    return buffer.getvalue()
+
+
 ctx = load()
 lang, sup, day = ctx.lang, ctx.supervision, ctx.filters.as_of
 settings = sup.settings.plan
@@ -60,14 +72,9 @@ if plan is not None:
                                tr("plan_naive", lang): [summary["naive"][k] for k in keys]}),
                  hide_index=True)
     st.dataframe(plan.routes, hide_index=True, width="stretch")
-    with tempfile.TemporaryDirectory(prefix="gridwatch-plan-") as folder:
-        write_packages(plan, folder, zip_packages=True)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for file in sorted(Path(folder).iterdir()):
-                archive.write(file, file.name)
-    st.download_button(tr("plan_download", lang), buffer.getvalue(),
-                       file_name=f"plan_{plan.as_of}.zip", mime="application/zip")
+    st.download_button(tr("plan_download", lang), data=lambda: _packages(plan),
+                       file_name=f"plan_{plan.as_of}.zip", mime="application/zip",
+                       on_click="ignore")  # written when asked for, not on every rerun
 fmap = view.planning_map(plan, context=sup, areas=view_layer(ctx.project.config_path, grid)
                          if grid else None, emerging=emerging, points=points,
                          base_url=BASE_URL, labels={"emerging": tr("plan_emerging", lang),
