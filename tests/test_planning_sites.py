@@ -12,9 +12,13 @@ from gridwatch.planning.settings import PlanSettings
 from gridwatch.planning.sites import group_sites, site_table
 
 
-def test_points_within_the_radius_chain_into_one_site() -> None:
+def test_sites_open_around_the_most_urgent_points_without_chaining() -> None:
     x = np.array([0.0, 150.0, 300.0, 1000.0, 1199.0, 5000.0])
     label = group_sites(x, np.zeros_like(x), radius_m=200)
+    assert label.tolist() == [0, 0, 1, 2, 2, 3]
+    # the point at 150 is the most urgent: it takes both its neighbours
+    label = group_sites(x, np.zeros_like(x), radius_m=200,
+                        priority=np.array([1.0, 9.0, 1.0, 1.0, 1.0, 1.0]))
     assert label.tolist() == [0, 0, 0, 1, 1, 2]
 
 
@@ -28,28 +32,39 @@ def test_the_same_enterprise_is_one_site_however_far() -> None:
     assert label.tolist() == [0, 1, 2]
 
 
+def test_points_without_coordinates_are_sites_of_their_own() -> None:
+    label = group_sites(np.array([0.0, np.nan, 10.0]), np.array([0.0, np.nan, 0.0]),
+                        radius_m=200)
+    assert label.tolist() == [0, 1, 0]
+
+
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.floats(0, 3000), st.floats(0, 3000)), min_size=1, max_size=40),
+@given(st.lists(st.tuples(st.floats(0, 3000), st.floats(0, 3000), st.integers(0, 5)),
+                min_size=1, max_size=40),
        st.floats(10, 500))
-def test_sites_are_the_connected_groups_of_the_radius(points, radius) -> None:
-    xy = np.array(points)
-    label = group_sites(xy[:, 0], xy[:, 1], radius_m=radius)
+def test_sites_are_the_leaders_neighbourhoods(points, radius) -> None:
+    xy = np.array([p[:2] for p in points])
+    priority = np.array([p[2] for p in points], dtype=float)
+    label = group_sites(xy[:, 0], xy[:, 1], radius_m=radius, priority=priority)
+    # independently: the leader algorithm, one point at a time
     n = len(points)
-    # independently: union-find over all pairs
-    parent = list(range(n))
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    for i in range(n):
-        for j in range(i + 1, n):
-            if np.hypot(*(xy[i] - xy[j])) <= radius:
-                parent[find(i)] = find(j)
+    expected = [-1] * n
+    site = 0
+    for leader in sorted(range(n), key=lambda i: (-priority[i], i)):
+        if expected[leader] >= 0:
+            continue
+        for j in range(n):
+            if expected[j] < 0 and np.hypot(*(xy[leader] - xy[j])) <= radius:
+                expected[j] = site
+        site += 1
     for i in range(n):
         for j in range(n):
-            assert (label[i] == label[j]) == (find(i) == find(j))
+            assert (label[i] == label[j]) == (expected[i] == expected[j])
+    # a site never spans more than twice the radius
+    for s in set(label):
+        members = xy[label == s]
+        span = np.hypot(*(members[:, None, :] - members[None, :, :]).transpose(2, 0, 1))
+        assert span.max() <= 2 * radius + 1e-6
 
 
 def test_site_table_sums_priorities_and_times() -> None:

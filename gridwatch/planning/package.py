@@ -13,8 +13,8 @@ One folder per team-day (``team1-day1/`` ...), or one zip of it each, under the 
   time and the inspector; text that could run as a formula is neutralised. Filled in, it is
   read back by ``gridwatch plan results`` (:mod:`gridwatch.planning.results`).
 
-Beside them ``plan.xlsx`` (team-day routes of the plan and of the naive plan, sites with their
-score and why) and ``plan.json`` (the figures).
+Beside them ``plan.xlsx`` (team-day routes of the plan and of the naive plan, the sites offered
+to the search with their score and why, and their problems) and ``plan.json`` (the figures).
 """
 
 from __future__ import annotations
@@ -361,9 +361,10 @@ def write_packages(plan: FieldPlan, out_dir: str | Path, *, coordinates: str = "
         else:
             written.append(folder)
     sites = plan.sites.drop(columns=["x", "y"])
+    # the problems of the sites the search was offered (all open problems can be 100,000s)
+    problems = plan.problems[plan.problems["site_id"].isin(sites["site_id"])]
     write_workbook({"routes": plan.routes, "naive": plan.naive, "sites": sites,
-                    "problems": plan.problems},
-                   out / "plan.xlsx")
+                    "problems": problems}, out / "plan.xlsx")
     with replacing(out / "plan.json") as tmp:
         tmp.write_text(json.dumps(plan_summary(plan), ensure_ascii=False, indent=2),
                        encoding="utf-8")

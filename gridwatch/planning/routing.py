@@ -139,18 +139,11 @@ def solve_routes(priority: np.ndarray, visit_minutes: np.ndarray, distance_m: np
     np.fill_diagonal(seconds, 0)
     manager = pywrapcp.RoutingIndexManager(n_nodes, len(depots), list(depots), list(depots))
     routing = pywrapcp.RoutingModel(manager)
-    metres_list = metres.tolist()
-    seconds_list = seconds.tolist()
-
-    def metres_cb(i: int, j: int) -> int:
-        return int(metres_list[manager.IndexToNode(i)][manager.IndexToNode(j)])
-
-    def seconds_cb(i: int, j: int) -> int:
-        return int(seconds_list[manager.IndexToNode(i)][manager.IndexToNode(j)])
-
-    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitCallback(metres_cb))
+    # matrices held by the solver: no Python call per arc looked at (a third of the time)
+    routing.SetArcCostEvaluatorOfAllVehicles(routing.RegisterTransitMatrix(metres.tolist()))
     day_s = int(np.floor(day_minutes * 60.0))
-    routing.AddDimension(routing.RegisterTransitCallback(seconds_cb), 0, day_s, True, "time")
+    routing.AddDimension(routing.RegisterTransitMatrix(seconds.tolist()), 0, day_s, True,
+                         "time")
     # one priority hundredth outweighs any distance the plan could drive
     big = int(metres.max(initial=0)) * (n_nodes + len(depots)) + 1
     units = np.rint(np.asarray(priority, dtype="float64") * _PRIORITY_UNIT).astype("int64")
