@@ -159,3 +159,25 @@ def test_results_cli_exit_codes(tmp_path: Path, small_project: Path) -> None:
                      "--json"])
     assert result.exit_code == 0, result.output
     assert '"closed": 1' in result.output
+
+
+def test_results_that_change_nothing_are_still_a_run_and_kept(store_url: str,
+                                                              tmp_path: Path) -> None:
+    path = _checklist(tmp_path / "c.csv", [("P5", "未找到", "门口无人"), ("P2", "已整改", "")])
+    with Store(store_url) as store:
+        store.import_records(_problems(), layers=LAYERS, files=["day.csv"], rows_in=5,
+                             rejected=0)
+        before = store.issues()
+        summary = import_results(path, store=store, layers=LAYERS, timezone=SH)
+        after = store.issues()
+        kept = store.field_results()
+        runs = store.runs()
+    # P2 is closed already: 已整改 verifies it; P5 is not touched
+    assert summary.actions["verified"] == 1 and summary.actions["none"] == 1
+    assert after.set_index("issue_id").loc["P2", "status"] == "verified"
+    p5 = (before["issue_id"] == "P5").to_numpy()
+    assert after[p5].drop(columns=["last_seen_at"]).equals(
+        before[p5].drop(columns=["last_seen_at"]))
+    assert kept["result"].tolist() == ["not_found", "rectified"]
+    assert kept.loc[0, "remarks"] == "门口无人"
+    assert runs["files"].iloc[-1] == ["c.csv"] and bool(runs["ok"].iloc[-1])

@@ -205,6 +205,10 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
     day = parse_as_of(as_of) if as_of is not None else (context.last_export
                                                         or context.last_report_date())
     assert day is not None
+    config = context.config
+    bases = [resolve_base(s, settings, context=context,
+                          default_crs=config.input.crs if config is not None else "wgs84")
+             for s in starts]  # before any work: a wrong --start is said at once
     evaluated = context.evaluate(day)
     keep = evaluated["is_open"].to_numpy(dtype=bool) & issues["lon"].notna().to_numpy()
     notes: list[str] = []
@@ -212,7 +216,6 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
         keep &= _area_mask(context, layer, area)
     rows = np.flatnonzero(keep)
     problems = issues.iloc[rows]
-    config = context.config
     zones = [s.name for s in config.layers_of_kind("redline", "zone")] if config else []
     hot_layer, bins, categories = None, None, None
     if hotspots and config is not None:
@@ -237,9 +240,6 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
                      f"{len(candidates)} highest ([plan] max_sites) were considered")
     candidates = _with_lonlat(candidates, context.metric_crs)
 
-    bases = [resolve_base(s, settings, context=context,
-                          default_crs=config.input.crs if config is not None else "wgs84")
-             for s in starts]
     default_crs = config.input.crs if config is not None else "wgs84"
     team_bases = [bases[t % len(bases)] for t in range(teams)]
     base_lonlat = [_base_wgs84(b, default_crs) for b in team_bases]
