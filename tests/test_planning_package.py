@@ -134,7 +134,11 @@ def test_checklist_rows_and_neutralised_formulas(plan, packages) -> None:
         assert len(rows) - 1 == len(expected)
         stops = [r[2] for r in rows[1:]]
         assert stops == sorted(stops) and all(r[0] == team for r in rows[1:])
-        assert all(r[14] is None for r in rows[1:])  # the result is left blank
+        result = list(CHECKLIST_COLUMNS).index("检查结果")
+        assert all(r[result] is None for r in rows[1:])  # the result is left blank
+        # arrival times from [plan] day_start, in visit order
+        arrive = [r[list(CHECKLIST_COLUMNS).index("预计到达")] for r in rows[1:]]
+        assert arrive == sorted(arrive) and all(a >= plan.settings.day_start for a in arrive)
         assert sheet.data_validations.dataValidation, "the result column has a drop-down"
         for cell in sheet.iter_rows(min_row=2):
             for c in cell:

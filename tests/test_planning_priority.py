@@ -139,7 +139,7 @@ def test_plan_settings_report_every_problem() -> None:
     with pytest.raises(ConfigError) as info:
         parse_plan_settings({"site_radius": 3, "speed_kmh": 0, "detour_factor": 0.5,
                              "weights": {"red": -1, "sevrity": {}},
-                             "bases": [{"name": "A", "lon": 120.0}]})
+                             "bases": [{"name": "A", "lon": 120.0}], "day_start": "8h30"})
     problems = info.value.problems
     assert any("site_radius" in p and "site_radius_m" in p for p in problems)
     assert any("speed_kmh must be > 0" in p for p in problems)
@@ -147,4 +147,5 @@ def test_plan_settings_report_every_problem() -> None:
     assert any("red must be >= 0" in p for p in problems)
     assert any("'sevrity'" in p and "'severity'" in p for p in problems)
     assert any("needs lon and lat" in p for p in problems)
-    assert len(problems) == 6
+    assert any("day_start must be a time of day HH:MM" in p for p in problems)
+    assert len(problems) == 7

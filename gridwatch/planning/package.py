@@ -46,7 +46,8 @@ RESULT_LABELS: dict[str, str] = {"已整改": "rectified", "未整改": "not_rec
                                  "反弹": "rebound", "未找到": "not_found"}
 #: Checklist headers (Chinese, as written) and the field each holds.
 CHECKLIST_COLUMNS: dict[str, str] = {
-    "团队": "team", "日": "day", "序号": "stop", "站点": "site_id", "问题编号": "issue_id",
+    "团队": "team", "日": "day", "序号": "stop", "预计到达": "arrive", "站点": "site_id",
+    "问题编号": "issue_id",
     "类别": "category", "问题描述": "description", "地址": "address",
     "责任单位": "responsible_unit",
     "码色": "code", "超期天数": "days_overdue", "优先分": "priority", "为何": "why",
@@ -140,7 +141,10 @@ def _popup(plan: FieldPlan, site: Any, photos_dir: str | Path | None = None) -> 
             + f"<br>{escape_text(problem.description)}<br><i>{escape_text(problem.address)}</i>"
             f"<br>优先分 {float(problem.priority):g}：{escape_text(problem.why)}"
             + "".join(_photo_html(p) for p in photos) + "</li>")
-    return (f"<b>{int(site.stop)}. {escape_text(site.site_id)}</b> 优先分 "
+    from gridwatch.planning.settings import clock_time
+
+    arrive = clock_time(plan.settings.day_start, float(site.arrive_minutes))
+    return (f"<b>{int(site.stop)}. {escape_text(site.site_id)}</b> 预计 {arrive} 到达，优先分 "
             f"{float(site.priority):g}<br>{escape_text(site.why)}<ol>{''.join(rows)}</ol>")
 
 
@@ -250,12 +254,17 @@ def _gpx(plan: FieldPlan, team: int, day: int, sites: pd.DataFrame, path: Path,
 
 def checklist(plan: FieldPlan, team: int, day: int, sites: pd.DataFrame) -> pd.DataFrame:
     """The checklist rows of one team-day, in visit order (Chinese headers,
-    :data:`CHECKLIST_COLUMNS`), result columns blank."""
+    :data:`CHECKLIST_COLUMNS`; 预计到达 is the arrival time from ``[plan] day_start``), result
+    columns blank."""
+    from gridwatch.planning.settings import clock_time
+
     rows = []
     for site in sites.itertuples(index=False):
+        arrive = clock_time(plan.settings.day_start, float(site.arrive_minutes))
         for p in _site_problems(plan, site.site_id).itertuples(index=False):
             rows.append({
-                "团队": team, "日": day, "序号": int(site.stop), "站点": site.site_id,
+                "团队": team, "日": day, "序号": int(site.stop), "预计到达": arrive,
+                "站点": site.site_id,
                 "问题编号": p.issue_id, "类别": _CATEGORY_ZH.get(str(p.category), p.category),
                 "问题描述": p.description, "地址": p.address,
                 "责任单位": p.responsible_unit, "码色": _CODE_ZH.get(str(p.code), ""),

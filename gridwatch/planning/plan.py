@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from gridwatch.errors import ConfigError
+from gridwatch.errors import ConfigError, GridwatchError
 from gridwatch.planning.priority import TERMS, priority_terms
 from gridwatch.planning.routing import Routes, naive_routes, solve_routes, travel_matrix
 from gridwatch.planning.settings import Base, PlanSettings
@@ -219,7 +219,12 @@ def make_plan(context: SupervisionContext, *, teams: int, days: int, starts: Seq
     zones = [s.name for s in config.layers_of_kind("redline", "zone")] if config else []
     hot_layer, bins, categories = None, None, None
     if hotspots and config is not None:
-        hot_layer, bins, categories = _hotspot_labels(context, settings, day, notes)
+        try:
+            hot_layer, bins, categories = _hotspot_labels(context, settings, day, notes)
+        except GridwatchError as exc:
+            if settings.hotspot_layer:  # asked for by name: say what is wrong with it
+                raise
+            notes.append(f"the hotspot terms are 0: {exc}")
     terms = priority_terms(problems, evaluated.iloc[rows], weights=settings.weights,
                            rebounds=context.rebounds.iloc[rows],
                            incidents=incidents_of(context).iloc[rows],

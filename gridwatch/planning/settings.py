@@ -13,6 +13,7 @@ Every weight is visible in the project file and in each row's explanation. Defau
     solver_seconds = 10        # time limit of the route search (per plan)
     max_sites = 300            # sites considered by the search, highest priority first
     hotspot_layer = ""         # layer of the Gi* bin and emerging category (default: grid)
+    day_start = "08:30"        # when the teams leave their base (arrival times in the package)
 
     [plan.weights]
     overdue_day = 1.0          # per day past the deadline, up to overdue_days_cap
@@ -51,7 +52,7 @@ from typing import Any
 from gridwatch.errors import ConfigError
 from gridwatch.settings import type_name, unknown_keys
 
-__all__ = ["Base", "PlanSettings", "PlanWeights", "parse_plan_settings"]
+__all__ = ["Base", "PlanSettings", "PlanWeights", "clock_time", "parse_plan_settings"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class PlanSettings:
     solver_seconds: float = 10.0
     max_sites: int = 300
     hotspot_layer: str = ""
+    day_start: str = "08:30"
     weights: PlanWeights = field(default_factory=PlanWeights)
     bases: tuple[Base, ...] = ()
 
@@ -106,7 +108,7 @@ class PlanSettings:
 _POSITIVE = ("site_radius_m", "visit_minutes", "day_minutes", "speed_kmh", "solver_seconds",
              "max_sites")
 _NON_NEGATIVE = ("minutes_per_problem",)
-_TEXT = ("enterprise_column", "hotspot_layer")
+_TEXT = ("enterprise_column", "hotspot_layer", "day_start")
 
 
 def _number(raw: Mapping[str, Any], key: str, where: str, problems: list[str], *,
@@ -193,6 +195,25 @@ def _bases(raw: Any, problems: list[str]) -> tuple[Base, ...]:
     return tuple(bases)
 
 
+def _clock(text: str) -> bool:
+    parts = text.split(":")
+    return (len(parts) == 2 and all(p.isdigit() for p in parts)
+            and 0 <= int(parts[0]) < 24 and 0 <= int(parts[1]) < 60)
+
+
+def clock_time(day_start: str, minutes: float) -> str:
+    """The time of day ``minutes`` after ``day_start`` (``"08:30"``), as ``"HH:MM"``.
+
+    Examples
+    --------
+    >>> clock_time("08:30", 95.4)
+    '10:05'
+    """
+    hours, mins = (int(p) for p in day_start.split(":"))
+    total = hours * 60 + mins + round(minutes)
+    return f"{total // 60 % 24:02d}:{total % 60:02d}"
+
+
 def parse_plan_settings(section: Mapping[str, Any]) -> PlanSettings:
     """Validate ``[plan]`` (with ``[plan.weights]`` and ``[[plan.bases]]``).
 
@@ -227,6 +248,10 @@ def parse_plan_settings(section: Mapping[str, Any]) -> PlanSettings:
                 values[key] = raw[key].strip()
             else:
                 problems.append(f"{where} {key} must be a string, got {type_name(raw[key])}")
+    start = values.get("day_start")
+    if start is not None and not _clock(start):
+        problems.append(f"{where} day_start must be a time of day HH:MM, got {start!r}")
+        del values["day_start"]
     if "weights" in raw:
         values["weights"] = _weights(raw["weights"], problems)
     if "bases" in raw:
