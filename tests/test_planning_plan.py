@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from helpers import invoke, sqlite_url
 from pyproj import Transformer
 
+from gridwatch.cli import main
 from gridwatch.planning.plan import make_plan, plan_summary
 from gridwatch.supervision.context import open_context
 
@@ -210,3 +212,21 @@ def test_a_road_network_gives_distances_along_the_roads(plan_city, context,
                        hotspots=False)
     assert routed.routes["minutes"].max() <= routed.settings.day_minutes + 1e-6
     assert routed.routes["sites"].sum() > 0
+
+
+def test_cli_zip_gcj02_and_an_out_that_is_a_file(plan_city, tmp_path: Path) -> None:
+    common = ["plan", "--teams", "1", "--days", "1", "--start", "南湖分局", "--config",
+              str(plan_city["config_path"]), "--db", plan_city["url"], "--no-hotspots"]
+    a_file = tmp_path / "plan.txt"
+    a_file.write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(main, [*common, "--out", str(a_file)])
+    assert result.exit_code != 0 and "is a file; give a folder" in result.output
+    out = tmp_path / "zips"
+    result = invoke([*common, "--out", str(out), "--zip", "--coordinates", "gcj02"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["plan.json", "plan.xlsx", "team1-day1.zip"]
+    import zipfile
+
+    with zipfile.ZipFile(out / "team1-day1.zip") as archive:
+        gpx = archive.read("team1-day1/route.gpx").decode("utf-8")
+    assert "坐标系 GCJ02" in gpx
