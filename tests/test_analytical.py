@@ -3,6 +3,7 @@ incremental refreshes equal to full rebuilds, never used when stale, and the sam
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -104,23 +105,36 @@ def test_a_newer_copy_is_never_replaced_by_an_older_run(tmp_path: Path) -> None:
         copy.folder))
 
 
+def _day_export(path: Path, problems: range, *, closed_every: int) -> Path:
+    rows = ["问题编号,上报时间,问题类型,经度,纬度,状态,办结时间,整改期限"]
+    for i in problems:
+        closed = f"2024-03-{10 + i % 10} 10:00" if i % closed_every == 0 else ""
+        rows.append(f"P{i},2024-03-0{1 + i % 9} 09:00,{'水' if i % 2 else '大气'},"
+                    f"{120.70 + 0.002 * (i % 7)},{30.70 + 0.002 * (i % 5)},"
+                    f"{'已办结' if closed else '整改中'},{closed},2024-03-1{i % 9}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("imports", [1, 2])
 def test_questions_from_the_copy_equal_questions_from_the_tables(
-        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        imports: int) -> None:
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
 
     config = load_config(small_project)
     url = f"sqlite:///{tmp_path / 'q.sqlite'}"
-    export = small_project.parent / "day.csv"
-    rows = ["问题编号,上报时间,问题类型,经度,纬度,状态,办结时间,整改期限"]
-    for i in range(40):
-        closed = f"2024-03-{10 + i % 10} 10:00" if i % 3 == 0 else ""
-        rows.append(f"P{i},2024-03-0{1 + i % 9} 09:00,{'水' if i % 2 else '大气'},"
-                    f"{120.70 + 0.002 * (i % 7)},{30.70 + 0.002 * (i % 5)},"
-                    f"{'已办结' if closed else '整改中'},{closed},2024-03-1{i % 9}")
-    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    exports = [_day_export(small_project.parent / "day1.csv", range(40), closed_every=3),
+               # the next day: more problems closed, ten new ones
+               _day_export(small_project.parent / "day2.csv", range(50), closed_every=2)]
+    # exported at 18:00 in Jiaxing on Wednesday 13 and Thursday 14 March 2024 (ISO week 11)
+    observed = [dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC),
+                dt.datetime(2024, 3, 14, 10, tzinfo=dt.UTC)]
     with Store(url) as store:
-        run_ingest([export], config=config, store=store)
+        for export, when in list(zip(exports, observed, strict=True))[:imports]:
+            run_ingest([export], config=config, store=store, observed_at=when)
+        assert store.last_run_id() == imports
         tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
                                                 store.history(), config=config)
         tables.derive()
@@ -130,16 +144,30 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
     assert [k.split("-")[1] for k in keys] == ["deadlines", "evaluation", "events", "incidents",
                                                 "rebounds"]
     last_export = open_context(config, url).last_export
+    assert last_export == observed[imports - 1].date()
     evaluated = tables.evaluate(last_export)  # before evaluate_as_of is stubbed out below
+    week_end = tables.evaluate(dt.date(2024, 3, 10))
+    league = tables.league("2024-W10", layer="grid")
+    # the first league of the last whole week keeps its two evaluations (that week's end and
+    # the week before's) beside the copy; later ones read them
+    pd.testing.assert_frame_equal(open_context(config, url).league("2024-W10", layer="grid"),
+                                  league)
+    kept_days = sorted(p.name for p in store.analytical_copy.current().folder.glob(
+        "derived-evaluation-*"))
+    assert len(kept_days) == 3
     monkeypatch.setattr("gridwatch.supervision.codes.evaluate_as_of", _not_again)
-    pd.testing.assert_frame_equal(open_context(config, url).evaluate(last_export), evaluated)
+    kept = open_context(config, url)
+    pd.testing.assert_frame_equal(kept.evaluate(last_export), evaluated)
+    pd.testing.assert_frame_equal(kept.evaluate(dt.date(2024, 3, 10)), week_end)
+    pd.testing.assert_frame_equal(open_context(config, url).league("2024-W10", layer="grid"),
+                                  league)
     monkeypatch.undo()
     for module, name in (("rebound", "find_rebounds"), ("incidents", "group_incidents"),
                          ("deadlines", "derive_deadlines"), ("events", "status_events")):
         monkeypatch.setattr(f"gridwatch.supervision.{module}.{name}", _not_again)
     first = open_context(config, url)
     second = open_context(config, url)
-    assert second.copy is not None and second.run_id == 1
+    assert second.copy is not None and second.run_id == imports
     for ctx in (first, second):
         pd.testing.assert_frame_equal(ctx.rebounds, tables.rebounds)
         pd.testing.assert_frame_equal(_ns(ctx.deadlines), _ns(tables.deadlines))
