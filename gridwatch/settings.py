@@ -18,6 +18,7 @@ from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from gridwatch.hotspots import HotspotSettings
+    from gridwatch.ledger._settings import LedgerSettings
     from gridwatch.planning.settings import PlanSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
@@ -40,8 +41,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "plan", "supervision",
-                                      "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "ledger", "plan",
+                                      "supervision", "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -185,6 +186,8 @@ class Settings:
     label_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``[app]``: map tiles.
     app: AppSettings = field(default_factory=AppSettings)
+    #: ``[ledger]``: the rectification ledger (None: the defaults).
+    ledger: LedgerSettings | None = None
     #: ``[plan]``: the priority score and the field plan (None: the defaults).
     plan: PlanSettings | None = None
 
@@ -244,6 +247,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "hotspots": (hotspot_settings, top["hotspots"]),
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
+        "ledger": (_parse_ledger, top["ledger"]),
         "plan": (parse_plan_settings, top["plan"]),
     }
     parsed: dict[str, Any] = {}
@@ -255,6 +259,12 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
     if problems:
         raise ConfigError(f"the settings have {len(problems)} problem(s):", problems)
     return Settings(**parsed)
+
+
+def _parse_ledger(section: Mapping[str, Any]) -> LedgerSettings:
+    from gridwatch.ledger._settings import parse_ledger_settings
+
+    return parse_ledger_settings(section)
 
 
 def _sec(name: str) -> str:

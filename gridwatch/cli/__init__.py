@@ -29,6 +29,10 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.plan", "plan"),
     ("gridwatch.cli.validate", "validate"),
     ("gridwatch.cli.store", "store"),
+    ("gridwatch.cli.ledger", "ledger"),
+    ("gridwatch.cli.ledger", "progress"),
+    ("gridwatch.cli.ledger", "letters"),
+    ("gridwatch.cli.ledger", "recheck"),
 )
 
 
