@@ -35,6 +35,7 @@ pages = [
     st.Page("app_pages/league.py", title=tr("page_league", lang), url_path="league"),
     st.Page("app_pages/trends.py", title=tr("page_trends", lang), url_path="trends"),
     st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
+    st.Page("app_pages/plan.py", title=tr("page_plan", lang), url_path="plan"),
 ]
 if user.scope.whole:  # the ledger is not divided by area yet
     pages.append(st.Page("app_pages/ledger.py", title=tr("page_ledger", lang),
