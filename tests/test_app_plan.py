@@ -14,7 +14,7 @@ pytest.importorskip("streamlit_folium")
 from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _app_project import HOSTILE, build_app_project
+from _app_project import HOSTILE, build_app_project, sign_in
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+")
@@ -29,7 +29,7 @@ def _page(project, monkeypatch) -> AppTest:
     config_path, db_url = project
     monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
     monkeypatch.setenv("GRIDWATCH_DB", db_url)
-    at = AppTest.from_file(APP, default_timeout=180)
+    at = sign_in(AppTest.from_file(APP, default_timeout=180))  # the administrator
     at.run()
     at.switch_page("app_pages/plan.py")
     at.run()
