@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
@@ -39,7 +40,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "hotspots", "supervision", "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "geocoding", "hotspots", "supervision",
+                                      "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -183,6 +185,8 @@ class Settings:
     label_rules: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: ``[app]``: map tiles.
     app: AppSettings = field(default_factory=AppSettings)
+    #: ``[geocoding]``: placing addresses without coordinates (None: parsed as empty).
+    geocoding: GeocodeSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -212,6 +216,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         Listing every problem of every section at once: unknown sections and keys (with the
         nearest valid name), values of the wrong type or out of range.
     """
+    from gridwatch.geocoding._settings import parse_geocode_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
     from gridwatch.supervision.codes import parse_asof_settings
@@ -239,6 +244,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "hotspots": (hotspot_settings, top["hotspots"]),
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
+        "geocoding": (parse_geocode_settings, top["geocoding"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():
