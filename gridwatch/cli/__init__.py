@@ -28,6 +28,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.hotspots", "hotspots"),
     ("gridwatch.cli.validate", "validate"),
     ("gridwatch.cli.store", "store"),
+    ("gridwatch.cli.geocode", "gazetteer"),
+    ("gridwatch.cli.geocode", "geocode"),
 )
 
 

@@ -177,11 +177,12 @@ def address_keys(addresses: pd.Series) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Same index: ``key``, ``street`` (str or NA), ``number`` (float or NaN), ``chinese``
-        (bool).
+        (bool), ``cross_street`` (the second street of an English crossing, else NA).
     """
     chinese = has_chinese(addresses)
     key = pd.Series(pd.NA, index=addresses.index, dtype="str")
     street = key.copy()
+    cross = key.copy()
     number = pd.Series(np.nan, index=addresses.index)
     if chinese.any():
         local = local_part(normalise_address(addresses[chinese]))
@@ -193,9 +194,9 @@ def address_keys(addresses: pd.Series) -> pd.DataFrame:
     if english.any():
         parsed = parse_english(addresses[english])
         key[english], street[english] = parsed["key"], parsed["street"]
-        number[english] = parsed["number"]
-    return pd.DataFrame({"key": key, "street": street, "number": number, "chinese": chinese},
-                        index=addresses.index)
+        number[english], cross[english] = parsed["number"], parsed["cross_street"]
+    return pd.DataFrame({"key": key, "street": street, "number": number, "chinese": chinese,
+                         "cross_street": cross}, index=addresses.index)
 
 
 def address_points(addresses: pd.Series, lon: Any, lat: Any, *, source: str,
@@ -215,9 +216,15 @@ def address_points(addresses: pd.Series, lon: Any, lat: Any, *, source: str,
             if postcodes is not None else pd.Series(pd.NA, index=text.index, dtype="str"))
     out = pd.DataFrame({"source": source, "key": parsed["key"], "street": parsed["street"],
                         "number": parsed["number"], "postcode": code, "lon": x, "lat": y})
+    # a crossing lies on its second street too (as a point of that road, not an address)
+    cross = parsed["cross_street"].notna().to_numpy()
+    if cross.any():
+        second = out[cross].assign(key=pd.NA, street=parsed["cross_street"][cross].to_numpy())
+        out = pd.concat([out, second.astype({"key": "str", "street": "str"})])
+    px, py = out["lon"].to_numpy(), out["lat"].to_numpy()
     for spec in specs:
         layer = layers[spec.name]
-        pos = locate_points(x, y, layer)
+        pos = locate_points(px, py, layer)
         ids = layer["area_id"].astype("str").to_numpy(dtype=object)
         out[f"{spec.name}_id"] = pd.array(np.where(pos >= 0, ids[np.clip(pos, 0, None)], None),
                                           dtype="str")

@@ -457,15 +457,18 @@ def _reasons(text: pd.Series, parsed: pd.DataFrame, areas: pd.DataFrame,
             under = (np.flatnonzero(ancestors[level_of[at]] == at) if at >= 0
                      else np.arange(len(names)))
             under = under[under != at]
-            choices = {f"{label[j]}": str(names[j]) for j in under}
+            # area names are looked for inside the address; roads compared with its road
+            best = []
+            if parsed["chinese"].iloc[i]:
+                query = str(normalise_address(pd.Series([address])).iloc[0])
+                best += process.extract(query, {f"{label[j]}": str(names[j]) for j in under},
+                                        scorer=fuzz.partial_ratio, limit=3)
             street = parsed["street"].iloc[i]
             if isinstance(street, str):
-                for s in pd.unique(streets.loc[streets["scope"] == scope[i], "street"]):
-                    choices[f"road {s}"] = str(s)
-            query = str(normalise_address(pd.Series([address])).iloc[0]) \
-                if parsed["chinese"].iloc[i] else str(street or address).lower()
-            best = [b for b in process.extract(query, choices, scorer=fuzz.partial_ratio,
-                                               limit=3) if b[1] > 0]
+                roads = {f"road {s}": str(s) for s in
+                         pd.unique(streets.loc[streets["scope"] == scope[i], "street"])}
+                best += process.extract(street, roads, scorer=fuzz.ratio, limit=3)
+            best = sorted((b for b in best if b[1] > 0), key=lambda b: -b[1])[:3]
             cache[memo] = (", ".join(f"{k} ({s:.0f})" for _v, s, k in best)
                            if best else "none (no name of the gazetteer resembles it)")
         out.append(f"{head}; best candidates: {cache[memo]}")

@@ -113,13 +113,14 @@ def parse_english(texts: pd.Series) -> pd.DataFrame:
     pandas.DataFrame
         Same index: ``number`` (float: the first number of the house number, NaN when none),
         ``street`` (normalised with :func:`gridwatch.geocoding.normalise.normalise_english`,
-        NA when none; the first street of a crossing) and ``key`` (``"20 foster st"``; both
-        streets of a crossing in name order, ``"a st & b st"``).
+        NA when none; the first street of a crossing), ``key`` (``"20 foster st"``; both
+        streets of a crossing in name order, ``"a st & b st"``) and ``cross_street`` (the
+        second street of a crossing, else NA).
 
     Examples
     --------
-    >>> parse_english(pd.Series(["20-26 Foster Street"])).to_numpy().tolist()
-    [[20.0, 'foster st', '20 foster st']]
+    >>> parse_english(pd.Series(["20-26 Foster Street"])).iloc[0, :3].tolist()
+    [20.0, 'foster st', '20 foster st']
     """
     import usaddress
 
@@ -141,8 +142,8 @@ def parse_english(texts: pd.Series) -> pd.DataFrame:
     shown = number.map("{:.0f}".format).astype("str")
     key = (shown + " " + street).where(number.notna(), street)
     key = key.mask(crossing, low + " & " + high)
-    return pd.DataFrame({"number": number, "street": street, "key": key.astype("str")},
-                        index=texts.index)
+    return pd.DataFrame({"number": number, "street": street, "key": key.astype("str"),
+                         "cross_street": other}, index=texts.index)
 
 
 _STREET_PARTS = ("StreetNamePreDirectional", "StreetNamePreType", "StreetName",
