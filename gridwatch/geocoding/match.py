@@ -9,7 +9,8 @@ For each address (vectorised over all of them, grouped by the area they name):
    name no other area of that level shares (under the nearest area found) is taken;
 2. the *scope* of the address is the finest area found, else its postcode, else everywhere;
 3. inside the scope, from the most precise source down: the same address key at an address
-   point or an earlier problem (:data:`~gridwatch.geocoding.gazetteer.POINT_PRECISION_M`), the
+   point or an earlier problem (:data:`~gridwatch.geocoding.gazetteer.POINT_PRECISION_M`, or
+   the spread of the places that address was seen at when wider), the
    same road (exactly, else fuzzily ≥ ``min_score``) at the point with the nearest house number,
    or its middle without one (:data:`~gridwatch.geocoding.gazetteer.ROAD_PRECISION_M`), and last
    the finest area found (precision: the radius of a circle of its size);
@@ -44,6 +45,7 @@ _GLOBAL = "*"
 #: with addresses x names): exact names still match.
 _FUZZY_LIMIT = 2000
 _SOURCE_RANK = {"address_point": 0, "history": 1}
+_M_PER_DEG = 111_195.0  # metres per degree of a great circle (mean Earth radius)
 
 
 def geocode_addresses(addresses: pd.Series, gazetteer: Gazetteer, *,
@@ -107,7 +109,8 @@ def geocode_addresses(addresses: pd.Series, gazetteer: Gazetteer, *,
         lon[take], lat[take] = groups["lon"].to_numpy()[hit[take]], \
             groups["lat"].to_numpy()[hit[take]]
         source[take] = groups["source"].to_numpy(dtype=object)[hit[take]]
-        score[take], precision[take] = 100.0, POINT_PRECISION_M
+        score[take] = 100.0
+        precision[take] = groups["precision_m"].to_numpy()[hit[take]]
 
     # 2. the road, near the house number
     todo = ~take & parsed["street"].notna().to_numpy()
@@ -337,9 +340,18 @@ def _scoped_points(gazetteer: Gazetteer, scope: np.ndarray) -> pd.DataFrame:
                                               else "str") for c in columns}))
     frame["rank"] = frame["source"].map(_SOURCE_RANK).fillna(9)
     keyed = frame[frame["key"].notna()]
-    groups = keyed.groupby(["scope", "key"], sort=False).agg(
-        lon=("lon", "median"), lat=("lat", "median"), rank=("rank", "min"))
+    grouped = keyed.groupby(["scope", "key"], sort=False)
+    groups = grouped.agg(lon=("lon", "median"), lat=("lat", "median"), rank=("rank", "min"))
     groups["source"] = np.where(groups["rank"] == 0, "address_point", "history")
+    # The same address seen at places far apart is less precise than one point: the spread
+    # (90th percentile of the distances to the median) when it exceeds an address point's.
+    at = grouped.ngroup().to_numpy()
+    dx = (keyed["lon"].to_numpy() - groups["lon"].to_numpy()[at]) * _M_PER_DEG * np.cos(
+        np.radians(keyed["lat"].to_numpy()))
+    dy = (keyed["lat"].to_numpy() - groups["lat"].to_numpy()[at]) * _M_PER_DEG
+    spread = pd.Series(np.hypot(dx, dy)).groupby(at).quantile(0.9)
+    groups["precision_m"] = np.maximum(POINT_PRECISION_M,
+                                       spread.reindex(range(len(groups))).to_numpy())
     frame.attrs["key_groups"] = groups
     return frame
 
