@@ -118,7 +118,7 @@ def _points(raw: Any, problems: list[str]) -> PointSource | None:
         return None
     problems += unknown_keys(raw, _POINT_KEYS, "[geocoding.points]")
     for key in ("path", "address_field"):
-        if not isinstance(raw.get(key), str) or not raw[key].strip():
+        if key not in raw or (isinstance(raw[key], str) and not raw[key].strip()):
             problems.append(f"[geocoding.points] {key} is required (a string), got "
                             f"{raw.get(key)!r}")
     bad = [k for k in _POINT_KEYS if k in raw and not isinstance(raw[k], str)]

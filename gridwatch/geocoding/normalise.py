@@ -21,7 +21,7 @@ _VARIANTS: dict[str, str] = {"號": "号", "衖": "弄", "組": "组", "巷弄":
                              "村民小组": "组", "村民组": "组", "小组": "组", "幢": "栋",
                              "座": "栋", "樓": "楼", "區": "区", "鎮": "镇", "縣": "县",
                              "鄉": "乡", "街道办事处": "街道", "居委会": "社区",
-                             "村委会": "村"}
+                             "社区居委会": "社区", "村委会": "村", "村村委会": "村"}
 _VARIANT_RE = re.compile("|".join(sorted(map(re.escape, _VARIANTS), key=len, reverse=True)))
 _DIGITS: dict[str, int] = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0}
 #: Chinese numbers up to 99 written before 组/号/弄/栋/楼/室/队 (三组, 十二号, 二十弄).

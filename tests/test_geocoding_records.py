@@ -1,0 +1,125 @@
+"""The import's call into geocoding: gridwatch.geocoding.records and its effect on placing,
+the store and the run summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridwatch.config import load_config
+from gridwatch.errors import ConfigError
+from gridwatch.geocoding.records import geocode_records
+from gridwatch.pipeline import run_ingest
+from gridwatch.placing.assign import place_records
+from gridwatch.placing.layers import load_layers
+from gridwatch.store.transactional import Store
+from tests._geocoding_project import write_project
+from tests.helpers import grid_cell_centre, lonlat_from_metres
+
+HEADER = "问题编号,上报时间,问题来源,问题地址,经度,纬度,所属网格\n"
+
+
+def _write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _lonlat(x: float, y: float) -> str:
+    lon, lat = lonlat_from_metres(x, y)
+    return f"{float(lon):.7f},{float(lat):.7f}"
+
+
+def test_import_places_address_only_rows_and_names_candidates(tmp_path: Path,
+                                                              store_url: str) -> None:
+    config = load_config(write_project(tmp_path))
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12369热线,南湖区长虹镇新丰村三组东侧河道,,,",
+        "A4,2026-03-02 09:30,12345热线,嘉兴市新丰村,,,",
+        "A5,2026-03-02 09:40,12345热线,,,,",
+    ])
+    with Store(store_url) as store:
+        summary, rejects = run_ingest([rows], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    assert (summary.rows_in, summary.accepted, summary.rejected) == (5, 3, 2)
+    assert summary.geocoded == 2
+    assert issues["location_flag"].to_dict() == {"A1": "", "A2": "geocoded", "A3": "geocoded"}
+    # A2 sits where A1 (the import's own row with coordinates) is: same road, nearest number
+    assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
+        issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)
+    assert issues.loc["A3", "village_id"] == "V1"
+    by_id = rejects.set_index("row")
+    assert by_id.loc[5, "column"] == "address"
+    assert by_id.loc[5, "reason"].startswith(
+        "address not placed (no coordinates, no reported grid): address '嘉兴市新丰村'")
+    assert "新丰村 in 长虹镇 (100), village 新丰村 in 魏塘街道 (100)" in by_id.loc[5, "reason"]
+    assert "no reported grid" in by_id.loc[6, "reason"]  # no address either: as before
+
+
+def test_coordinates_win_and_disagreement_is_flagged(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "enabled = true", "enabled = true\ncheck_coordinates = true"), encoding="utf-8")
+    config = load_config(path)
+    layers = load_layers(config)
+    lon, lat = lonlat_from_metres([900.0, 7000.0], [900.0, 3500.0])
+    records = pd.DataFrame({
+        "issue_id": ["B1", "B2"], "address": ["南湖区长虹镇新丰村", "南湖区长虹镇新丰村"],
+        "lon": lon, "lat": lat, "coord_system": ["wgs84"] * 2,
+        "source_file": "f.csv", "source_row": [2, 3]})
+    out, rejects = geocode_records(records, layers, config)
+    assert rejects.empty
+    # the coordinates are kept as given
+    assert out["lon"].tolist() == records["lon"].tolist()
+    assert (out["geocode_source"] == "").all()
+    # B1 lies in 新丰村 (V1: x 0..2000, y 0..2000); B2 in 西塘镇, 6 km from it
+    assert out["address_mismatch"].tolist() == [False, True]
+    placed, _ = place_records(out, layers, config)
+    assert placed["grid_mismatch"].tolist() == [False, True]
+    assert placed["location_flag"].tolist() == ["", ""]
+
+
+def test_a_known_reported_grid_is_used_before_the_address(small_project: Path) -> None:
+    text = small_project.read_text(encoding="utf-8") + "\n[geocoding]\nenabled = true\n"
+    small_project.write_text(text, encoding="utf-8")
+    config = load_config(small_project)
+    layers = load_layers(config)
+    records = pd.DataFrame({
+        "issue_id": ["G1", "G2"], "address": ["南湖区网格11", "南湖区网格11"],
+        "reported_grid": ["G11", "nope"], "lon": [np.nan, np.nan], "lat": [np.nan, np.nan],
+        "coord_system": [None, None], "source_file": "f.csv", "source_row": [2, 3]})
+    out, rejects = geocode_records(records, layers, config)
+    assert rejects.empty and out["geocode_source"].tolist() == ["", "grid"]
+    placed, _ = place_records(out, layers, config)
+    assert placed["location_flag"].tolist() == ["grid_point", "geocoded"]
+    assert placed["grid_id"].tolist() == ["G11", "G11"]
+    assert placed["lon"].iloc[1] == pytest.approx(grid_cell_centre(1, 1)[0], abs=0.005)
+
+
+def test_geocoding_is_off_unless_enabled(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("enabled = true", ""),
+                    encoding="utf-8")
+    config = load_config(path)
+    records = pd.DataFrame({"issue_id": ["C1"], "address": ["嘉善县"], "lon": [np.nan],
+                            "lat": [np.nan]})
+    out, rejects = geocode_records(records, load_layers(config), config)
+    assert out is records and rejects.empty
+
+
+def test_settings_are_checked(tmp_path: Path) -> None:
+    path = write_project(tmp_path, "[geocoding.points]\naddress_field = 3\n")
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "enabled = true", "enabled = true\nmin_scor = 80\nmax_precision_m = -1"),
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = "\n".join(info.value.problems)
+    assert "[geocoding] unknown key 'min_scor': did you mean 'min_score'?" in problems
+    assert "[geocoding] max_precision_m must be a number from 1 to 1e+07, got -1" in problems
+    assert "[geocoding.points] path is required (a string), got None" in problems
+    assert "[geocoding.points] address_field must be a string, got 3" in problems
