@@ -52,6 +52,11 @@ def test_import_places_address_only_rows_and_names_candidates(tmp_path: Path,
     assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
         issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)
     assert issues.loc["A3", "village_id"] == "V1"
+    # the precision is stored: the road's, the village's (a 2 x 2 km square), none for A1
+    assert issues.loc["A2", "location_precision_m"] == 300.0
+    assert issues.loc["A3", "location_precision_m"] == pytest.approx(
+        (4e6 / np.pi) ** 0.5, rel=1e-3)
+    assert np.isnan(issues.loc["A1", "location_precision_m"])
     by_id = rejects.set_index("row")
     assert by_id.loc[5, "column"] == "address"
     assert by_id.loc[5, "reason"].startswith(
@@ -123,3 +128,31 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     assert "[geocoding] max_precision_m must be a number from 1 to 1e+07, got -1" in problems
     assert "[geocoding.points] path is required (a string), got None" in problems
     assert "[geocoding.points] address_field must be a string, got 3" in problems
+
+
+def test_a_store_made_before_the_precision_column_gains_it(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    path = write_project(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("enabled = true", "enabled = false"), encoding="utf-8")
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,"])
+    url = f"sqlite:///{(tmp_path / 'old.sqlite').as_posix()}"
+    with Store(url) as store:  # an older gridwatch: no geocoding, A2 rejected
+        first, _ = run_ingest([rows], config=load_config(path), store=store, derive=False)
+    assert first.accepted == 1
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as an older gridwatch left it
+        conn.exec_driver_sql("ALTER TABLE issues DROP COLUMN location_precision_m")
+    engine.dispose()
+    with Store(url) as store:
+        issues = store.issues().set_index("issue_id")
+        assert issues["location_precision_m"].isna().all()
+        summary, _ = run_ingest([rows], config=config, store=store, derive=False)
+        assert store.issues().set_index("issue_id").loc["A2", "location_precision_m"] == 300.0
+    # A1 (no precision) kept its content hash: unchanged; A2 is placed now
+    assert (summary.unchanged, summary.inserted, summary.updated) == (1, 1, 0)
