@@ -156,3 +156,72 @@ def test_a_store_made_before_the_precision_column_gains_it(tmp_path: Path) -> No
         assert store.issues().set_index("issue_id").loc["A2", "location_precision_m"] == 300.0
     # A1 (no precision) kept its content hash: unchanged; A2 is placed now
     assert (summary.unchanged, summary.inserted, summary.updated) == (1, 1, 0)
+
+
+@pytest.fixture
+def stored(tmp_path: Path):
+    """The project's store after one import: A1 by coordinates, A2 on a road (300 m), A3 in
+    a village (1,128 m)."""
+    path = write_project(tmp_path)
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12369热线,南湖区长虹镇新丰村三组东侧河道,,,"])
+    url = f"sqlite:///{(tmp_path / 's.sqlite').as_posix()}"
+    with Store(url) as store:
+        run_ingest([rows], config=load_config(path), store=store, derive=False)
+    return path, url
+
+
+def test_exports_and_the_app_filter_by_how_problems_were_placed(stored, tmp_path: Path) -> None:
+    from gridwatch.cli import main
+    from gridwatch.supervision.context import open_context
+    from gridwatch.ui import views
+    from tests.helpers import invoke
+
+    path, url = stored
+    for extra, expected in ((["--placed-by", "by_address"], ["A2", "A3"]),
+                            (["--placed-by", "by_coordinates"], ["A1"]),
+                            (["--max-precision-m", "500"], ["A1", "A2"])):
+        out = tmp_path / "out.csv"
+        result = invoke(["export", "issues", "--out", str(out), "--config", str(path),
+                         "--db", url, *extra], main)
+        assert result.exit_code == 0, result.output
+        written = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+        assert sorted(written["issue_id"]) == expected, extra
+    assert "location_precision_m" in written.columns
+    filters = views.filters_from_query({"placed_by": "by_address,bogus"})
+    assert filters.placed_by == ("by_address",) and filters.ignored == ("placed_by=bogus",)
+    assert views.filters_to_query(filters) == {"placed_by": "by_address"}
+    context = open_context(load_config(path), url)
+    evaluated = context.evaluate(context.last_report_date())
+    keep = views.filter_problems(context, evaluated, filters)
+    assert sorted(context.issues.loc[keep.to_numpy(), "issue_id"]) == ["A2", "A3"]
+
+
+def test_hotspots_can_leave_out_imprecise_places(stored) -> None:
+    from gridwatch.hotspots import run_hotspots
+    from gridwatch.supervision.context import open_context
+
+    path, url = stored
+    counts = {}
+    for limit in (None, 500):
+        text = path.read_text(encoding="utf-8").split("\n[hotspots]")[0]
+        if limit is not None:
+            text += f"\n[hotspots]\nmax_precision_m = {limit}\npermutations = 0\n"
+        path.write_text(text, encoding="utf-8")
+        context = open_context(load_config(path), url)
+        result = run_hotspots(context, layer=None, method="hex", variable="new",
+                              as_of="2026-03-02")
+        counts[limit] = int(result["problems"].sum())
+    assert counts == {None: 3, 500: 2}  # A3 (village, 1,128 m) is left out
+
+
+def test_hotspot_precision_setting_is_checked() -> None:
+    from gridwatch.hotspots._settings import hotspot_settings
+
+    assert hotspot_settings({"max_precision_m": 800}).max_precision_m == 800.0
+    with pytest.raises(ConfigError, match="max_precision_m must be > 0"):
+        hotspot_settings({"max_precision_m": 0})
+    with pytest.raises(ConfigError, match="wrong type"):
+        hotspot_settings({"max_precision_m": "800"})

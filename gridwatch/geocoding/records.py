@@ -27,7 +27,13 @@ from gridwatch.schema import concat_rejects, empty_rejects
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["IMPORT_HISTORY_ROWS", "geocode_records"]
+__all__ = ["IMPORT_HISTORY_ROWS", "PLACED_BY", "geocode_records", "placement_mask"]
+
+#: How a stored problem was placed, as filters name it: its own coordinates (repaired when
+#: lat/lon were swapped), its reported grid, its address.
+PLACED_BY: dict[str, tuple[str, ...]] = {"by_coordinates": ("", "swapped"),
+                                         "by_grid": ("grid_point",),
+                                         "by_address": ("geocoded",)}
 
 #: At most this many rows of the import itself (with coordinates and an address) join the
 #: gazetteer's history (parsing costs about 12 s per million addresses).
@@ -208,3 +214,48 @@ def _rejects(records: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd
         "value": records["address"].astype("str").to_numpy(dtype=object)[rows],
         "reason": "address not placed (no coordinates, no reported grid): " + pd.Series(
             reasons, dtype="str").to_numpy(dtype=object)}), file_order=pd.unique(files))
+
+
+def placement_mask(issues: pd.DataFrame, *, placed_by: tuple[str, ...] = (),
+                   max_precision_m: float | None = None) -> np.ndarray:
+    """Which stored problems were placed the chosen ways, precisely enough.
+
+    Parameters
+    ----------
+    issues
+        Stored problems (``location_flag``; ``location_precision_m`` when there is one).
+    placed_by
+        Keys of :data:`PLACED_BY`; empty keeps every way.
+    max_precision_m
+        Leave out problems placed from an address with a precision radius larger than this.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"location_flag": ["", "geocoded", "geocoded", "grid_point"],
+    ...                       "location_precision_m": [np.nan, 30.0, 4000.0, np.nan]})
+    >>> placement_mask(frame, placed_by=("by_address",)).tolist()
+    [False, True, True, False]
+    >>> placement_mask(frame, max_precision_m=500).tolist()
+    [True, True, False, True]
+    """
+    unknown = [p for p in placed_by if p not in PLACED_BY]
+    if unknown:
+        from gridwatch.errors import ConfigError
+
+        raise ConfigError(f"placed by {', '.join(map(repr, unknown))} is not known; "
+                          f"allowed: {', '.join(PLACED_BY)}")
+    n = len(issues)
+    keep = np.ones(n, dtype=bool)
+    flags = (issues["location_flag"].astype("str").fillna("").to_numpy(dtype=object)
+             if "location_flag" in issues else np.full(n, "", dtype=object))
+    if placed_by:
+        keep &= np.isin(flags, [f for p in placed_by for f in PLACED_BY[p]])
+    if max_precision_m is not None and "location_precision_m" in issues:
+        precision = pd.to_numeric(issues["location_precision_m"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        keep &= ~(precision > max_precision_m)
+    return keep
