@@ -74,13 +74,15 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     x = _floats(records, "lon")
     y = _floats(records, "lat")
     no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
+    if not no_coords.any() and not settings.check_coordinates:
+        return records, empty_rejects()  # the usual export: nothing to do, nothing read
     address = records["address"].astype("str").str.strip()
     has_address = (address.notna() & (address != "")).to_numpy()
     todo = no_coords & has_address & ~_known_grid(records, layers, config)
     check = ~no_coords & has_address if settings.check_coordinates else np.zeros(n, bool)
     if not todo.any() and not check.any():
         return records, empty_rejects()
-    lon, lat = _wgs84(records, x, y, ~no_coords)
+    lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
     if gazetteer is None:
         gazetteer = project_gazetteer(config, layers,
                                       extra_history=_history(records, lon, lat, has_address,
@@ -155,23 +157,22 @@ def _known_grid(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     return known
 
 
-def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray
-           ) -> tuple[np.ndarray, np.ndarray]:
-    """WGS84 of the rows that have coordinates (NaN elsewhere and where not convertible)."""
+def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray, *,
+           default: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 of the rows that have coordinates (NaN elsewhere and where not convertible);
+    rows that name no coordinate system are in ``default`` (``[input] crs``)."""
     from gridwatch.placing import coords
 
     lon = np.full(len(x), np.nan)
     lat = np.full(len(x), np.nan)
     if not have.any():
         return lon, lat
-    default = "wgs84"
+    default = coords.parse_crs(default) or "wgs84"
     raw = (records["coord_system"].astype("str").fillna("").to_numpy(dtype=object)
            if "coord_system" in records else np.full(len(x), "", dtype=object))
-    crs = np.asarray([coords.parse_crs(v) if v else default for v in pd.unique(raw[have])],
-                     dtype=object)
-    lookup = dict(zip(pd.unique(raw[have]), crs, strict=True))
-    per_row = np.asarray([lookup[v] for v in raw[have]], dtype=object) if len(lookup) > 1 \
-        else np.full(int(have.sum()), crs[0], dtype=object)
+    labels = pd.unique(raw[have])
+    lookup = {v: (coords.parse_crs(v) if v else default) for v in labels}
+    per_row = pd.Series(raw[have], dtype=object).map(lookup).to_numpy(dtype=object)
     good = pd.notna(per_row)
     rows = np.flatnonzero(have)[good]
     with np.errstate(all="ignore"):
