@@ -104,23 +104,33 @@ def test_a_newer_copy_is_never_replaced_by_an_older_run(tmp_path: Path) -> None:
         copy.folder))
 
 
+def _day_export(path: Path, problems: range, *, closed_every: int) -> Path:
+    rows = ["问题编号,上报时间,问题类型,经度,纬度,状态,办结时间,整改期限"]
+    for i in problems:
+        closed = f"2024-03-{10 + i % 10} 10:00" if i % closed_every == 0 else ""
+        rows.append(f"P{i},2024-03-0{1 + i % 9} 09:00,{'水' if i % 2 else '大气'},"
+                    f"{120.70 + 0.002 * (i % 7)},{30.70 + 0.002 * (i % 5)},"
+                    f"{'已办结' if closed else '整改中'},{closed},2024-03-1{i % 9}")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("imports", [1, 2])
 def test_questions_from_the_copy_equal_questions_from_the_tables(
-        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        imports: int) -> None:
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
 
     config = load_config(small_project)
     url = f"sqlite:///{tmp_path / 'q.sqlite'}"
-    export = small_project.parent / "day.csv"
-    rows = ["问题编号,上报时间,问题类型,经度,纬度,状态,办结时间,整改期限"]
-    for i in range(40):
-        closed = f"2024-03-{10 + i % 10} 10:00" if i % 3 == 0 else ""
-        rows.append(f"P{i},2024-03-0{1 + i % 9} 09:00,{'水' if i % 2 else '大气'},"
-                    f"{120.70 + 0.002 * (i % 7)},{30.70 + 0.002 * (i % 5)},"
-                    f"{'已办结' if closed else '整改中'},{closed},2024-03-1{i % 9}")
-    export.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    exports = [_day_export(small_project.parent / "day1.csv", range(40), closed_every=3),
+               # the next day: more problems closed, ten new ones
+               _day_export(small_project.parent / "day2.csv", range(50), closed_every=2)]
     with Store(url) as store:
-        run_ingest([export], config=config, store=store)
+        for export in exports[:imports]:
+            run_ingest([export], config=config, store=store)
+        assert store.last_run_id() == imports
         tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
                                                 store.history(), config=config)
         tables.derive()
@@ -139,7 +149,7 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
         monkeypatch.setattr(f"gridwatch.supervision.{module}.{name}", _not_again)
     first = open_context(config, url)
     second = open_context(config, url)
-    assert second.copy is not None and second.run_id == 1
+    assert second.copy is not None and second.run_id == imports
     for ctx in (first, second):
         pd.testing.assert_frame_equal(ctx.rebounds, tables.rebounds)
         pd.testing.assert_frame_equal(_ns(ctx.deadlines), _ns(tables.deadlines))

@@ -626,6 +626,23 @@ def test_duplicates_later_row_wins_within_and_across_files(tmp_path: Path) -> No
     assert stats == {str(first): (4, 2, 2), str(second): (2, 1, 1)}
 
 
+def test_files_read_side_by_side_keep_their_order_and_the_first_error(tmp_path: Path) -> None:
+    files = [write_csv(tmp_path / f"d{i:02d}.csv", HEADER,
+                       [[f"R{i}-{j}", *GOOD[1:]] for j in range(i + 1)]) for i in range(12)]
+    result = read_issues(files)
+    expected = [f"R{i}-{j}" for i in range(12) for j in range(i + 1)]
+    assert result.records["issue_id"].tolist() == expected
+    assert result.records["source_file"].tolist() == [str(files[i]) for i in range(12)
+                                                      for _ in range(i + 1)]
+    assert [s.accepted for s in result.files] == [i + 1 for i in range(12)]
+    broken = [tmp_path / "x05.xlsx", tmp_path / "x09.xlsx"]
+    for path in broken:
+        path.write_bytes(b"not a workbook")
+    mixed = [*files[:5], broken[0], *files[5:9], broken[1], *files[9:]]
+    with pytest.raises(InputFileError, match=r"x05\.xlsx"):
+        read_issues(mixed)
+
+
 def test_progress_reports_rows(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "a.csv", HEADER, [GOOD] * 3)
     b = write_csv(tmp_path / "b.csv", HEADER, [GOOD] * 2)
