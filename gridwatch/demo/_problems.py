@@ -246,9 +246,10 @@ ADDRESS_ONLY_EVERY = 4
 
 
 def road_names() -> tuple[str, ...]:
-    """Road names of the grids of a town: the base names, then their 东/西/南/北 variants
-    (中山路, …, 中山东路, …), so a town's first 80 grids each have their own road."""
-    variants = [r[:-1] + d + "路" for d in "东西南北" for r in _ROADS]
+    """Road names of the grids of a town: the base names, then their 东/西/南/北 and
+    一…九 variants (中山路, …, 中山东路, …, 中山一路, …), so each of a town's first 224 grids
+    (the largest town of the full city has 197) has its own road."""
+    variants = [r[:-1] + d + "路" for d in "东西南北一二三四五六七八九" for r in _ROADS]
     return (*_ROADS, *variants)
 
 

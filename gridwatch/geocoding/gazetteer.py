@@ -179,6 +179,20 @@ def address_keys(addresses: pd.Series) -> pd.DataFrame:
         Same index: ``key``, ``street`` (str or NA), ``number`` (float or NaN), ``chinese``
         (bool), ``cross_street`` (the second street of an English crossing, else NA).
     """
+    codes, unique = pd.factorize(addresses.astype("str"), use_na_sentinel=True)
+    if len(unique) < len(addresses):  # each distinct address parsed once
+        parts = address_keys(pd.Series(unique, dtype="str"))
+        at = np.clip(codes, 0, None)
+        missing = codes < 0
+        out = parts.iloc[at].reset_index(drop=True) if len(parts) else pd.DataFrame(
+            {"key": pd.Series(pd.NA, index=range(len(codes)), dtype="str")})
+        out = out.reindex(columns=["key", "street", "number", "chinese", "cross_street"])
+        for column in ("key", "street", "cross_street"):
+            out[column] = out[column].astype("str").mask(missing)
+        out["number"] = out["number"].astype(float).mask(missing)
+        out["chinese"] = out["chinese"].fillna(False).astype(bool) & ~missing
+        out.index = addresses.index
+        return out
     chinese = has_chinese(addresses)
     key = pd.Series(pd.NA, index=addresses.index, dtype="str")
     street = key.copy()

@@ -98,49 +98,62 @@ def geocode_addresses(addresses: pd.Series, gazetteer: Gazetteer, *,
     source = np.full(n, "", dtype=object)
     score = np.full(n, np.nan)
     precision = np.full(n, np.nan)
+    # the most precise place found that was still too coarse, for the reason
+    coarse_m = np.full(n, np.inf)
+    coarse_what = np.full(n, "", dtype=object)
+
+    def offer(rows: np.ndarray, x: np.ndarray, y: np.ndarray, what: np.ndarray,
+              sc: np.ndarray, radius: np.ndarray, shown: np.ndarray) -> None:
+        """Place ``rows`` (not placed yet) where ``radius`` is fine; remember the others."""
+        fine = radius <= max_precision_m
+        take = rows[fine]
+        lon[take], lat[take], source[take] = x[fine], y[fine], what[fine]
+        score[take], precision[take] = sc[fine], radius[fine]
+        wide = ~fine & (radius < coarse_m[rows])
+        coarse_m[rows[wide]], coarse_what[rows[wide]] = radius[wide], shown[wide]
+
     points = _scoped_points(gazetteer, scope)
+    key = parsed["key"].to_numpy(dtype=object)
 
     # 1. the same address key at a point of the scope
-    key = parsed["key"].to_numpy(dtype=object)
     hit = _exact_keys(points, scope, key)
-    take = hit >= 0
-    if take.any():
+    rows = np.flatnonzero(hit >= 0)
+    if len(rows):
         groups = points.attrs["key_groups"]
-        lon[take], lat[take] = groups["lon"].to_numpy()[hit[take]], \
-            groups["lat"].to_numpy()[hit[take]]
-        source[take] = groups["source"].to_numpy(dtype=object)[hit[take]]
-        score[take] = 100.0
-        precision[take] = groups["precision_m"].to_numpy()[hit[take]]
+        at = hit[rows]
+        offer(rows, groups["lon"].to_numpy()[at], groups["lat"].to_numpy()[at],
+              groups["source"].to_numpy(dtype=object)[at], np.full(len(rows), 100.0),
+              groups["precision_m"].to_numpy()[at],
+              np.asarray([f"{k!r}, seen before at places far apart" for k in key[rows]],
+                         dtype=object))
 
     # 2. the road, near the house number
-    todo = ~take & parsed["street"].notna().to_numpy()
-    if todo.any():
-        street = parsed["street"].to_numpy(dtype=object)
-        number = parsed["number"].to_numpy(dtype=float)
-        r_lon, r_lat, r_score = _roads(points, scope[todo], street[todo], number[todo],
-                                       min_score)
+    street = parsed["street"].to_numpy(dtype=object)
+    rows = np.flatnonzero(np.isnan(lon) & parsed["street"].notna().to_numpy())
+    if len(rows):
+        r_lon, r_lat, r_score, r_radius = _roads(
+            points, scope[rows], street[rows], parsed["number"].to_numpy(dtype=float)[rows],
+            min_score)
         ok = np.isfinite(r_lon)
-        rows = np.flatnonzero(todo)[ok]
-        lon[rows], lat[rows], score[rows] = r_lon[ok], r_lat[ok], r_score[ok]
-        source[rows], precision[rows] = "road", ROAD_PRECISION_M
+        offer(rows[ok], r_lon[ok], r_lat[ok], np.full(int(ok.sum()), "road", dtype=object),
+              r_score[ok], r_radius[ok],
+              np.asarray([f"road {s!r}" for s in street[rows[ok]]], dtype=object))
 
     # 3. the finest area named
-    todo = np.isnan(lon) & by_area
-    rows = np.flatnonzero(todo)
+    rows = np.flatnonzero(np.isnan(lon) & by_area)
     if len(rows):
         at = finest[rows]
-        lon[rows] = areas["lon"].to_numpy()[at]
-        lat[rows] = areas["lat"].to_numpy()[at]
-        precision[rows] = areas["radius_m"].to_numpy()[at]
-        source[rows] = layer_of[at]
-        score[rows] = _score_at(found_score, found, finest)[rows]
+        names = areas["name"].to_numpy(dtype=object)
+        offer(rows, areas["lon"].to_numpy()[at], areas["lat"].to_numpy()[at], layer_of[at],
+              _score_at(found_score, found, finest)[rows], areas["radius_m"].to_numpy()[at],
+              np.asarray([f"{ly} {nm!r}" for ly, nm in zip(layer_of[at], names[at],
+                                                             strict=True)], dtype=object))
 
-    coarse = np.isfinite(precision) & (precision > max_precision_m)
-    failed = np.isnan(lon) | coarse
+    failed = np.isnan(lon)
     reason = pd.array([pd.NA] * n, dtype="str")
     if failed.any():
-        reason[failed] = _reasons(text, parsed, areas, found, points, scope, failed, coarse,
-                                  precision, layer_of, min_score, max_precision_m)
+        reason[failed] = _reasons(text, parsed, areas, found, points, scope, failed,
+                                  coarse_m, coarse_what, min_score, max_precision_m)
     placed = ~failed
     return pd.DataFrame({
         "lon": np.where(placed, lon, np.nan), "lat": np.where(placed, lat, np.nan),
@@ -346,12 +359,9 @@ def _scoped_points(gazetteer: Gazetteer, scope: np.ndarray) -> pd.DataFrame:
     # The same address seen at places far apart is less precise than one point: the spread
     # (90th percentile of the distances to the median) when it exceeds an address point's.
     at = grouped.ngroup().to_numpy()
-    dx = (keyed["lon"].to_numpy() - groups["lon"].to_numpy()[at]) * _M_PER_DEG * np.cos(
-        np.radians(keyed["lat"].to_numpy()))
-    dy = (keyed["lat"].to_numpy() - groups["lat"].to_numpy()[at]) * _M_PER_DEG
-    spread = pd.Series(np.hypot(dx, dy)).groupby(at).quantile(0.9)
-    groups["precision_m"] = np.maximum(POINT_PRECISION_M,
-                                       spread.reindex(range(len(groups))).to_numpy())
+    spread = _spread(at, keyed["lon"].to_numpy(), keyed["lat"].to_numpy(),
+                     groups["lon"].to_numpy()[at], groups["lat"].to_numpy()[at], len(groups))
+    groups["precision_m"] = np.maximum(POINT_PRECISION_M, spread)
     frame.attrs["key_groups"] = groups
     return frame
 
@@ -366,16 +376,19 @@ def _exact_keys(points: pd.DataFrame, scope: np.ndarray, key: np.ndarray) -> np.
 
 
 def _roads(points: pd.DataFrame, scope: np.ndarray, street: np.ndarray, number: np.ndarray,
-           min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Place on the road of the scope: near the nearest house number, else the road's middle
-    (median); the road matched exactly, else fuzzily."""
+           min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Place on the road of the scope: at the point with the nearest house number
+    (precision :data:`ROAD_PRECISION_M`), else the road's middle (median; precision the
+    spread of its points when wider); the road matched exactly, else fuzzily. Returns lon,
+    lat, score and precision."""
     from rapidfuzz import fuzz, process
 
     n = len(scope)
     lon, lat, score = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    radius = np.full(n, np.nan)
     roads = points[points["street"].notna()]
     if roads.empty:
-        return lon, lat, score
+        return lon, lat, score, radius
     road_key = (roads["scope"].astype("str") + "\x1f" + roads["street"].astype("str")).to_numpy(
         dtype=object)
     row_key = pd.Series(scope, dtype="str") + "\x1f" + pd.Series(street, dtype="str")
@@ -404,14 +417,16 @@ def _roads(points: pd.DataFrame, scope: np.ndarray, street: np.ndarray, number: 
             score[members[good]] = best_score[inverse][good]
     found = gid >= 0
     if not found.any():
-        return lon, lat, score
-    # the road's middle
+        return lon, lat, score, radius
+    # the road's middle, and how far its points spread from it
     code = groups.get_indexer(road_key)
     px, py = roads["lon"].to_numpy(), roads["lat"].to_numpy()
     middle = pd.DataFrame({"g": code, "x": px, "y": py}).groupby("g")[["x", "y"]].median()
     mx = middle["x"].reindex(range(len(groups))).to_numpy()
     my = middle["y"].reindex(range(len(groups))).to_numpy()
+    spread = _spread(code, px, py, mx[code], my[code], len(groups))
     lon[found], lat[found] = mx[gid[found]], my[gid[found]]
+    radius[found] = np.maximum(ROAD_PRECISION_M, spread[gid[found]])
     # near the house number: the point of the same road with the nearest number
     pn = roads["number"].to_numpy(dtype=float)
     numbered = np.isfinite(pn)
@@ -431,7 +446,18 @@ def _roads(points: pd.DataFrame, scope: np.ndarray, street: np.ndarray, number: 
         best = np.where(d_left <= d_right, left, right)
         ok = np.isfinite(np.minimum(d_left, d_right))
         lon[rows[ok]], lat[rows[ok]] = sx[best[ok]], sy[best[ok]]
-    return lon, lat, score
+        radius[rows[ok]] = ROAD_PRECISION_M
+    return lon, lat, score, radius
+
+
+def _spread(group: np.ndarray, x: np.ndarray, y: np.ndarray, cx: np.ndarray, cy: np.ndarray,
+            count: int) -> np.ndarray:
+    """Per group, the 90th percentile distance in metres of its points from its centre
+    (``cx``, ``cy`` per point); 0 for a group of one point."""
+    dx = (x - cx) * _M_PER_DEG * np.cos(np.radians(y))
+    dy = (y - cy) * _M_PER_DEG
+    spread = pd.Series(np.hypot(dx, dy)).groupby(group).quantile(0.9)
+    return spread.reindex(range(count)).fillna(0.0).to_numpy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -440,48 +466,52 @@ def _roads(points: pd.DataFrame, scope: np.ndarray, street: np.ndarray, number: 
 
 def _reasons(text: pd.Series, parsed: pd.DataFrame, areas: pd.DataFrame,
              found: dict[int, np.ndarray], points: pd.DataFrame, scope: np.ndarray,
-             failed: np.ndarray, coarse: np.ndarray, precision: np.ndarray,
-             layer_of: np.ndarray, min_score: float, max_precision_m: float) -> np.ndarray:
-    """The reason of each failed row (in the order of ``failed``'s True positions)."""
+             failed: np.ndarray, coarse_m: np.ndarray, coarse_what: np.ndarray,
+             min_score: float, max_precision_m: float) -> np.ndarray:
+    """The reason of each failed row (in the order of ``failed``'s True positions): the
+    most precise place found when all were too coarse, and the best candidates."""
     from rapidfuzz import fuzz, process
 
+    rows = np.flatnonzero(failed)
     finest = _finest(found, len(text))
     names = areas["name"].to_numpy(dtype=object)
     label = _area_labels(areas)
     level_of = areas["level"].to_numpy()
     ancestors = _ancestors(_parent_positions(areas), level_of, int(level_of.max(initial=-1)) + 1)
     streets = points[points["street"].notna()]
+    by_scope = {s: pd.unique(g.to_numpy(dtype=object)) for s, g in
+                streets.groupby("scope", sort=False)["street"]} if len(streets) else {}
+    chinese = parsed["chinese"].to_numpy(dtype=bool)
+    query = normalise_address(text.iloc[rows]).fillna("").to_numpy(dtype=object)
+    street = parsed["street"].to_numpy(dtype=object)
     out = []
-    cache: dict[tuple[str, str], str] = {}
-    for i in np.flatnonzero(failed):
-        at = int(finest[i])
+    cache: dict[tuple[str, str, str], str] = {}
+    for j, i in enumerate(rows):
         address = str(text.iloc[i])
-        if coarse[i]:
-            head = (f"address {address!r} is placed only at {layer_of[at]} {names[at]!r} "
-                    f"(radius {precision[i]:,.0f} m, coarser than [geocoding] "
-                    f"max_precision_m = {max_precision_m:,.0f} m)")
+        if np.isfinite(coarse_m[i]):
+            head = (f"address {address!r} is placed only at {coarse_what[i]} (radius "
+                    f"{coarse_m[i]:,.0f} m, coarser than [geocoding] max_precision_m = "
+                    f"{max_precision_m:,.0f} m)")
         else:
             head = (f"address {address!r} matches no address, road or area of the gazetteer "
                     f"at score ≥ {min_score:g}")
-        memo = (address, str(scope[i]))
+        at = int(finest[i])
+        road = street[i] if isinstance(street[i], str) else ""
+        memo = (str(query[j]) if chinese[i] else "", road, str(scope[i]))
         if memo not in cache:
-            # every area below the finest one found (everywhere when none was found)
-            under = (np.flatnonzero(ancestors[level_of[at]] == at) if at >= 0
-                     else np.arange(len(names)))
-            under = under[under != at]
-            # area names are looked for inside the address; roads compared with its road
             best = []
-            if parsed["chinese"].iloc[i]:
-                query = str(normalise_address(pd.Series([address])).iloc[0])
-                best += process.extract(query, {f"{label[j]}": str(names[j]) for j in under},
+            if chinese[i]:  # area names are looked for inside the address
+                under = (np.flatnonzero(ancestors[level_of[at]] == at) if at >= 0
+                         else np.arange(len(names)))
+                under = under[under != at]
+                best += process.extract(memo[0], {str(label[u]): str(names[u]) for u in under},
                                         scorer=fuzz.partial_ratio, limit=3)
-            street = parsed["street"].iloc[i]
-            if isinstance(street, str):
-                roads = {f"road {s}": str(s) for s in
-                         pd.unique(streets.loc[streets["scope"] == scope[i], "street"])}
-                best += process.extract(street, roads, scorer=fuzz.ratio, limit=3)
+            if road:  # roads are compared with its road
+                best += process.extract(road, {f"road {r}": str(r) for r in
+                                               by_scope.get(scope[i], ())},
+                                        scorer=fuzz.ratio, limit=3)
             best = sorted((b for b in best if b[1] > 0), key=lambda b: -b[1])[:3]
-            cache[memo] = (", ".join(f"{k} ({s:.0f})" for _v, s, k in best)
+            cache[memo] = (", ".join(f"{k} ({v:.0f})" for _m, v, k in best)
                            if best else "none (no name of the gazetteer resembles it)")
         out.append(f"{head}; best candidates: {cache[memo]}")
     return np.asarray(out, dtype=object)

@@ -22,10 +22,13 @@ _VARIANTS: dict[str, str] = {"號": "号", "衖": "弄", "組": "组", "巷弄":
                              "座": "栋", "樓": "楼", "區": "区", "鎮": "镇", "縣": "县",
                              "鄉": "乡", "街道办事处": "街道", "居委会": "社区",
                              "社区居委会": "社区", "村委会": "村", "村村委会": "村"}
-_VARIANT_RE = re.compile("|".join(sorted(map(re.escape, _VARIANTS), key=len, reverse=True)))
+#: Longest first, so 村民小组 is folded before 小组 and 村村委会 before 村委会.
+_VARIANT_ORDER: tuple[str, ...] = tuple(sorted(_VARIANTS, key=len, reverse=True))
+_ANY_VARIANT = re.compile("|".join(map(re.escape, _VARIANT_ORDER)))
 _DIGITS: dict[str, int] = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0}
 #: Chinese numbers up to 99 written before 组/号/弄/栋/楼/室/队 (三组, 十二号, 二十弄).
 _CN_NUMBER = re.compile(r"([〇零一二三四五六七八九十]{1,3})(?=[组号弄栋楼室队])")
+_CN_NUMBER_ANY = re.compile(r"[〇零一二三四五六七八九十]{1,3}(?=[组号弄栋楼室队])")
 #: Words about where near the place a problem is; they do not locate it.
 _NEAR_WORDS = re.compile(
     r"(?:附近|旁边|周边|一带|对面|门口|处|[东南西北][侧面边首]|[东西南北]{2}侧|"
@@ -72,11 +75,26 @@ def normalise_address(values: pd.Series) -> pd.Series:
     >>> normalise_address(pd.Series(["嘉善县魏塘街道体育南路 ８８ 號", "新丰村三组东侧"])).tolist()
     ['嘉善县魏塘街道体育南路88号', '新丰村3组']
     """
-    text = values.astype("str").str.normalize("NFKC").str.replace(_SPACES, "", regex=True)
-    text = text.str.replace(_VARIANT_RE, lambda m: _VARIANTS[m.group(0)], regex=True)
-    text = text.str.replace(_CN_NUMBER, _cn_number, regex=True)
+    # each distinct text once (exports repeat addresses), each rule one vectorised pass
+    codes, unique = pd.factorize(values.astype("str"), use_na_sentinel=True)
+    if not len(unique):
+        return pd.Series(pd.NA, index=values.index, dtype="str")
+    text = pd.Series(unique, dtype="str").str.normalize("NFKC").str.replace(
+        _SPACES, "", regex=True)
+    has_variant = text.str.contains(_ANY_VARIANT).fillna(False).to_numpy(dtype=bool)
+    if has_variant.any():  # most addresses have none: only those that do take the passes
+        part = text[has_variant]
+        for variant in _VARIANT_ORDER:
+            part = part.str.replace(variant, _VARIANTS[variant], regex=False)
+        text[has_variant] = part
+    numerals = text.str.contains(_CN_NUMBER_ANY).fillna(False).to_numpy(dtype=bool)
+    if numerals.any():  # a Python callable per match: only on the texts that need it
+        text[numerals] = text[numerals].str.replace(_CN_NUMBER, _cn_number, regex=True)
     text = text.str.replace(_NEAR_WORDS, "", regex=True)
-    return text.where(text.fillna("") != "")
+    text = text.where(text.fillna("") != "")
+    out = pd.Series(pd.array(text.to_numpy(dtype=object)[np.clip(codes, 0, None)], dtype="str"),
+                    index=values.index)
+    return out.mask(codes < 0)
 
 
 _EN_WORDS: dict[str, str] = {

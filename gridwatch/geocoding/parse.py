@@ -119,8 +119,9 @@ def parse_english(texts: pd.Series) -> pd.DataFrame:
 
     Examples
     --------
-    >>> parse_english(pd.Series(["20-26 Foster Street"])).iloc[0, :3].tolist()
-    [20.0, 'foster st', '20 foster st']
+    >>> row = parse_english(pd.Series(["20-26 Foster Street"])).iloc[0]
+    >>> float(row["number"]), row["street"], row["key"]
+    (20.0, 'foster st', '20 foster st')
     """
     import usaddress
 
