@@ -112,3 +112,14 @@ def test_language_is_chosen_per_row() -> None:
 def test_postcodes() -> None:
     assert normalise_postcode(pd.Series(["2119.0", "02119", "314000", "x", None])).fillna(
         "-").tolist() == ["02119", "02119", "314000", "-", "-"]
+
+
+def test_the_geocoding_stage_exports_its_names() -> None:
+    import gridwatch
+    import gridwatch.geocoding as stage
+
+    assert list(stage.__all__) == sorted(stage.__all__)
+    for name in stage.__all__:
+        assert getattr(stage, name) is not None, name
+    for name in ("build_gazetteer", "evaluate_holdout", "geocode_addresses"):
+        assert getattr(gridwatch, name) is getattr(stage, name)
