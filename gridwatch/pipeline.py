@@ -120,7 +120,7 @@ def run_ingest(
     if layers is None:
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
-    records, address_rejects = geocode_records(result.records, layers, config)
+    records, address_rejects = geocode_records(result.records, layers, config, store=store)
     say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
     placed, place_rejects = place_records(records, layers, config)
     del records

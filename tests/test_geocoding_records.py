@@ -225,3 +225,22 @@ def test_hotspot_precision_setting_is_checked() -> None:
         hotspot_settings({"max_precision_m": 0})
     with pytest.raises(ConfigError, match="wrong type"):
         hotspot_settings({"max_precision_m": "800"})
+
+
+def test_an_import_learns_from_the_problems_already_stored(tmp_path: Path,
+                                                           store_url: str) -> None:
+    config = load_config(write_project(tmp_path))
+    first = _write(tmp_path / "day1.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},"])
+    second = _write(tmp_path / "day2.csv", [
+        "A2,2026-03-03 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,"])
+    with Store(store_url) as store:
+        run_ingest([first], config=config, store=store, derive=False)
+        summary, rejects = run_ingest([second], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    assert rejects.empty and summary.geocoded == 1
+    # only the store knew 体育南路: A2 is placed at A1, its nearest house number
+    assert issues.loc["A2", "location_flag"] == "geocoded"
+    assert issues.loc["A2", "location_precision_m"] == 300.0
+    assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
+        issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)

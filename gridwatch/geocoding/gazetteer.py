@@ -365,7 +365,10 @@ def history_from_store(store: Any) -> pd.DataFrame:
     """Earlier problems of a store with an address and coordinates of their own (rows placed by
     geocoding or at a reported grid are left out: they would teach the gazetteer its own
     guesses)."""
-    issues = store.issues(layers=[])
+    if store.last_run_id() == 0:
+        return pd.DataFrame({"address": pd.Series(dtype="str"), "lon": pd.Series(dtype=float),
+                             "lat": pd.Series(dtype=float)})
+    issues, _history, _run = store.analytical(layers=[])  # the columnar copy: no table scan
     own = issues["location_flag"].fillna("").isin(["", "swapped"])
     frame = issues.loc[own & issues["address"].notna(), ["address", "lon", "lat"]]
     return frame.reset_index(drop=True)

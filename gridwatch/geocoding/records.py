@@ -20,12 +20,19 @@ import numpy as np
 import pandas as pd
 
 from gridwatch.config import Config
-from gridwatch.geocoding.gazetteer import Gazetteer, geocode_settings, project_gazetteer
+from gridwatch.geocoding.gazetteer import (
+    Gazetteer,
+    geocode_settings,
+    history_from_store,
+    project_gazetteer,
+)
 from gridwatch.geocoding.match import geocode_addresses
 from gridwatch.schema import concat_rejects, empty_rejects
 
 if TYPE_CHECKING:
     import geopandas as gpd
+
+    from gridwatch.store.transactional import Store
 
 __all__ = ["IMPORT_HISTORY_ROWS", "PLACED_BY", "geocode_records", "placement_mask"]
 
@@ -35,14 +42,15 @@ PLACED_BY: dict[str, tuple[str, ...]] = {"by_coordinates": ("", "swapped"),
                                          "by_grid": ("grid_point",),
                                          "by_address": ("geocoded",)}
 
-#: At most this many rows of the import itself (with coordinates and an address) join the
-#: gazetteer's history (parsing costs about 1.5 s per 100,000 distinct addresses).
+#: At most this many rows of the store and the import (with coordinates and an address) join
+#: the gazetteer's history, a seeded sample when there are more (parsing costs about 1.5 s
+#: per 100,000 distinct addresses).
 IMPORT_HISTORY_ROWS = 100_000
 
 
 def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
-                    config: Config, *, gazetteer: Gazetteer | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                    config: Config, *, gazetteer: Gazetteer | None = None,
+                    store: Store | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Place the rows that have only an address; reject those that cannot be placed.
 
     Parameters
@@ -54,8 +62,11 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     config
         The project; nothing happens unless ``[geocoding] enabled = true``.
     gazetteer
-        To match against; default the project's (:func:`project_gazetteer`, with the import's
-        own rows that have coordinates as history).
+        To match against; default the project's (:func:`project_gazetteer`), with the import's
+        own rows that have coordinates, and the store's problems, as history.
+    store
+        The store the import goes to: its earlier problems with coordinates of their own join
+        the history (read from its analytical copy) when ``[geocoding] history`` is on.
 
     Returns
     -------
@@ -84,9 +95,12 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
         return records, empty_rejects()
     lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
     if gazetteer is None:
-        gazetteer = project_gazetteer(config, layers,
-                                      extra_history=_history(records, lon, lat, has_address,
-                                                             settings.postcode_column))
+        history = _history(records, lon, lat, has_address, settings.postcode_column)
+        if store is not None and settings.history:
+            history = pd.concat([history_from_store(store), history], ignore_index=True)
+        if len(history) > IMPORT_HISTORY_ROWS:  # a seeded sample: parsing costs
+            history = history.sample(IMPORT_HISTORY_ROWS, random_state=0).sort_index()
+        gazetteer = project_gazetteer(config, layers, extra_history=history)
     wanted = todo | check
     column = settings.postcode_column
     codes = records[column][wanted] if column and column in records else None
@@ -183,10 +197,8 @@ def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray
 
 def _history(records: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_address: np.ndarray,
              postcode_column: str | None) -> pd.DataFrame:
+    """The import's rows with coordinates (WGS84) and an address."""
     rows = np.flatnonzero(has_address & np.isfinite(lon) & np.isfinite(lat))
-    if len(rows) > IMPORT_HISTORY_ROWS:
-        rows = np.sort(np.random.default_rng(0).choice(rows, IMPORT_HISTORY_ROWS,
-                                                       replace=False))
     frame = pd.DataFrame({"address": records["address"].to_numpy(dtype=object)[rows],
                           "lon": lon[rows], "lat": lat[rows]})
     if postcode_column and postcode_column in records:
