@@ -489,6 +489,28 @@ def _ingest(daily: list[str], config: Path, url: str, name: str, skip: bool,
     return Row(name, seconds, peak, target=target, met=seconds <= 30 and peak <= 3 * 1024)
 
 
+def _daily_import(db: Path, config: Path, demo: Path) -> Row:
+    """Time ``gridwatch ingest`` of the latest snapshot export into a copy of the full store:
+    what a supervisor's day starts with (no target in the issue; shown for the record)."""
+    snapshots = sorted((demo / "snapshots").glob("*.csv"))
+    if not snapshots or not db.is_file():
+        return Row("a day's export into the full store (no snapshot)", None)
+    work = db.with_name("daily-import.sqlite")
+    _remove_sqlite_store(work)
+    shutil.copyfile(db, work)
+    for suffix in ("-wal", "-shm"):
+        if Path(f"{db}{suffix}").is_file():
+            shutil.copyfile(f"{db}{suffix}", f"{work}{suffix}")
+    shutil.copytree(db.with_name(db.name + ".columns"), work.with_name(work.name + ".columns"))
+    _say(f"a day's export ({snapshots[-1].name}) into a copy of the full store ...")
+    try:
+        seconds, peak = _gridwatch(["ingest", str(snapshots[-1]), "--config", str(config),
+                                    "--db", f"sqlite:///{work}"])
+    finally:
+        _remove_sqlite_store(work)
+    return Row(f"a day's export ({snapshots[-1].name}) into the full store", seconds, peak)
+
+
 @dataclass
 class Question:
     """A question as a fresh process: its command, target and (once run) first/warm runs."""
@@ -648,7 +670,8 @@ def main() -> None:
     base, base_mb = _stage("status_baseline", db=str(db), as_of=args.as_of)
     naive = ("read_sql+groupby", base["seconds"], base_mb)
 
-    rows = [ingest, *_placement_rows(config, db, layer, args.repeat, notes)]
+    daily_import = _daily_import(db, config, demo)
+    rows = [ingest, daily_import, *_placement_rows(config, db, layer, args.repeat, notes)]
     rows += status.rows(f"status --as-of {args.as_of} --layer grid", *naive,
                         first_label="  first run after the ingest" if ingest.seconds is not None
                         else "  first run")

@@ -23,6 +23,15 @@ TEST_DATA = Path(__file__).resolve().parent / "data"
 POSTGIS_URL = os.environ.get("GRIDWATCH_TEST_POSTGIS", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _user_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """What gridwatch keeps in the user's cache folder (prepared layer indexes, PostGIS
+    stores' analytical copies) goes to a temporary folder, also for the commands tests run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -3,6 +3,7 @@ incremental refreshes equal to full rebuilds, never used when stale, and the sam
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -127,9 +128,12 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
     exports = [_day_export(small_project.parent / "day1.csv", range(40), closed_every=3),
                # the next day: more problems closed, ten new ones
                _day_export(small_project.parent / "day2.csv", range(50), closed_every=2)]
+    # exported at 18:00 in Jiaxing on Wednesday 13 and Thursday 14 March 2024 (ISO week 11)
+    observed = [dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC),
+                dt.datetime(2024, 3, 14, 10, tzinfo=dt.UTC)]
     with Store(url) as store:
-        for export in exports[:imports]:
-            run_ingest([export], config=config, store=store)
+        for export, when in list(zip(exports, observed, strict=True))[:imports]:
+            run_ingest([export], config=config, store=store, observed_at=when)
         assert store.last_run_id() == imports
         tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
                                                 store.history(), config=config)
@@ -140,9 +144,23 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
     assert [k.split("-")[1] for k in keys] == ["deadlines", "evaluation", "events", "incidents",
                                                 "rebounds"]
     last_export = open_context(config, url).last_export
+    assert last_export == observed[imports - 1].date()
     evaluated = tables.evaluate(last_export)  # before evaluate_as_of is stubbed out below
+    week_end = tables.evaluate(dt.date(2024, 3, 10))
+    league = tables.league("2024-W10", layer="grid")
+    # the first league of the last whole week keeps its two evaluations (that week's end and
+    # the week before's) beside the copy; later ones read them
+    pd.testing.assert_frame_equal(open_context(config, url).league("2024-W10", layer="grid"),
+                                  league)
+    kept_days = sorted(p.name for p in store.analytical_copy.current().folder.glob(
+        "derived-evaluation-*"))
+    assert len(kept_days) == 3
     monkeypatch.setattr("gridwatch.supervision.codes.evaluate_as_of", _not_again)
-    pd.testing.assert_frame_equal(open_context(config, url).evaluate(last_export), evaluated)
+    kept = open_context(config, url)
+    pd.testing.assert_frame_equal(kept.evaluate(last_export), evaluated)
+    pd.testing.assert_frame_equal(kept.evaluate(dt.date(2024, 3, 10)), week_end)
+    pd.testing.assert_frame_equal(open_context(config, url).league("2024-W10", layer="grid"),
+                                  league)
     monkeypatch.undo()
     for module, name in (("rebound", "find_rebounds"), ("incidents", "group_incidents"),
                          ("deadlines", "derive_deadlines"), ("events", "status_events")):

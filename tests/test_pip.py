@@ -149,6 +149,41 @@ def test_cache_notices_a_changed_layer() -> None:
     assert locate_points(x2, y2, renamed).tolist() == [1]
 
 
+def test_a_large_layers_index_is_kept_on_disk_for_the_next_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cells = [_box(i, j, i + 1, j + 1) for i in range(40) for j in range(30)]  # 1,200 areas
+    geoms = np.array([*cells, None], dtype=object)
+    rank = np.arange(len(geoms))[::-1].copy()
+    rng = np.random.default_rng(3)
+    x = X0 + rng.uniform(-1, 41, 5000) * STEP
+    y = Y0 + rng.uniform(-1, 31, 5000) * STEP
+    built = _pip.IndexCache(folder=tmp_path).get(geoms, rank)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    expected = _pip.locate(built, x, y)
+    layer = _layer([f"{k:05d}" for k in range(len(cells))], cells)
+    assert (_pip.locate(_pip.build_index(geoms[:-1], np.arange(len(cells))), x, y)
+            == locate_points_reference(x, y, layer)).all()
+
+    def never(*_args: object) -> None:
+        raise AssertionError("built again although it was kept on disk")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(_pip, "build_index", never)
+        loaded = _pip.IndexCache(folder=tmp_path).get(geoms, rank)  # as a new process would
+    assert (_pip.locate(loaded, x, y) == expected).all()
+    # other ranks (the border rule) or other geometries are another index
+    _pip.IndexCache(folder=tmp_path).get(geoms, np.arange(len(geoms)))
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    # a damaged file is built again and replaced
+    for path in tmp_path.glob("*.npz"):
+        path.write_bytes(b"not an index")
+    again = _pip.IndexCache(folder=tmp_path).get(geoms, rank)
+    assert (_pip.locate(again, x, y) == expected).all()
+    # below disk_min_areas, no file
+    _pip.IndexCache(folder=tmp_path / "small", disk_min_areas=100).get(geoms[:10], rank[:10])
+    assert not (tmp_path / "small").exists()
+
+
 def test_empty_layer_and_no_points() -> None:
     layer = _layer(["a"], [shapely.Polygon()])
     assert locate_points(np.array([X0]), np.array([Y0]), layer).tolist() == [-1]

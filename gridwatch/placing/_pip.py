@@ -23,12 +23,16 @@ then the earliest in the layer):
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -579,13 +583,30 @@ class IndexCache:
     A layer is recognised by the very geometry objects it holds (shapely geometries are
     immutable, and the cache keeps them alive so their ids cannot be reused) and by the same
     border-rule ranks, so a layer edited in place or rebuilt is prepared again.
+
+    Indexes (of layers of ``disk_min_areas`` areas or more) are also kept on disk, named
+    after a hash of the geometries (WKB) and ranks, so the next process (tomorrow's import)
+    loads the 92,600 micro-grids' index instead of building it again (and, when every
+    layer's is kept, never loads the compiled index builder).
     """
 
-    def __init__(self, size: int = 8) -> None:
+    def __init__(self, size: int = 8, *, folder: Path | None = None,
+                 disk_min_areas: int = 1) -> None:
         self._size = size
         self._entries: OrderedDict[tuple[int, int, int], tuple[np.ndarray, np.ndarray,
                                                                  PipIndex]] = OrderedDict()
         self._lock = threading.Lock()
+        self._folder = folder
+        self.disk_min_areas = disk_min_areas
+
+    @property
+    def folder(self) -> Path:
+        """Where indexes are kept on disk: ``$XDG_CACHE_HOME/gridwatch/pip`` (``~/.cache``)."""
+        if self._folder is not None:
+            return self._folder
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                                ".cache")
+        return Path(base) / "gridwatch" / "pip"
 
     def get(self, geoms: np.ndarray, rank: np.ndarray) -> PipIndex:
         n = len(geoms)
@@ -596,7 +617,7 @@ class IndexCache:
                     and np.array_equal(hit[1], rank)):
                 self._entries.move_to_end(key)
                 return hit[2]
-        index = build_index(geoms, rank)
+        index = self._from_disk(geoms, rank)
         with self._lock:
             self._entries[key] = (geoms.copy(), rank.copy(), index)
             self._entries.move_to_end(key)
@@ -607,6 +628,73 @@ class IndexCache:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+
+    def _from_disk(self, geoms: np.ndarray, rank: np.ndarray) -> PipIndex:
+        """Load the index kept on disk for these contents, or build (and keep) it."""
+        if len(geoms) < self.disk_min_areas:
+            return build_index(geoms, rank)
+        path = self.folder / f"{_content_key(geoms, rank)}.npz"
+        try:
+            with np.load(path, allow_pickle=False) as kept:
+                return _index_from_arrays(kept)
+        except (OSError, ValueError, KeyError):  # none yet, or damaged: build it again
+            pass
+        index = build_index(geoms, rank)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(partial, "wb") as handle:
+                np.savez(handle, **_index_arrays(index))  # type: ignore[arg-type]
+            os.replace(partial, path)
+            _prune(path.parent, keep=_DISK_KEPT)
+        except OSError:  # a read-only or full disk only costs the next process the build
+            with contextlib.suppress(OSError):
+                partial.unlink()
+        return index
+
+
+#: Bumped when the index layout or the kernel's meaning changes: older files are not read.
+_DISK_VERSION = 1
+#: Indexes kept on disk (the oldest are removed).
+_DISK_KEPT = 32
+_GRID_INTS = 2
+
+
+def _content_key(geoms: np.ndarray, rank: np.ndarray) -> str:
+    """A hash of the geometries (WKB, empty for missing) and border-rule ranks."""
+    wkb = [w or b"" for w in shapely.to_wkb(geoms).tolist()]
+    digest = hashlib.sha256(f"pip-{_DISK_VERSION}-{len(wkb)}".encode())
+    digest.update(np.fromiter(map(len, wkb), dtype=np.int64, count=len(wkb)).tobytes())
+    digest.update(b"".join(wkb))
+    digest.update(np.ascontiguousarray(rank, dtype=np.int64).tobytes())
+    return digest.hexdigest()[:40]
+
+
+def _index_arrays(index: PipIndex) -> dict[str, np.ndarray]:
+    grid = index.grid
+    return {"n_areas": np.array([index.n_areas], dtype=np.int64), "meta": index.meta,
+            "poly_orig": index.poly_orig, "strip_ptr": index.strip_ptr,
+            "strip_xy": index.strip_xy, "grid_f": np.array(grid[:6], dtype=np.float64),
+            "grid_i": np.array(grid[6:], dtype=np.int64), "cell_ptr": index.cell_ptr,
+            "cell_poly": index.cell_poly, "answer": index.answer}
+
+
+def _index_from_arrays(kept: Any) -> PipIndex:
+    grid_f, grid_i = kept["grid_f"], kept["grid_i"]
+    if grid_f.shape != (6,) or grid_i.shape != (_GRID_INTS,):
+        raise ValueError("not an index of this layout")
+    grid = (*(float(v) for v in grid_f), int(grid_i[0]), int(grid_i[1]))
+    return PipIndex(int(kept["n_areas"][0]), kept["meta"], kept["poly_orig"],
+                    kept["strip_ptr"], kept["strip_xy"], grid,  # type: ignore[arg-type]
+                    kept["cell_ptr"], kept["cell_poly"], kept["answer"])
+
+
+def _prune(folder: Path, *, keep: int) -> None:
+    """Remove all but the ``keep`` most recently written indexes."""
+    files = sorted(folder.glob("*.npz"), key=lambda f: f.stat().st_mtime, reverse=True)
+    for old in files[keep:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _same_objects(a: np.ndarray, b: np.ndarray) -> bool:

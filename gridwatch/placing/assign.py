@@ -336,11 +336,15 @@ def _grid_mismatch(reported: Any, n: int, assigned: Mapping[str, np.ndarray],
 
     ``assigned`` holds each layer's area positions in input order (-1 outside all areas).
     """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     mismatch = np.zeros(n, dtype=bool)
     if reported is None:
         return mismatch
-    codes = _codes(pd.Series(np.asarray(reported, dtype=object))).fillna("").to_numpy()
-    given = codes != ""
+    codes = _codes(pd.Series(np.asarray(reported, dtype=object))).fillna("")
+    text = pa.array(codes.to_numpy(dtype=object), type=pa.large_string())
+    given = (codes != "").to_numpy()
     grid = next((s for s in specs if s.kind == "grid" and s.name in assigned), None)
     micro = next((s for s in specs if s.kind == "microgrid" and s.name in assigned), None)
     todo = given.copy()
@@ -349,7 +353,11 @@ def _grid_mismatch(reported: Any, n: int, assigned: Mapping[str, np.ndarray],
             continue
         ids = layers[spec.name]["area_id"].to_numpy(dtype=object)
         known = pd.Index(pd.unique(ids))
-        code_at = known.get_indexer(codes)
+        # Arrow's hash lookup: pandas' get_indexer of a million Python strings took seconds
+        value_set = pa.array([v if isinstance(v, str) else None for v in known],
+                             type=pa.large_string())
+        code_at = pc.index_in(text, value_set=value_set).fill_null(-1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
         # A micro-grid code is compared with the micro-grid layer; anything else with the grid.
         use = todo & ((code_at >= 0) | (spec is grid) | (grid is None))
         pos = assigned[spec.name]

@@ -889,6 +889,8 @@ def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = 
 def _frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame({n: pd.Series([], dtype=object) for n in names})
+    if not isinstance(rows[0], tuple):  # SQLAlchemy rows: numpy reads tuples 20x faster
+        rows = [tuple(row) for row in rows]
     table = np.empty((len(rows), len(names)), dtype=object)
     table[:] = rows  # one C loop over the rows (zip(*rows) builds a tuple per column in Python)
     return pd.DataFrame({n: pd.Series(table[:, k], dtype=object) for k, n in enumerate(names)})

@@ -348,7 +348,7 @@ class SupervisionContext:
                                     deadline_settings=self.settings.deadlines,
                                     settings=self.settings.asof, timezone=self.timezone,
                                     events=self.events, local_days=self._local_days())
-            if self.copy is not None and day == self.last_export:
+            if self.copy is not None and day in self._kept_days():
                 self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
         with self._lock:
             kept = [k for k in self._memo if isinstance(k, tuple) and k[0] == "evaluate"]
@@ -375,10 +375,20 @@ class SupervisionContext:
         return "evaluation-" + settings_key(day.isoformat(), self.settings.deadlines,
                                             self.settings.asof, self.timezone)
 
+    def _kept_days(self) -> tuple[dt.date, ...]:
+        """The dates whose evaluation is kept beside the copy once computed: the last export
+        (:meth:`derive` computes it: the app's first view and the day's questions) and the
+        Sundays ending the last complete ISO week by then and the week before (the weekly
+        league, 周亮晒, ranks the one against the other: asked many times a week)."""
+        if self.last_export is None:
+            return ()
+        sunday = self.last_export - dt.timedelta(days=(self.last_export.isoweekday() % 7))
+        return tuple(dict.fromkeys((self.last_export, sunday, sunday - dt.timedelta(days=7))))
+
     def _kept_evaluation(self, day: dt.date) -> pd.DataFrame | None:
-        """The evaluation as of the last export, kept beside the copy by :meth:`derive` (the
-        app's first view and the day's questions ask for that date), or ``None``."""
-        if self.copy is None or day != self.last_export:
+        """The evaluation as of one of :meth:`_kept_days`, kept beside the copy by
+        :meth:`derive`, or ``None``."""
+        if self.copy is None or day not in self._kept_days():
             return None
         stored = self.copy.read_derived(self.run_id, self._evaluation_key(day))
         if stored is None or len(stored) != len(self.issues):

@@ -77,7 +77,9 @@ def find_rebounds(issues: pd.DataFrame, settings: ReboundSettings | None = None,
     new, old, gap = new[keep], old[keep], gap[keep]
     dist = np.hypot(x[new] - x[old], y[new] - y[old])
     ids = issues["issue_id"].astype("str").to_numpy(dtype=object)
-    id_rank = id_ranks(pd.Series(ids[old], dtype="str"))  # the candidates' ids in order
+    # the candidates' ids in text order: ranked once among all ids (a million) rather than
+    # among the candidate pairs (several million), the same order
+    id_rank = id_ranks(issues["issue_id"])[old]
     # Per new problem: the smallest gap, then the smallest distance, then the smallest id.
     order = np.lexsort((id_rank, dist, gap, new))
     new, old, gap, dist = new[order], old[order], gap[order], dist[order]
