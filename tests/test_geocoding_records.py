@@ -71,21 +71,23 @@ def test_coordinates_win_and_disagreement_is_flagged(tmp_path: Path) -> None:
         "enabled = true", "enabled = true\ncheck_coordinates = true"), encoding="utf-8")
     config = load_config(path)
     layers = load_layers(config)
-    lon, lat = lonlat_from_metres([900.0, 7000.0], [900.0, 3500.0])
+    lon, lat = lonlat_from_metres([900.0, 7000.0, 900.0], [900.0, 3500.0, 500.0])
     records = pd.DataFrame({
-        "issue_id": ["B1", "B2"], "address": ["南湖区长虹镇新丰村", "南湖区长虹镇新丰村"],
-        "lon": lon, "lat": lat, "coord_system": ["wgs84"] * 2,
-        "source_file": "f.csv", "source_row": [2, 3]})
+        "issue_id": ["B1", "B2", "B3"],
+        "address": ["南湖区长虹镇新丰村", "南湖区长虹镇新丰村", "嘉善县魏塘街道体育南路7号"],
+        "lon": lon, "lat": lat, "coord_system": ["wgs84"] * 3,
+        "source_file": "f.csv", "source_row": [2, 3, 4]})
     out, rejects = geocode_records(records, layers, config)
     assert rejects.empty
     # the coordinates are kept as given
     assert out["lon"].tolist() == records["lon"].tolist()
     assert (out["geocode_source"] == "").all()
-    # B1 lies in 新丰村 (V1: x 0..2000, y 0..2000); B2 in 西塘镇, 6 km from it
-    assert out["address_mismatch"].tolist() == [False, True]
+    # B1 lies in 新丰村 (V1: x 0..2000, y 0..2000); B2 in 西塘镇, 6 km from it; B3's address
+    # is checked against the others, not against itself: 魏塘街道 (x 4000..6000), 3.6 km away
+    assert out["address_mismatch"].tolist() == [False, True, True]
     placed, _ = place_records(out, layers, config)
-    assert placed["grid_mismatch"].tolist() == [False, True]
-    assert placed["location_flag"].tolist() == ["", ""]
+    assert placed["grid_mismatch"].tolist() == [False, True, True]
+    assert placed["location_flag"].tolist() == ["", "", ""]
 
 
 def test_a_known_reported_grid_is_used_before_the_address(small_project: Path) -> None:

@@ -94,27 +94,34 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     if not todo.any() and not check.any():
         return records, empty_rejects()
     lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
-    if gazetteer is None:
-        history = _history(records, lon, lat, has_address, settings.postcode_column)
-        if store is not None and settings.history:
-            history = pd.concat([history_from_store(store), history], ignore_index=True)
-        if len(history) > IMPORT_HISTORY_ROWS:  # a seeded sample: parsing costs
-            history = history.sample(IMPORT_HISTORY_ROWS, random_state=0).sort_index()
-        gazetteer = project_gazetteer(config, layers, extra_history=history)
-    wanted = todo | check
+    if gazetteer is not None:
+        check_gazetteer = gazetteer
+    else:
+        stored = (history_from_store(store) if store is not None and settings.history
+                  else None)
+        own = _history(records, lon, lat, has_address, settings.postcode_column)
+        gazetteer = project_gazetteer(config, layers, extra_history=_capped(stored, own))
+        # a row's address is checked against what others say, never against the row itself
+        check_gazetteer = (project_gazetteer(config, layers, extra_history=_capped(stored))
+                           if check.any() else gazetteer)
     column = settings.postcode_column
-    codes = records[column][wanted] if column and column in records else None
-    found = geocode_addresses(records["address"][wanted], gazetteer, postcodes=codes,
-                              min_score=settings.min_score,
-                              max_precision_m=settings.max_precision_m)
-    at = np.flatnonzero(wanted)
+
+    def place(rows: np.ndarray, against: Gazetteer) -> pd.DataFrame:
+        codes = records[column][rows] if column and column in records else None
+        return geocode_addresses(records["address"][rows], against, postcodes=codes,
+                                 min_score=settings.min_score,
+                                 max_precision_m=settings.max_precision_m).reset_index(drop=True)
+
+    at = np.flatnonzero(todo)
+    found = place(todo, gazetteer) if len(at) else pd.DataFrame(
+        {c: pd.Series(dtype=float) for c in ("lon", "lat", "geocode_score", "precision_m")}
+        | {c: pd.Series(dtype="str") for c in ("geocode_source", "reason")})
     ok = found["lon"].notna().to_numpy()
     out = records.copy(deep=False)
     source = np.full(n, "", dtype=object)
     score = np.full(n, np.nan)
     precision = np.full(n, np.nan)
-    placed = at[ok & todo[at]]
-    pick = ok & todo[at]
+    placed, pick = at[ok], ok
     out_lon = x.copy()
     out_lat = y.copy()
     out_lon[placed] = found["lon"].to_numpy()[pick]
@@ -133,14 +140,16 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     out["location_precision_m"] = precision
     if settings.check_coordinates:
         mismatch = np.zeros(n, dtype=bool)
-        both = ok & check[at]
-        rows = at[both]
-        far = _metres(lon[rows], lat[rows], found["lon"].to_numpy()[both],
-                      found["lat"].to_numpy()[both])
-        mismatch[rows] = far > found["precision_m"].to_numpy()[both]
+        if check.any():
+            said = place(check, check_gazetteer)
+            both = said["lon"].notna().to_numpy()
+            rows = np.flatnonzero(check)[both]
+            far = _metres(lon[rows], lat[rows], said["lon"].to_numpy()[both],
+                          said["lat"].to_numpy()[both])
+            mismatch[rows] = far > said["precision_m"].to_numpy()[both]
         out["address_mismatch"] = mismatch
-    failed = at[~ok & todo[at]]
-    rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok & todo[at]])
+    failed = at[~ok]
+    rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
     if failed.size:
         keep = np.ones(n, dtype=bool)
         keep[failed] = False
@@ -193,6 +202,18 @@ def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray
         gx, gy = coords.rows_to_wgs84(x[rows], y[rows], per_row[good])
     lon[rows], lat[rows] = gx, gy
     return lon, lat
+
+
+def _capped(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The history parts together, a seeded sample of :data:`IMPORT_HISTORY_ROWS` when
+    longer (parsing costs)."""
+    frames = [p for p in parts if p is not None and len(p)]
+    if not frames:
+        return None
+    history = pd.concat(frames, ignore_index=True)
+    if len(history) > IMPORT_HISTORY_ROWS:
+        history = history.sample(IMPORT_HISTORY_ROWS, random_state=0).sort_index()
+    return history
 
 
 def _history(records: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_address: np.ndarray,
