@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import tempfile
 import threading
@@ -77,6 +78,19 @@ def _build_demo(db_file: Path) -> None:
                 bar.progress(i / len(paths.runs), text=f"ingest {i}/{len(paths.runs)}")
                 run_ingest(files, config=config, store=store, layers=layers, observed_at=when,
                            progress=status.write)
+            if paths.ledger is not None:
+                from gridwatch.ledger.load import import_ledger_file, import_records_file
+
+                reading = {"settings": config.input, "timezone": config.territory.timezone}
+                import_ledger_file(store, paths.ledger, **reading)
+                if paths.ledger_records is not None:
+                    import_records_file(store, paths.ledger_records, **reading)
+                from gridwatch.demo._ledger import demo_letters
+                from gridwatch.supervision.context import open_context
+
+                end = dt.date.fromisoformat(json.loads(paths.planted.read_text(
+                    encoding="utf-8"))["end_date"])
+                demo_letters(store, open_context(config, store.url), end)
         partial.replace(db_file)
         status.update(state="complete")
 

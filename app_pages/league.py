@@ -21,9 +21,17 @@ for back in range(8):
     year, week, _ = (as_of - dt.timedelta(weeks=back)).isocalendar()
     weeks.append(f"{year}-W{week:02d}")
 week = st.selectbox(tr("week", lang), weeks, key="l_week")
+by = st.radio(tr("ledger_by", lang), ["area", "unit", "leader"], horizontal=True,
+              format_func=lambda b: tr(f"by_{b}", lang), key="l_by")
 layer = ctx.filters.level or ctx.plan.layer
+if by != "area":  # the same league of the responsible units or leaders (as --by)
+    from gridwatch.ledger.accountability import by_accountability
+    from gridwatch.ui.ledger_view import ledger_tables
+
+    chosen = by_accountability(chosen, ledger_tables(ctx.project.db_url).tasks)
+    layer = by
 table = chosen.league(week, layer=layer)
-st.caption(code_label(layer, lang))
+st.caption(code_label(layer, lang) if by == "area" else tr(f"by_{by}", lang))
 st.dataframe(table.rename(columns=column_labels(table.columns, lang)), hide_index=True,
              width="stretch")
 

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_TIMEZONE",
     "HEADER_ALIASES",
     "ISSUE_ID_MAX_CHARS",
+    "LATER_COLUMNS",
     "OPEN_STATUSES",
     "REJECT_COLUMNS",
     "REQUIRED_COLUMNS",
@@ -58,7 +59,11 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "responsible_unit",
     "severity",
     "task_type",
+    "ledger_ref",
 )
+#: Optional columns added after the first stores were written: a row without a value in them
+#: keeps the content hash it had before they existed (see ``store._tables.prepare``).
+LATER_COLUMNS: tuple[str, ...] = ("ledger_ref",)
 REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
 #: Time zone of a project that names none (``[territory] timezone``).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -76,7 +81,8 @@ DATE_LIMITS: tuple[dt.date, dt.date] = (dt.date(1678, 1, 1), dt.date(2261, 12, 3
 #: and does not fit a PostGIS index entry).
 ISSUE_ID_MAX_CHARS = 200
 #: Free text typed by people: data, never markup or formulas.
-TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid")
+TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid",
+                                 "ledger_ref")
 
 CATEGORIES: tuple[str, ...] = ("water", "air", "soil", "solid_waste", "noise", "ecology", "other")
 SOURCES: tuple[str, ...] = (
@@ -155,6 +161,9 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
                          "承办单位", "处置单位"),
     "severity": ("severity", "严重程度", "等级"),
     "task_type": ("task_type", "任务类型", "整改类型"),
+    # the rectification task (or feedback item) of the ledger the problem hangs under
+    "ledger_ref": ("ledger_ref", "整改任务编号", "反馈问题编号", "督察反馈问题编号",
+                   "所属整改任务"),
 }
 
 _SEPARATORS = re.compile(r"[\s_\-·.]+")

@@ -19,6 +19,7 @@ from gridwatch.errors import ConfigError
 if TYPE_CHECKING:
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
+    from gridwatch.ledger._settings import LedgerSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
     from gridwatch.supervision.incidents import DuplicateSettings
@@ -40,8 +41,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "geocoding", "hotspots", "supervision",
-                                      "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "geocoding", "hotspots", "ledger",
+                                      "supervision", "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -187,6 +188,8 @@ class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     #: ``[geocoding]``: placing addresses without coordinates (None: parsed as empty).
     geocoding: GeocodeSettings | None = None
+    #: ``[ledger]``: the rectification ledger (None: the defaults).
+    ledger: LedgerSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -245,6 +248,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
         "geocoding": (parse_geocode_settings, top["geocoding"]),
+        "ledger": (_parse_ledger, top["ledger"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():
@@ -255,6 +259,12 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
     if problems:
         raise ConfigError(f"the settings have {len(problems)} problem(s):", problems)
     return Settings(**parsed)
+
+
+def _parse_ledger(section: Mapping[str, Any]) -> LedgerSettings:
+    from gridwatch.ledger._settings import parse_ledger_settings
+
+    return parse_ledger_settings(section)
 
 
 def _sec(name: str) -> str:

@@ -184,3 +184,34 @@ def test_an_unexpected_failure_shows_a_message_not_a_traceback(
     # and whatever else fails, Streamlit is told to show no details
     settings = tomllib.loads((Path(APP).parent / ".streamlit" / "config.toml").read_text())
     assert settings["client"]["showErrorDetails"] == "none"
+
+
+def test_ledger_page_answers_as_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from _ledger_fixture import CENTRAL, write_ledger
+    from helpers import invoke
+
+    config_path, db_url = build_app_project(tmp_path / "project", n=20)
+    monkeypatch.setenv("GRIDWATCH_CONFIG", str(config_path))
+    monkeypatch.setenv("GRIDWATCH_DB", db_url)
+    at = _run("app_pages/ledger.py")
+    assert "整改台账" in at.info[0].value  # nothing imported yet: says how
+    invoke(["ledger", "import", str(write_ledger(tmp_path)), "--db", db_url])
+    invoke(["ledger", "accept", "Z2-01-2", "--on", "2024-03-05", "--unit", "市整改办",
+            "--conclusion", "pass", "--db", db_url])
+    at = _run("app_pages/ledger.py", as_of="2024-05-01")
+    cli = invoke(["progress", "--as-of", "2024-05-01", "--config", str(config_path),
+                  "--db", db_url]).output
+    sentences = [m.value.strip("*") for m in at.markdown if CENTRAL in m.value]
+    assert sentences and sentences[0] in cli
+    items = at.dataframe[0].value
+    assert "反馈问题编号" in items.columns and len(items) == 5
+    at.multiselect(key="g_units").set_value(["市住建局"]).run()
+    assert not at.exception
+    units_only = at.dataframe[0].value
+    assert set(units_only["反馈问题编号"]) == {"S1-01"}
+    assert len(at.get("download_button")) == 1
+    assert any("未回复" in h.value for h in at.subheader)
+    league = _run("app_pages/league.py", as_of="2024-05-01")
+    league.radio(key="l_by").set_value("unit").run()
+    assert not league.exception
+    assert "责任单位" in [c.value for c in league.caption]

@@ -211,7 +211,7 @@ def test_exports_are_gbk_with_chinese_headers_that_ingest_understands(demo):
     assert [alias[header_key(h)] for h in EXPORT_HEADERS] == [
         "issue_id", "reported_at", "category", "source", "description", "lon", "lat", "address",
         "reported_grid", "status", "deadline", "closed_at", "responsible_unit", "severity",
-        "task_type"]
+        "task_type", "ledger_ref"]
     csvs = [p for p in demo.exports if p.suffix == ".csv"]
     xlsx = [p for p in demo.exports if p.suffix == ".xlsx"]
     assert len(xlsx) == 1 and len(csvs) == len(demo.exports) - 1
@@ -510,3 +510,61 @@ def test_a_failed_generation_leaves_no_half_folder(tmp_path: Path,
         generate(old, problems=1000, scale=0.02, seed=7)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
     assert sorted(p.name for p in old.iterdir()) == ["notes.txt", "planted.json"]
+
+
+# --- the rectification ledger -------------------------------------------------------------------
+
+def test_the_demo_ledger_reads_cleanly_and_has_what_the_app_shows(demo, planted, final):
+    from gridwatch.ledger.progress import progress_report
+    from gridwatch.ledger.read import read_ledger, read_ledger_records
+
+    ledger = read_ledger(demo.ledger)
+    assert (ledger.rows_in, ledger.rejected) == (planted["ledger"]["tasks"], 0)
+    tasks = ledger.tasks
+    assert tasks["round"].nunique() == 2
+    assert set(tasks["task_type"]) == {"immediate", "staged", "long_term"}
+    assert tasks["leader"].notna().all() and tasks["unit"].notna().all()
+    assert len(ledger.milestones) > 0
+    register = read_ledger_records(demo.ledger_records)
+    assert len(register.rejects) == 0
+    assert set(register.records["kind"]) == {"accept", "extend", "milestone_done"}
+    assert set(register.records["task_id"]) <= set(tasks["task_id"])
+    # problems hang under tasks of their own town's items, and the exports carry the link
+    linked = final["整改任务编号"][final["整改任务编号"] != ""]
+    assert 0 < len(linked) <= planted["ledger"]["linked_problems"]
+    assert set(linked) <= set(tasks["task_id"])
+    events = register.records.rename(columns={"task_id": "subject_id"}).assign(
+        subject="task", id=np.arange(len(register.records)), old_value=None)
+    report = progress_report(tasks, ledger.milestones, events, "2026-10-31")
+    states = report["tasks"]["state"].value_counts()
+    # a ledger worth showing: every state occurs, and most tasks are not overdue
+    assert set(states.index) >= {"overdue", "on_schedule", "awaiting_acceptance", "closed_off"}
+    assert states["overdue"] < len(tasks) / 3
+
+
+def test_gridwatch_demo_imports_the_ledger_and_issues_letters(demo, tmp_path):
+    from gridwatch.cli.demo import _import_ledger
+    from gridwatch.config import load_config
+    from gridwatch.ledger.letters import unanswered
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.ledger import ledger_events, ledger_tasks, letter_register
+    from gridwatch.store.transactional import Store
+
+    config = load_config(demo.config)
+    layers = load_layers(config)
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
+        for files, when in demo.runs:
+            run_ingest(files, config=config, store=store, layers=layers, observed_at=when)
+        _import_ledger(demo, config, store)
+        tasks, events = ledger_tasks(store), ledger_events(store)
+        letters, items = letter_register(store)
+        assert store.issues()["ledger_ref"].notna().any()
+        _import_ledger(demo, config, store)  # a second run adds nothing
+        assert len(letter_register(store)[0]) == len(letters)
+        assert len(ledger_events(store)) == len(events)
+    assert len(tasks) == json.loads(demo.planted.read_text(encoding="utf-8"))["ledger"]["tasks"]
+    assert set(events["kind"]) >= {"accept", "extend", "milestone_done"}
+    assert len(letters) and len(items)
+    assert letters["replied_on"].notna().any() and letters["escalated_to"].notna().any()
+    assert len(unanswered(letters, END.date())) > 0

@@ -495,6 +495,7 @@ def wide_issues() -> pd.DataFrame:
         "responsible_unit": ["南湖区生态环境分局", "秀洲区综合执法局", None],
         "severity": [None, None, None],
         "task_type": ["立行立改", None, None],
+        "ledger_ref": ["Z2-01-1", None, None],
         "location_flag": ["", "swapped", ""],
         "grid_mismatch": [False, True, False],
         "content_hash": ["h1", "h2", "h3"],

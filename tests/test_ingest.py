@@ -216,7 +216,7 @@ def test_empty_inputs(tmp_path: Path) -> None:
         assert (result.rows_in, result.accepted, result.rejected) == (0, 0, 0)
         assert str(result.records["reported_at"].dtype) == "datetime64[ns, UTC]"
         assert result.records["lon"].dtype == np.float64
-        assert list(result.records.columns)[:16] == list(CANONICAL_COLUMNS)
+        assert list(result.records.columns)[:len(CANONICAL_COLUMNS)] == list(CANONICAL_COLUMNS)
 
 
 def test_json_items_that_are_not_records_are_rejected(tmp_path: Path) -> None:
@@ -641,6 +641,21 @@ def test_files_read_side_by_side_keep_their_order_and_the_first_error(tmp_path: 
     mixed = [*files[:5], broken[0], *files[5:9], broken[1], *files[9:]]
     with pytest.raises(InputFileError, match=r"x05\.xlsx"):
         read_issues(mixed)
+
+
+@pytest.mark.parametrize(("sep", "eol"), [(",", "\n"), ("\t", "\r\n"), (";", "\n")])
+def test_a_title_line_without_separators_above_the_header(tmp_path: Path, sep: str,
+                                                          eol: str) -> None:
+    rows = [HEADER, GOOD, ["GW-002", *GOOD[1:]]]
+    text = eol.join(["嘉兴市生态环境问题清单", "", *(sep.join(r) for r in rows)]) + eol
+    path = tmp_path / "titled.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_issues(path)
+    assert result.rejected == 0
+    assert result.records["issue_id"].tolist() == ["GW-001", "GW-002"]
+    assert result.records["source_row"].tolist() == [4, 5]  # as a spreadsheet numbers them
+    assert result.records["lat"].tolist() == [30.76, 30.76]
+    assert result.files[0].header_row == 3
 
 
 def test_progress_reports_rows(tmp_path: Path) -> None:

@@ -30,6 +30,10 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.store", "store"),
     ("gridwatch.cli.geocode", "gazetteer"),
     ("gridwatch.cli.geocode", "geocode"),
+    ("gridwatch.cli.ledger", "ledger"),
+    ("gridwatch.cli.ledger", "progress"),
+    ("gridwatch.cli.ledger", "letters"),
+    ("gridwatch.cli.ledger", "recheck"),
 )
 
 

@@ -102,6 +102,7 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
                        f"{summary.rows_in:,} rows = {summary.accepted:,} accepted + "
                        f"{summary.rejected:,} rejected; {summary.inserted:,} new, "
                        f"{summary.status_changes:,} status changes", err=True)
+        _import_ledger(paths, config, store)
     rejects_path = paths.out_dir / "rejects.csv"
     write_table(pd.concat(all_rejects, ignore_index=True), rejects_path,
                 timezone=config.territory.timezone)
@@ -110,6 +111,40 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
     click.echo(f"rejected rows with their reasons: {rejects_path}")
     click.echo(f"planted patterns: {paths.planted} (see data/demo/README.md)")
     click.echo("next: streamlit run app.py")
+
+
+def _import_ledger(paths: Any, config: Any, store: Any) -> None:
+    """The demo's rectification ledger and its register of records, when it has them."""
+    if paths.ledger is None or not paths.ledger.is_file():
+        return
+    from gridwatch.ledger.load import import_ledger_file, import_records_file
+
+    reading = {"settings": config.input, "timezone": config.territory.timezone}
+    tasks = import_ledger_file(store, paths.ledger, **reading)
+    click.echo(f"ledger {paths.ledger.name}: {tasks.accepted} tasks ({tasks.inserted} new)",
+               err=True)
+    if paths.ledger_records is not None and paths.ledger_records.is_file():
+        records = import_records_file(store, paths.ledger_records, **reading)
+        click.echo(f"register {paths.ledger_records.name}: {records.accepted} records "
+                   f"({records.inserted} new)", err=True)
+    _letters(paths, config, store)
+
+
+def _letters(paths: Any, config: Any, store: Any) -> None:
+    """The demo's letters (一函两单) of its last two weeks, once (not again on a second run)."""
+    import datetime as dt
+    import json
+
+    from gridwatch.demo._ledger import demo_letters
+    from gridwatch.store.ledger import letter_register
+    from gridwatch.supervision.context import open_context
+
+    if len(letter_register(store)[0]):
+        return
+    end = dt.date.fromisoformat(json.loads(paths.planted.read_text(encoding="utf-8"))
+                                ["end_date"])
+    issued = demo_letters(store, open_context(config, store.url), end)
+    click.echo(f"letters (一函两单) of the last two weeks: {issued} issued", err=True)
 
 
 def _ingest_run(run_ingest: Any, files: list[Path], label: str, **kwargs: Any) -> Any:

@@ -29,7 +29,13 @@ if TYPE_CHECKING:
 
 __all__ = ["league", "remind", "review", "status"]
 
-_LAYER = click.option("--layer", required=True, help="Layer whose areas are counted, e.g. grid.")
+_LAYER = click.option("--layer", default=None,
+                      help="Layer whose areas are counted, e.g. grid (required unless --by "
+                           "unit or leader).")
+_BY = click.option("--by", "by", type=click.Choice(["area", "unit", "leader"]), default="area",
+                   show_default=True,
+                   help="Count per area of --layer, per responsible unit (责任单位) or per "
+                        "responsible leader (责任领导, from the ledger).")
 
 
 def open_supervision(config_path: Path | None, db_url: str | None) -> SupervisionContext:
@@ -42,6 +48,45 @@ def open_supervision(config_path: Path | None, db_url: str | None) -> Supervisio
     return open_context(config, resolve_db_url(db_url, config))
 
 
+def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
+                 config_path: Path | None, db_url: str | None,
+                 *, required: bool = True) -> tuple[SupervisionContext, str | None]:
+    """The context and the layer to ask: ``--by unit`` / ``leader`` are pseudo layers over the
+    responsible units and the ledger's leaders (:mod:`gridwatch.ledger.accountability`)."""
+    from gridwatch.errors import ConfigError
+
+    if by == "area":
+        if layer is None and required:
+            raise ConfigError("--layer is required (e.g. --layer grid), or --by unit / leader")
+        return ctx, layer
+    if layer is not None:
+        raise ConfigError(f"--layer {layer!r} and --by {by} exclude each other: --by {by} "
+                          f"counts per {by}, not per area")
+    from gridwatch.ledger.accountability import by_accountability
+    from gridwatch.store.ledger import ledger_tasks
+    from gridwatch.store.transactional import Store
+
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        tasks = ledger_tasks(store)
+    return by_accountability(ctx, tasks), by
+
+
+def _ledger_review(month: str, config_path: Path | None,
+                   db_url: str | None) -> dict[str, pd.DataFrame]:
+    """The month's extensions and letters (一函两单) of the ledger, when it has any."""
+    from gridwatch.ledger.letters import ledger_review_tables
+    from gridwatch.store.ledger import ledger_events, letter_register
+    from gridwatch.store.transactional import Store
+
+    has_config = config_path is not None or Path("gridwatch.toml").is_file()
+    config = open_config(config_path) if has_config else None
+    with Store(resolve_db_url(db_url, config)) as store:
+        events, (letters, _items) = ledger_events(store), letter_register(store)
+    return ledger_review_tables(events, letters, month)
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
     return [dict(row) for row in clean.to_dict(orient="records")]
@@ -50,14 +95,19 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @click.command()
 @click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
 @_LAYER
+@_BY
 @json_option
 @config_option
 @db_option
 @handle_errors
-def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
+def status(as_of: str, layer: str | None, by: str, as_json: bool, config_path: Path | None,
            db_url: str | None) -> None:
-    """Red/yellow/green counts per area as of a date (红黄绿码); closed counts are cumulative."""
-    stats = open_supervision(config_path, db_url).status(as_of, layer=layer)
+    """Red/yellow/green counts per area (or unit, or leader) as of a date (红黄绿码); closed
+    counts are cumulative."""
+    ctx, layer = _accountable(open_supervision(config_path, db_url), by, layer, config_path,
+                              db_url)
+    assert layer is not None
+    stats = ctx.status(as_of, layer=layer)
     if as_json:
         echo_json({"as_of": as_of, "layer": layer, "areas": _records(stats)})
         return
@@ -69,16 +119,20 @@ def status(as_of: str, layer: str, as_json: bool, config_path: Path | None,
 @click.command()
 @click.option("--week", required=True, help="ISO week, YYYY-Www (e.g. 2024-W10).")
 @_LAYER
+@_BY
 @out_option
 @config_option
 @db_option
 @handle_errors
-def league(week: str, layer: str, out_path: Path | None, config_path: Path | None,
-           db_url: str | None) -> None:
-    """Weekly league table of the areas of a layer (周亮晒): score, rank, change, worst."""
+def league(week: str, layer: str | None, by: str, out_path: Path | None,
+           config_path: Path | None, db_url: str | None) -> None:
+    """Weekly league table of the areas of a layer, or of the responsible units or leaders
+    (周亮晒): score, rank, change, worst."""
     from gridwatch.supervision.league import write_league
 
-    ctx = open_supervision(config_path, db_url)
+    ctx, layer = _accountable(open_supervision(config_path, db_url), by, layer, config_path,
+                              db_url)
+    assert layer is not None
     table = ctx.league(week, layer=layer)
     if out_path is not None:
         written = write_league(table, out_path, timezone=ctx.timezone)
@@ -112,17 +166,20 @@ def remind(as_of: str, out_path: Path | None, config_path: Path | None,
 @click.option("--layer", default=None,
               help="Layer of the area tables; default the last admin layer (e.g. town), "
                    "else the last area layer.")
+@_BY
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Workbook to write (.xlsx); .md and .html summaries are written beside it.")
 @config_option
 @db_option
 @handle_errors
-def review(month: str, layer: str | None, out_path: Path, config_path: Path | None,
+def review(month: str, layer: str | None, by: str, out_path: Path, config_path: Path | None,
            db_url: str | None) -> None:
-    """Monthly review (月复盘): the month against the previous one, workbook and summary."""
+    """Monthly review (月复盘): the month against the previous one, workbook and summary; the
+    area tables per responsible unit or leader with --by."""
     from gridwatch.supervision.review import write_review
 
-    ctx = open_supervision(config_path, db_url)
-    tables = ctx.review(month, layer=layer)
+    ctx, layer = _accountable(open_supervision(config_path, db_url), by, layer, config_path,
+                              db_url, required=False)
+    tables = {**ctx.review(month, layer=layer), **_ledger_review(month, config_path, db_url)}
     written = write_review(tables, out_path, title=f"月复盘 {month}", timezone=ctx.timezone)
     click.echo(f"wrote {', '.join(map(str, written))}")

@@ -41,6 +41,7 @@ from gridwatch.demo._city import (
     xy_to_metric,
 )
 from gridwatch.demo._exports import config_text, write_layers, write_problem_files
+from gridwatch.demo._ledger import link_problems, write_ledger
 from gridwatch.demo._planted import (
     CLUSTER_NAMES,
     Clusters,
@@ -96,6 +97,9 @@ class DemoPaths:
     planted: Path
     #: Ingest runs in order: (files, when the export was taken, tz-aware).
     runs: list[tuple[list[Path], datetime]] = field(default_factory=list)
+    #: The rectification ledger (整改台账) and its register of records (整改记录), when written.
+    ledger: Path | None = None
+    ledger_records: Path | None = None
 
 
 def counties_path() -> Path:
@@ -199,6 +203,10 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
                               freq="D")
     say("problems", 0, problems)
     frame, clusters = _problems(city, problems, seed=seed, days=day_index, end=end_day)
+    ledger_tasks, ledger, register = write_ledger(out, city.town, end=end_day,
+                                                  rng=np.random.default_rng([seed, 15]))
+    frame["ledger_ref"] = link_problems(frame, ledger_tasks,
+                                        rng=np.random.default_rng([seed, 16]))
     say("problems", problems, problems)
 
     report_days = frame["reported_at"].to_numpy(dtype="datetime64[D]")
@@ -217,6 +225,10 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
     record = _planted_record(frame, city, clusters, bad, seed=seed, problems=problems,
                              days=days, end=end, xlsx_day=xlsx_day)
     record["scale"] = scale
+    record["ledger"] = {"file": ledger.relative_to(out).as_posix(),
+                        "records": register.relative_to(out).as_posix(),
+                        "tasks": len(ledger_tasks),
+                        "linked_problems": int((frame["ledger_ref"] != "").sum())}
     record["runs"] = [{"files": [p.relative_to(out).as_posix() for p in paths],
                        "observed_at": when.isoformat()} for paths, when in runs_out]
     planted.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -252,10 +264,14 @@ def _paths(out: Path, record: dict[str, object]) -> DemoPaths:
         config = committed
     runs = [([out / f for f in run["files"]], datetime.fromisoformat(run["observed_at"]))
             for run in record["runs"]]  # type: ignore[attr-defined]
+    ledger = record.get("ledger")
     return DemoPaths(out_dir=out, config=config,
                      layers={name: out / f"{name}.gpkg" for name in LAYER_NAMES},
                      exports=[p for paths, _ in runs for p in paths],
-                     planted=out / "planted.json", runs=runs)
+                     planted=out / "planted.json", runs=runs,
+                     ledger=out / ledger["file"] if isinstance(ledger, dict) else None,
+                     ledger_records=out / ledger["records"] if isinstance(ledger, dict)
+                     else None)
 
 
 def load_demo(out_dir: Path | None = None, *, problems: int | None = None,
@@ -275,7 +291,8 @@ def load_demo(out_dir: Path | None = None, *, problems: int | None = None,
             (seed is not None and record.get("seed") != seed) or \
             (scale is not None and record.get("scale") != scale):
         return None
-    files = [paths.config, *paths.layers.values(), *paths.exports]
+    files = [paths.config, *paths.layers.values(), *paths.exports,
+             *(p for p in (paths.ledger, paths.ledger_records) if p is not None)]
     return paths if all(f.is_file() for f in files) else None
 
 

@@ -33,7 +33,7 @@ __all__ = [
 #: Export columns, in the order of a typical platform export.
 EXPORT_HEADERS: tuple[str, ...] = ("问题编号", "上报时间", "问题类型", "问题来源", "问题描述",
                                    "经度", "纬度", "地址", "所属网格", "状态", "整改期限",
-                                   "办结时间", "责任单位", "严重程度", "任务类型")
+                                   "办结时间", "责任单位", "严重程度", "任务类型", "整改任务编号")
 STATUS_ZH: dict[str, str] = {"reported": "待交办", "assigned": "已交办", "rectifying": "整改中",
                              "closed": "已办结", "verified": "已销号"}
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -86,6 +86,8 @@ def export_frame(problems: pd.DataFrame, when: np.datetime64) -> pd.DataFrame:
         "责任单位": problems["responsible_unit"].to_numpy(dtype=object),
         "严重程度": problems["severity"].to_numpy(dtype=object),
         "任务类型": problems["task_type"].to_numpy(dtype=object),
+        "整改任务编号": (problems["ledger_ref"].to_numpy(dtype=object) if "ledger_ref" in problems
+                   else np.full(len(problems), "", dtype=object)),
     }, index=problems.index)
 
 

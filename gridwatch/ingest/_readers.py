@@ -293,6 +293,7 @@ def _read_csv(data: bytes, name: str, encoding: str, *, sep: str | None,
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     if _NOT_SPACE.search(data, start) is None:
         raise InputFileError(f"input file {name!r} is empty (no header row)")
+    data, sep = _pad_title_line(data, start, encoding, sep)
     end = data.find(b"\n")
     first = data[: end if end >= 0 else len(data)].decode(encoding)
     if sep is None:
@@ -343,6 +344,35 @@ def _read_csv(data: bytes, name: str, encoding: str, *, sep: str | None,
         rows = rows[positions]
     return RawTable(name=name, format=fmt, encoding=shown, frame=frame, rows=rows,
                     row_errors=errors)
+
+
+def _pad_title_line(data: bytes, start: int, encoding: str,
+                    sep: str | None) -> tuple[bytes, str | None]:
+    """A title line above the header (one text, ``嘉兴市环境问题清单``, with fewer fields than the
+    rows below it) is padded with separators to their width, so the table keeps every column
+    and the header is then found below the title, as in a sheet. Returns the data and the
+    separator (found in the first lines when not given and the title has none)."""
+    head = data[start:start + 64 * 1024].decode(encoding, errors="replace").splitlines()
+    lines = [line for line in head[:HEADER_SEARCH_ROWS + 1] if line.strip()]
+    if len(lines) < 2:
+        return data, sep
+    if sep is None:
+        candidates = [c for c in ("\t", ",", ";") if any(c in line for line in lines)]
+        if not candidates or any(c in lines[0] for c in candidates):
+            return data, sep  # a padded title or a header: the usual detection applies
+        sep = max(candidates, key=lambda c: max(line.count(c) for line in lines))
+    try:
+        fields = [next(csv.reader([line], delimiter=sep)) for line in lines]
+    except csv.Error:
+        return data, sep
+    widths = [len(f) for f in fields]
+    # only a title is padded: a header shorter than its rows keeps its longer rows as errors
+    if widths[0] >= max(widths) or sum(1 for f in fields[0] if f.strip()) > 1:
+        return data, sep
+    end = data.find(b"\n", start)
+    cut = end - 1 if end > 0 and data[end - 1:end] == b"\r" else end
+    padding = (sep * (max(widths) - widths[0])).encode(encoding)
+    return data[:cut] + padding + data[cut:], sep
 
 
 def _ascii_compatible(encoding: str) -> bool:

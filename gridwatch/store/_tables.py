@@ -23,7 +23,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
-from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, STATUSES
+from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, LATER_COLUMNS, STATUSES
 
 __all__: list[str] = []
 
@@ -129,7 +129,93 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("position", sa.Integer, nullable=False),
     )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
-            "status_history": history, "layers": layers}
+            "status_history": history, "layers": layers, **_ledger_tables(metadata)}
+
+
+def _ledger_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:
+    """The rectification ledger (:mod:`gridwatch.ledger`): tasks with their feedback item and
+    round, milestones, every acceptance, extension and change, the ledger's import runs, and the
+    register of letters (一函两单: 提醒函, 交办单, 督办单) with the problems each names.
+
+    Dates of the ledger are local calendar dates (``Date``), as people write them. The tables
+    are created when a store without them is opened, so older stores gain them.
+    """
+    runs = sa.Table(
+        "ledger_runs", metadata,
+        sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("started_at", sa.DateTime, nullable=False),
+        sa.Column("finished_at", sa.DateTime),
+        sa.Column("file", sa.Text, nullable=False),
+        *(sa.Column(c, sa.Integer, nullable=False, server_default="0")
+          for c in ("rows_in", "accepted", "rejected", "inserted", "updated", "unchanged")),
+        sa.Column("ok", sa.Boolean, nullable=False),
+        sa.Column("message", sa.Text),
+    )
+    tasks = sa.Table(
+        "ledger_tasks", metadata,
+        sa.Column("task_id", sa.Text, primary_key=True),
+        sa.Column("round", sa.Text, nullable=False),
+        sa.Column("item_id", sa.Text, nullable=False),
+        *(sa.Column(c, sa.Text) for c in ("item", "task", "target", "measures")),
+        sa.Column("task_type", sa.Text, nullable=False),
+        sa.Column("deadline", sa.Date),
+        *(sa.Column(c, sa.Text) for c in ("leader", "unit", "person")),
+        sa.Column("rectified_on", sa.Date),
+        sa.Column("content_hash", sa.Text, nullable=False),
+        sa.Column("last_run_id", sa.Integer, nullable=False),
+        sa.Index("ix_ledger_tasks_round_item", "round", "item_id"),
+    )
+    milestones = sa.Table(
+        "ledger_milestones", metadata,
+        sa.Column("task_id", sa.Text, primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        sa.Column("due", sa.Date, nullable=False),
+        sa.Column("text", sa.Text),
+    )
+    events = sa.Table(
+        "ledger_events", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("subject", sa.Text, nullable=False),  # task or issue
+        sa.Column("subject_id", sa.Text, nullable=False),
+        # accept, extend, milestone_done, change
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("on_date", sa.Date, nullable=False),
+        sa.Column("field", sa.Text),
+        sa.Column("old_value", sa.Text),
+        sa.Column("new_value", sa.Text),
+        sa.Column("conclusion", sa.Text),
+        sa.Column("unit", sa.Text),
+        sa.Column("reason", sa.Text),
+        sa.Column("milestone", sa.Integer),
+        sa.Column("ledger_run_id", sa.Integer),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.Index("ix_ledger_events_subject", "subject", "subject_id"),
+    )
+    letters = sa.Table(
+        "letters", metadata,
+        sa.Column("letter_no", sa.Text, primary_key=True),  # 督提〔2026〕3号
+        sa.Column("kind", sa.Text, nullable=False),  # reminder_letter, assignment_sheet, ...
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
+        sa.Column("unit", sa.Text, nullable=False),
+        sa.Column("issued_on", sa.Date, nullable=False),
+        sa.Column("reply_due", sa.Date, nullable=False),
+        sa.Column("replied_on", sa.Date),
+        sa.Column("reply", sa.Text),
+        sa.Column("escalated_from", sa.Text),
+        sa.Column("escalated_to", sa.Text),
+        sa.Column("recorded_at", sa.DateTime, nullable=False),
+        sa.UniqueConstraint("kind", "year", "seq", name="uq_letters_number"),
+    )
+    letter_items = sa.Table(
+        "letter_items", metadata,
+        sa.Column("letter_no", sa.Text, primary_key=True),
+        sa.Column("issue_id", sa.Text, primary_key=True),
+        sa.Column("deadline", sa.Date),
+        sa.Column("days_overdue", sa.Integer),
+    )
+    return {"ledger_runs": runs, "ledger_tasks": tasks, "ledger_milestones": milestones,
+            "ledger_events": events, "letters": letters, "letter_items": letter_items}
 
 
 #: Per layer: (column prefix, field of ``Prepared.areas``, SQL type).
@@ -311,10 +397,11 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         "near": flag_column(column(f"near_{layer}")),
         "distance_m": float_column(column(f"{layer}_dist_m")),
     }) for layer in layers}
-    # The precision takes part only where it is given, so stores made before it keep their
-    # hashes (a re-import of the same rows changes nothing).
+    # Columns added later take part only where a row has a value, so stores made before them
+    # keep their hashes (a re-import of the same rows changes nothing).
+    later = [name for name in LATER_COLUMNS if name in issues.columns]
     hashed = {name: _hash_form(issues[name]) for name in issues.columns
-              if name != PRECISION_COLUMN}
+              if name not in later and name != PRECISION_COLUMN}
     for layer, frame in areas.items():
         for name in frame.columns:
             hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
@@ -323,6 +410,13 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         # The layer names take part, so a layer added to the project changes every hash.
         salt = pd.util.hash_pandas_object(pd.Series(["\x1e".join(layers)]), index=False)
         digest = digest ^ salt.to_numpy()[0]
+        for name in later:  # only rows with a value change: stored rows keep their hash
+            given = issues[name].notna().to_numpy()
+            if given.any():
+                extra = pd.util.hash_pandas_object(
+                    pd.Series([name, *issues[name][given].astype(str)], dtype=object),
+                    index=False).to_numpy()
+                digest[given] = digest[given] ^ (extra[1:] * np.uint64(31) + extra[0])
         precision = issues[PRECISION_COLUMN].to_numpy(dtype=float)
         given = ~np.isnan(precision)
         if given.any():

@@ -42,8 +42,8 @@ import pandas as pd
 __all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
-#: 2: Arrow IPC files instead of Parquet.
-COPY_VERSION = 2
+#: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column.
+COPY_VERSION = 3
 _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"

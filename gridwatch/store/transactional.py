@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from gridwatch.config import LayerSpec, default_store_url
 from gridwatch.errors import StoreError
-from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS
+from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS, LATER_COLUMNS
 from gridwatch.store import _tables as _s
 from gridwatch.store.analytical import AnalyticalCopy, CopyVersion
 
@@ -145,8 +145,9 @@ class Store:
             elif found != str(_s.SCHEMA_VERSION):
                 raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
+            _add_later_columns(conn, tables["issues"])
             missing = _s.missing_issue_columns(conn, tables["issues"])
-            if missing:  # a store made before these columns: add them (empty)
+            if missing:  # a store made before the precision column: add it (empty)
                 _s.add_issue_columns(conn, tables["issues"], missing)
         return schema, tables
 
@@ -165,14 +166,16 @@ class Store:
             if not all(inspector.has_table(table.name, schema=schema)
                        for table in tables.values()):
                 return None
+            present = {c["name"] for c in inspector.get_columns("issues", schema=schema)}
+            if not {*LATER_COLUMNS, _s.PRECISION_COLUMN} <= present:
+                return None  # added in a write transaction
             if self.postgis and not conn.execute(sa.text(
                     "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar():
                 return None
             meta = tables["meta"]
             found = conn.execute(sa.select(meta.c.value)
                                  .where(meta.c.key == "schema_version")).scalar()
-            older = bool(_s.missing_issue_columns(conn, tables["issues"]))
-        if found is None or found == "1" or older:  # completed in a write transaction
+        if found is None or found == "1":  # "1": migrated in a write transaction
             return None
         if found != str(_s.SCHEMA_VERSION):
             raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
@@ -190,6 +193,17 @@ class Store:
             if self.postgis:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock("
                                      "hashtext('gridwatch:' || current_schema()))"))
+            yield conn
+
+    def table(self, name: str) -> sa.Table:
+        """The SQLAlchemy table ``name`` of this store (for the ledger and one's own queries)."""
+        return self._t[name]
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A write transaction of its own (one writer at a time, as imports), committed on
+        success and rolled back on any error."""
+        with self._write() as conn:
             yield conn
 
     def _reason(self, exc: BaseException) -> str:
@@ -793,6 +807,16 @@ class Store:
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+def _add_later_columns(conn: sa.Connection, issues: sa.Table) -> None:
+    """Add the optional text columns of ``issues`` that a store written before them lacks."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(issues.name,
+                                                                schema=issues.schema)}
+    qualified = conn.dialect.identifier_preparer.format_table(issues)
+    for name in LATER_COLUMNS:
+        if name not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {name} TEXT")
+
 
 def _migrate_from_v1(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
     """Move a version-1 store's long ``issue_areas`` (one row per problem and layer) into
