@@ -56,11 +56,52 @@ def _wait_for_map(page, timeout_s: float) -> None:
     raise TimeoutError("the map drew no polygon in time")
 
 
+def _polygons(page) -> int:
+    """How many Leaflet polygons the map frames show now."""
+    count = 0
+    for frame in page.frames:
+        if "streamlit_folium" not in frame.url and "component" not in frame.url:
+            continue
+        try:
+            count += len(frame.query_selector_all("path.leaflet-interactive"))
+        except Exception:  # a frame a rerun detached
+            continue
+    return count
+
+
+def _wait_for_new_map(page, before: int, timeout_s: float) -> None:
+    """Until the map shows a number of polygons other than ``before`` (a redrawn map)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        now = _polygons(page)
+        if now and now != before:
+            return
+        page.wait_for_timeout(50)
+    raise TimeoutError("the map was not redrawn in time")
+
+
+def _sign_in(page, user: str | None, password: str | None) -> None:
+    """Fill the app's sign-in form when it shows one (the app of the sign-in issue)."""
+    if user is None:
+        return
+    field = page.get_by_label("用户名")
+    try:
+        field.wait_for(timeout=5_000)
+    except Exception:  # no form: an app without sign-in, or signed in by a header
+        return
+    field.fill(user)
+    page.get_by_label("密码").fill(password or "")
+    page.get_by_role("button", name="登录").click()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--db", required=True)
     parser.add_argument("--town", default=None, help="Town id to drill into (default: first).")
+    parser.add_argument("--user", default=None,
+                        help="Sign in as this user when the app asks (password sign-in).")
+    parser.add_argument("--password", default=None, help="The user's password.")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -88,22 +129,61 @@ def main() -> None:
             page.route("**/*", block_outside(outside))
 
             def view(name: str, path: str, *, text: str, with_map: bool) -> None:
+                """A new page load (a new session: signed in again when asked)."""
                 start = time.perf_counter()
                 page.goto(f"{url}{path}", wait_until="domcontentloaded")
+                _sign_in(page, args.user, args.password)
                 page.get_by_text(text).first.wait_for(timeout=600_000)
                 if with_map:
                     _wait_for_map(page, 600)
                 timings.append((name, time.perf_counter() - start))
 
+            def in_app(name: str, act, *, text: str, with_map: bool) -> None:
+                """A change made in the open app (a widget, a page link): no page load."""
+                before = _polygons(page)
+                start = time.perf_counter()
+                act()
+                page.get_by_text(text).first.wait_for(timeout=600_000)
+                if with_map:
+                    _wait_for_new_map(page, before, 600)
+                timings.append((name, time.perf_counter() - start))
+
+            def level(label: str):
+                def act() -> None:
+                    page.get_by_label("层级").click()
+                    page.get_by_role("option", name=label, exact=True).click()
+                return act
+
+            def link(label: str):
+                return lambda: page.get_by_role("link", name=label).first.click()
+
             view("first view after start", "/?level=town", text="办结率", with_map=True)
-            view("overview again", "/?level=town", text="办结率", with_map=True)
-            view("filter: grid level", "/?level=grid", text="办结率", with_map=True)
-            town = args.town or "330402001"
-            view(f"drill into town {town}", f"/?level=town&area={town}", text="办结率",
+            view("overview again (a new page load)", "/?level=town", text="办结率",
                  with_map=True)
-            view("league and reminders", "/league?level=town", text="周亮晒", with_map=False)
-            view("trends", "/trends?level=town", text="每周新增（按类型）", with_map=False)
-            view("problems table", "/problems?level=town", text="筛选后的问题", with_map=False)
+            view("grid level (a new page load)", "/?level=grid", text="办结率", with_map=True)
+            town = args.town or "330402001"
+            view(f"drill into town {town} (a new page load)", f"/?level=town&area={town}",
+                 text="办结率", with_map=True)
+            view("league and reminders (a new page load)", "/league?level=town", text="周亮晒",
+                 with_map=False)
+            view("trends (a new page load)", "/trends?level=town", text="每周新增（按类型）",
+                 with_map=False)
+            view("problems table (a new page load)", "/problems?level=town",
+                 text="筛选后的问题", with_map=False)
+            # the same views as a supervisor reaches them in the open app
+            view("overview, to start the in-app changes", "/?level=town", text="办结率",
+                 with_map=True)
+            in_app("in app: level town -> grid", level("网格"), text="办结率", with_map=True)
+            in_app("in app: level grid -> town", level("乡镇/街道"), text="办结率",
+                   with_map=True)
+            in_app("in app: league and reminders page", link("亮晒与提醒"), text="周亮晒",
+                   with_map=False)
+            in_app("in app: trends page", link("趋势"), text="每周新增（按类型）",
+                   with_map=False)
+            in_app("in app: problems page", link("问题清单"), text="筛选后的问题",
+                   with_map=False)
+            in_app("in app: back to the overview map", link("总览地图"), text="办结率",
+                   with_map=True)
             browser.close()
         peak = _peak_mb(server.pid)
     finally:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
+    from gridwatch.planning.settings import PlanSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
     from gridwatch.supervision.incidents import DuplicateSettings
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "geocoding", "hotspots", "ledger",
+SETTINGS_SECTIONS: tuple[str, ...] = ("app", "deadlines", "geocoding", "hotspots", "ledger", "plan",
                                       "supervision", "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
@@ -190,6 +191,8 @@ class Settings:
     geocoding: GeocodeSettings | None = None
     #: ``[ledger]``: the rectification ledger (None: the defaults).
     ledger: LedgerSettings | None = None
+    #: ``[plan]``: the priority score and the field plan (None: the defaults).
+    plan: PlanSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -222,6 +225,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
     from gridwatch.geocoding._settings import parse_geocode_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
+    from gridwatch.planning.settings import parse_plan_settings
     from gridwatch.supervision.codes import parse_asof_settings
     from gridwatch.supervision.deadlines import parse_deadline_settings
     from gridwatch.supervision.incidents import parse_duplicate_settings
@@ -249,6 +253,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "app": (parse_app_settings, top["app"]),
         "geocoding": (parse_geocode_settings, top["geocoding"]),
         "ledger": (_parse_ledger, top["ledger"]),
+        "plan": (parse_plan_settings, top["plan"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():

@@ -139,3 +139,14 @@ near_m = 500
     path = tmp_path / "gridwatch.toml"
     path.write_text(toml, encoding="utf-8")
     return path
+
+
+# --- the demo city for the field plan ---------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def plan_city(tmp_path_factory: pytest.TempPathFactory):
+    """A small demo city, ingested day by day (see helpers.demo_city); do not write to its
+    store (copy it first)."""
+    from helpers import demo_city
+
+    return demo_city(tmp_path_factory.mktemp("plan_city"), problems=3000, scale=0.02, days=90)

@@ -26,6 +26,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.supervise", "remind"),
     ("gridwatch.cli.supervise", "review"),
     ("gridwatch.cli.hotspots", "hotspots"),
+    ("gridwatch.cli.plan", "plan"),
     ("gridwatch.cli.validate", "validate"),
     ("gridwatch.cli.store", "store"),
     ("gridwatch.cli.geocode", "gazetteer"),

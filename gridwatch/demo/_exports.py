@@ -243,6 +243,14 @@ def write_problem_files(problems: pd.DataFrame, folder: Path, *, end: np.datetim
     return runs, bad
 
 
+#: Bases of the field teams in the demo city: the city bureau and its county branches.
+_BASES: tuple[tuple[str, float, float], ...] = (
+    ("市局", 120.755, 30.746), ("南湖分局", 120.783, 30.747), ("秀洲分局", 120.709, 30.765),
+    ("嘉善分局", 120.926, 30.830), ("平湖分局", 121.015, 30.676), ("海盐分局", 120.946, 30.526),
+    ("海宁分局", 120.681, 30.511), ("桐乡分局", 120.565, 30.630),
+)
+
+
 def config_text(prefix: str) -> str:
     """The demo's ``gridwatch.toml``, with layer paths under ``prefix`` (e.g. ``generated/``)."""
     layers = [
@@ -306,7 +314,18 @@ def config_text(prefix: str) -> str:
         "# Hotline calls with an address only are placed from it (docs/geocoding.md).",
         "[geocoding]",
         "enabled = true",
+        "",
+        "[plan]  # the field plan: gridwatch plan --teams 3 --days 2 --start 市局",
+        "site_radius_m = 200",
+        "visit_minutes = 30",
+        "day_minutes = 480",
+        "speed_kmh = 30",
+        "detour_factor = 1.3",
     ]
+    # the bureaus' offices, near each seat of government (approximate, GCJ-02)
+    for name, lon, lat in _BASES:
+        parts += ["", "[[plan.bases]]", f'name = "{name}"', f"lon = {lon}", f"lat = {lat}",
+                  'crs = "gcj02"']
     for name, kind, parent, parent_field, comment in layers:
         parts += ["", f"[[layers]]  # {comment}", f'name = "{name}"',
                   f'path = "{prefix}{name}.gpkg"', 'id_field = "code"', 'name_field = "name"',

@@ -24,6 +24,7 @@ __all__ = [
     "CATEGORY_COLOURS",
     "CODE_COLOURS",
     "DEFAULT_COLOUR",
+    "EMERGING_COLOURS",
     "HOTSPOT_OUTLINE",
     "OVERDUE_RAMP",
     "bin_label",
@@ -81,6 +82,20 @@ CATEGORY_COLOURS: tuple[str, ...] = (
     "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00", "#a65628", "#f781bf",
     "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e",
 )
+
+#: Emerging hot/cold spot categories (gridwatch.hotspots.emerging): hot patterns in reds
+#: (newest and strongest darkest), cold ones in blues, no pattern grey.
+EMERGING_COLOURS: dict[str, str] = {
+    "new_hot_spot": "#67000d", "intensifying_hot_spot": "#a50f15",
+    "persistent_hot_spot": "#cb181d", "consecutive_hot_spot": "#ef3b2c",
+    "sporadic_hot_spot": "#fb6a4a", "oscillating_hot_spot": "#fc9272",
+    "diminishing_hot_spot": "#fcbba1", "historical_hot_spot": "#fee0d2",
+    "new_cold_spot": "#08306b", "intensifying_cold_spot": "#08519c",
+    "persistent_cold_spot": "#2171b5", "consecutive_cold_spot": "#4292c6",
+    "sporadic_cold_spot": "#6baed6", "oscillating_cold_spot": "#9ecae1",
+    "diminishing_cold_spot": "#c6dbef", "historical_cold_spot": "#deebf7",
+    "no_pattern": "#d9d9d9",
+}
 
 #: Colour of features no value styles: a KML layer without a style column, a point whose code
 #: is not one of :data:`CODE_COLOURS`.

@@ -128,8 +128,28 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("kind", sa.Text),
         sa.Column("position", sa.Integer, nullable=False),
     )
+    # What field teams found (gridwatch plan results), one row per checked problem and run;
+    # the status changes those results make are in status_history under the same run.
+    field_results = sa.Table(
+        "field_results", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey(runs.c.run_id), nullable=False),
+        sa.Column("issue_id", sa.Text, nullable=False),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("action", sa.Text),
+        sa.Column("remarks", sa.Text),
+        sa.Column("photos", sa.Text),
+        sa.Column("inspector", sa.Text),
+        sa.Column("team", sa.Integer),
+        sa.Column("day", sa.Integer),
+        sa.Column("checked_at", sa.DateTime),
+        sa.Column("source_file", sa.Text),
+        sa.Column("source_row", sa.Integer),
+        sa.Index("ix_field_results_issue", "issue_id"),
+    )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
-            "status_history": history, "layers": layers, **_ledger_tables(metadata)}
+            "status_history": history, "layers": layers, "field_results": field_results,
+            **_ledger_tables(metadata)}
 
 
 def _ledger_tables(metadata: sa.MetaData) -> dict[str, sa.Table]:

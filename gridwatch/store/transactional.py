@@ -614,6 +614,64 @@ class Store:
             "seen_at": _s.utc_times(frame["seen_at"]),
         })
 
+    #: Columns of :meth:`field_results`, in order.
+    FIELD_RESULT_COLUMNS: tuple[str, ...] = (
+        "id", "run_id", "issue_id", "result", "action", "remarks", "photos", "inspector",
+        "team", "day", "checked_at", "source_file", "source_row")
+
+    def add_field_results(self, results: pd.DataFrame, *, run_id: int) -> int:
+        """Keep what field teams found (one row per checked problem) under an import run.
+
+        Parameters
+        ----------
+        results
+            Columns of :attr:`FIELD_RESULT_COLUMNS` but ``id`` and ``run_id`` (missing ones
+            stored empty); ``checked_at`` UTC.
+        run_id
+            The run that imported them (``gridwatch plan results``).
+
+        Returns
+        -------
+        int
+            Rows written.
+        """
+        table = self._t["field_results"]
+        names = [c for c in self.FIELD_RESULT_COLUMNS if c not in ("id", "run_id")]
+        frame = results.reindex(columns=names).astype(object)
+        checked = _s.utc_times(results["checked_at"]) if "checked_at" in results else None
+        rows = []
+        for k, record in enumerate(frame.itertuples(index=False)):
+            row = {n: (None if pd.isna(v) else v) for n, v in zip(names, record, strict=True)}
+            if checked is not None:
+                value = checked.iloc[k]
+                row["checked_at"] = None if pd.isna(value) else \
+                    value.tz_convert("UTC").tz_localize(None).to_pydatetime()
+            for n in ("team", "day", "source_row"):
+                value = row[n]
+                row[n] = None if value is None else int(value)
+            rows.append({**row, "run_id": int(run_id)})
+        if rows:
+            with self._write() as conn:
+                conn.execute(table.insert(), rows)
+        return len(rows)
+
+    def field_results(self) -> pd.DataFrame:
+        """Every field result kept, oldest first (columns :attr:`FIELD_RESULT_COLUMNS`,
+        ``checked_at`` UTC)."""
+        table = self._t["field_results"]
+        query = sa.select(*(table.c[c] for c in self.FIELD_RESULT_COLUMNS)).order_by(table.c.id)
+        with self._engine.connect() as conn, conn.begin():
+            rows = _s.fetch(conn, query)
+        frame = _frame(rows, self.FIELD_RESULT_COLUMNS)
+        out = {c: pd.Series(frame[c].to_numpy(), dtype="str")
+               for c in self.FIELD_RESULT_COLUMNS}
+        for c in ("id", "run_id"):
+            out[c] = frame[c].astype("int64")
+        for c in ("team", "day", "source_row"):
+            out[c] = pd.array(frame[c].to_numpy(), dtype="Int64")
+        out["checked_at"] = _s.utc_times(frame["checked_at"])
+        return pd.DataFrame(out)
+
     def runs(self) -> pd.DataFrame:
         """Return every import run, oldest first (``files`` as lists, times UTC).
 
