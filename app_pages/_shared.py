@@ -492,7 +492,8 @@ def sidebar(cfg: Config, config_path: str, last: dt.date,
     for name, key, codes in (("categories", "category", CATEGORIES),
                              ("sources", "source", SOURCES),
                              ("statuses", "status", STATUSES),
-                             ("codes", "code", views.CODE_FILTERS)):
+                             ("codes", "code", views.CODE_FILTERS),
+                             ("placed_by", "placed_by", views.PLACED_BY_FILTERS)):
         picks[name] = tuple(bar.multiselect(tr(key, lang), list(codes),
                                             default=list(getattr(wanted, name)), key=f"f_{name}",
                                             format_func=lambda v: code_label(v, lang)))

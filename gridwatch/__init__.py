@@ -30,6 +30,7 @@ from gridwatch.errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers; resolved lazily at run time
+    from gridwatch.geocoding import build_gazetteer, evaluate_holdout, geocode_addresses
     from gridwatch.hotspots import (
         emerging_hotspots,
         gi_star,
@@ -66,11 +67,14 @@ _LAZY: dict[str, str] = {
     "Store": "gridwatch.store",
     "SupervisionContext": "gridwatch.supervision.context",
     "area_statistics": "gridwatch.supervision",
+    "build_gazetteer": "gridwatch.geocoding",
     "derive_deadlines": "gridwatch.supervision",
     "emerging_hotspots": "gridwatch.hotspots",
     "evaluate_as_of": "gridwatch.supervision",
+    "evaluate_holdout": "gridwatch.geocoding",
     "export_issues": "gridwatch.output",
     "find_rebounds": "gridwatch.supervision",
+    "geocode_addresses": "gridwatch.geocoding",
     "gi_star": "gridwatch.hotspots",
     "group_incidents": "gridwatch.supervision",
     "hex_hotspots": "gridwatch.hotspots",
@@ -105,11 +109,14 @@ __all__ = [
     "SupervisionContext",
     "__version__",
     "area_statistics",
+    "build_gazetteer",
     "derive_deadlines",
     "emerging_hotspots",
     "evaluate_as_of",
+    "evaluate_holdout",
     "export_issues",
     "find_rebounds",
+    "geocode_addresses",
     "gi_star",
     "group_incidents",
     "hex_hotspots",

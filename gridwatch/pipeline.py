@@ -18,6 +18,7 @@ import pandas as pd
 
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
+from gridwatch.geocoding.records import geocode_records
 from gridwatch.ingest.records import read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels
 from gridwatch.placing.assign import place_records, unassigned_counts
@@ -53,6 +54,8 @@ class RunSummary:
     reject_reasons: dict[str, int] = field(default_factory=dict)
     #: Rows older than what the store had seen of them (the newer state was kept).
     older: int = 0
+    #: Rows without coordinates placed from their address (``location_flag = "geocoded"``).
+    geocoded: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """Return the summary as plain JSON-ready values."""
@@ -117,9 +120,11 @@ def run_ingest(
     if layers is None:
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
-    say(f"placing {len(result.records):,} row(s) in {len(layers)} layer(s)")
-    placed, place_rejects = place_records(result.records, layers, config)
-    rejects = concat_rejects(result.rejects, place_rejects,
+    records, address_rejects = geocode_records(result.records, layers, config, store=store)
+    say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
+    placed, place_rejects = place_records(records, layers, config)
+    del records
+    rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])
     rows_in, duplicates = result.rows_in, result.duplicates
     del result  # the rows as read: only the placed rows are needed from here on
@@ -146,6 +151,7 @@ def run_ingest(
         duplicates=duplicates,
         swapped_fixed=int((flags == "swapped").sum()),
         grid_placed=int((flags == "grid_point").sum()),
+        geocoded=int((flags == "geocoded").sum()),
         grid_mismatch=int(placed["grid_mismatch"].fillna(False).astype(bool).sum()),
         unassigned=unassigned_counts(placed, list(layers)),
         reject_reasons=_reason_counts(rejects),

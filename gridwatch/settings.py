@@ -18,6 +18,7 @@ from gridwatch.access.settings import AccessSettings
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
     from gridwatch.planning.settings import PlanSettings
@@ -42,8 +43,8 @@ __all__ = [
 ]
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
-SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "hotspots", "ledger", "plan",
-                                      "supervision", "validate")
+SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "geocoding", "hotspots",
+                                      "ledger", "plan", "supervision", "validate")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -189,6 +190,8 @@ class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     #: ``[access]``: how people sign in to the app (gridwatch.access.settings).
     access: AccessSettings = field(default_factory=AccessSettings)
+    #: ``[geocoding]``: placing addresses without coordinates (None: parsed as empty).
+    geocoding: GeocodeSettings | None = None
     #: ``[ledger]``: the rectification ledger (None: the defaults).
     ledger: LedgerSettings | None = None
     #: ``[plan]``: the priority score and the field plan (None: the defaults).
@@ -223,6 +226,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         nearest valid name), values of the wrong type or out of range.
     """
     from gridwatch.access.settings import parse_access_settings
+    from gridwatch.geocoding._settings import parse_geocode_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
     from gridwatch.planning.settings import parse_plan_settings
@@ -252,6 +256,7 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "label_rules": (label_rules, top["validate"]),
         "app": (parse_app_settings, top["app"]),
         "access": (parse_access_settings, top["access"]),
+        "geocoding": (parse_geocode_settings, top["geocoding"]),
         "ledger": (_parse_ledger, top["ledger"]),
         "plan": (parse_plan_settings, top["plan"]),
     }

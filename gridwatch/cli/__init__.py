@@ -29,6 +29,8 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.plan", "plan"),
     ("gridwatch.cli.validate", "validate"),
     ("gridwatch.cli.store", "store"),
+    ("gridwatch.cli.geocode", "gazetteer"),
+    ("gridwatch.cli.geocode", "geocode"),
     ("gridwatch.cli.ledger", "ledger"),
     ("gridwatch.cli.ledger", "progress"),
     ("gridwatch.cli.ledger", "letters"),

@@ -37,18 +37,31 @@ def export() -> None:
 @config_option
 @click.option("--format", "fmt", metavar="csv|xlsx|geojson|gpkg|kml|shp",
               help="Output format; default from the --out extension (shp: a zipped Shapefile).")
+@click.option("--placed-by", "placed_by", multiple=True,
+              type=click.Choice(["by_coordinates", "by_grid", "by_address"]),
+              help="Only problems placed this way (repeatable): their coordinates, their "
+                   "reported grid, their address (location_flag geocoded).")
+@click.option("--max-precision-m", type=click.FloatRange(min=0), default=None,
+              help="Leave out problems placed from an address less precisely than this "
+                   "(precision radius in metres).")
 @user_option
 @handle_errors
 def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
-           fmt: str | None, as_user: str | None) -> None:
-    """Write the stored problems: canonical columns, WGS84 lon/lat, the area id in every layer
-    and the redline flags and distances. Times are shown in the territory's zone."""
+           fmt: str | None, placed_by: tuple[str, ...], max_precision_m: float | None,
+           as_user: str | None) -> None:
+    """Write the stored problems: canonical columns, WGS84 lon/lat, how each was placed
+    (location_flag, location_precision_m), the area id in every layer and the redline flags
+    and distances. Times are shown in the territory's zone."""
     from gridwatch.errors import ConfigError
+    from gridwatch.geocoding.records import placement_mask
     from gridwatch.output.files import export_issues
 
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
     session, frame, timezone = _stored_issues(db_url, config_path, as_user)
+    if placed_by or max_precision_m is not None:
+        frame = frame[placement_mask(frame, placed_by=placed_by,
+                                     max_precision_m=max_precision_m)].reset_index(drop=True)
     written = export_issues(frame, out_path, format=fmt, timezone=timezone)
     session.audit("export", what="issues", format=fmt or written.suffix.lstrip("."),
                   file=str(written), rows=len(frame))

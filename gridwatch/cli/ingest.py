@@ -112,6 +112,9 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
     if summary.swapped_fixed or summary.grid_placed:
         click.echo(f"repaired: {summary.swapped_fixed:,} swapped lat/lon, "
                    f"{summary.grid_placed:,} placed at their reported grid")
+    if summary.geocoded:
+        click.echo(f"geocoded: {summary.geocoded:,} placed from their address "
+                   "(location_flag geocoded)")
     if summary.grid_mismatch:
         click.echo(f"reported grid differs from the map: {summary.grid_mismatch:,}")
     for layer, count in summary.unassigned.items():

@@ -65,16 +65,21 @@ def export_frame(problems: pd.DataFrame, when: np.datetime64) -> pd.DataFrame:
     closed = problems["closed_at"].dt.strftime(_TIME).fillna("")
     show_closed = np.isin(status, ("closed", "verified"))
     deadline = pd.to_datetime(problems["deadline"]).dt.strftime("%Y-%m-%d").fillna("")
+    address_only = (problems["address_only"].to_numpy(dtype=bool) if "address_only" in problems
+                    else np.zeros(len(problems), dtype=bool))
+    lon = np.where(address_only, "", [f"{v:.6f}" for v in problems["lon"]])
+    lat = np.where(address_only, "", [f"{v:.6f}" for v in problems["lat"]])
+    grid = np.where(address_only, "", problems["reported_grid"].to_numpy(dtype=object))
     return pd.DataFrame({
         "问题编号": problems["issue_id"].to_numpy(dtype=object),
         "上报时间": problems["reported_at"].dt.strftime(_TIME).to_numpy(dtype=object),
         "问题类型": problems["category"].map(CATEGORY_ZH).to_numpy(dtype=object),
         "问题来源": problems["source_label"].to_numpy(dtype=object),
         "问题描述": problems["description"].to_numpy(dtype=object),
-        "经度": [f"{v:.6f}" for v in problems["lon"]],
-        "纬度": [f"{v:.6f}" for v in problems["lat"]],
+        "经度": lon.astype(object),
+        "纬度": lat.astype(object),
         "地址": problems["address"].to_numpy(dtype=object),
-        "所属网格": problems["reported_grid"].to_numpy(dtype=object),
+        "所属网格": grid.astype(object),
         "状态": pd.Series(status).map(STATUS_ZH).to_numpy(dtype=object),
         "整改期限": deadline.to_numpy(dtype=object),
         "办结时间": np.where(show_closed, closed.to_numpy(dtype=object), ""),
@@ -135,8 +140,9 @@ def _bad_rows(day_rows: dict[str, list[list[object]]], tags: pd.Series, days: li
             row[id_i] = f"JX{day}9{j:04d}"
             if kind == "missing_coords":
                 row[lon_i], row[lat_i], row[_COL["所属网格"]] = "", "", ""
+                row[_COL["地址"]] = ""
                 entry.update(expected="rejected", reason_column="经度/纬度",
-                             reason="no coordinates and no reported grid")
+                             reason="no coordinates, no reported grid and no address")
             elif kind == "unknown_category":
                 row[_COL["问题类型"]] = ("光污染", "电磁辐射", "不明类型")[k]
                 entry.update(expected="rejected", reason_column="问题类型",
@@ -195,6 +201,8 @@ def write_problem_files(problems: pd.DataFrame, folder: Path, *, end: np.datetim
     final = status_at(problems, end_day.astype("datetime64[s]") + _EXPORT_CLOCK)
     settled = (status_at(problems, cut) == final) & np.isin(final, ("closed", "verified"))
     tags = problems["tag"].where(settled, "unsettled")
+    if "address_only" in problems:  # their coordinates are not there to swap or blank
+        tags = tags.mask(problems["address_only"].to_numpy(dtype=bool), "address_only")
     tags.index = problems["issue_id"]
     bad = _bad_rows(day_rows, tags, [d for d in days if d != xlsx_day], rng)
     files: list[Path] = []
@@ -302,6 +310,10 @@ def config_text(prefix: str) -> str:
         "[supervision.duplicates]",
         "radius_m = 50",
         "hours = 24",
+        "",
+        "# Hotline calls with an address only are placed from it (docs/geocoding.md).",
+        "[geocoding]",
+        "enabled = true",
         "",
         "[plan]  # the field plan: gridwatch plan --teams 3 --days 2 --start 市局",
         "site_radius_m = 200",

@@ -19,14 +19,17 @@ import shapely
 from gridwatch.supervision.calendar import add_days
 
 __all__ = [
+    "ADDRESS_ONLY_EVERY",
     "CATEGORY_CODES",
     "CATEGORY_ZH",
+    "HOTLINE_LABELS",
     "SOURCE_LABELS",
     "Sampler",
     "background_problems",
     "finish_problems",
     "lifecycle",
     "problems_at",
+    "road_names",
     "status_at",
 ]
 
@@ -236,6 +239,20 @@ def status_at(frame: pd.DataFrame, when: np.datetime64) -> np.ndarray:
     return status
 
 
+#: Hotline sources (a share of their calls have an address only).
+HOTLINE_LABELS: tuple[str, ...] = ("12345热线", "12369热线")
+#: One ordinary hotline problem in this many (by its number of the day) has no coordinates.
+ADDRESS_ONLY_EVERY = 4
+
+
+def road_names() -> tuple[str, ...]:
+    """Road names of the grids of a town: the base names, then their 东/西/南/北 and
+    一…九 variants (中山路, …, 中山东路, …, 中山一路, …), so each of a town's first 224 grids
+    (the largest town of the full city has 197) has its own road."""
+    variants = [r[:-1] + d + "路" for d in "东西南北一二三四五六七八九" for r in _ROADS]
+    return (*_ROADS, *variants)
+
+
 def finish_problems(frame: pd.DataFrame, city_micro: gpd.GeoDataFrame, grid_town: pd.Series,
                     towns: gpd.GeoDataFrame) -> pd.DataFrame:
     """Sort by report time, number them, and add grid, address and responsible unit."""
@@ -254,9 +271,20 @@ def finish_problems(frame: pd.DataFrame, city_micro: gpd.GeoDataFrame, grid_town
         out["reported_grid"] = micro_code
     town_name = t["name"].reindex(town_code).to_numpy(dtype=object)
     county_name = t["county_name"].reindex(town_code).to_numpy(dtype=object)
-    roads = np.array(_ROADS, dtype=object)[out["road"].to_numpy()]
+    # The address follows the place, so it can be geocoded: each grid of a town lies on its own
+    # road, each micro-grid of a grid at its own house number (codes: town, grid 3 digits,
+    # micro-grid 2-3 digits).
+    grid_no = pd.Series(grid_code, dtype="str").str[-3:].astype("int64").to_numpy()
+    micro_no = np.fromiter((int(m[len(g):]) for m, g in zip(micro_code, grid_code, strict=True)),
+                           dtype=np.int64, count=len(micro_code))
+    roads = np.array(road_names(), dtype=object)[(grid_no - 1) % len(road_names())]
+    houses = 2 * micro_no - 1
     out["address"] = [f"嘉兴市{c}{tn}{r}{h}号附近" for c, tn, r, h in
-                      zip(county_name, town_name, roads, out["house"], strict=True)]
+                      zip(county_name, town_name, roads, houses, strict=True)]
+    # Some hotline calls come with the address only: no coordinates, no grid.
+    hotline = np.isin(out["source_label"].to_numpy(dtype=object), HOTLINE_LABELS)
+    out["address_only"] = hotline & (out["tag"].to_numpy(dtype=object) == "") & \
+        (seq % ADDRESS_ONLY_EVERY == 0)
     unit_kind = np.where(np.isin(out["category"], ("water", "air", "soil")), "生态环境分局",
                          "综合行政执法队")
     out["responsible_unit"] = [f"{tn}{u}" if u == "综合行政执法队" else f"{c}{u}"

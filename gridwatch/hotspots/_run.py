@@ -114,6 +114,11 @@ def run_hotspots(
         raise ConfigError("the store has no problems yet: run gridwatch ingest first")
     if as_of is None:
         as_of = context.last_report_date()
+    if settings.max_precision_m is not None:  # places found from addresses too coarsely
+        from gridwatch.geocoding.records import placement_mask
+
+        context = context.restrict(placement_mask(context.issues,
+                                                  max_precision_m=settings.max_precision_m))
     day = parse_as_of(as_of)
     kwargs: _WeightOptions = {"weights_kind": settings.weights, "k": settings.knn_k,
                               "distance_m": settings.distance_m, "cache_dir": context.cache_dir}

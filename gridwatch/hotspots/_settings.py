@@ -47,6 +47,9 @@ class HotspotSettings:
     trend_alpha: float = 0.05
     #: Folder for the weights cache, relative to the project file ("" for memory only).
     cache_dir: str = ".gridwatch-cache"
+    #: Leave out problems placed from their address with a precision radius larger than
+    #: this many metres (gridwatch.geocoding); None counts them all.
+    max_precision_m: float | None = None
 
 
 def hotspot_settings(section: dict[str, Any]) -> HotspotSettings:
@@ -70,7 +73,7 @@ def hotspot_settings(section: dict[str, Any]) -> HotspotSettings:
             ok = isinstance(raw, bool)
         elif isinstance(default, int):
             ok = isinstance(raw, int) and not isinstance(raw, bool)
-        elif isinstance(default, float) or key == "distance_m":
+        elif isinstance(default, float) or key in ("distance_m", "max_precision_m"):
             ok = isinstance(raw, int | float) and not isinstance(raw, bool)
             raw = float(raw) if ok else raw
         else:
@@ -100,6 +103,8 @@ def hotspot_settings(section: dict[str, Any]) -> HotspotSettings:
         (0 < settings.alpha < 1, "alpha must be between 0 and 1"),
         (0 < settings.trend_alpha < 1, "trend_alpha must be between 0 and 1"),
         (settings.rate_min_problems >= 1, "rate_min_problems must be >= 1"),
+        (settings.max_precision_m is None or settings.max_precision_m > 0,
+         "max_precision_m must be > 0 (metres)"),
     ]
     problems += [f"[hotspots] {msg}, got {_value_of(settings, msg)!r}" for ok, msg in checks
                  if not ok]

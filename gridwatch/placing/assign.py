@@ -68,8 +68,10 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
         The accepted rows with the records' index, ``lon``/``lat`` in WGS84, ``location_flag``
         (``""``; ``"swapped"`` when lat/lon were given the wrong way round and swapping them
         lands inside the territory; ``"grid_point"`` when a row without coordinates was placed
-        at the representative point of its reported grid or micro-grid), and the columns of
-        :func:`assign_areas`.
+        at the representative point of its reported grid or micro-grid; ``"geocoded"`` when
+        it was placed from its address, see :mod:`gridwatch.geocoding.records`), and the
+        columns of :func:`assign_areas` (``grid_mismatch`` also set for rows whose address
+        disagrees with their coordinates, ``address_mismatch``).
     rejects : pandas.DataFrame
         ``file, row, column, value, reason``, one row per rejected record: coordinates missing
         or zero (and no usable reported grid), an unknown coordinate system, coordinates that
@@ -117,6 +119,10 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     far = converted & ~inside
     unconvertible &= ~inside
 
+    if "geocode_source" in records:  # placed from its address (gridwatch.geocoding.records)
+        geocoded = records["geocode_source"].fillna("").to_numpy(dtype=object) != ""
+        flag[geocoded & inside] = "geocoded"
+
     reported = _grid_codes(records, n)
     no_coords = ~have | zero
     grid_lon, grid_lat = _grid_points(reported, no_coords, layers, config.layers)
@@ -136,6 +142,9 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
                          reported_grid=placed.get("reported_grid"))
     for column in areas.columns:
         placed[column] = areas[column].array  # by position: the records' index may repeat
+    if "address_mismatch" in placed:  # the address lies far from the coordinates: audit it
+        placed["grid_mismatch"] = placed["grid_mismatch"].to_numpy(dtype=bool) | \
+            placed["address_mismatch"].fillna(False).to_numpy(dtype=bool)
 
     points = _Points(x=x, y=y, raw_crs=raw_crs, crs=crs, lon=lon, lat=lat)
     failed = _Failures(missing=no_coords & ~by_grid, bad_crs=bad_crs,

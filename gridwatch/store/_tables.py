@@ -31,7 +31,10 @@ __all__: list[str] = []
 SCHEMA_VERSION = 2
 #: Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``.
 WRITE_OPTION = "gridwatch_write"
-FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat")
+#: The precision radius (metres) of a place found from an address (gridwatch.geocoding);
+#: missing for every other row. Added to a store made before it on first open.
+PRECISION_COLUMN = "location_precision_m"
+FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat", PRECISION_COLUMN)
 TEXT_COLUMNS: tuple[str, ...] = tuple(
     c for c in CANONICAL_COLUMNS if c not in DATETIME_COLUMNS and c not in FLOAT_COLUMNS
 )
@@ -84,6 +87,7 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         *text_cols,
         sa.Column("location_flag", sa.Text, nullable=False, server_default=""),
         sa.Column("grid_mismatch", sa.Boolean, nullable=False),
+        sa.Column(PRECISION_COLUMN, sa.Float),
         sa.Column("content_hash", sa.Text, nullable=False),
         sa.Column("first_seen_at", sa.DateTime, nullable=False),
         sa.Column("last_seen_at", sa.DateTime, nullable=False),
@@ -303,6 +307,19 @@ def places_table(metadata: sa.MetaData, positions: Sequence[int]) -> sa.Table:
     )
 
 
+def missing_issue_columns(conn: sa.Connection, issues: sa.Table) -> list[str]:
+    """Columns of ``issues`` a store made by an older gridwatch lacks (added since)."""
+    found = {c["name"] for c in sa.inspect(conn).get_columns(issues.name, schema=issues.schema)}
+    return [name for name in (PRECISION_COLUMN,) if name not in found]
+
+
+def add_issue_columns(conn: sa.Connection, issues: sa.Table, names: list[str]) -> None:
+    """Add columns to ``issues`` of an older store (in the caller's write transaction)."""
+    qualified = conn.dialect.identifier_preparer.format_table(issues)
+    for name in names:
+        conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {name} DOUBLE PRECISION")
+
+
 def add_place_columns(conn: sa.Connection, places: sa.Table, position: int) -> None:
     """Add the columns of the layer at ``position`` to ``issue_places`` (in the caller's
     transaction; both backends roll ``ALTER TABLE`` back with it)."""
@@ -433,6 +450,7 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
             stored[name] = text_series(column(name))
     stored["location_flag"] = text_series(column("location_flag")).fillna("")
     stored["grid_mismatch"] = flag_column(column("grid_mismatch")) == True  # noqa: E712
+    stored[PRECISION_COLUMN] = float_column(column(PRECISION_COLUMN))
     issues = _frame_of(stored)
     areas = {layer: _frame_of({
         "area_id": text_series(column(f"{layer}_id")),
@@ -440,8 +458,11 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         "near": flag_column(column(f"near_{layer}")),
         "distance_m": float_column(column(f"{layer}_dist_m")),
     }) for layer in layers}
+    # Columns added later take part only where a row has a value, so stores made before them
+    # keep their hashes (a re-import of the same rows changes nothing).
     later = [name for name in LATER_COLUMNS if name in issues.columns]
-    hashed = {name: _hash_form(issues[name]) for name in issues.columns if name not in later}
+    hashed = {name: _hash_form(issues[name]) for name in issues.columns
+              if name not in later and name != PRECISION_COLUMN}
     for layer, frame in areas.items():
         for name in frame.columns:
             hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
@@ -457,6 +478,11 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
                     pd.Series([name, *issues[name][given].astype(str)], dtype=object),
                     index=False).to_numpy()
                 digest[given] = digest[given] ^ (extra[1:] * np.uint64(31) + extra[0])
+        precision = issues[PRECISION_COLUMN].to_numpy(dtype=float)
+        given = ~np.isnan(precision)
+        if given.any():
+            digest[given] ^= pd.util.hash_pandas_object(
+                pd.Series(precision[given]), index=False).to_numpy()
     else:
         digest = np.array([], dtype="uint64")
     hashes = np.array([f"{h:016x}" for h in digest.tolist()], dtype=object)

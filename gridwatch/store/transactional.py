@@ -41,7 +41,7 @@ __all__ = ["ImportCounts", "Store"]
 DEFAULT_CHUNK_SIZE = 5000
 #: Columns of ``Store.issues()`` before the per-layer placement columns.
 ISSUE_COLUMNS: tuple[str, ...] = (*CANONICAL_COLUMNS, "location_flag", "grid_mismatch",
-                                  "first_seen_at", "last_seen_at")
+                                  _s.PRECISION_COLUMN, "first_seen_at", "last_seen_at")
 _IN_CLAUSE = 2000  # ids per IN (...) list: well under SQLite's parameter limit
 
 #: Called as ``(rows_done, rows_total)`` after each batch of an import.
@@ -147,6 +147,9 @@ class Store:
                 raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
             _add_later_columns(conn, tables["issues"])
+            missing = _s.missing_issue_columns(conn, tables["issues"])
+            if missing:  # a store made before the precision column: add it (empty)
+                _s.add_issue_columns(conn, tables["issues"], missing)
         return schema, tables
 
     def _open_existing(self, schema: str | None,
@@ -165,7 +168,7 @@ class Store:
                        for table in tables.values()):
                 return None
             present = {c["name"] for c in inspector.get_columns("issues", schema=schema)}
-            if not set(LATER_COLUMNS) <= present:
+            if not {*LATER_COLUMNS, _s.PRECISION_COLUMN} <= present:
                 return None  # added in a write transaction
             if self.postgis and not conn.execute(sa.text(
                     "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar():
@@ -267,7 +270,8 @@ class Store:
         ----------
         placed
             Output of :func:`gridwatch.placing.assign.place_records`: the canonical columns (missing
-            ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``
+            ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``,
+            ``location_precision_m`` (when placed from an address; else missing)
             and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
             ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.
         layers
@@ -553,7 +557,8 @@ class Store:
         -------
         pandas.DataFrame
             The canonical columns (times ``datetime64[ns, UTC]``), ``location_flag``,
-            ``grid_mismatch``, ``first_seen_at``, ``last_seen_at``, then per layer
+            ``grid_mismatch``, ``location_precision_m`` (float, NaN unless placed from an
+            address), ``first_seen_at``, ``last_seen_at``, then per layer
             ``<layer>_id`` and, for redline layers (and any layer with inside/near/distance
             data), ``in_<layer>``, ``near_<layer>`` and ``<layer>_dist_m``.
         """

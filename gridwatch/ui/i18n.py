@@ -63,6 +63,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "source": ("问题来源", "Source"),
     "status": ("办理状态", "Status"),
     "code": ("红黄绿码", "Code"),
+    "placed_by": ("定位方式", "Placed by"),
     "date_range": ("上报日期", "Reported between"),
     "as_of": ("统计截至", "As of"),
     "colour_by": ("着色依据", "Colour areas by"),
@@ -180,6 +181,8 @@ _CODES: dict[str, tuple[str, str]] = {
     "closed_on_time": ("按期办结", "Closed on time"), "closed_late": ("超期办结", "Closed late"),
     "county": ("县（市、区）", "County"), "town": ("乡镇/街道", "Town"),
     "grid": ("网格", "Grid"), "microgrid": ("微网格", "Micro-grid"),
+    "by_coordinates": ("按坐标", "By coordinates"), "by_grid": ("按所属网格", "By reported grid"),
+    "by_address": ("按地址（地址解析）", "By address (geocoded)"),
 }
 
 

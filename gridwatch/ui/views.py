@@ -62,6 +62,8 @@ __all__ = [
 AREA_KINDS: tuple[str, ...] = ("admin", "grid", "microgrid")
 #: Red/yellow/green codes a user can filter by (``closed`` covers both closed codes).
 CODE_FILTERS: tuple[str, ...] = ("red", "yellow", "green", "closed")
+#: How a problem was placed, as a user can filter by (see gridwatch.geocoding.records).
+PLACED_BY_FILTERS: tuple[str, ...] = ("by_coordinates", "by_grid", "by_address")
 #: inside: in a zone; belt: within near_m but outside; near: inside or belt.
 REDLINE_MODES: tuple[str, ...] = ("all", "inside", "belt", "near")
 #: What the areas are coloured by.
@@ -84,6 +86,9 @@ class Filters:
     sources: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     codes: tuple[str, ...] = ()
+    #: How problems were placed (gridwatch.geocoding.records.PLACED_BY): by their
+    #: coordinates, their reported grid or their address.
+    placed_by: tuple[str, ...] = ()
     start: dt.date | None = None
     end: dt.date | None = None
     as_of: dt.date | None = None
@@ -96,7 +101,7 @@ class Filters:
 
 
 _LISTS = {"categories": CATEGORIES, "sources": SOURCES, "statuses": STATUSES,
-          "codes": CODE_FILTERS}
+          "codes": CODE_FILTERS, "placed_by": PLACED_BY_FILTERS}
 _CHOICES = {"redline_mode": REDLINE_MODES, "colour": COLOUR_BY, "lang": ("zh", "en")}
 _DATES = ("start", "end", "as_of")
 _FLAGS = ("heat", "hexagons")
@@ -407,6 +412,10 @@ def filter_problems(context: SupervisionContext, evaluated: pd.DataFrame, filter
         if chosen:
             values = evaluated["status"] if column == "status" else issues[column]
             keep &= values.astype("str").isin(chosen).to_numpy()
+    if filters.placed_by:
+        from gridwatch.geocoding.records import placement_mask
+
+        keep &= placement_mask(issues, placed_by=filters.placed_by)
     if filters.codes:
         code = evaluated["code"].astype("str").fillna("")
         wanted = set(filters.codes)

@@ -1,0 +1,295 @@
+"""The import's one call into geocoding: rows with an address and no coordinates get a place.
+
+:func:`geocode_records` runs between reading and placing (``gridwatch.pipeline``). Rows that
+have no coordinates and no reported grid the grid layers know (those are placed at their grid,
+see :func:`gridwatch.placing.assign.place_records`) but an address are matched against the
+gazetteer. A placed row gets WGS84 ``lon``/``lat`` and ``geocode_source``, ``geocode_score``,
+``location_precision_m`` (placing then flags it ``location_flag = "geocoded"``); a row that
+cannot be placed is rejected here with the best candidates named. Coordinates always win over
+the address; with ``[geocoding] check_coordinates`` the rows that have both are geocoded too,
+and those whose address lies farther from their coordinates than the match's precision get
+``address_mismatch`` (placing adds it to ``grid_mismatch``, the audit list of doubtful places).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from gridwatch.config import Config
+from gridwatch.geocoding.gazetteer import (
+    Gazetteer,
+    geocode_settings,
+    history_from_store,
+    project_gazetteer,
+)
+from gridwatch.geocoding.match import geocode_addresses
+from gridwatch.schema import concat_rejects, empty_rejects
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from gridwatch.store.transactional import Store
+
+__all__ = ["IMPORT_HISTORY_ROWS", "PLACED_BY", "geocode_records", "placement_mask"]
+
+#: How a stored problem was placed, as filters name it: its own coordinates (repaired when
+#: lat/lon were swapped), its reported grid, its address.
+PLACED_BY: dict[str, tuple[str, ...]] = {"by_coordinates": ("", "swapped"),
+                                         "by_grid": ("grid_point",),
+                                         "by_address": ("geocoded",)}
+
+#: At most this many rows of the store and the import (with coordinates and an address) join
+#: the gazetteer's history, a seeded sample when there are more (parsing costs about 1.5 s
+#: per 100,000 distinct addresses).
+IMPORT_HISTORY_ROWS = 100_000
+
+
+def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
+                    config: Config, *, gazetteer: Gazetteer | None = None,
+                    store: Store | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Place the rows that have only an address; reject those that cannot be placed.
+
+    Parameters
+    ----------
+    records
+        Canonical records (from :func:`gridwatch.ingest.records.read_issues`).
+    layers
+        Loaded layers.
+    config
+        The project; nothing happens unless ``[geocoding] enabled = true``.
+    gazetteer
+        To match against; default the project's (:func:`project_gazetteer`), with the import's
+        own rows that have coordinates, and the store's problems, as history.
+    store
+        The store the import goes to: its earlier problems with coordinates of their own join
+        the history (read from its analytical copy) when ``[geocoding] history`` is on.
+
+    Returns
+    -------
+    records : pandas.DataFrame
+        The records less the rejected rows; geocoded rows have WGS84 ``lon``/``lat``,
+        ``coord_system = "wgs84"``, ``geocode_source``, ``geocode_score`` and
+        ``location_precision_m``; with ``check_coordinates``, ``address_mismatch``.
+    rejects : pandas.DataFrame
+        One row per address that could not be placed: column ``address``, the reason naming
+        the best candidates.
+    """
+    settings = geocode_settings(config)
+    if not settings.enabled or "address" not in records or records.empty:
+        return records, empty_rejects()
+    n = len(records)
+    x = _floats(records, "lon")
+    y = _floats(records, "lat")
+    no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
+    if not no_coords.any() and not settings.check_coordinates:
+        return records, empty_rejects()  # the usual export: nothing to do, nothing read
+    address = records["address"].astype("str").str.strip()
+    has_address = (address.notna() & (address != "")).to_numpy()
+    todo = no_coords & has_address & ~_known_grid(records, layers, config)
+    check = ~no_coords & has_address if settings.check_coordinates else np.zeros(n, bool)
+    if not todo.any() and not check.any():
+        return records, empty_rejects()
+    lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
+    if gazetteer is not None:
+        check_gazetteer = gazetteer
+    else:
+        stored = (history_from_store(store) if store is not None and settings.history
+                  else None)
+        own = _history(records, lon, lat, has_address, settings.postcode_column)
+        gazetteer = project_gazetteer(config, layers, extra_history=_capped(stored, own))
+        # a row's address is checked against what others say, never against the row itself
+        check_gazetteer = (project_gazetteer(config, layers, extra_history=_capped(stored))
+                           if check.any() else gazetteer)
+    column = settings.postcode_column
+
+    def place(rows: np.ndarray, against: Gazetteer) -> pd.DataFrame:
+        codes = records[column][rows] if column and column in records else None
+        return geocode_addresses(records["address"][rows], against, postcodes=codes,
+                                 min_score=settings.min_score,
+                                 max_precision_m=settings.max_precision_m).reset_index(drop=True)
+
+    at = np.flatnonzero(todo)
+    found = place(todo, gazetteer) if len(at) else pd.DataFrame(
+        {c: pd.Series(dtype=float) for c in ("lon", "lat", "geocode_score", "precision_m")}
+        | {c: pd.Series(dtype="str") for c in ("geocode_source", "reason")})
+    ok = found["lon"].notna().to_numpy()
+    out = records.copy(deep=False)
+    source = np.full(n, "", dtype=object)
+    score = np.full(n, np.nan)
+    precision = np.full(n, np.nan)
+    placed, pick = at[ok], ok
+    out_lon = x.copy()
+    out_lat = y.copy()
+    out_lon[placed] = found["lon"].to_numpy()[pick]
+    out_lat[placed] = found["lat"].to_numpy()[pick]
+    source[placed] = found["geocode_source"].to_numpy(dtype=object)[pick]
+    score[placed] = found["geocode_score"].to_numpy()[pick]
+    precision[placed] = found["precision_m"].to_numpy()[pick]
+    if placed.size:
+        out["lon"], out["lat"] = out_lon, out_lat
+        crs = (out["coord_system"].astype("str").to_numpy(dtype=object)
+               if "coord_system" in out else np.full(n, None, dtype=object))
+        crs[placed] = "wgs84"
+        out["coord_system"] = pd.array(crs, dtype="str")
+    out["geocode_source"] = pd.array(source, dtype="str")
+    out["geocode_score"] = score
+    out["location_precision_m"] = precision
+    if settings.check_coordinates:
+        mismatch = np.zeros(n, dtype=bool)
+        if check.any():
+            said = place(check, check_gazetteer)
+            both = said["lon"].notna().to_numpy()
+            rows = np.flatnonzero(check)[both]
+            far = _metres(lon[rows], lat[rows], said["lon"].to_numpy()[both],
+                          said["lat"].to_numpy()[both])
+            mismatch[rows] = far > said["precision_m"].to_numpy()[both]
+        out["address_mismatch"] = mismatch
+    failed = at[~ok]
+    rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
+    if failed.size:
+        keep = np.ones(n, dtype=bool)
+        keep[failed] = False
+        out = out.loc[keep]
+    return out, rejects
+
+
+def _floats(records: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in records:
+        return np.full(len(records), np.nan)
+    return pd.to_numeric(records[column], errors="coerce").to_numpy(dtype=float,
+                                                                     na_value=np.nan)
+
+
+def _known_grid(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
+                config: Config) -> np.ndarray:
+    """Rows whose reported grid is an id of a grid or micro-grid layer (placing puts them at
+    that grid when ``[input] grid_fallback`` is on)."""
+    n = len(records)
+    if not config.input.grid_fallback or "reported_grid" not in records:
+        return np.zeros(n, dtype=bool)
+    codes = records["reported_grid"].astype("str").str.strip().to_numpy(dtype=object)
+    known = np.zeros(n, dtype=bool)
+    for spec in config.layers_of_kind("grid", "microgrid"):
+        if spec.name in layers:
+            known |= pd.Index(layers[spec.name]["area_id"].astype("str")).get_indexer(
+                codes) >= 0
+    return known
+
+
+def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray, *,
+           default: str) -> tuple[np.ndarray, np.ndarray]:
+    """WGS84 of the rows that have coordinates (NaN elsewhere and where not convertible);
+    rows that name no coordinate system are in ``default`` (``[input] crs``)."""
+    from gridwatch.placing import coords
+
+    lon = np.full(len(x), np.nan)
+    lat = np.full(len(x), np.nan)
+    if not have.any():
+        return lon, lat
+    default = coords.parse_crs(default) or "wgs84"
+    raw = (records["coord_system"].astype("str").fillna("").to_numpy(dtype=object)
+           if "coord_system" in records else np.full(len(x), "", dtype=object))
+    labels = pd.unique(raw[have])
+    lookup = {v: (coords.parse_crs(v) if v else default) for v in labels}
+    per_row = pd.Series(raw[have], dtype=object).map(lookup).to_numpy(dtype=object)
+    good = pd.notna(per_row)
+    rows = np.flatnonzero(have)[good]
+    with np.errstate(all="ignore"):
+        gx, gy = coords.rows_to_wgs84(x[rows], y[rows], per_row[good])
+    lon[rows], lat[rows] = gx, gy
+    return lon, lat
+
+
+def _capped(*parts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The history parts together, a seeded sample of :data:`IMPORT_HISTORY_ROWS` when
+    longer (parsing costs)."""
+    frames = [p for p in parts if p is not None and len(p)]
+    if not frames:
+        return None
+    history = pd.concat(frames, ignore_index=True)
+    if len(history) > IMPORT_HISTORY_ROWS:
+        history = history.sample(IMPORT_HISTORY_ROWS, random_state=0).sort_index()
+    return history
+
+
+def _history(records: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_address: np.ndarray,
+             postcode_column: str | None) -> pd.DataFrame:
+    """The import's rows with coordinates (WGS84) and an address."""
+    rows = np.flatnonzero(has_address & np.isfinite(lon) & np.isfinite(lat))
+    frame = pd.DataFrame({"address": records["address"].to_numpy(dtype=object)[rows],
+                          "lon": lon[rows], "lat": lat[rows]})
+    if postcode_column and postcode_column in records:
+        frame[postcode_column] = records[postcode_column].to_numpy(dtype=object)[rows]
+    return frame
+
+
+def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+            ) -> np.ndarray:
+    """Distances in metres on the WGS84 ellipsoid."""
+    from pyproj import Geod
+
+    _, _, dist = Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)
+    return np.asarray(dist, dtype=float)
+
+
+def _rejects(records: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
+    if not len(rows):
+        return empty_rejects()
+    files = (records["source_file"].astype("str").fillna("").to_numpy(dtype=object)[rows]
+             if "source_file" in records else np.full(len(rows), "", dtype=object))
+    numbers = (pd.to_numeric(records["source_row"], errors="coerce").fillna(0)
+               .astype("int64").to_numpy()[rows] if "source_row" in records else rows + 1)
+    return concat_rejects(pd.DataFrame({
+        "file": files, "row": numbers, "column": "address",
+        "value": records["address"].astype("str").to_numpy(dtype=object)[rows],
+        "reason": "address not placed (no coordinates, no reported grid): " + pd.Series(
+            reasons, dtype="str").to_numpy(dtype=object)}), file_order=pd.unique(files))
+
+
+def placement_mask(issues: pd.DataFrame, *, placed_by: tuple[str, ...] = (),
+                   max_precision_m: float | None = None) -> np.ndarray:
+    """Which stored problems were placed the chosen ways, precisely enough.
+
+    Parameters
+    ----------
+    issues
+        Stored problems (``location_flag``; ``location_precision_m`` when there is one).
+    placed_by
+        Keys of :data:`PLACED_BY`; empty keeps every way.
+    max_precision_m
+        Leave out problems placed from an address with a precision radius larger than this.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"location_flag": ["", "geocoded", "geocoded", "grid_point"],
+    ...                       "location_precision_m": [np.nan, 30.0, 4000.0, np.nan]})
+    >>> placement_mask(frame, placed_by=("by_address",)).tolist()
+    [False, True, True, False]
+    >>> placement_mask(frame, max_precision_m=500).tolist()
+    [True, True, False, True]
+    """
+    unknown = [p for p in placed_by if p not in PLACED_BY]
+    if unknown:
+        from gridwatch.errors import ConfigError
+
+        raise ConfigError(f"placed by {', '.join(map(repr, unknown))} is not known; "
+                          f"allowed: {', '.join(PLACED_BY)}")
+    n = len(issues)
+    keep = np.ones(n, dtype=bool)
+    flags = (issues["location_flag"].astype("str").fillna("").to_numpy(dtype=object)
+             if "location_flag" in issues else np.full(n, "", dtype=object))
+    if placed_by:
+        keep &= np.isin(flags, [f for p in placed_by for f in PLACED_BY[p]])
+    if max_precision_m is not None and "location_precision_m" in issues:
+        precision = pd.to_numeric(issues["location_precision_m"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        keep &= ~(precision > max_precision_m)
+    return keep

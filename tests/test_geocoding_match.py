@@ -1,0 +1,153 @@
+"""Addresses placed against the gazetteer: gridwatch.geocoding.gazetteer and .match."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyproj import Geod
+
+from gridwatch.config import load_config
+from gridwatch.geocoding.gazetteer import build_gazetteer
+from gridwatch.geocoding.match import geocode_addresses
+from gridwatch.placing import coords
+from gridwatch.placing.layers import load_layers, locate_points
+from tests._geocoding_project import write_project
+from tests.helpers import lonlat_from_metres
+
+# Where the address points and earlier problems are, in metres (see tests/_geocoding_project).
+POINTS = {"嘉善县魏塘街道体育南路88号": (4500.0, 500.0),
+          "嘉善县魏塘街道体育南路120号": (5500.0, 500.0)}
+HISTORY = {"南湖区凤桥镇三星村工业路6号": (2300.0, 300.0),
+           "南湖区凤桥镇三星村工业路6号 ": (2340.0, 300.0)}  # seen twice, 40 m apart
+_GEOD = Geod(ellps="WGS84")
+
+
+def _metres(lon1, lat1, lon2, lat2) -> float:
+    return float(_GEOD.inv(lon1, lat1, lon2, lat2)[2])
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """The project with a points CSV in GCJ-02 (as traced on a Chinese web map)."""
+    x, y = zip(*POINTS.values(), strict=True)
+    lon, lat = lonlat_from_metres(x, y)
+    glon, glat = coords.wgs84_to_gcj02(np.asarray(lon), np.asarray(lat))
+    pd.DataFrame({"地址": list(POINTS), "经度": glon, "纬度": glat}).to_csv(
+        tmp_path / "门牌.csv", index=False, encoding="utf-8-sig")
+    path = write_project(tmp_path, """
+[geocoding.points]
+path = "门牌.csv"
+address_field = "地址"
+lon_field = "经度"
+lat_field = "纬度"
+crs = "gcj02"
+""")
+    config = load_config(path)
+    layers = load_layers(config)
+    hx, hy = zip(*HISTORY.values(), strict=True)
+    hlon, hlat = lonlat_from_metres(hx, hy)
+    history = pd.DataFrame({"address": list(HISTORY), "lon": hlon, "lat": hlat})
+    return config, layers, build_gazetteer(config, layers, history=history)
+
+
+def _geocode(project, *texts: str, **options) -> pd.DataFrame:
+    _config, _layers, gazetteer = project
+    return geocode_addresses(pd.Series(list(texts)), gazetteer, **options)
+
+
+def _area_of(project, layer: str, lon: float, lat: float) -> str:
+    _config, layers, _g = project
+    pos = locate_points(np.array([lon]), np.array([lat]), layers[layer])[0]
+    return str(layers[layer]["area_id"].iloc[pos]) if pos >= 0 else ""
+
+
+def test_gazetteer_sizes_per_source(project) -> None:
+    _config, _layers, gazetteer = project
+    assert gazetteer.sizes() == {"area:county": 2, "area:town": 4, "area:village": 8,
+                                 "address_point": 2, "history": 2}
+    assert gazetteer.levels == ("county", "town", "village")
+
+
+def test_address_point_is_exact_after_its_gcj02_is_undone(project) -> None:
+    found = _geocode(project, "嘉善县 魏塘街道 体育南路 ８８ 號")
+    row = found.iloc[0]
+    assert row["geocode_source"] == "address_point" and row["precision_m"] == 30.0
+    lon, lat = lonlat_from_metres(*POINTS["嘉善县魏塘街道体育南路88号"])
+    assert _metres(row["lon"], row["lat"], lon, lat) < 0.01
+
+
+def test_history_precision_is_its_spread(project) -> None:
+    row = _geocode(project, "南湖区凤桥镇三星村工业路6号").iloc[0]
+    assert row["geocode_source"] == "history"
+    # two sightings 40 m apart: the median is between them, each 20 m away
+    assert row["precision_m"] == 30.0
+    lon, lat = lonlat_from_metres(2320.0, 300.0)
+    assert _metres(row["lon"], row["lat"], lon, lat) < 0.5
+
+
+def test_road_with_the_nearest_house_number(project) -> None:
+    found = _geocode(project, "嘉善县魏塘街道体育南路90号", "嘉善县魏塘街道体育南路116号",
+                     "嘉善县魏塘街道体育南路")
+    assert found["geocode_source"].tolist() == ["road"] * 3
+    # near a house number: 300 m; the middle of the road: the spread of its points (two
+    # points 1,000 m apart, each 500 m from their median)
+    assert found["precision_m"].tolist()[:2] == [300.0, 300.0]
+    assert found["precision_m"].iloc[2] == pytest.approx(500.0, rel=0.01)
+    near88 = lonlat_from_metres(*POINTS["嘉善县魏塘街道体育南路88号"])
+    near120 = lonlat_from_metres(*POINTS["嘉善县魏塘街道体育南路120号"])
+    assert _metres(found["lon"].iloc[0], found["lat"].iloc[0], *near88) < 0.01
+    assert _metres(found["lon"].iloc[1], found["lat"].iloc[1], *near120) < 0.01
+    # without a number: the middle (median) of the road's points
+    middle = lonlat_from_metres(5000.0, 500.0)
+    assert _metres(found["lon"].iloc[2], found["lat"].iloc[2], *middle) < 1.0
+
+
+def test_village_town_and_county_precision_is_their_size(project) -> None:
+    found = _geocode(project, "南湖区长虹镇新丰村三组东侧河道", "南湖区凤桥镇某处", "嘉善县")
+    assert found["geocode_source"].tolist() == ["village", "town", "county"]
+    # equal-area radii of 2 x 2 km, 2 x 4 km and 4 x 4 km rectangles
+    expected = [math.sqrt(4e6 / math.pi), math.sqrt(8e6 / math.pi), math.sqrt(16e6 / math.pi)]
+    assert found["precision_m"].to_numpy() == pytest.approx(expected, rel=1e-3)
+    areas = [_area_of(project, layer, lon, lat) for layer, lon, lat in zip(
+        ["village", "town", "county"], found["lon"], found["lat"], strict=True)]
+    assert areas == ["V1", "T2", "330421"]
+
+
+def test_namesakes_in_other_towns_are_never_taken(project) -> None:
+    found = _geocode(project, "长虹镇新丰村", "魏塘街道新丰村", "南湖区新丰村", "嘉善县新丰村5组",
+                     "新丰村")
+    villages = [_area_of(project, "village", lon, lat) if np.isfinite(lon) else ""
+                for lon, lat in zip(found["lon"], found["lat"], strict=True)]
+    assert villages == ["V1", "V5", "V1", "V5", ""]
+    reason = found["reason"].iloc[4]
+    assert "新丰村 in 长虹镇 (100)" in reason and "新丰村 in 魏塘街道 (100)" in reason
+    assert found["reason"].iloc[:4].isna().all()
+
+
+def test_too_coarse_or_too_unlike_is_rejected_with_candidates(project) -> None:
+    found = _geocode(project, "嘉善县", "嘉善县魏塘街道体育路92号", max_precision_m=1500.0,
+                     min_score=90.0)
+    assert found["lon"].isna().all() and (found["geocode_source"] == "").all()
+    assert found["reason"].iloc[0].startswith(
+        "address '嘉善县' is placed only at county '嘉善县' (radius 2,257 m, coarser than "
+        "[geocoding] max_precision_m = 1,500 m); best candidates: ")
+    # 体育路 is like 体育南路 (rapidfuzz ratio 85.7) but below 90: named, not taken; the
+    # town (radius 1,596 m) is too coarse
+    assert found["reason"].iloc[1].startswith(
+        "address '嘉善县魏塘街道体育路92号' is placed only at town '魏塘街道' (radius 1,596 m")
+    assert "road 体育南路 (86)" in found["reason"].iloc[1]
+    # ... and taken at the default threshold, with its score
+    taken = _geocode(project, "嘉善县魏塘街道体育路92号").iloc[0]
+    assert taken["geocode_source"] == "road"
+    assert taken["geocode_score"] == pytest.approx(200 * 3 / 7, abs=0.01)
+
+
+def test_result_keeps_the_index(project) -> None:
+    _config, _layers, gazetteer = project
+    found = geocode_addresses(pd.Series(["嘉善县", None], index=[10, 3]), gazetteer)
+    assert list(found.index) == [10, 3]
+    assert found["geocode_source"].tolist() == ["county", ""]

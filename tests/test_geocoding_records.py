@@ -1,0 +1,248 @@
+"""The import's call into geocoding: gridwatch.geocoding.records and its effect on placing,
+the store and the run summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridwatch.config import load_config
+from gridwatch.errors import ConfigError
+from gridwatch.geocoding.records import geocode_records
+from gridwatch.pipeline import run_ingest
+from gridwatch.placing.assign import place_records
+from gridwatch.placing.layers import load_layers
+from gridwatch.store.transactional import Store
+from tests._geocoding_project import write_project
+from tests.helpers import grid_cell_centre, lonlat_from_metres
+
+HEADER = "问题编号,上报时间,问题来源,问题地址,经度,纬度,所属网格\n"
+
+
+def _write(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _lonlat(x: float, y: float) -> str:
+    lon, lat = lonlat_from_metres(x, y)
+    return f"{float(lon):.7f},{float(lat):.7f}"
+
+
+def test_import_places_address_only_rows_and_names_candidates(tmp_path: Path,
+                                                              store_url: str) -> None:
+    config = load_config(write_project(tmp_path))
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12369热线,南湖区长虹镇新丰村三组东侧河道,,,",
+        "A4,2026-03-02 09:30,12345热线,嘉兴市新丰村,,,",
+        "A5,2026-03-02 09:40,12345热线,,,,",
+    ])
+    with Store(store_url) as store:
+        summary, rejects = run_ingest([rows], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    assert (summary.rows_in, summary.accepted, summary.rejected) == (5, 3, 2)
+    assert summary.geocoded == 2
+    assert issues["location_flag"].to_dict() == {"A1": "", "A2": "geocoded", "A3": "geocoded"}
+    # A2 sits where A1 (the import's own row with coordinates) is: same road, nearest number
+    assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
+        issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)
+    assert issues.loc["A3", "village_id"] == "V1"
+    # the precision is stored: the road's, the village's (a 2 x 2 km square), none for A1
+    assert issues.loc["A2", "location_precision_m"] == 300.0
+    assert issues.loc["A3", "location_precision_m"] == pytest.approx(
+        (4e6 / np.pi) ** 0.5, rel=1e-3)
+    assert np.isnan(issues.loc["A1", "location_precision_m"])
+    by_id = rejects.set_index("row")
+    assert by_id.loc[5, "column"] == "address"
+    assert by_id.loc[5, "reason"].startswith(
+        "address not placed (no coordinates, no reported grid): address '嘉兴市新丰村'")
+    assert "新丰村 in 长虹镇 (100), village 新丰村 in 魏塘街道 (100)" in by_id.loc[5, "reason"]
+    assert "no reported grid" in by_id.loc[6, "reason"]  # no address either: as before
+
+
+def test_coordinates_win_and_disagreement_is_flagged(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "enabled = true", "enabled = true\ncheck_coordinates = true"), encoding="utf-8")
+    config = load_config(path)
+    layers = load_layers(config)
+    lon, lat = lonlat_from_metres([900.0, 7000.0, 900.0], [900.0, 3500.0, 500.0])
+    records = pd.DataFrame({
+        "issue_id": ["B1", "B2", "B3"],
+        "address": ["南湖区长虹镇新丰村", "南湖区长虹镇新丰村", "嘉善县魏塘街道体育南路7号"],
+        "lon": lon, "lat": lat, "coord_system": ["wgs84"] * 3,
+        "source_file": "f.csv", "source_row": [2, 3, 4]})
+    out, rejects = geocode_records(records, layers, config)
+    assert rejects.empty
+    # the coordinates are kept as given
+    assert out["lon"].tolist() == records["lon"].tolist()
+    assert (out["geocode_source"] == "").all()
+    # B1 lies in 新丰村 (V1: x 0..2000, y 0..2000); B2 in 西塘镇, 6 km from it; B3's address
+    # is checked against the others, not against itself: 魏塘街道 (x 4000..6000), 3.6 km away
+    assert out["address_mismatch"].tolist() == [False, True, True]
+    placed, _ = place_records(out, layers, config)
+    assert placed["grid_mismatch"].tolist() == [False, True, True]
+    assert placed["location_flag"].tolist() == ["", "", ""]
+
+
+def test_a_known_reported_grid_is_used_before_the_address(small_project: Path) -> None:
+    text = small_project.read_text(encoding="utf-8") + "\n[geocoding]\nenabled = true\n"
+    small_project.write_text(text, encoding="utf-8")
+    config = load_config(small_project)
+    layers = load_layers(config)
+    records = pd.DataFrame({
+        "issue_id": ["G1", "G2"], "address": ["南湖区网格11", "南湖区网格11"],
+        "reported_grid": ["G11", "nope"], "lon": [np.nan, np.nan], "lat": [np.nan, np.nan],
+        "coord_system": [None, None], "source_file": "f.csv", "source_row": [2, 3]})
+    out, rejects = geocode_records(records, layers, config)
+    assert rejects.empty and out["geocode_source"].tolist() == ["", "grid"]
+    placed, _ = place_records(out, layers, config)
+    assert placed["location_flag"].tolist() == ["grid_point", "geocoded"]
+    assert placed["grid_id"].tolist() == ["G11", "G11"]
+    assert placed["lon"].iloc[1] == pytest.approx(grid_cell_centre(1, 1)[0], abs=0.005)
+
+
+def test_geocoding_is_off_unless_enabled(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8").replace("enabled = true", ""),
+                    encoding="utf-8")
+    config = load_config(path)
+    records = pd.DataFrame({"issue_id": ["C1"], "address": ["嘉善县"], "lon": [np.nan],
+                            "lat": [np.nan]})
+    out, rejects = geocode_records(records, load_layers(config), config)
+    assert out is records and rejects.empty
+
+
+def test_settings_are_checked(tmp_path: Path) -> None:
+    path = write_project(tmp_path, "[geocoding.points]\naddress_field = 3\n")
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "enabled = true", "enabled = true\nmin_scor = 80\nmax_precision_m = -1"),
+        encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = "\n".join(info.value.problems)
+    assert "[geocoding] unknown key 'min_scor': did you mean 'min_score'?" in problems
+    assert "[geocoding] max_precision_m must be a number from 1 to 1e+07, got -1" in problems
+    assert "[geocoding.points] path is required (a string), got None" in problems
+    assert "[geocoding.points] address_field must be a string, got 3" in problems
+
+
+def test_a_store_made_before_the_precision_column_gains_it(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    path = write_project(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("enabled = true", "enabled = false"), encoding="utf-8")
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,"])
+    url = f"sqlite:///{(tmp_path / 'old.sqlite').as_posix()}"
+    with Store(url) as store:  # an older gridwatch: no geocoding, A2 rejected
+        first, _ = run_ingest([rows], config=load_config(path), store=store, derive=False)
+    assert first.accepted == 1
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # as an older gridwatch left it
+        conn.exec_driver_sql("ALTER TABLE issues DROP COLUMN location_precision_m")
+    engine.dispose()
+    with Store(url) as store:
+        issues = store.issues().set_index("issue_id")
+        assert issues["location_precision_m"].isna().all()
+        summary, _ = run_ingest([rows], config=config, store=store, derive=False)
+        assert store.issues().set_index("issue_id").loc["A2", "location_precision_m"] == 300.0
+    # A1 (no precision) kept its content hash: unchanged; A2 is placed now
+    assert (summary.unchanged, summary.inserted, summary.updated) == (1, 1, 0)
+
+
+@pytest.fixture
+def stored(tmp_path: Path):
+    """The project's store after one import: A1 by coordinates, A2 on a road (300 m), A3 in
+    a village (1,128 m)."""
+    path = write_project(tmp_path)
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12369热线,南湖区长虹镇新丰村三组东侧河道,,,"])
+    url = f"sqlite:///{(tmp_path / 's.sqlite').as_posix()}"
+    with Store(url) as store:
+        run_ingest([rows], config=load_config(path), store=store, derive=False)
+    return path, url
+
+
+def test_exports_and_the_app_filter_by_how_problems_were_placed(stored, tmp_path: Path) -> None:
+    from gridwatch.cli import main
+    from gridwatch.supervision.context import open_context
+    from gridwatch.ui import views
+    from tests.helpers import invoke
+
+    path, url = stored
+    for extra, expected in ((["--placed-by", "by_address"], ["A2", "A3"]),
+                            (["--placed-by", "by_coordinates"], ["A1"]),
+                            (["--max-precision-m", "500"], ["A1", "A2"])):
+        out = tmp_path / "out.csv"
+        result = invoke(["export", "issues", "--out", str(out), "--config", str(path),
+                         "--db", url, *extra], main)
+        assert result.exit_code == 0, result.output
+        written = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+        assert sorted(written["issue_id"]) == expected, extra
+    assert "location_precision_m" in written.columns
+    filters = views.filters_from_query({"placed_by": "by_address,bogus"})
+    assert filters.placed_by == ("by_address",) and filters.ignored == ("placed_by=bogus",)
+    assert views.filters_to_query(filters) == {"placed_by": "by_address"}
+    context = open_context(load_config(path), url)
+    evaluated = context.evaluate(context.last_report_date())
+    keep = views.filter_problems(context, evaluated, filters)
+    assert sorted(context.issues.loc[keep.to_numpy(), "issue_id"]) == ["A2", "A3"]
+
+
+def test_hotspots_can_leave_out_imprecise_places(stored) -> None:
+    from gridwatch.hotspots import run_hotspots
+    from gridwatch.supervision.context import open_context
+
+    path, url = stored
+    counts = {}
+    for limit in (None, 500):
+        text = path.read_text(encoding="utf-8").split("\n[hotspots]")[0]
+        if limit is not None:
+            text += f"\n[hotspots]\nmax_precision_m = {limit}\npermutations = 0\n"
+        path.write_text(text, encoding="utf-8")
+        context = open_context(load_config(path), url)
+        result = run_hotspots(context, layer=None, method="hex", variable="new",
+                              as_of="2026-03-02")
+        counts[limit] = int(result["problems"].sum())
+    assert counts == {None: 3, 500: 2}  # A3 (village, 1,128 m) is left out
+
+
+def test_hotspot_precision_setting_is_checked() -> None:
+    from gridwatch.hotspots._settings import hotspot_settings
+
+    assert hotspot_settings({"max_precision_m": 800}).max_precision_m == 800.0
+    with pytest.raises(ConfigError, match="max_precision_m must be > 0"):
+        hotspot_settings({"max_precision_m": 0})
+    with pytest.raises(ConfigError, match="wrong type"):
+        hotspot_settings({"max_precision_m": "800"})
+
+
+def test_an_import_learns_from_the_problems_already_stored(tmp_path: Path,
+                                                           store_url: str) -> None:
+    config = load_config(write_project(tmp_path))
+    first = _write(tmp_path / "day1.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},"])
+    second = _write(tmp_path / "day2.csv", [
+        "A2,2026-03-03 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,"])
+    with Store(store_url) as store:
+        run_ingest([first], config=config, store=store, derive=False)
+        summary, rejects = run_ingest([second], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    assert rejects.empty and summary.geocoded == 1
+    # only the store knew 体育南路: A2 is placed at A1, its nearest house number
+    assert issues.loc["A2", "location_flag"] == "geocoded"
+    assert issues.loc["A2", "location_precision_m"] == 300.0
+    assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
+        issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)
