@@ -359,6 +359,63 @@ def test_every_cli_command_as_a_county_user(city: Any, forbidden: set[str],
         assert printed[name, "county_a"] != printed[name, None], name
 
 
+def test_a_field_plan_of_a_county_user_visits_only_the_county(
+        city: Any, forbidden: set[str], contexts: Any, tmp_path: Path) -> None:
+    _, scoped = contexts
+    red = scoped.issues.iloc[0]
+    start = f"{red['lon']},{red['lat']}"
+    out = tmp_path / "plan"
+    code, said = _cli(["plan", "--teams", "2", "--days", "1", "--start", start,
+                       "--out", str(out)], city)
+    assert code == 0, said
+    checklists = sorted(out.rglob("*.xlsx"))
+    assert checklists, said
+    seen = set().union(*(file_tokens(path) for path in checklists))
+    assert seen & set(scoped.issues["issue_id"].astype(str))  # the plan visits problems
+    assert sorted(seen & forbidden)[:5] == []
+    # packages carry the problems' descriptions: a viewer may not write them, a county user
+    # may not bring field results back for problems of any area
+    code, said = _cli(["plan", "--start", start, "--out", str(tmp_path / "v")], city, "viewer_a")
+    assert code == 1 and "may not export" in said
+    assert not (tmp_path / "v").exists()
+    code, said = _cli(["plan", "results", str(checklists[0])], city)
+    assert code == 1 and "whole territory" in said
+
+
+def _commands_of(command: Any, path: tuple[str, ...] = ()) -> Iterable[tuple[str, Any]]:
+    import click
+
+    if isinstance(command, click.Group):
+        if command.invoke_without_command:
+            yield " ".join(path), command
+        for name, sub in command.commands.items():
+            yield from _commands_of(sub, (*path, name))
+    else:
+        yield " ".join(path), command
+
+
+def test_every_command_that_opens_the_store_acts_as_a_user() -> None:
+    """A command added later gets --as-user too: only building the demo (it makes the store
+    and its first administrator) runs without one."""
+    from gridwatch.cli import main
+
+    missing = [name for name, command in _commands_of(main)
+               if {"db_url"} <= {p.name for p in command.params}
+               and "as_user" not in {p.name for p in command.params}]
+    assert missing == ["demo"]
+
+
+def test_the_ledger_and_the_gazetteer_are_refused_to_a_county_user(city: Any) -> None:
+    for args in (["progress", "--as-of", "2024-03-01"], ["ledger", "backlog", "--as-of",
+                                                          "2024-03-01"],
+                 ["letters", "list", "--as-of", "2024-03-01"],
+                 ["recheck", "summary", "--as-of", "2024-03-01"], ["gazetteer", "build"]):
+        code, said = _cli(args, city)
+        assert code == 1 and "whole territory" in said, (args, said)
+    code, said = _cli(["ledger", "import", str(Path(city[0]))], city, "viewer_a")
+    assert code == 1 and "may not import" in said
+
+
 def test_cli_exports_are_audited_with_scope_and_format(city: Any, tmp_path: Path) -> None:
     from gridwatch.access import audit_log
 

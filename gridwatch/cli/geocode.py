@@ -14,7 +14,8 @@ from gridwatch.cli._options import (
     handle_errors,
     json_option,
     open_config,
-    resolve_db_url,
+    open_session,
+    user_option,
 )
 
 __all__ = ["gazetteer", "geocode"]
@@ -32,17 +33,26 @@ def gazetteer() -> None:
 @db_option
 @click.option("--force", is_flag=True, help="Build even when no source changed.")
 @json_option
+@user_option
 @handle_errors
 def build(files: tuple[Path, ...], config_path: Path | None, db_url: str | None, force: bool,
-          as_json: bool) -> None:
+          as_json: bool, as_user: str | None) -> None:
     """Build the gazetteer of the project (kept in [geocoding] gazetteer): the names of the
     areas of its layers, the [geocoding.points] file, and the addresses of earlier problems
     with coordinates, from the store and from FILES. Kept until a source changes."""
+    from gridwatch.errors import AccessError
     from gridwatch.geocoding.build import build_project_gazetteer
 
-    config = open_config(config_path)
-    result = build_project_gazetteer(config, store_url=resolve_db_url(db_url, config),
-                                     files=files, force=force)
+    # it reads the addresses of every area's problems and serves every later import
+    session = open_session(config_path, db_url, as_user, action="import", need_config=True)
+    if not session.user.scope.whole:
+        raise AccessError(f"user {session.user.name!r} has a scope ({session.user.scope}); the "
+                          "gazetteer holds the addresses of every area: it is built by a user "
+                          "of the whole territory")
+    config = session.config
+    assert config is not None
+    result = build_project_gazetteer(config, store_url=session.db_url, files=files,
+                                     force=force)
     if as_json:
         echo_json({"folder": str(result.folder), "rebuilt": result.rebuilt,
                    "sizes": result.sizes})

@@ -8,6 +8,8 @@ Thin over :mod:`gridwatch.ledger` (reading, progress, letters, re-checks) and
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from gridwatch.cli._options import (
     open_config,
     out_option,
     resolve_db_url,
+    user_option,
 )
 from gridwatch.errors import ConfigError
 
@@ -36,6 +39,30 @@ __all__ = ["ledger", "letters", "progress", "recheck"]
 
 _CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail": "fail",
                 "不通过": "fail", "验收不通过": "fail"}
+
+
+def _ledger_user(action: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``--as-user`` for a ledger command: the user's role must allow ``action`` (read, or
+    import for what changes the store). The ledger is kept per task, not per area, so a user
+    with a scope is refused it (docs/access.md); without the option the command runs as the
+    local administrator, as every command does."""
+    def decorate(command: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(command)
+        def run(*args: Any, as_user: str | None = None, **kwargs: Any) -> None:
+            if as_user:
+                from gridwatch.cli._options import acting_user
+                from gridwatch.errors import AccessError
+
+                config = _project(kwargs.get("config_path"))
+                user = acting_user(as_user, resolve_db_url(kwargs.get("db_url"), config),
+                                   action=action)
+                if not user.scope.whole:
+                    raise AccessError(f"user {user.name!r} has a scope ({user.scope}); the "
+                                      "rectification ledger is not divided by area yet: it is "
+                                      "read by users of the whole territory")
+            command(*args, **kwargs)
+        return user_option(run)
+    return decorate
 
 
 def _project(config_path: Path | None) -> Config | None:
@@ -97,6 +124,7 @@ def ledger() -> None:
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def import_(file: Path, rejects_path: Path | None, as_json: bool, config_path: Path | None,
             db_url: str | None) -> None:
     """Read a ledger of rounds, feedback items and tasks (CSV/XLSX, Chinese headers) and store
@@ -137,6 +165,7 @@ def import_(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def records(file: Path, rejects_path: Path | None, as_json: bool, config_path: Path | None,
             db_url: str | None) -> None:
     """Import a register of acceptances (验收), extensions (延期) and milestones done (节点完成);
@@ -177,6 +206,7 @@ def records(file: Path, rejects_path: Path | None, as_json: bool, config_path: P
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None, problem: bool,
            config_path: Path | None, db_url: str | None) -> None:
     """Record the acceptance (验收) of a task (or with --problem of a problem): it is closed
@@ -200,6 +230,7 @@ def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None, 
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
            config_path: Path | None, db_url: str | None) -> None:
     """Extend a task's deadline (延期): it counts from the day of approval on, and stays in the
@@ -222,6 +253,7 @@ def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def milestone(task_id: str, seq: int, done: str, config_path: Path | None,
               db_url: str | None) -> None:
     """Mark milestone SEQ (1 = the first written in 时间节点) of a staged task done."""
@@ -245,6 +277,7 @@ def milestone(task_id: str, seq: int, done: str, config_path: Path | None,
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def history(task_id: str, as_json: bool, config_path: Path | None, db_url: str | None) -> None:
     """Every acceptance, extension, milestone done and change of unit, leader or deadline of a
     task."""
@@ -294,6 +327,7 @@ def _report(as_of: str, round_: str | None, config: Config | None,
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | None,
             db_url: str | None) -> None:
     """Tasks rectified but not yet accepted (待验收), per responsible unit."""
@@ -366,6 +400,7 @@ def recheck() -> None:
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def draw_command(as_of: str, rate: float, seed: int, layer: str | None, out_path: Path | None,
                  as_json: bool, config_path: Path | None, db_url: str | None) -> None:
     """Draw a stratified random sample of the accepted problems for re-check; --out writes
@@ -409,6 +444,7 @@ def draw_command(as_of: str, rate: float, seed: int, layer: str | None, out_path
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def recheck_import(file: Path, as_json: bool, config_path: Path | None,
                    db_url: str | None) -> None:
     """Record re-check results (问题编号, 复核结果 通过/不通过, 复核日期, 复核单位, 复核意见): a
@@ -440,6 +476,7 @@ def recheck_import(file: Path, as_json: bool, config_path: Path | None,
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def recheck_summary_command(as_of: str, as_json: bool, config_path: Path | None,
                             db_url: str | None) -> None:
     """Re-checks per responsible unit: rechecked, passed, rebounds (反弹回潮)."""
@@ -474,6 +511,7 @@ def dates_as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def progress(as_of: str, round_: str | None, by: str, out_path: Path | None, as_json: bool,
              config_path: Path | None, db_url: str | None) -> None:
     """Progress of the ledger per round and feedback item (按序时进度) as of a date."""
@@ -513,6 +551,7 @@ def letters() -> None:
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str,
                   as_json: bool, config_path: Path | None, db_url: str | None) -> None:
     """Issue the day's numbered letters per unit from the reminders; unanswered letters past
@@ -556,6 +595,7 @@ def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("import")
 def reply_command(letter_no: str, on: str, text: str | None, config_path: Path | None,
                   db_url: str | None) -> None:
     """Record a unit's reply to a letter (by its number, e.g. 督提〔2026〕3号)."""
@@ -574,6 +614,7 @@ def reply_command(letter_no: str, on: str, text: str | None, config_path: Path |
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def list_command(as_of: str, unanswered: bool, as_json: bool, config_path: Path | None,
                  db_url: str | None) -> None:
     """The register as of a date: every letter, or those still unanswered (most overdue
@@ -602,6 +643,7 @@ def list_command(as_of: str, unanswered: bool, as_json: bool, config_path: Path 
 @config_option
 @db_option
 @handle_errors
+@_ledger_user("read")
 def count_command(period: str, as_json: bool, config_path: Path | None,
                   db_url: str | None) -> None:
     """Letters issued per month or year and kind, and how many were answered."""

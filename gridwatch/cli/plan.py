@@ -14,8 +14,8 @@ from gridwatch.cli._options import (
     echo_json,
     handle_errors,
     json_option,
-    open_config,
-    resolve_db_url,
+    open_session,
+    user_option,
 )
 from gridwatch.cli._table import plain_table
 
@@ -59,13 +59,15 @@ def _folder(ctx: click.Context, param: click.Parameter, value: Path | None) -> P
 @json_option
 @config_option
 @db_option
+@user_option
 @click.pass_context
 @handle_errors
 def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
          as_of: str | None, layer: str | None, area: str | None, roads: Path | None,
          no_hotspots: bool, out_dir: Path | None, zip_packages: bool,
          photos_dir: Path | None, coordinates: str,
-         as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+         as_json: bool, config_path: Path | None, db_url: str | None,
+         as_user: str | None) -> None:
     """Plan field inspections: pick the sites that fit the teams' working days, order each
     team-day as a route from its base and back (OR-Tools), compare with a naive plan, and
     write one offline package per team-day (map, KML, GPX, checklist)."""
@@ -75,14 +77,15 @@ def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
     from gridwatch.planning.plan import make_plan, plan_summary
     from gridwatch.planning.results import field_counts
     from gridwatch.store import Store
-    from gridwatch.supervision.context import open_context
 
     if not starts:
         raise ConfigError("--start is required: the teams' base (a name of [[plan.bases]], an "
                           "admin area, or 'lon,lat')")
-    config = open_config(config_path)
-    with Store(resolve_db_url(db_url, config)) as store:
-        context = open_context(config, store=store)
+    # packages list the problems with their descriptions: writing them is an export
+    session = open_session(config_path, db_url, as_user,
+                           action="export" if out_dir is not None else "read", need_config=True)
+    context = session.context()  # only the problems of the user's areas are planned
+    with Store(session.db_url) as store:
         counts = field_counts(store.field_results())
     field_plan = make_plan(context, teams=teams, days=days, starts=list(starts), as_of=as_of,
                            layer=layer, area=area, road_network=roads,
@@ -94,6 +97,9 @@ def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
         written = write_packages(field_plan, out_dir, coordinates=coordinates,
                                  zip_packages=zip_packages, photos_dir=photos_dir)
         summary["packages"] = [str(p) for p in written]
+        session.audit("export", format="field package", file=str(out_dir),
+                      rows=int(field_plan.routes["problems"].sum())
+                      if "problems" in field_plan.routes else 0)
     if as_json:
         summary["routes"] = field_plan.routes.to_dict(orient="records")
         echo_json(summary)
@@ -124,19 +130,28 @@ def plan(ctx: click.Context, teams: int, days: int, starts: tuple[str, ...],
 @json_option
 @config_option
 @db_option
+@user_option
 @handle_errors
-def results(file: Path, as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+def results(file: Path, as_json: bool, config_path: Path | None, db_url: str | None,
+            as_user: str | None) -> None:
     """Import a filled checklist: 已整改 closes or verifies, 未整改 reopens or escalates,
     反弹 reopens and counts a rebound, 未找到 is kept; every result is kept in the store."""
     from dataclasses import asdict
 
+    from gridwatch.errors import AccessError
     from gridwatch.planning.results import import_results
     from gridwatch.store import Store
 
-    config = open_config(config_path)
-    with Store(resolve_db_url(db_url, config)) as store:
+    session = open_session(config_path, db_url, as_user, action="import", need_config=True)
+    if not session.user.scope.whole:  # results name problems by id, of any area
+        raise AccessError(f"user {session.user.name!r} has a scope ({session.user.scope}); "
+                          "field results are imported by a user of the whole territory")
+    config = session.config
+    assert config is not None
+    with Store(session.db_url) as store:
         summary = import_results(file, store=store, layers=config.layers,
                                  timezone=config.territory.timezone)
+    session.audit("import", file=str(file), run=summary.run_id)
     if as_json:
         echo_json(asdict(summary))
         return
