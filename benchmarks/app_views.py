@@ -86,7 +86,7 @@ def _sign_in(page, user: str | None, password: str | None) -> None:
         return
     field = page.get_by_label("用户名")
     try:
-        field.wait_for(timeout=5_000)
+        field.wait_for(timeout=120_000)  # a new session starts on a busy server
     except Exception:  # no form: an app without sign-in, or signed in by a header
         return
     field.fill(user)
@@ -164,12 +164,13 @@ def main() -> None:
             town = args.town or "330402001"
             view(f"drill into town {town} (a new page load)", f"/?level=town&area={town}",
                  text="办结率", with_map=True)
-            view("league and reminders (a new page load)", "/league?level=town", text="周亮晒",
-                 with_map=False)
-            view("trends (a new page load)", "/trends?level=town", text="每周新增（按类型）",
-                 with_map=False)
-            view("problems table (a new page load)", "/problems?level=town",
-                 text="筛选后的问题", with_map=False)
+            if args.user is None:  # signing in lands on the overview, whatever the link was
+                view("league and reminders (a new page load)", "/league?level=town",
+                     text="周亮晒", with_map=False)
+                view("trends (a new page load)", "/trends?level=town", text="每周新增（按类型）",
+                     with_map=False)
+                view("problems table (a new page load)", "/problems?level=town",
+                     text="筛选后的问题", with_map=False)
             # the same views as a supervisor reaches them in the open app
             view("overview, to start the in-app changes", "/?level=town", text="办结率",
                  with_map=True)
