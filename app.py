@@ -28,7 +28,6 @@ st.set_page_config(page_title="gridwatch", page_icon="🗺️", layout="wide")
 _assets()
 lang = st.query_params.get("lang", "zh")
 lang = lang if lang in LANGUAGES else "zh"
-user = require_sign_in()  # nothing of the problems is read before this
 pages = [
     st.Page("app_pages/overview.py", title=tr("page_overview", lang), url_path="overview",
             default=True),
@@ -37,12 +36,18 @@ pages = [
     st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
     st.Page("app_pages/plan.py", title=tr("page_plan", lang), url_path="plan"),
 ]
+by_role = {
+    "ledger": st.Page("app_pages/ledger.py", title=tr("page_ledger", lang), url_path="ledger"),
+    "upload": st.Page("app_pages/upload.py", title=tr("page_upload", lang), url_path="upload"),
+    "admin": st.Page("app_pages/admin.py", title=tr("page_admin", lang), url_path="admin"),
+}
+# nothing of the problems is read before this; while the form is shown, every page is known
+# (hidden, never run), so the page a link named is the one shown once signed in
+user = require_sign_in(lambda: st.navigation([*pages, *by_role.values()], position="hidden"))
 if user.scope.whole:  # the ledger is not divided by area yet
-    pages.append(st.Page("app_pages/ledger.py", title=tr("page_ledger", lang),
-                         url_path="ledger"))
+    pages.append(by_role["ledger"])
 if user.may("import"):
-    pages.append(st.Page("app_pages/upload.py", title=tr("page_upload", lang),
-                         url_path="upload"))
+    pages.append(by_role["upload"])
 if user.may("admin"):
-    pages.append(st.Page("app_pages/admin.py", title=tr("page_admin", lang), url_path="admin"))
+    pages.append(by_role["admin"])
 st.navigation(pages).run()

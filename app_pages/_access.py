@@ -10,6 +10,8 @@ out at their next click.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from app_pages._shared import config, lang_from_url, project
@@ -42,8 +44,10 @@ def current_user() -> User:
     return user
 
 
-def require_sign_in() -> User:
-    """Return the signed-in user, or draw the sign-in and stop the script."""
+def require_sign_in(before_stop: Callable[[], object] | None = None) -> User:
+    """Return the signed-in user, or draw the sign-in and stop the script (calling
+    ``before_stop`` first: the app registers its pages there, so the page a link named is
+    the one shown once signed in)."""
     lang = lang_from_url()
     proj = project()
     settings = config(proj.config_path).settings.access
@@ -62,6 +66,8 @@ def require_sign_in() -> User:
     if user is None:
         st.session_state.pop(SESSION_KEY, None)
         st.session_state.pop("gw_user_object", None)
+        if before_stop is not None:
+            before_stop()
         st.stop()
     st.session_state[SESSION_KEY] = user.name
     st.session_state["gw_user_object"] = user

@@ -164,13 +164,12 @@ def main() -> None:
             town = args.town or "330402001"
             view(f"drill into town {town} (a new page load)", f"/?level=town&area={town}",
                  text="办结率", with_map=True)
-            if args.user is None:  # signing in lands on the overview, whatever the link was
-                view("league and reminders (a new page load)", "/league?level=town",
-                     text="周亮晒", with_map=False)
-                view("trends (a new page load)", "/trends?level=town", text="每周新增（按类型）",
-                     with_map=False)
-                view("problems table (a new page load)", "/problems?level=town",
-                     text="筛选后的问题", with_map=False)
+            view("league and reminders (a new page load)", "/league?level=town",
+                 text="周亮晒", with_map=False)
+            view("trends (a new page load)", "/trends?level=town", text="每周新增（按类型）",
+                 with_map=False)
+            view("problems table (a new page load)", "/problems?level=town",
+                 text="筛选后的问题", with_map=False)
             # the same views as a supervisor reaches them in the open app
             view("overview, to start the in-app changes", "/?level=town", text="办结率",
                  with_map=True)

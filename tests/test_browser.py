@@ -207,6 +207,10 @@ def test_sign_in_is_required_and_refusals_say_one_thing(app_url: str) -> None:
             page.wait_for_timeout(1000)
             assert page.query_selector("iframe") is None
             assert "办结率" not in page.inner_text("body")
+            # a link to another page: that page once signed in, not the overview
+            _open_signed_in(page, f"{app_url}/league?level=town", name="c1")
+            page.get_by_text("周亮晒").first.wait_for(timeout=30_000)
+            assert "/league" in page.url
         finally:
             browser.close()
     assert outside == []
