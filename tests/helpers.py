@@ -177,3 +177,17 @@ def demo_city(folder: Path, *, problems: int, scale: float, days: int) -> dict[s
     return {"config": config, "config_path": paths.config, "layers": layers, "url": url,
             "issues": issues, "history": history,
             "planted": json.loads(paths.planted.read_text(encoding="utf-8"))}
+
+
+def component_instances(at: object) -> list:
+    """The custom components (the folium maps) drawn by a Streamlit ``AppTest`` run."""
+    found = []
+
+    def walk(node: object) -> None:
+        for child in getattr(node, "children", {}).values():
+            if child.type == "component_instance":
+                found.append(child)
+            walk(child)
+
+    walk(at._tree)  # type: ignore[attr-defined]
+    return found

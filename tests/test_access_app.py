@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _app_project import PASSWORD, build_app_project, problem_rows, sign_in
+from helpers import component_instances
 
 from gridwatch.access import audit_log, set_disabled
 from gridwatch.store import Store
@@ -56,21 +57,8 @@ def _app(user: str | None = None, page: str | None = None, **query: str) -> AppT
     return at
 
 
-def _components(at: AppTest) -> list:
-    found = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            if child.type == "component_instance":
-                found.append(child)
-            walk(child)
-
-    walk(at._tree)
-    return found
-
-
 def _shows_data(at: AppTest) -> bool:
-    return bool(at.metric or at.dataframe or _components(at) or at.get("download_button")
+    return bool(at.metric or at.dataframe or component_instances(at) or at.get("download_button")
                 or at.get("vega_lite_chart"))
 
 
@@ -87,7 +75,7 @@ def _said(at: AppTest) -> set[str]:
         words |= set(_TOKEN.findall(" ".join(map(str, value.columns))))
         for column in value.columns:
             words |= set(_TOKEN.findall(" ".join(map(str, value[column].dropna().unique()))))
-    for component in _components(at):
+    for component in component_instances(at):
         words |= set(_TOKEN.findall(component.proto.json_args))
     for box in [*at.sidebar.selectbox, *at.selectbox]:
         words |= set(_TOKEN.findall(" ".join(map(str, box.options))))

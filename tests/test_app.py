@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _app_project import HOSTILE, build_app_project, problem_rows, sign_in
+from helpers import component_instances
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+")
@@ -46,21 +47,8 @@ def _run(page: str | None = None, **query: str) -> AppTest:
     return at
 
 
-def _components(at: AppTest) -> list:
-    found = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            if child.type == "component_instance":
-                found.append(child)
-            walk(child)
-
-    walk(at._tree)
-    return found
-
-
 def _map_args(at: AppTest) -> tuple[dict, str]:
-    (component,) = _components(at)
+    (component,) = component_instances(at)
     raw = component.proto.json_args
     return json.loads(raw), raw
 

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _app_project import HOSTILE, build_app_project, sign_in
+from helpers import component_instances
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 URL = re.compile(r"(?:https?:)?//[^\s\"'<>)]+")
@@ -38,16 +39,7 @@ def _page(project, monkeypatch) -> AppTest:
 
 
 def _map_json(at: AppTest) -> str:
-    found = []
-
-    def walk(node) -> None:
-        for child in getattr(node, "children", {}).values():
-            if child.type == "component_instance":
-                found.append(child)
-            walk(child)
-
-    walk(at._tree)
-    (component,) = found
+    (component,) = component_instances(at)
     return component.proto.json_args
 
 

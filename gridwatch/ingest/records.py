@@ -57,7 +57,8 @@ from gridwatch.schema import (
     normalise_label,
 )
 
-__all__ = ["FileStats", "IngestResult", "check_input_files", "map_headers", "read_issues"]
+__all__ = ["FileStats", "IngestResult", "check_input_files", "map_headers", "match_headers",
+           "read_issues"]
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
                                  "severity", "task_type", "ledger_ref")
 _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
@@ -138,7 +139,31 @@ def map_headers(headers: Iterable[object], *,
     >>> map_headers(["问题 编号", "ＬＯＮ", "Reported_At", "备注"])
     {'问题 编号': 'issue_id', 'ＬＯＮ': 'lon', 'Reported_At': 'reported_at'}
     """
-    table = _alias_table(aliases)
+    return _best_headers(headers, _alias_table(aliases))
+
+
+def match_headers(headers: Iterable[object],
+                  aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Map headers to columns by ``aliases`` alone (column -> accepted headers, the earlier
+    alias wins, then the earlier header), as :func:`map_headers` does for problem files: for
+    files of other kinds (ledgers, registers).
+
+    Examples
+    --------
+    >>> match_headers(["任务 编号", "备注"], {"task_id": ["整改任务编号", "任务编号"]})
+    {'任务 编号': 'task_id'}
+    """
+    table: dict[str, tuple[str, int]] = {}
+    for column, names in aliases.items():
+        for i, name in enumerate(names):
+            table.setdefault(header_key(name), (column, i))
+    return _best_headers(headers, table)
+
+
+def _best_headers(headers: Iterable[object],
+                  table: Mapping[str, tuple[str, int]]) -> dict[str, str]:
+    """Header -> column, in header order: per column the header of the best (lowest)
+    priority in ``table`` (header key -> (column, priority)), then the earliest."""
     best: dict[str, tuple[int, int, str]] = {}
     for position, header in enumerate(headers):
         hit = table.get(header_key(header))

@@ -27,11 +27,11 @@ from gridwatch.config import InputSettings
 from gridwatch.errors import SchemaError
 from gridwatch.ingest._dates import parse_datetimes
 from gridwatch.ingest._readers import HEADER_SEARCH_ROWS, RawTable, read_tables
+from gridwatch.ingest.records import match_headers
 from gridwatch.schema import (
     DEFAULT_TIMEZONE,
     REJECT_COLUMNS,
     concat_rejects,
-    header_key,
     normalise_label,
 )
 
@@ -133,20 +133,7 @@ def map_ledger_headers(headers: Iterable[object]) -> dict[str, str]:
     >>> map_ledger_headers(["督察轮次", "反馈问题 编号", "整改任务", "备注"])
     {'督察轮次': 'round', '反馈问题 编号': 'item_id', '整改任务': 'task'}
     """
-    table: dict[str, tuple[str, int]] = {}
-    for column, names in LEDGER_ALIASES.items():
-        for i, name in enumerate(names):
-            table.setdefault(header_key(name), (column, i))
-    best: dict[str, tuple[int, int, str]] = {}
-    for position, header in enumerate(headers):
-        hit = table.get(header_key(header))
-        if hit is None:
-            continue
-        column, priority = hit
-        if column not in best or (priority, position) < best[column][:2]:
-            best[column] = (priority, position, str(header))
-    ordered = sorted(best.items(), key=lambda item: item[1][1])
-    return {header: column for column, (_p, _pos, header) in ordered}
+    return match_headers(headers, LEDGER_ALIASES)
 
 
 def parse_milestones(text: str) -> list[tuple[np.datetime64, str]] | str:
@@ -474,7 +461,7 @@ def read_ledger_records(path: str | os.PathLike[str], *,
                          max_rows=settings.max_rows, max_columns=settings.max_columns)
     parts, reject_parts, rows_in = [], [], 0
     for table in tables:
-        table_map = _map(table.frame.columns, RECORD_ALIASES)
+        table_map = match_headers(table.frame.columns, RECORD_ALIASES)
         missing = [c for c in ("task_id", "kind", "on_date") if c not in table_map.values()]
         if missing:
             listed = ", ".join(repr(str(h)) for h in table.frame.columns) or "(none)"
@@ -487,19 +474,6 @@ def read_ledger_records(path: str | os.PathLike[str], *,
         reject_parts.append(rejects)
     return RecordsFile(records=pd.concat(parts, ignore_index=True),
                        rejects=concat_rejects(*reject_parts), rows_in=rows_in)
-
-
-def _map(headers: Iterable[object], aliases: Mapping[str, Sequence[str]]) -> dict[str, str]:
-    table: dict[str, tuple[str, int]] = {}
-    for column, names in aliases.items():
-        for i, name in enumerate(names):
-            table.setdefault(header_key(name), (column, i))
-    best: dict[str, tuple[int, int, str]] = {}
-    for position, header in enumerate(headers):
-        hit = table.get(header_key(header))
-        if hit is not None and (hit[0] not in best or (hit[1], position) < best[hit[0]][:2]):
-            best[hit[0]] = (hit[1], position, str(header))
-    return {h: c for c, (_p, _pos, h) in sorted(best.items(), key=lambda i: i[1][1])}
 
 
 def _check_records(table: RawTable, mapping: dict[str, str], timezone: str,
@@ -599,7 +573,7 @@ def read_recheck_results(path: str | os.PathLike[str], *,
     parts, reject_parts, rows_in = [], [], 0
     verdicts = {normalise_label(k): v for k, v in CONCLUSIONS.items()}
     for table in tables:
-        mapping = _map(table.frame.columns, RECHECK_ALIASES)
+        mapping = match_headers(table.frame.columns, RECHECK_ALIASES)
         header_of = {c: h for h, c in mapping.items()}
         missing = [c for c in ("issue_id", "conclusion", "on_date") if c not in header_of]
         if missing:
