@@ -60,10 +60,16 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "severity",
     "task_type",
     "ledger_ref",
+    "photo_before",
+    "photo_after",
 )
 #: Optional columns added after the first stores were written: a row without a value in them
 #: keeps the content hash it had before they existed (see ``store._tables.prepare``).
-LATER_COLUMNS: tuple[str, ...] = ("ledger_ref",)
+LATER_COLUMNS: tuple[str, ...] = (
+    "ledger_ref",
+    "photo_before",
+    "photo_after",
+)
 REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
 #: Time zone of a project that names none (``[territory] timezone``).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -81,8 +87,11 @@ DATE_LIMITS: tuple[dt.date, dt.date] = (dt.date(1678, 1, 1), dt.date(2261, 12, 3
 #: and does not fit a PostGIS index entry).
 ISSUE_ID_MAX_CHARS = 200
 #: Free text typed by people: data, never markup or formulas.
-TEXT_COLUMNS: tuple[str, ...] = ("description", "address", "responsible_unit", "reported_grid",
-                                 "ledger_ref")
+TEXT_COLUMNS: tuple[str, ...] = (
+    "description", "address", "responsible_unit", "reported_grid", "ledger_ref",
+    "photo_before",
+    "photo_after",
+)
 
 CATEGORIES: tuple[str, ...] = ("water", "air", "soil", "solid_waste", "noise", "ecology", "other")
 SOURCES: tuple[str, ...] = (
@@ -164,6 +173,10 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     # the rectification task (or feedback item) of the ledger the problem hangs under
     "ledger_ref": ("ledger_ref", "整改任务编号", "反馈问题编号", "督察反馈问题编号",
                    "所属整改任务"),
+    # evidence photos (gridwatch.evidence): file names or intranet URLs, several separated by ;
+    "photo_before": ("photo_before", "整改前照片", "整改前图片", "问题照片", "现场照片",
+                     "before_photo"),
+    "photo_after": ("photo_after", "整改后照片", "整改后图片", "整改照片", "after_photo"),
 }
 
 _SEPARATORS = re.compile(r"[\s_\-·.]+")

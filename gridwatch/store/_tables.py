@@ -24,6 +24,7 @@ from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, LATER_COLUMNS, STATUSES
+from gridwatch.store._patch_tables import patch_tables
 
 __all__: list[str] = []
 
@@ -169,7 +170,8 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
     )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
             "status_history": history, "layers": layers, "field_results": field_results,
-            "users": users, "audit": audit, **_ledger_tables(metadata)}
+            "users": users, "audit": audit, **_ledger_tables(metadata),
+            **patch_tables(metadata, postgis=postgis)}
 
 
 def protect_audit(conn: sa.Connection, audit: sa.Table, *, postgis: bool) -> None:
