@@ -37,6 +37,7 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.ledger", "recheck"),
     ("gridwatch.cli.users", "users"),
     ("gridwatch.cli.users", "audit"),
+    ("gridwatch.cli.patches", "patches"),
 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from gridwatch.access.scope import Scope
 from gridwatch.config import Config
@@ -84,10 +85,10 @@ def import_patch_file(path: str | os.PathLike[str], *, config: Config, store: St
                            layer=layer)
     if layers is None:
         layers = load_layers(config)
+    inside = shapely.point_on_surface(np.asarray(patches.geometry.array, dtype=object))
     metric = project_metric_crs(config.territory.metric_crs, layers=layers,
-                                specs=config.layers,
-                                lon=patches.geometry.centroid.x.to_numpy(),
-                                lat=patches.geometry.centroid.y.to_numpy())
+                                specs=config.layers, lon=shapely.get_x(inside),
+                                lat=shapely.get_y(inside))
     measured, overlaps = measure_patches(patches, layers, config.layers, metric_crs=metric)
     counts = save_patches(store, measured, overlaps, patches.geometry.to_wkt(),
                           source_file=Path(path).name)
