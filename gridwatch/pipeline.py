@@ -18,6 +18,8 @@ import pandas as pd
 
 from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
+from gridwatch.evidence.photos import attach_folder_photos
+from gridwatch.evidence.settings import evidence_folder
 from gridwatch.geocoding.records import geocode_records
 from gridwatch.ingest.records import read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels
@@ -121,6 +123,9 @@ def run_ingest(
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
     records, address_rejects = geocode_records(result.records, layers, config, store=store)
+    folder = evidence_folder(config)
+    if folder is not None:  # photos named by problem id (gridwatch.evidence)
+        records = attach_folder_photos(records, folder)
     say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
     placed, place_rejects = place_records(records, layers, config)
     del records

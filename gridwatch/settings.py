@@ -20,7 +20,9 @@ from gridwatch.errors import ConfigError
 if TYPE_CHECKING:
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
+    from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.ledger._settings import LedgerSettings
+    from gridwatch.output.public import PublicSettings
     from gridwatch.planning.settings import PlanSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
@@ -44,7 +46,9 @@ __all__ = [
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
 SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "geocoding", "hotspots",
-                                      "ledger", "plan", "supervision", "validate")
+                                      "ledger", "plan", "supervision", "validate",
+                                      "public",
+                                      "evidence")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -196,6 +200,10 @@ class Settings:
     ledger: LedgerSettings | None = None
     #: ``[plan]``: the priority score and the field plan (None: the defaults).
     plan: PlanSettings | None = None
+    #: ``[public]``: what the published progress list may show (None: the defaults).
+    public: PublicSettings | None = None
+    #: ``[evidence]``: where photos are and the after-photo rule (None: the defaults).
+    evidence: EvidenceSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -259,6 +267,8 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "geocoding": (parse_geocode_settings, top["geocoding"]),
         "ledger": (_parse_ledger, top["ledger"]),
         "plan": (parse_plan_settings, top["plan"]),
+        "public": (_parse_public, top["public"]),
+        "evidence": (_parse_evidence, top["evidence"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():
@@ -275,6 +285,18 @@ def _parse_ledger(section: Mapping[str, Any]) -> LedgerSettings:
     from gridwatch.ledger._settings import parse_ledger_settings
 
     return parse_ledger_settings(section)
+
+
+def _parse_public(section: Mapping[str, Any]) -> PublicSettings:
+    from gridwatch.output.public import parse_public_settings
+
+    return parse_public_settings(section)
+
+
+def _parse_evidence(section: Mapping[str, Any]) -> EvidenceSettings:
+    from gridwatch.evidence.settings import parse_evidence_settings
+
+    return parse_evidence_settings(section)
 
 
 def _sec(name: str) -> str:

@@ -1,0 +1,223 @@
+"""The rectification progress list for publication (整改公示).
+
+What is published is chosen column by column, never by removing what looks personal: per
+problem its category, the place rounded to the street or town (the name of its area in an
+admin layer, never coordinates or an address), the deadline, the status and the day it was
+closed. Nothing else — no names, phone numbers, ID-card numbers, addresses or descriptions —
+unless ``[public] columns`` names a column; and even then phone and ID-card numbers are masked
+in it. The HTML is escaped and self-contained, the XLSX formula-neutralised.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gridwatch.errors import ConfigError
+from gridwatch.output._atomic import replacing
+from gridwatch.output.files import neutralise_formulas, write_table
+from gridwatch.schema import CLOSED_STATUSES, OPEN_STATUSES, TEXT_COLUMNS
+
+__all__ = ["PUBLIC_ALLOWED", "PUBLIC_COLUMNS", "PublicSettings", "mask_identifiers",
+           "parse_public_settings", "public_list", "write_public"]
+
+#: The columns always published, as headed in the list.
+PUBLIC_COLUMNS: tuple[str, ...] = ("序号", "问题类别", "所在镇街", "整改期限", "整改状态",
+                                   "是否超期", "办结日期")
+#: Columns a project may add with ``[public] columns``, and their headers.
+PUBLIC_ALLOWED: dict[str, str] = {
+    "issue_id": "问题编号", "source": "问题来源", "responsible_unit": "责任单位",
+    "task_type": "整改类型", "description": "问题描述", "address": "地址",
+    "reported_grid": "所属网格", "ledger_ref": "整改任务编号",
+}
+_CATEGORY = {"water": "水污染", "air": "大气污染", "soil": "土壤污染", "solid_waste": "固体废物",
+             "noise": "噪声", "ecology": "生态破坏", "other": "其他"}
+_SOURCE = {"grid_patrol": "网格巡查", "public_report": "群众举报", "hotline": "热线",
+           "inspection": "执法检查", "monitoring": "在线监测", "satellite": "卫星遥感",
+           "other": "其他"}
+_STATUS = {"reported": "待交办", "assigned": "已交办", "rectifying": "整改中",
+           "closed": "已办结", "verified": "已销号"}
+# 18-digit (and old 15-digit) ID-card numbers, mobile numbers, landlines with an area code.
+_IDENTIFIERS = re.compile(
+    r"(?<![0-9])(?:[1-9][0-9]{5}(?:19|20)[0-9]{2}[01][0-9][0-3][0-9][0-9]{3}[0-9Xx]"
+    r"|[1-9][0-9]{14}"
+    r"|(?:\+?86[- ]?)?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"
+    r"|0[0-9]{2,3}[- ]?[0-9]{7,8})(?![0-9])")
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    """``[public]``: what the published list may show beyond its fixed columns.
+
+    Example::
+
+        [public]
+        columns = ["responsible_unit"]   # also publish the responsible unit
+        level = "town"                   # round places to this admin layer
+    """
+
+    columns: tuple[str, ...] = ()
+    #: Admin layer whose area names stand for the place; default the deepest admin layer.
+    level: str | None = None
+
+
+def parse_public_settings(section: Mapping[str, Any]) -> PublicSettings:
+    """Validate ``[public]``; raise ConfigError listing every problem."""
+    from gridwatch.settings import type_name, unknown_keys
+
+    problems = unknown_keys(section, ("columns", "level"), "[public]")
+    columns = section.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+        problems.append(f"[public] columns must be an array of column names, got "
+                        f"{type_name(columns)} ({columns!r})")
+        columns = []
+    for name in columns:
+        if name not in PUBLIC_ALLOWED:
+            problems.append(f"[public] columns: {name!r} cannot be published; allowed: "
+                            f"{', '.join(PUBLIC_ALLOWED)}")
+    level = section.get("level")
+    if level is not None and not isinstance(level, str):
+        problems.append(f"[public] level must be a layer name, got {type_name(level)}")
+        level = None
+    if problems:
+        raise ConfigError(f"[public] has {len(problems)} problem(s):", problems)
+    return PublicSettings(columns=tuple(columns), level=level or None)
+
+
+def mask_identifiers(text: object) -> object:
+    """Mask phone and ID-card numbers in a text (``***``); other values as they are.
+
+    Examples
+    --------
+    >>> mask_identifiers("联系人 13812345678，身份证 33040219800101123X")
+    '联系人 ***，身份证 ***'
+    """
+    if not isinstance(text, str):
+        return text
+    return _IDENTIFIERS.sub("***", text)
+
+
+def _local_day(values: pd.Series, timezone: str) -> pd.Series:
+    days = values.dt.tz_convert(timezone).dt.strftime("%Y-%m-%d")
+    return days.astype(object).where(values.notna(), "")
+
+
+def public_list(issues: pd.DataFrame, places: pd.Series, *, timezone: str,
+                as_of: pd.Timestamp, allow: Sequence[str] = ()) -> pd.DataFrame:
+    """The progress list for publication, one row per problem.
+
+    Parameters
+    ----------
+    issues
+        Stored problems (``category``, ``status``, ``deadline``, ``closed_at``, ...).
+    places
+        Name of each problem's street or town (same index); missing: ``—``.
+    timezone
+        The territory's zone (days are local days).
+    as_of
+        The day overdue is judged on (tz-aware).
+    allow
+        Columns of :data:`PUBLIC_ALLOWED` to add (phone and ID-card numbers masked).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`PUBLIC_COLUMNS` then the allowed columns' headers, sorted by place, category
+        and deadline; only text, so nothing else of a problem can travel with it.
+
+    Examples
+    --------
+    >>> issues = pd.DataFrame({"category": ["water"], "status": ["closed"],
+    ...     "deadline": pd.to_datetime(["2026-05-01"], utc=True),
+    ...     "closed_at": pd.to_datetime(["2026-04-20 02:00"], utc=True),
+    ...     "description": ["张三 13812345678"]})
+    >>> row = public_list(issues, pd.Series(["南湖街道"]), timezone="Asia/Shanghai",
+    ...                   as_of=pd.Timestamp("2026-06-01", tz="UTC")).iloc[0]
+    >>> row["所在镇街"], row["整改状态"], row["办结日期"], "张三" in row.to_string()
+    ('南湖街道', '已办结', '2026-04-20', False)
+    """
+    unknown = [c for c in allow if c not in PUBLIC_ALLOWED]
+    if unknown:
+        raise ConfigError(f"cannot publish {', '.join(unknown)}; allowed: "
+                          f"{', '.join(PUBLIC_ALLOWED)}")
+    status = issues["status"].astype("str")
+    deadline = pd.to_datetime(issues["deadline"], utc=True)
+    closed = pd.to_datetime(issues["closed_at"], utc=True)
+    is_open = status.isin(OPEN_STATUSES).to_numpy()
+    overdue = is_open & (deadline < as_of).to_numpy(dtype=bool, na_value=False)
+    late = status.isin(CLOSED_STATUSES).to_numpy() & \
+        (closed > deadline).to_numpy(dtype=bool, na_value=False)
+    out = pd.DataFrame({
+        "问题类别": issues["category"].astype("str").map(_CATEGORY).fillna("其他").to_numpy(),
+        "所在镇街": places.reindex(issues.index).astype(object).where(
+            places.reindex(issues.index).notna(), "—").to_numpy(),
+        "整改期限": _local_day(deadline, timezone).to_numpy(),
+        "整改状态": status.map(_STATUS).fillna("—").to_numpy(),
+        "是否超期": ["已超期" if o else ("超期办结" if la else "否")
+                     for o, la in zip(overdue, late, strict=True)],
+        "办结日期": _local_day(closed, timezone).to_numpy(),
+    }, index=issues.index)
+    for column in allow:
+        values = issues[column] if column in issues else pd.Series(None, index=issues.index)
+        if column == "source":
+            values = values.astype("str").map(_SOURCE)
+        elif column in TEXT_COLUMNS or column == "issue_id":
+            values = values.map(mask_identifiers)
+        out[PUBLIC_ALLOWED[column]] = values.astype(object).where(values.notna(), "") \
+            .to_numpy()
+    out = out.sort_values(["所在镇街", "问题类别", "整改期限"], kind="stable")
+    out.insert(0, "序号", range(1, len(out) + 1))
+    return out.reset_index(drop=True)
+
+
+def write_public(table: pd.DataFrame, path: str | Path, *, title: str,
+                 note: str = "") -> Path:
+    """Write the list as a self-contained HTML page (every cell escaped) or an XLSX/CSV file
+    (formulas neutralised), by extension.
+
+    Parameters
+    ----------
+    table
+        :func:`public_list`.
+    path
+        ``.html``, ``.xlsx`` or ``.csv``.
+    title
+        Heading of the list (e.g. ``南湖区生态环境问题整改公示``), escaped.
+    note
+        A line under the heading (e.g. the as-of day), escaped.
+    """
+    target = Path(path)
+    suffix = target.suffix.lower()
+    if suffix in (".xlsx", ".csv"):
+        return write_table(table, target, sheet_name="整改公示")
+    if suffix not in (".html", ".htm"):
+        raise ConfigError(f"--out {str(target)!r}: the public list is written as .html, "
+                          ".xlsx or .csv")
+    safe = neutralise_formulas(table)  # a page copied into a spreadsheet stays inert too
+
+    def cell(value: object) -> str:
+        return html.escape(str(value), quote=True)
+
+    head = "".join(f"<th>{cell(c)}</th>" for c in safe.columns)
+    rows = "\n".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>"
+                     for row in safe.itertuples(index=False))
+    page = f"""<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
+<title>{cell(title)}</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+th,td{{border:1px solid #999;padding:4px 8px}}th{{background:#eee}}</style></head>
+<body><h1>{cell(title)}</h1><p>{cell(note)}</p>
+<table><thead><tr>{head}</tr></thead><tbody>
+{rows}
+</tbody></table></body></html>
+"""
+    with replacing(target) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return target
