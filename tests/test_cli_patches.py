@@ -17,7 +17,7 @@ from gridwatch.access import Scope, add_user
 from gridwatch.cli import main
 from gridwatch.store import Store
 from gridwatch.store.patches import patch_checks, stored_patches
-from tests.helpers import grid_cell_centre
+from helpers import grid_cell_centre
 
 CX, CY = grid_cell_centre(1, 1)
 

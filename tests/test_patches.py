@@ -17,7 +17,7 @@ from gridwatch.errors import LayerError
 from gridwatch.patches import measure_patches, patch_summary, read_patches
 from gridwatch.placing.coords import wgs84_to_gcj02
 from gridwatch.placing.layers import load_layers, project_metric_crs
-from tests.helpers import grid_cell_centre
+from helpers import grid_cell_centre
 
 CX, CY = grid_cell_centre(1, 1)  # the redline zone RL1 is CX, CY ± 0.001 (small_project)
 

@@ -110,3 +110,32 @@ def _require_sqlite_file(url: str, error: type[Exception]) -> None:
         path = Path(url[len(prefix):].split("?", 1)[0])
         if not path.is_file():
             raise error(f"no store at {path}: run `gridwatch ingest` first, or pass --db URL")
+
+
+@export.command("public")
+@out_option
+@click.option("--area", help="Only this area: LAYER:ID (e.g. county:330402), or an id or name "
+                             "of an area in any layer.")
+@click.option("--as-of", "as_of", help="Day overdue is judged on, YYYY-MM-DD (default: the "
+                                       "last export).")
+@click.option("--title", help="Heading of the list (default: <area> 生态环境问题整改公示).")
+@db_option
+@config_option
+@user_option
+@handle_errors
+def public(out_path: Path | None, area: str | None, as_of: str | None, title: str | None,
+           db_url: str | None, config_path: Path | None, as_user: str | None) -> None:
+    """Write the rectification progress list for publication (整改公示) as HTML or XLSX: per
+    problem its category, street or town, deadline, status and day closed — no names, phone
+    numbers, addresses or descriptions unless [public] columns allows a column."""
+    from gridwatch.errors import ConfigError
+    from gridwatch.output.public import publication
+
+    if out_path is None:
+        raise ConfigError("--out PATH is required (e.g. --out 公示.html or --out 公示.xlsx)")
+    session = open_session(config_path, db_url, as_user, action="export", need_config=True)
+    written, rows = publication(session.context(), out_path, area=area, as_of=as_of,
+                                title=title)
+    session.audit("export", what="public", format=written.suffix.lstrip("."),
+                  file=str(written), rows=rows)
+    click.echo(f"wrote {rows:,} problems to {written}")

@@ -10,13 +10,15 @@ in it. The HTML is escaped and self-contained, the XLSX formula-neutralised.
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from gridwatch.errors import ConfigError
@@ -24,8 +26,11 @@ from gridwatch.output._atomic import replacing
 from gridwatch.output.files import neutralise_formulas, write_table
 from gridwatch.schema import CLOSED_STATUSES, OPEN_STATUSES, TEXT_COLUMNS
 
+if TYPE_CHECKING:
+    from gridwatch.supervision.context import SupervisionContext
+
 __all__ = ["PUBLIC_ALLOWED", "PUBLIC_COLUMNS", "PublicSettings", "mask_identifiers",
-           "parse_public_settings", "public_list", "write_public"]
+           "parse_public_settings", "public_list", "publication", "write_public"]
 
 #: The columns always published, as headed in the list.
 PUBLIC_COLUMNS: tuple[str, ...] = ("序号", "问题类别", "所在镇街", "整改期限", "整改状态",
@@ -221,3 +226,101 @@ th,td{{border:1px solid #999;padding:4px 8px}}th{{background:#eee}}</style></hea
     with replacing(target) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return target
+
+
+def _area_rows(context: SupervisionContext, area: str) -> tuple[str, np.ndarray]:
+    """The label and row mask of ``--area``: ``LAYER:ID`` or an id/name in any layer."""
+    layers = [s.name for s in context.config.layers] if context.config is not None else []
+    layer, sep, wanted = area.partition(":")
+    candidates = [layer] if sep and layer in layers else layers
+    text = wanted if sep and layer in layers else area
+    for name in candidates:
+        column = f"{name}_id"
+        if column not in context.issues:
+            continue
+        ids = context.issues[column].astype("str")
+        table = context.area_table(name)
+        label = text
+        hit = {text}
+        if table is not None:
+            names = table.set_index(table["area_id"].astype("str"))["area_name"].astype("str")
+            if text in names.index:
+                label = names[text]
+            else:
+                found = names.index[names == text]
+                hit = set(found) if len(found) else hit
+        mask = ids.isin(hit).to_numpy(dtype=bool, na_value=False)
+        if mask.any():
+            return label, mask
+    raise ConfigError(f"--area {area!r}: no problem (in your areas) lies in an area with "
+                      f"that id or name; layers: {', '.join(layers) or '(none)'}")
+
+
+def _level(context: SupervisionContext, settings: PublicSettings) -> str | None:
+    config = context.config
+    if config is None:
+        return None
+    if settings.level is not None:
+        if settings.level not in {s.name for s in config.layers}:
+            raise ConfigError(f"[public] level {settings.level!r} is not a layer of the "
+                              "project")
+        return settings.level
+    admin = [s.name for s in config.layers if s.kind == "admin"]
+    return admin[-1] if admin else None
+
+
+def publication(context: SupervisionContext, out: str | Path, *, area: str | None = None,
+                as_of: str | dt.date | None = None, title: str | None = None,
+                ) -> tuple[Path, int]:
+    """Write the public list of a context's problems (``gridwatch export public``).
+
+    Parameters
+    ----------
+    context
+        The supervision context, already scoped to the acting user.
+    out
+        ``.html``, ``.xlsx`` or ``.csv``.
+    area
+        Only this area (``LAYER:ID``, or an id or name in any layer).
+    as_of
+        Day overdue is judged on (default the last export).
+    title
+        Heading; default ``<area> 生态环境问题整改公示``.
+
+    Returns
+    -------
+    (Path, int)
+        The file written and the number of problems in it.
+    """
+    config = context.config
+    settings = (config.settings.public if config is not None else None) or PublicSettings()
+    # one row per incident when [supervision] count_incidents is on, as every figure
+    counted = context.counted().to_numpy(dtype=bool)
+    issues = context.issues[counted]
+    label = "全域"
+    if area is not None:
+        label, mask = _area_rows(context, area)
+        issues = context.issues[counted & mask]
+    if as_of is not None:
+        day = pd.Timestamp(as_of)
+    elif context.last_export is not None:
+        day = pd.Timestamp(context.last_export)
+    else:
+        day = pd.Timestamp.now(tz=context.timezone).tz_localize(None).normalize()
+    # overdue at the end of the local day
+    end = (day.normalize() + pd.Timedelta(days=1)).tz_localize(context.timezone)
+    level = _level(context, settings)
+    if level is not None and f"{level}_id" in issues:
+        table = context.area_table(level)
+        names = (table.set_index(table["area_id"].astype("str"))["area_name"].astype("str")
+                 if table is not None else pd.Series(dtype="str"))
+        ids = issues[f"{level}_id"].astype("str")
+        places = ids.map(names).fillna(ids)
+    else:
+        places = pd.Series(pd.NA, index=issues.index, dtype="str")
+    listed = public_list(issues, places, timezone=context.timezone, as_of=end,
+                         allow=settings.columns)
+    note = f"截至 {day:%Y-%m-%d}，共 {len(listed)} 个问题"
+    written = write_public(listed, out, title=title or f"{label}生态环境问题整改公示",
+                           note=note)
+    return written, len(listed)
