@@ -93,6 +93,33 @@ def headline(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> dict[str, floa
     return views.headline_figures(now, before, keep & counted, ctx.keep(before) & counted)
 
 
+#: Problems whose photos are shown in map popups at most (thumbnails are made on the server).
+PHOTO_POPUPS = 300
+
+
+def _with_thumbnails(ctx: Context, points: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with a ``photos`` column: the first before- and after-photo thumbnails of
+    the problems that have photos (at most :data:`PHOTO_POPUPS` of them)."""
+    from gridwatch.evidence import evidence_folder, problem_thumbnails
+
+    out = points.assign(photos=[[] for _ in range(len(points))])
+    columns = [c for c in ("photo_before", "photo_after") if c in ctx.issues]
+    folder = evidence_folder(ctx.config)
+    if not columns or folder is None or points.empty:
+        return out
+    photos = ctx.issues.loc[points.index, columns]
+    has = photos.notna().any(axis=1)
+    chosen = photos[has].head(PHOTO_POPUPS)
+    if chosen.empty:
+        return out
+    px = ctx.config.settings.evidence.thumbnail_px if ctx.config.settings.evidence else 160
+    thumbs = problem_thumbnails(chosen, folder, px=px)
+    found = {i: b + a for i, b, a in zip(chosen.index, thumbs["photo_before"],
+                                          thumbs["photo_after"], strict=True)}
+    out["photos"] = [found.get(i, []) for i in out.index]
+    return out
+
+
 def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     """Compose the map: areas, hotspots, problems, heat, hexagons, basins and redlines."""
     lang, f, path = ctx.lang, ctx.filters, ctx.project.config_path
@@ -122,10 +149,12 @@ def build(ctx: Context, now: pd.DataFrame, keep: pd.Series) -> MapView:
     if ctx.plan.show_points:
         # closed problems only when asked for by code: the map is for what is still open
         wanted = located if "closed" in f.codes else located[is_open]
+        wanted = _with_thumbnails(ctx, wanted)
         mapping.add_points(fmap, wanted, base_url=BASE_URL, name=tr("points", lang),
                            popup_columns={"issue_id": tr("id", lang),
                                           "description": tr("description", lang),
-                                          "responsible_unit": tr("responsible_unit", lang)})
+                                          "responsible_unit": tr("responsible_unit", lang)},
+                           images_column="photos")
     if f.heat:
         open_ = located[is_open]
         mapping.add_heat(fmap, open_["lon"], open_["lat"], base_url=BASE_URL,

@@ -524,3 +524,23 @@ def file_bytes(write: Callable[[Path], Path], name: str) -> bytes:
     """Run an export function into a temporary folder and return the file's bytes."""
     with tempfile.TemporaryDirectory(prefix="gridwatch-") as folder:
         return write(Path(folder) / name).read_bytes()
+
+
+def problem_photo_columns(ctx: Context, shown: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The problem table with thumbnails of the first before- and after-photo of each row
+    (``thumb_before`` / ``thumb_after``, data: URIs made on the server) and, when the project
+    asks for it (``[evidence] require_after_photo``), the after-photo rule's flag."""
+    from gridwatch.evidence import evidence_folder, missing_after_photo, problem_thumbnails
+
+    settings = ctx.config.settings.evidence
+    out = shown.copy()
+    if settings is not None and settings.require_after_photo and "status" in out:
+        out["missing_after_photo"] = missing_after_photo(out).to_numpy()
+    folder = evidence_folder(ctx.config)
+    columns = [c for c in ("photo_before", "photo_after") if c in out]
+    if folder is None or not columns or not out[columns].notna().any().any():
+        return out, []
+    thumbs = problem_thumbnails(out, folder, px=settings.thumbnail_px if settings else 160)
+    for column in ("photo_before", "photo_after"):
+        out[f"thumb_{column[6:]}"] = [cell[0][1] if cell else None for cell in thumbs[column]]
+    return out, ["thumb_before", "thumb_after"]

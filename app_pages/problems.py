@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app_pages._shared import audited_bytes, file_bytes, load
+from app_pages._shared import audited_bytes, file_bytes, load, problem_photo_columns
 from gridwatch.output.files import write_table
 from gridwatch.ui import views
 from gridwatch.ui.i18n import code_label, tr
@@ -31,9 +31,14 @@ if pages > 1:
 for column in ("code", "status", "category", "source"):
     if column in shown:
         shown[column] = shown[column].map(lambda v: code_label(v, lang) if v == v else "")
-labels = {c: tr(c, lang) for c in ("description", "deadline", "reported_at", "category",
-                                   "source", "status", "code", "responsible_unit")}
+labels: dict[str, object] = {
+    c: tr(c, lang) for c in ("description", "deadline", "reported_at", "category", "source",
+                             "status", "code", "responsible_unit", "photo_before",
+                             "photo_after")}
 labels["issue_id"] = tr("id", lang)
+shown, thumbs = problem_photo_columns(ctx, shown)
+for column in thumbs:  # thumbnails made here, sent as data: URIs (nothing from elsewhere)
+    labels[column] = st.column_config.ImageColumn(tr(column, lang), width="small")
 st.dataframe(shown, hide_index=True, width="stretch", height=520,
              column_config={c: label for c, label in labels.items() if c in shown})
 left, right = st.columns(2)

@@ -18,9 +18,9 @@ from gridwatch.access.settings import AccessSettings
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
-    from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.ledger._settings import LedgerSettings
     from gridwatch.output.public import PublicSettings
     from gridwatch.planning.settings import PlanSettings

@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
+from helpers import grid_cell_centre
 from shapely.geometry import box
 
 from gridwatch.access import Scope, add_user
 from gridwatch.cli import main
 from gridwatch.store import Store
 from gridwatch.store.patches import patch_checks, stored_patches
-from helpers import grid_cell_centre
 
 CX, CY = grid_cell_centre(1, 1)
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from helpers import grid_cell_centre
 from shapely.geometry import box
 
 from gridwatch.config import load_config
@@ -17,7 +18,6 @@ from gridwatch.errors import LayerError
 from gridwatch.patches import measure_patches, patch_summary, read_patches
 from gridwatch.placing.coords import wgs84_to_gcj02
 from gridwatch.placing.layers import load_layers, project_metric_crs
-from helpers import grid_cell_centre
 
 CX, CY = grid_cell_centre(1, 1)  # the redline zone RL1 is CX, CY ± 0.001 (small_project)
 

@@ -141,7 +141,7 @@ def test_public_list_leaks_nothing(city, tmp_path):
 
 
 def test_allowed_columns_keep_identifiers_masked(city, tmp_path):
-    config, url, frame, _ = city
+    config, url, _, _ = city
     text = Path(config).read_text(encoding="utf-8")
     Path(config).write_text(text + '\n[public]\ncolumns = ["description", '
                             '"responsible_unit"]\n', encoding="utf-8")
@@ -164,8 +164,8 @@ def test_allowed_columns_keep_identifiers_masked(city, tmp_path):
 def test_public_list_by_hand():
     issues = pd.DataFrame({
         "category": ["water", "air", "noise"], "status": ["rectifying", "closed", "assigned"],
-        "deadline": pd.to_datetime(["2026-09-30 15:59:59", "2026-09-01 00:00:00", "2026-12-01 00:00:00"],
-                                   utc=True),
+        "deadline": pd.to_datetime(["2026-09-30 15:59:59", "2026-09-01 00:00:00",
+                                    "2026-12-01 00:00:00"], utc=True),
         "closed_at": pd.to_datetime([None, "2026-09-05 01:00", None], utc=True),
         "description": ["x", "y", "z"]})
     places = pd.Series(["新兴街道", "东栅街道", None])

@@ -81,6 +81,7 @@ def import_patch_file(path: str | os.PathLike[str], *, config: Config, store: St
     """
     from gridwatch.placing.layers import load_layers, project_metric_crs
 
+    path = Path(path)
     patches = read_patches(path, crs=crs or file_crs(path, layer=layer), id_field=id_field,
                            layer=layer)
     if layers is None:

@@ -119,10 +119,7 @@ def read_patches(path: str | Path, *, crs: str = "wgs84", id_field: str | None =
         added = "__patch_n"
     spec = LayerSpec(name=f"patches {file.name}", path=file, id_field=id_column or "",
                      kind="zone", crs=crs, source_layer=layer, encoding=encoding)
-    if added is not None:
-        shapes = _numbered(spec, file)
-    else:
-        shapes = read_layer(spec)
+    shapes = _numbered(spec, file) if added is not None else read_layer(spec)
     ids = shapes["area_id"].astype("str")
     repeated = ids[ids.duplicated()].unique().tolist()
     if repeated:

@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 REVIEW_TABLES: tuple[str, ...] = ("summary", "by_category", "by_source", "by_area",
-                                  "worst_areas", "rebounds")
+                                  "worst_areas", "rebounds",
+                                  "evidence")
 _SUMMARY = ("new", "closed", "closure_rate", "on_time_rate", "open", "red", "overdue_rate",
             "median_days_to_close", "rebounds")
 _COMPARE = ("new", "closed", "red", "on_time_rate")
@@ -105,6 +106,10 @@ def monthly_review(context: SupervisionContext, month: str, *,
                                           ascending=[False, False, True], kind="stable")
                              .head(worst_n).reset_index(drop=True))
     tables["rebounds"] = _rebound_list(issues, rebounds, layer, first, last, timezone)
+    # closed in the month, with their photos and the after-photo rule (gridwatch.evidence)
+    from gridwatch.evidence.review import closed_evidence
+
+    tables["evidence"] = closed_evidence(issues, first, last, timezone=timezone)
     return tables
 
 

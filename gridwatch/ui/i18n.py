@@ -165,6 +165,19 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "page_admin": ("用户与审计", "Users and audit"),
     "users": ("用户", "Users"),
     "audit": ("审计记录", "Audit trail"),
+    # satellite patches and evidence photos (gridwatch.patches, gridwatch.evidence)
+    "page_patches": ("卫星图斑", "Satellite patches"),
+    "patches": ("图斑", "Patches"),
+    "patches_none": ("尚未导入卫星图斑（gridwatch patches import FILE）。",
+                     "No satellite patches yet (gridwatch patches import FILE)."),
+    "suspected": ("待核查", "Suspected"), "confirmed": ("核查属实", "Confirmed"),
+    "false_positive": ("核查不属实", "False positive"),
+    "area_ha": ("面积（公顷）", "Area (ha)"),
+    "in_protected": ("涉及红线/水源地", "In redline or water zone"),
+    "patch_id": ("图斑编号", "Patch"),
+    "photo_before": ("整改前照片", "Photo before"), "photo_after": ("整改后照片", "Photo after"),
+    "thumb_before": ("整改前", "Before"), "thumb_after": ("整改后", "After"),
+    "missing_after_photo": ("办结缺整改后照片", "Closed without after-photo"),
 }
 
 _CODES: dict[str, tuple[str, str]] = {
@@ -228,6 +241,8 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "reply_due": ("回复期限", "Reply due"), "replied_on": ("回复日期", "Replied"),
     "escalated_from": ("升级自", "Escalated from"), "escalated_to": ("已升级为", "Escalated to"),
     "days_past_due": ("逾期未复天数", "Days past reply date"),
+    "photo_before": ("整改前照片", "Photo before"), "photo_after": ("整改后照片", "Photo after"),
+    "missing_after_photo": ("办结缺整改后照片", "Closed without after-photo"),
 }
 
 

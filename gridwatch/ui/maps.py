@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -58,6 +59,7 @@ __all__ = [
     "make_map",
     "map_html",
     "outline_features",
+    "thumbnails_html",
 ]
 
 _ESCAPES = {"$": "&#36;", "`": "&#96;", "\\": "&#92;"}
@@ -493,11 +495,14 @@ def add_points(
     popup_columns: Mapping[str, str] | None = None,
     name: str = "问题点位",
     limit: int = 5000,
+    images_column: str | None = None,
 ) -> MarkerCluster:
     """Draw problems (``lon``/``lat``) as clustered circles coloured by red/yellow/green code.
 
     At most ``limit`` points are drawn (the most urgent first: red, yellow, green, closed) so the
-    browser stays responsive; aggregate to areas or hexagons beyond that.
+    browser stays responsive; aggregate to areas or hexagons beyond that. ``images_column``
+    names a column of ``(name, data URI)`` pairs (:func:`gridwatch.evidence.problem_thumbnails`)
+    shown as thumbnails in the popup: only ``data:image`` URIs are drawn, names escaped.
     """
     order = {"red": 0, "yellow": 1, "green": 2}
     frame = problems.dropna(subset=["lon", "lat"])
@@ -517,6 +522,8 @@ def add_points(
         code = str(record.get(code_column, "") or "")
         body = "<br>".join(f"<b>{escape_text(label)}</b>: {escape_text(record.get(col))}"
                            for col, label in popup_columns.items())
+        if images_column is not None:
+            body += thumbnails_html(record.get(images_column))
         folium.CircleMarker(
             location=[float(record["lat"]), float(record["lon"])], radius=5,
             color=CODE_COLOURS.get(code, DEFAULT_COLOUR), fill=True, fill_opacity=0.9, weight=1,
@@ -541,6 +548,28 @@ function (cluster) {{
     className: "", iconSize: L.point(30, 30)}});
 }}
 """.format(**CODE_COLOURS)
+
+
+_DATA_IMAGE = re.compile(r"^data:image/(?:jpeg|png|gif|webp);base64,[A-Za-z0-9+/]+={0,2}$")
+
+
+def thumbnails_html(images: object) -> str:
+    """``<img>`` tags for ``(name, data URI)`` pairs: URIs other than base64 ``data:image``
+    are dropped (nothing is fetched from anywhere), names escaped as alt and title text.
+
+    Examples
+    --------
+    >>> html = thumbnails_html([("<a>.jpg", "data:image/jpeg;base64,AAAA"),
+    ...                         ("x", "http://e/x")])
+    >>> html.count("<img"), 'alt="&lt;a&gt;.jpg"' in html, "http" in html
+    (1, True, False)
+    """
+    if not isinstance(images, list | tuple):
+        return ""
+    tags = [f'<img src="{uri}" alt="{escape_text(name)}" title="{escape_text(name)}" '
+            'style="max-width:150px;margin:2px">'
+            for name, uri in images if isinstance(uri, str) and _DATA_IMAGE.match(uri)]
+    return "<br>" + "".join(tags) if tags else ""
 
 
 def add_heat(fmap: folium.Map, lon: Sequence[float], lat: Sequence[float], *,

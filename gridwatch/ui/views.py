@@ -512,7 +512,9 @@ def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
 
 _INSPECTION_COLUMNS = ("issue_id", "code", "days_overdue", "deadline", "status", "category",
                        "source", "description", "address", "responsible_unit", "reported_at",
-                       "lon", "lat")
+                       "lon", "lat",
+                       # evidence photos (gridwatch.evidence): names or intranet URLs
+                       "photo_before", "photo_after")
 
 
 def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series, *,
