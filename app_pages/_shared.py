@@ -92,6 +92,10 @@ def _build_demo(db_file: Path) -> None:
                 end = dt.date.fromisoformat(json.loads(paths.planted.read_text(
                     encoding="utf-8"))["end_date"])
                 demo_letters(store, open_context(config, store.url), end)
+            if paths.patches is not None and paths.patches.is_file():
+                from gridwatch.patches import import_patch_file
+
+                import_patch_file(paths.patches, config=config, store=store, layers=layers)
             password = first_admin(store, actor="gridwatch demo")
         partial.replace(db_file)
         if password is not None:  # shown to whoever started the server, not on the page

@@ -104,6 +104,12 @@ def demo(ctx: click.Context, out_dir: Path | None, problems: int, seed: int,
                        f"{summary.rejected:,} rejected; {summary.inserted:,} new, "
                        f"{summary.status_changes:,} status changes", err=True)
         _import_ledger(paths, config, store)
+        if paths.patches is not None and paths.patches.is_file():
+            from gridwatch.patches import import_patch_file
+
+            found = import_patch_file(paths.patches, config=config, store=store, layers=layers)
+            click.echo(f"satellite patches {paths.patches.name}: {found.patches} "
+                       f"({found.in_protected} in redline zones)", err=True)
         password = first_admin(store, actor="gridwatch demo")
     rejects_path = paths.out_dir / "rejects.csv"
     write_table(pd.concat(all_rejects, ignore_index=True), rejects_path,

@@ -42,6 +42,7 @@ from gridwatch.demo._city import (
 )
 from gridwatch.demo._exports import config_text, write_layers, write_problem_files
 from gridwatch.demo._ledger import link_problems, write_ledger
+from gridwatch.demo._patches import write_patches, write_photos
 from gridwatch.demo._planted import (
     CLUSTER_NAMES,
     Clusters,
@@ -100,6 +101,8 @@ class DemoPaths:
     #: The rectification ledger (整改台账) and its register of records (整改记录), when written.
     ledger: Path | None = None
     ledger_records: Path | None = None
+    #: Satellite patches (卫星图斑, a GeoJSON), when written.
+    patches: Path | None = None
 
 
 def counties_path() -> Path:
@@ -218,6 +221,14 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
     runs, bad = write_problem_files(frame, out, end=end_day, snapshot_days=SNAPSHOT_DAYS,
                                     xlsx_day=xlsx_day, rng=rng,
                                     progress=lambda k: say("files", k, files_total))
+    bad_ids = {str(e.get("issue_id")) for e in bad}
+    closed = frame["closed_at"].notna().to_numpy() & \
+        (frame["closed_at"].to_numpy(dtype="datetime64[s]")
+         < (end_day - SNAPSHOT_DAYS).astype("datetime64[s]")) & \
+        ~frame["issue_id"].astype(str).isin(bad_ids).to_numpy()
+    photos = write_photos(frame[closed], out, rng=np.random.default_rng([seed, 21]))
+    patches_path, patches = write_patches(city, out, end=end_day,
+                                          rng=np.random.default_rng([seed, 22]))
     tz = ZoneInfo(TIMEZONE)
     runs_out = [(paths, pd.Timestamp(when).to_pydatetime().replace(tzinfo=tz))
                 for paths, when in runs]
@@ -229,6 +240,8 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
                         "records": register.relative_to(out).as_posix(),
                         "tasks": len(ledger_tasks),
                         "linked_problems": int((frame["ledger_ref"] != "").sum())}
+    record["patches"] = patches
+    record["evidence"] = {"folder": "photos", **photos}
     record["runs"] = [{"files": [p.relative_to(out).as_posix() for p in paths],
                        "observed_at": when.isoformat()} for paths, when in runs_out]
     planted.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -265,13 +278,15 @@ def _paths(out: Path, record: dict[str, object]) -> DemoPaths:
     runs = [([out / f for f in run["files"]], datetime.fromisoformat(run["observed_at"]))
             for run in record["runs"]]  # type: ignore[attr-defined]
     ledger = record.get("ledger")
+    patches = record.get("patches")
     return DemoPaths(out_dir=out, config=config,
                      layers={name: out / f"{name}.gpkg" for name in LAYER_NAMES},
                      exports=[p for paths, _ in runs for p in paths],
                      planted=out / "planted.json", runs=runs,
                      ledger=out / ledger["file"] if isinstance(ledger, dict) else None,
                      ledger_records=out / ledger["records"] if isinstance(ledger, dict)
-                     else None)
+                     else None,
+                     patches=out / patches["file"] if isinstance(patches, dict) else None)
 
 
 def load_demo(out_dir: Path | None = None, *, problems: int | None = None,

@@ -322,6 +322,8 @@ def config_text(prefix: str) -> str:
         "speed_kmh = 30",
         "detour_factor = 1.3",
     ]
+    parts += ["", "# Photos before/after rectification, named by problem id (docs/patches.md).",
+              "[evidence]", f'folder = "{prefix}photos"', "require_after_photo = true"]
     # the bureaus' offices, near each seat of government (approximate, GCJ-02)
     for name, lon, lat in _BASES:
         parts += ["", "[[plan.bases]]", f'name = "{name}"', f"lon = {lon}", f"lat = {lat}",
