@@ -28,6 +28,7 @@ shown = views.inspection_rows(ctx.issues, now, rows[first:first + PAGE_ROWS],
                               area_names=ctx.area_names())
 if pages > 1:
     st.caption(f"{first + 1:,}–{first + len(shown):,} / {len(rows):,}")
+shown, thumbs = problem_photo_columns(ctx, shown)  # before the codes become labels
 for column in ("code", "status", "category", "source"):
     if column in shown:
         shown[column] = shown[column].map(lambda v: code_label(v, lang) if v == v else "")
@@ -36,7 +37,6 @@ labels: dict[str, object] = {
                              "status", "code", "responsible_unit", "photo_before",
                              "photo_after")}
 labels["issue_id"] = tr("id", lang)
-shown, thumbs = problem_photo_columns(ctx, shown)
 for column in thumbs:  # thumbnails made here, sent as data: URIs (nothing from elsewhere)
     labels[column] = st.column_config.ImageColumn(tr(column, lang), width="small")
 st.dataframe(shown, hide_index=True, width="stretch", height=520,
