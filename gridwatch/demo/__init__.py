@@ -227,8 +227,8 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
          < (end_day - SNAPSHOT_DAYS).astype("datetime64[s]")) & \
         ~frame["issue_id"].astype(str).isin(bad_ids).to_numpy()
     photos = write_photos(frame[closed], out, rng=np.random.default_rng([seed, 21]))
-    patches_path, patches = write_patches(city, out, end=end_day,
-                                          rng=np.random.default_rng([seed, 22]))
+    _, patches = write_patches(city, out, end=end_day,
+                               rng=np.random.default_rng([seed, 22]))
     tz = ZoneInfo(TIMEZONE)
     runs_out = [(paths, pd.Timestamp(when).to_pydatetime().replace(tzinfo=tz))
                 for paths, when in runs]

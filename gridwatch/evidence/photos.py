@@ -45,23 +45,19 @@ def photo_names(value: object) -> list[str]:
     return [part.strip() for part in _SPLIT.split(value) if part.strip()]
 
 
-def _stem_of(name: str, ids: set[str]) -> tuple[str, str] | None:
-    """(issue id, photo column) of an image file name, or None when it names no problem."""
+def _candidates(name: str) -> list[tuple[str, str]]:
+    """The (issue id, photo column) an image file name may stand for, most specific first:
+    the whole stem, then the stem without a stage and/or number suffix."""
     stem = Path(name).stem
-    if stem in ids:
-        return stem, "photo_before"
+    found = [(stem, "photo_before")]
     match = _TAIL.search(stem)
-    if match is None:
-        return None
-    head = stem[:match.start()]
-    stage = (match.group("stage") or "").lower()
-    column = _STAGES.get(stage, "photo_before")
-    if head in ids:
-        return head, column
-    return None
+    if match is not None:
+        stage = (match.group("stage") or "").lower()
+        found.append((stem[:match.start()], _STAGES.get(stage, "photo_before")))
+    return found
 
 
-def folder_photos(folder: str | Path, ids: Iterable[str]) -> pd.DataFrame:
+def folder_photos(folder: str | Path, ids: Iterable[str] | pd.Series) -> pd.DataFrame:
     """The images of ``folder`` (not its sub-folders) named by one of ``ids``.
 
     Returns
@@ -70,18 +66,22 @@ def folder_photos(folder: str | Path, ids: Iterable[str]) -> pd.DataFrame:
         ``issue_id``, ``photo_before``, ``photo_after``: the file names, ``;``-separated in
         name order (NA when none), one row per problem with at least one image.
     """
-    known = {str(i) for i in ids}
-    found: dict[tuple[str, str], list[str]] = {}
     root = Path(folder)
     files = sorted(p.name for p in root.iterdir()
                    if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if root.is_dir() \
         else []
+    candidates = {name: _candidates(name) for name in files}
+    wanted = sorted({issue for found in candidates.values() for issue, _ in found})
+    # one vectorised look-up of the few candidate ids among (up to millions of) problems
+    every = pd.Series(ids if isinstance(ids, pd.Series) else list(ids), dtype="str")
+    known = set(every[every.isin(wanted)].tolist()) if wanted else set()
+    grouped: dict[tuple[str, str], list[str]] = {}
     for name in files:
-        hit = _stem_of(name, known)
+        hit = next((c for c in candidates[name] if c[0] in known), None)
         if hit is not None:
-            found.setdefault(hit, []).append(name)
+            grouped.setdefault(hit, []).append(name)
     rows: dict[str, dict[str, str]] = {}
-    for (issue, column), names in found.items():
+    for (issue, column), names in grouped.items():
         rows.setdefault(issue, {})[column] = ";".join(names)
     frame = pd.DataFrame([{"issue_id": k, **v} for k, v in sorted(rows.items())],
                          columns=["issue_id", *PHOTO_COLUMNS])
@@ -97,15 +97,20 @@ def attach_folder_photos(records: pd.DataFrame, folder: str | Path) -> pd.DataFr
             out[column] = pd.Series(pd.NA, index=out.index, dtype="str")
     if out.empty:
         return out
-    photos = folder_photos(folder, out["issue_id"].astype("str").unique())
+    ids = out["issue_id"].astype("str")
+    photos = folder_photos(folder, ids)
     if photos.empty:
         return out
     table = photos.set_index("issue_id")
+    rows = np.flatnonzero(ids.isin(table.index).to_numpy())  # only the rows with photos
     for column in PHOTO_COLUMNS:
         given = out[column].astype("str")
-        empty = given.isna() | (given.str.strip() == "")
-        found = out["issue_id"].astype("str").map(table[column])
-        out[column] = given.where(~empty, found).astype("str")
+        part = given.iloc[rows]
+        empty = (part.isna() | (part.str.strip() == "")).to_numpy()
+        found = ids.iloc[rows].map(table[column]).to_numpy(dtype=object)
+        values = given.to_numpy(dtype=object, na_value=None).copy()
+        values[rows[empty]] = found[empty]
+        out[column] = pd.Series(values, index=out.index, dtype="str")
     return out
 
 

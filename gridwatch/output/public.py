@@ -108,9 +108,23 @@ def mask_identifiers(text: object) -> object:
     return _IDENTIFIERS.sub("***", text)
 
 
-def _local_day(values: pd.Series, timezone: str) -> pd.Series:
-    days = values.dt.tz_convert(timezone).dt.strftime("%Y-%m-%d")
-    return days.astype(object).where(values.notna(), "")
+def _local_day(values: pd.Series, timezone: str) -> np.ndarray:
+    """``YYYY-MM-DD`` of each time in the zone, ``""`` when missing (vectorised: a million
+    rows in well under a second, where ``strftime`` takes seconds)."""
+    local = values.dt.tz_convert(timezone).dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    text = np.datetime_as_string(local, unit="D").astype(object)
+    text[np.isnat(local)] = ""
+    return text
+
+
+def _mask_column(values: pd.Series) -> pd.Series:
+    """:func:`mask_identifiers` over a column, once per distinct value."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    masked = np.array([mask_identifiers(v) for v in uniques], dtype=object)
+    out = np.full(len(values), None, dtype=object)
+    known = codes >= 0
+    out[known] = masked[codes[known]]
+    return pd.Series(out, index=values.index)
 
 
 def public_list(issues: pd.DataFrame, places: pd.Series, *, timezone: str,
@@ -162,18 +176,17 @@ def public_list(issues: pd.DataFrame, places: pd.Series, *, timezone: str,
         "问题类别": issues["category"].astype("str").map(_CATEGORY).fillna("其他").to_numpy(),
         "所在镇街": places.reindex(issues.index).astype(object).where(
             places.reindex(issues.index).notna(), "—").to_numpy(),
-        "整改期限": _local_day(deadline, timezone).to_numpy(),
+        "整改期限": _local_day(deadline, timezone),
         "整改状态": status.map(_STATUS).fillna("—").to_numpy(),
-        "是否超期": ["已超期" if o else ("超期办结" if la else "否")
-                     for o, la in zip(overdue, late, strict=True)],
-        "办结日期": _local_day(closed, timezone).to_numpy(),
+        "是否超期": np.select([overdue, late], ["已超期", "超期办结"], "否").astype(object),
+        "办结日期": _local_day(closed, timezone),
     }, index=issues.index)
     for column in allow:
         values = issues[column] if column in issues else pd.Series(None, index=issues.index)
         if column == "source":
             values = values.astype("str").map(_SOURCE)
         elif column in TEXT_COLUMNS or column == "issue_id":
-            values = values.map(mask_identifiers)
+            values = _mask_column(values)
         out[PUBLIC_ALLOWED[column]] = values.astype(object).where(values.notna(), "") \
             .to_numpy()
     out = out.sort_values(["所在镇街", "问题类别", "整改期限"], kind="stable")
