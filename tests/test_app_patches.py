@@ -110,3 +110,17 @@ def test_problem_table_has_thumbnails_and_the_after_photo_flag(app_env: None) ->
     assert table.loc[closed & table.index.isin(["P0005"]), "missing_after_photo"].sum() == 0
     assert table.loc[closed, "missing_after_photo"].sum() == closed.sum() - \
         int(closed.get("P0005", False))
+
+
+def test_map_popups_carry_thumbnails(app_env: None, project: tuple[Path, str]) -> None:
+    from gridwatch.store import Store
+
+    with Store(project[1]) as store:
+        issues = store.issues(layers=["county", "town", "grid"]).set_index("issue_id")
+    grid = issues.loc["P0005", "grid_id"]
+    at = _run("app_pages/overview.py", level="grid", area=grid,
+              codes="red,yellow,green,closed")
+    (component,) = component_instances(at)
+    raw = component.proto.json_args
+    assert "data:image/jpeg;base64," in raw
+    assert "P0005_整改前.jpg" in raw or "P0005_\\u6574" in raw
