@@ -68,6 +68,9 @@ def test_areas_and_redline_overlap_match_shapely_in_the_metric_crs(project, tmp_
     assert patches["patch_id"].tolist() == ["TB-001", "TB-002", "TB-003"]
     assert patches["category"].tolist() == ["solid_waste", "ecology", "soil"]
     assert patches["note"].isna().tolist() == [False, True, False]
+    assert patches["found_on"].tolist() == [pd.Timestamp("2026-09-01"),
+                                            pd.Timestamp("2026-09-02"),
+                                            pd.Timestamp("2026-09-03")]
     measured, overlaps = measure_patches(patches, layers, config.layers, metric_crs=crs)
     table = patch_summary(measured, overlaps, config.layers).set_index("patch_id")
     expected = _expected(source, zone, crs)

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
@@ -147,14 +148,12 @@ def read_patches(path: str | Path, *, crs: str = "wgs84", id_field: str | None =
         out["category"] = ["ecology"] * len(ids)
     column = _field(columns, "found_on")
     if column is not None:
-        out["found_on"] = pd.to_datetime(attrs[column], errors="coerce").dt.normalize() \
-            .to_numpy()
-        if getattr(out["found_on"], "dtype", None) is not None and \
-                str(pd.Series(out["found_on"]).dtype).startswith("datetime64[ns, "):
-            out["found_on"] = pd.Series(out["found_on"]).dt.tz_localize(None).to_numpy()
+        days = pd.to_datetime(attrs[column].astype("str"), errors="coerce", format="mixed")
+        if getattr(days.dt, "tz", None) is not None:
+            days = days.dt.tz_localize(None)
+        out["found_on"] = days.dt.normalize().to_numpy()
     else:
-        out["found_on"] = pd.Series(pd.NaT, index=range(len(ids)), dtype="datetime64[ns]") \
-            .to_numpy()
+        out["found_on"] = np.full(len(ids), np.datetime64("NaT"), dtype="datetime64[ns]")
     frame = gpd.GeoDataFrame(out, geometry=shapes.geometry.to_numpy(), crs="EPSG:4326")
     frame = frame[~frame.geometry.is_empty].reset_index(drop=True)
     if frame.empty:
