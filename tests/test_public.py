@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 from helpers import grid_cell_centre
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from gridwatch.access import Scope, add_user
@@ -179,3 +181,26 @@ def test_public_list_by_hand():
                        "整改期限": "2026-09-01", "整改状态": "已办结", "是否超期": "超期办结",
                        "办结日期": "2026-09-05"}
     assert rows[2]["是否超期"] == "已超期" and rows[2]["整改期限"] == "2026-09-30"
+
+
+_FILLER = st.text(alphabet="的问题河道整改镇街路号反映，。 ()abcXYZ", max_size=12)
+_MOBILE = st.from_regex(r"1[3-9][0-9]{9}", fullmatch=True)
+_ID18 = st.builds(lambda area, year, month, day, seq, check: (
+    f"{area}{year}{month:02d}{day:02d}{seq:03d}{check}"),
+    st.from_regex(r"[1-9][0-9]{5}", fullmatch=True), st.integers(1930, 2020),
+    st.integers(1, 12), st.integers(1, 28), st.integers(0, 999),
+    st.sampled_from("0123456789X"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=_FILLER, after=_FILLER, secret=st.one_of(_MOBILE, _ID18))
+def test_numbers_in_any_text_are_masked(before: str, after: str, secret: str) -> None:
+    issues = pd.DataFrame({"category": ["water"], "status": ["rectifying"],
+                           "deadline": pd.to_datetime(["2026-10-01 00:00:00"], utc=True),
+                           "closed_at": pd.to_datetime([None], utc=True),
+                           "description": [f"{before}{secret}{after}"],
+                           "responsible_unit": [f"{secret}{after}"]})
+    table = public_list(issues, pd.Series(["镇"]), timezone="Asia/Shanghai",
+                        as_of=pd.Timestamp("2026-10-02", tz="UTC"),
+                        allow=("description", "responsible_unit"))
+    assert secret not in table.to_csv()
