@@ -496,6 +496,8 @@ def wide_issues() -> pd.DataFrame:
         "severity": [None, None, None],
         "task_type": ["立行立改", None, None],
         "ledger_ref": ["Z2-01-1", None, None],
+        "photo_before": ["JX-001_整改前.jpg", None, None],
+        "photo_after": [None, "http://img.intranet/JX-002.jpg", None],
         "location_flag": ["", "swapped", ""],
         "grid_mismatch": [False, True, False],
         "content_hash": ["h1", "h2", "h3"],
