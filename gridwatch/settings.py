@@ -18,11 +18,11 @@ from gridwatch.access.settings import AccessSettings
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gridwatch.disclosure import PublicSettings
     from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
-    from gridwatch.output.public import PublicSettings
     from gridwatch.planning.settings import PlanSettings
     from gridwatch.supervision.codes import AsOfSettings
     from gridwatch.supervision.deadlines import DeadlineSettings
@@ -288,7 +288,7 @@ def _parse_ledger(section: Mapping[str, Any]) -> LedgerSettings:
 
 
 def _parse_public(section: Mapping[str, Any]) -> PublicSettings:
-    from gridwatch.output.public import parse_public_settings
+    from gridwatch.disclosure import parse_public_settings
 
     return parse_public_settings(section)
 

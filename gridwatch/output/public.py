@@ -13,14 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from gridwatch.disclosure import PUBLIC_ALLOWED, PublicSettings, parse_public_settings
 from gridwatch.errors import ConfigError
 from gridwatch.output._atomic import replacing
 from gridwatch.output.files import neutralise_formulas, write_table
@@ -35,12 +35,6 @@ __all__ = ["PUBLIC_ALLOWED", "PUBLIC_COLUMNS", "PublicSettings", "mask_identifie
 #: The columns always published, as headed in the list.
 PUBLIC_COLUMNS: tuple[str, ...] = ("序号", "问题类别", "所在镇街", "整改期限", "整改状态",
                                    "是否超期", "办结日期")
-#: Columns a project may add with ``[public] columns``, and their headers.
-PUBLIC_ALLOWED: dict[str, str] = {
-    "issue_id": "问题编号", "source": "问题来源", "responsible_unit": "责任单位",
-    "task_type": "整改类型", "description": "问题描述", "address": "地址",
-    "reported_grid": "所属网格", "ledger_ref": "整改任务编号",
-}
 _CATEGORY = {"water": "水污染", "air": "大气污染", "soil": "土壤污染", "solid_waste": "固体废物",
              "noise": "噪声", "ecology": "生态破坏", "other": "其他"}
 _SOURCE = {"grid_patrol": "网格巡查", "public_report": "群众举报", "hotline": "热线",
@@ -54,45 +48,6 @@ _IDENTIFIERS = re.compile(
     r"|[1-9][0-9]{14}"
     r"|(?:\+?86[- ]?)?1[3-9][0-9][- ]?[0-9]{4}[- ]?[0-9]{4}"
     r"|0[0-9]{2,3}[- ]?[0-9]{7,8})(?![0-9])")
-
-
-@dataclass(frozen=True)
-class PublicSettings:
-    """``[public]``: what the published list may show beyond its fixed columns.
-
-    Example::
-
-        [public]
-        columns = ["responsible_unit"]   # also publish the responsible unit
-        level = "town"                   # round places to this admin layer
-    """
-
-    columns: tuple[str, ...] = ()
-    #: Admin layer whose area names stand for the place; default the deepest admin layer.
-    level: str | None = None
-
-
-def parse_public_settings(section: Mapping[str, Any]) -> PublicSettings:
-    """Validate ``[public]``; raise ConfigError listing every problem."""
-    from gridwatch.settings import type_name, unknown_keys
-
-    problems = unknown_keys(section, ("columns", "level"), "[public]")
-    columns = section.get("columns", [])
-    if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
-        problems.append(f"[public] columns must be an array of column names, got "
-                        f"{type_name(columns)} ({columns!r})")
-        columns = []
-    for name in columns:
-        if name not in PUBLIC_ALLOWED:
-            problems.append(f"[public] columns: {name!r} cannot be published; allowed: "
-                            f"{', '.join(PUBLIC_ALLOWED)}")
-    level = section.get("level")
-    if level is not None and not isinstance(level, str):
-        problems.append(f"[public] level must be a layer name, got {type_name(level)}")
-        level = None
-    if problems:
-        raise ConfigError(f"[public] has {len(problems)} problem(s):", problems)
-    return PublicSettings(columns=tuple(columns), level=level or None)
 
 
 def mask_identifiers(text: object) -> object:
