@@ -227,21 +227,31 @@ def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None, 
 @click.option("--reason", required=True, help="Why (延期原因).")
 @click.option("--approved-by", "approved_by", required=True, help="Approving unit (批准单位).")
 @click.option("--on", "on", required=True, help="Day the extension was approved, YYYY-MM-DD.")
+@click.option("--problem", is_flag=True,
+              help="TASK_ID is a problem's issue_id: extend a single problem's deadline (its "
+                   "red/yellow/green code uses it from the day of approval on).")
 @config_option
 @db_option
 @handle_errors
 @_ledger_user("import")
-def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
+def extend(task_id: str, to: str, reason: str, approved_by: str, on: str, problem: bool,
            config_path: Path | None, db_url: str | None) -> None:
-    """Extend a task's deadline (延期): it counts from the day of approval on, and stays in the
-    history with its reason."""
-    from gridwatch.store.ledger import current_deadlines, record_event
+    """Extend a task's (or with --problem a problem's) deadline (延期): it counts from the day
+    of approval on, and stays in the history with its reason."""
+    from gridwatch.schema import DEFAULT_TIMEZONE
+    from gridwatch.store.ledger import current_deadlines, problem_deadline, record_event
 
     new, approved = _date(to, "--to"), _date(on, "--on")
-    with _store(_project(config_path), db_url) as store:
-        old = current_deadlines(store).get(task_id)
-        record_event(store, subject="task", subject_id=task_id, kind="extend", on_date=approved,
-                     old_value=old, new_value=new.isoformat(), reason=reason, unit=approved_by)
+    config = _project(config_path)
+    with _store(config, db_url) as store:
+        if problem:
+            zone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+            old = problem_deadline(store, task_id, timezone=zone)
+        else:
+            old = current_deadlines(store).get(task_id)
+        record_event(store, subject="issue" if problem else "task", subject_id=task_id,
+                     kind="extend", on_date=approved, old_value=old,
+                     new_value=new.isoformat(), reason=reason, unit=approved_by)
     click.echo(f"{task_id}: deadline extended to {new} (approved by {approved_by} on "
                f"{approved}: {reason})")
 
@@ -273,19 +283,37 @@ def milestone(task_id: str, seq: int, done: str, config_path: Path | None,
 
 @ledger.command()
 @click.argument("task_id")
+@click.option("--problem", is_flag=True,
+              help="TASK_ID is a problem's issue_id: its status changes, changes of deadline "
+                   "and unit between imports, acceptances, re-checks and extensions.")
 @json_option
 @config_option
 @db_option
 @handle_errors
 @_ledger_user("read")
-def history(task_id: str, as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+def history(task_id: str, problem: bool, as_json: bool, config_path: Path | None,
+            db_url: str | None) -> None:
     """Every acceptance, extension, milestone done and change of unit, leader or deadline of a
-    task."""
+    task (or with --problem of a problem: also its changes of status, deadline and unit
+    between imports)."""
     from gridwatch.cli._table import plain_table
     from gridwatch.store.ledger import ledger_events
 
-    with _store(_project(config_path), db_url) as store:
+    config = _project(config_path)
+    with _store(config, db_url) as store:
         events = ledger_events(store)
+        if problem:
+            from gridwatch.ledger.history import problem_history
+            from gridwatch.schema import DEFAULT_TIMEZONE
+
+            zone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+            shown = problem_history(store, task_id, events, timezone=zone)
+            if as_json:
+                echo_json({"issue_id": task_id, "events": _records(shown)})
+            else:
+                click.echo(plain_table(_days_text(shown)) if len(shown)
+                           else f"{task_id}: no history")
+            return
     mine = events[(events["subject"] == "task") & (events["subject_id"] == task_id)]
     shown = mine.drop(columns=["id", "subject", "subject_id", "ledger_run_id"])
     if as_json:
