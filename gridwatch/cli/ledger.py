@@ -376,7 +376,9 @@ def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | N
         click.echo(plain_table(_days_text(waiting)))
     if len(problems):
         click.echo(f"closed problems waiting for acceptance: {int(problems['waiting'].sum())}, "
-                   f"reopened by a failed re-check: {int(problems['reopened'].sum())}")
+                   f"reopened by a failed re-check: {int(problems['reopened'].sum())}, "
+                   f"open again after a failed acceptance (验收不通过): "
+                   f"{int(problems['rejected'].sum())}")
         click.echo(plain_table(problems))
 
 
@@ -392,12 +394,14 @@ def _problem_state(as_of: str, config: Config | None, db_url: str | None,
         if store.last_run_id() == 0:
             return None
         events = ledger_events(store)
+    from gridwatch.ledger.recheck import with_status_acceptances
+
     ctx = open_context(config, resolve_db_url(db_url, config))
     evaluation = ctx.evaluate(day)
     problems = ctx.issues.drop(columns=["status", "closed_at", "deadline"]).assign(
         known=evaluation["known"], is_open=evaluation["is_open"],
         status_as_of=evaluation["status"])
-    return problems, events
+    return problems, with_status_acceptances(events, ctx.history, timezone=ctx.timezone)
 
 
 def _problem_backlog(as_of: str, config: Config | None, db_url: str | None) -> pd.DataFrame:
@@ -407,7 +411,7 @@ def _problem_backlog(as_of: str, config: Config | None, db_url: str | None) -> p
     if found is None:
         import pandas as pd
 
-        return pd.DataFrame(columns=["responsible_unit", "waiting", "reopened"])
+        return pd.DataFrame(columns=["responsible_unit", "waiting", "reopened", "rejected"])
     return acceptance_backlog(found[0], found[1], _date(as_of, "--as-of"))
 
 

@@ -33,6 +33,7 @@ from gridwatch.config import LayerSpec, default_store_url
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMNS, LATER_COLUMNS
 from gridwatch.store import _tables as _s
+from gridwatch.store._statuses import status_check_current, widen_status_check
 from gridwatch.store.analytical import AnalyticalCopy, CopyVersion
 
 __all__ = ["ImportCounts", "Store"]
@@ -149,6 +150,7 @@ class Store:
                 raise StoreError(f"the store at {self._shown!r} has schema version {found}; "
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
             _add_later_columns(conn, tables["issues"])
+            widen_status_check(conn, tables["issues"], postgis=self.postgis)
             missing = _s.missing_issue_columns(conn, tables["issues"])
             if missing:  # a store made before the precision column: add it (empty)
                 _s.add_issue_columns(conn, tables["issues"], missing)
@@ -172,6 +174,8 @@ class Store:
             present = {c["name"] for c in inspector.get_columns("issues", schema=schema)}
             if not {*LATER_COLUMNS, _s.PRECISION_COLUMN} <= present:
                 return None  # added in a write transaction
+            if not status_check_current(conn, tables["issues"], postgis=self.postgis):
+                return None  # widened in a write transaction
             if self.postgis and not conn.execute(sa.text(
                     "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar():
                 return None

@@ -177,6 +177,7 @@ _CODES: dict[str, tuple[str, str]] = {
     "reported": ("待交办", "Reported"), "assigned": ("已交办", "Assigned"),
     "rectifying": ("整改中", "Rectifying"), "closed": ("已办结", "Closed"),
     "verified": ("已销号", "Verified"),
+    "accepted": ("验收通过", "Accepted"), "not_accepted": ("验收不通过", "Rejected at acceptance"),
     "red": ("红码", "Red"), "yellow": ("黄码", "Yellow"), "green": ("绿码", "Green"),
     "closed_on_time": ("按期办结", "Closed on time"), "closed_late": ("超期办结", "Closed late"),
     "county": ("县（市、区）", "County"), "town": ("乡镇/街道", "Town"),
