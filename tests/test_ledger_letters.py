@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -120,7 +121,17 @@ def test_the_cli_issues_numbers_escalates_and_records_replies(tmp_path: Path,
                                "--json", *db]).output)
     numbers = [letter["letter_no"] for letter in first["issued"]]
     assert numbers == ["督办〔2026〕1号", "督办〔2026〕2号"]  # 19-20 days overdue: 督办单
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.html" for n in numbers)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{n}.{ext}" for n in numbers for ext in ("html", "docx"))
+    from docx import Document
+
+    to_jia = next(x["letter_no"] for x in first["issued"] if x["unit"] == "甲局")
+    words = Document(str(out / f"{to_jia}.docx"))
+    text = "\n".join(p.text for p in words.paragraphs)
+    assert to_jia in text and "甲局：" in text
+    cells = [[c.text for c in row.cells] for row in words.tables[0].rows]
+    assert [r[0] for r in cells[1:]] == ["Q0", "Q1"]  # 甲局's two problems
+    assert [r[1] for r in cells[1:]] == ["2026-02-10", "2026-02-11"]
     again = json.loads(invoke(["letters", "issue", "--as-of", "2026-03-02", "--json",
                                *db]).output)
     assert again["issued"] == []
@@ -161,3 +172,30 @@ def test_the_monthly_review_lists_extensions_and_counts_letters() -> None:
     assert counts.loc["交办单"].tolist() == [1, 1, 1]
     assert counts.loc["督办单"].tolist() == [0, 0, 0]
     assert ledger_review_tables(events.iloc[:0], letters.iloc[:0], "2026-03") == {}
+
+
+def test_the_docx_letter_reads_back_with_user_text_as_literal_text() -> None:
+    from docx import Document
+
+    from gridwatch.ledger.letter_docx import letter_docx
+
+    plan = plan_letters(reminders([("P1", "<b>甲局</b>", "reminder_letter", 1),
+                                   ("P2", "<b>甲局</b>", "reminder_letter", 3)]),
+                        *empty_register(), dt.date(2026, 3, 2))
+    hostile = HOSTILE + "\x07=cmd|' /C calc'!A0"
+    items = plan.items.assign(address="某路<w:p/>", description=hostile)
+    letter = plan.letters.iloc[0]
+    data = letter_docx(letter, items, issuer="嘉兴市整改办")
+    words = Document(io.BytesIO(data))
+    text = "\n".join(p.text for p in words.paragraphs)
+    assert "嘉兴市整改办提醒函" in text and letter["letter_no"] in text
+    assert "<b>甲局</b>：" in text  # the unit exactly as written, not markup
+    reply_due = str(pd.Timestamp(letter["reply_due"]).date())
+    assert f"于{reply_due}前书面回复" in text
+    rows = [[c.text for c in row.cells] for row in words.tables[0].rows]
+    assert rows[0] == ["问题编号", "整改期限", "超期天数", "地址", "问题描述"]
+    expected = [[r.issue_id, str(pd.Timestamp(r.deadline).date()), str(r.days_overdue)]
+                for r in items.itertuples(index=False)]
+    assert [r[:3] for r in rows[1:]] == expected
+    assert all(r[3] == "某路<w:p/>" for r in rows[1:])  # literal, not XML
+    assert all(r[4] == hostile.replace("\x07", "") for r in rows[1:])

@@ -575,7 +575,10 @@ def letters() -> None:
 @letters.command("issue")
 @click.option("--as-of", "as_of", required=True, help="Day of issue, YYYY-MM-DD.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the printable letters (one HTML each, named by number).")
+              help="Folder for the letters (named by number: a printable HTML page and a Word "
+                   "file each).")
+@click.option("--format", "formats", type=click.Choice(["both", "html", "docx"]),
+              default="both", show_default=True, help="What --out writes for each letter.")
 @click.option("--reply-days", "reply_days", type=click.IntRange(1, 60), default=5,
               show_default=True, help="Working days until the reply is due.")
 @click.option("--issuer", default="", help="Who issues them, printed on each letter.")
@@ -584,8 +587,9 @@ def letters() -> None:
 @db_option
 @handle_errors
 @_ledger_user("import")
-def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str,
-                  as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+def issue_command(as_of: str, out_dir: Path | None, formats: str, reply_days: int,
+                  issuer: str, as_json: bool, config_path: Path | None,
+                  db_url: str | None) -> None:
     """Issue the day's numbered letters per unit from the reminders; unanswered letters past
     their reply date escalate (提醒函 → 交办单 → 督办单)."""
     from gridwatch.cli.supervise import open_supervision
@@ -604,9 +608,16 @@ def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str
         for letter in plan.letters.itertuples(index=False):
             named = plan.items[plan.items["letter_no"] == letter.letter_no]
             named = named.join(detail, on="issue_id")
-            page = letter_html(pd_series(letter._asdict()), named, issuer=issuer)
-            with replacing(out_dir / f"{letter.letter_no}.html") as tmp:
-                tmp.write_text(page, encoding="utf-8")
+            fields = pd_series(letter._asdict())
+            if formats in ("both", "html"):
+                page = letter_html(fields, named, issuer=issuer)
+                with replacing(out_dir / f"{letter.letter_no}.html") as tmp:
+                    tmp.write_text(page, encoding="utf-8")
+            if formats in ("both", "docx"):
+                from gridwatch.ledger.letter_docx import letter_docx
+
+                with replacing(out_dir / f"{letter.letter_no}.docx") as tmp:
+                    tmp.write_bytes(letter_docx(fields, named, issuer=issuer))
     shown = plan.letters.assign(problems=plan.letters["letter_no"].map(
         plan.items.groupby("letter_no").size()).fillna(0).astype("int64"))
     if as_json:
