@@ -154,19 +154,30 @@ def test_the_monthly_review_lists_extensions_and_counts_letters() -> None:
     from gridwatch.ledger.letters import ledger_review_tables
 
     events = pd.DataFrame({
-        "id": [1, 2, 3], "subject": "task", "subject_id": ["T1", "T2", "T1"],
-        "kind": ["extend", "extend", "accept"],
-        "on_date": pd.to_datetime(["2026-03-05", "2026-04-01", "2026-03-06"]),
-        "old_value": ["2026-03-10", "2026-04-10", None],
-        "new_value": ["2026-05-31", "2026-06-30", None], "conclusion": [None, None, "pass"],
-        "unit": ["市整改办", "市整改办", "市整改办"], "reason": ["汛期", "搬迁", None]})
+        "id": [1, 2, 3, 4, 5, 6, 7, 8],
+        "subject": ["task", "task", "task", "issue", "issue", "issue", "issue", "issue"],
+        "subject_id": ["T1", "T2", "T1", "P1", "P1", "P2", "P3", "P4"],
+        "kind": ["extend", "extend", "accept", "extend", "recheck", "recheck", "recheck",
+                 "recheck"],
+        "on_date": pd.to_datetime(["2026-03-05", "2026-04-01", "2026-03-06", "2026-03-07",
+                                   "2026-03-08", "2026-03-09", "2026-03-31", "2026-04-01"]),
+        "old_value": ["2026-03-10", "2026-04-10", None, "2026-03-01", None, None, None, None],
+        "new_value": ["2026-05-31", "2026-06-30", None, "2026-03-20", None, None, None, None],
+        "conclusion": [None, None, "pass", None, "fail", "pass", "fail", "fail"],
+        "unit": "市整改办", "reason": ["汛期", "搬迁", None, "停产", None, None, None, None]})
     letters = pd.DataFrame({
         "kind": ["reminder_letter", "reminder_letter", "assignment_sheet", "reminder_letter"],
         "issued_on": pd.to_datetime(["2026-02-10", "2026-03-02", "2026-03-20", "2026-04-02"]),
         "replied_on": pd.to_datetime(["2026-02-12", None, "2026-03-25", None])})
-    tables = ledger_review_tables(events, letters, "2026-03")
-    assert tables["extensions"][["task_id", "extended_to", "reason"]].values.tolist() == [
-        ["T1", "2026-05-31", "汛期"]]
+    units = pd.Series({"P1": "甲局", "P2": "甲局", "P3": "乙局", "P4": "乙局"})
+    tables = ledger_review_tables(events, letters, "2026-03", units=units)
+    assert tables["extensions"][["subject", "subject_id", "extended_to", "reason"]] \
+        .values.tolist() == [["task", "T1", "2026-05-31", "汛期"],
+                             ["issue", "P1", "2026-03-20", "停产"]]
+    # re-checks in March: P1 failed and P2 passed (甲局), P3 failed (乙局); P4 is April's
+    checks = tables["rechecks"].set_index("responsible_unit")
+    assert checks.loc["甲局"].tolist() == [2, 1, 1]  # rechecked, passed, rebounds
+    assert checks.loc["乙局"].tolist() == [1, 0, 1]
     counts = tables["letters"].set_index("kind")
     assert counts.loc["提醒函"].tolist() == [1, 2, 1]  # month, year to 31 March, answered
     assert counts.loc["交办单"].tolist() == [1, 1, 1]
