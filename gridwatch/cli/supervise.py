@@ -61,7 +61,8 @@ def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
     if layer is not None:
         raise ConfigError(f"--layer {layer!r} and --by {by} exclude each other: --by {by} "
                           f"counts per {by}, not per area")
-    _whole_scope_only(ctx, f"--by {by}")
+    # a scoped context holds only the problems in scope: the ledger's tasks only name their
+    # units and leaders, so a scoped user sees the units and leaders of their own problems
     from gridwatch.ledger.accountability import by_accountability
 
     return by_accountability(ctx, _ledger_tasks(config_path, db_url)), by
@@ -196,7 +197,6 @@ def remind(as_of: str, by: str, out_path: Path | None, config_path: Path | None,
     if by == "leader":
         from gridwatch.ledger.accountability import with_leaders
 
-        _whole_scope_only(ctx, "--by leader")
         reminders = with_leaders(reminders, ctx.issues, _ledger_tasks(config_path, db_url))
         column = "responsible_leader"
     if out_path is not None:
