@@ -79,17 +79,6 @@ def _ledger_tasks(config_path: Path | None, db_url: str | None) -> pd.DataFrame:
         return ledger_tasks(store)
 
 
-def _whole_scope_only(ctx: SupervisionContext, what: str) -> None:
-    """Refuse a ledger-based answer to a user with a scope of areas: the ledger (units,
-    leaders, letters) is not divided by area yet, so only the whole territory may read it."""
-    from gridwatch.errors import AccessError
-
-    if ctx.scope is not None and not ctx.scope.whole:
-        raise AccessError(f"{what} reads the rectification ledger, which is not divided by "
-                          f"area yet: only users whose scope is '*' may use it (scope "
-                          f"{ctx.scope})")
-
-
 def _ledger_review(month: str, config_path: Path | None, db_url: str | None,
                    units: pd.Series) -> dict[str, pd.DataFrame]:
     """The month's extensions, letters (一函两单) and re-checks of the ledger, when it has
