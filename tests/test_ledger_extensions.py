@@ -108,3 +108,21 @@ def test_the_last_approved_extension_holds() -> None:
                                              dt.date(2026, 2, 1), deadlines, due,
                                              timezone="Asia/Shanghai")
     assert same is deadlines and same_days is due and not none.any()
+
+
+def test_the_app_reloads_its_context_after_an_extension(tmp_path: Path,
+                                                        small_project: Path) -> None:
+    from app_pages._shared import stamp
+
+    db_url = f"sqlite:///{(tmp_path / 's.sqlite').as_posix()}"
+    db = ["--db", db_url, "--config", str(small_project)]
+    assert invoke(["ingest", str(_export(tmp_path)), *db]).exit_code == 0
+    before = stamp(db_url)
+    assert before == 1  # the run id while no problem is extended
+    assert invoke(["ledger", "extend", "E1", "--problem", "--to", "2026-03-31", "--reason",
+                   "r", "--approved-by", "u", "--on", "2026-03-05", *db]).exit_code == 0
+    after = stamp(db_url)
+    assert after != before and after >> 32 == 1  # the same run, another extension state
+    assert invoke(["ledger", "extend", "E2", "--problem", "--to", "2026-03-31", "--reason",
+                   "r", "--approved-by", "u", "--on", "2026-03-06", *db]).exit_code == 0
+    assert stamp(db_url) not in (before, after)
