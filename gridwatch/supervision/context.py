@@ -532,16 +532,13 @@ class SupervisionContext:
     def _extension_positions(self) -> np.ndarray:
         """The position of each extension's problem among :attr:`issues` (-1: not here)."""
         def compute() -> np.ndarray:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
             assert self.extensions is not None
-            found = pc.index_in(
-                pa.array(self.extensions["issue_id"].astype("str"), type=pa.large_string()),
-                value_set=pa.array(self.issues["issue_id"].astype("str"),
-                                   type=pa.large_string()))
-            return np.asarray(found.fill_null(-1).to_numpy(zero_copy_only=False),
-                              dtype="int64")
+            wanted = self.extensions["issue_id"].astype("str")
+            # hash the few extended ids, not the million problems
+            rows = np.flatnonzero(_among(self.issues["issue_id"], wanted))
+            found = pd.Index(self.issues["issue_id"].iloc[rows].astype("str").to_numpy(
+                dtype=object)).get_indexer(wanted.to_numpy(dtype=object))
+            return np.where(found >= 0, rows[np.maximum(found, 0)], -1).astype("int64")
         return self._once("extension_positions", compute)
 
     def _evaluation_key(self, day: dt.date) -> str:
