@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from gridwatch.config import Config
     from gridwatch.store.transactional import Store
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = ["ledger", "letters", "progress", "recheck"]
 
@@ -323,7 +324,8 @@ def history(task_id: str, problem: bool, as_json: bool, config_path: Path | None
 
 
 def _report(as_of: str, round_: str | None, config: Config | None,
-            db_url: str | None) -> dict[str, pd.DataFrame]:
+            db_url: str | None, *,
+            contexts: dict[str, SupervisionContext] | None = None) -> dict[str, pd.DataFrame]:
     from gridwatch.ledger.progress import progress_report
     from gridwatch.store.ledger import ledger_events, ledger_milestones, ledger_tasks
 
@@ -333,9 +335,8 @@ def _report(as_of: str, round_: str | None, config: Config | None,
         has_problems = store.last_run_id() > 0
     problems = None
     if has_problems and len(tasks):
-        from gridwatch.supervision.context import open_context
 
-        ctx = open_context(config, resolve_db_url(db_url, config))
+        ctx = _opened(config, db_url, contexts)
         if "ledger_ref" in ctx.issues.columns:
             evaluation = ctx.evaluate(day)
             problems = evaluation[["known", "is_open", "code"]].assign(
@@ -362,9 +363,10 @@ def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | N
     from gridwatch.cli._table import plain_table
 
     config = _project(config_path)
-    report = _report(as_of, round_, config, db_url)
+    contexts: dict[str, SupervisionContext] = {}  # one context for both questions
+    report = _report(as_of, round_, config, db_url, contexts=contexts)
     waiting = report["awaiting_acceptance"]
-    problems = _problem_backlog(as_of, config, db_url)
+    problems = _problem_backlog(as_of, config, db_url, contexts=contexts)
     if as_json:
         echo_json({"as_of": as_of, "tasks": _records(waiting),
                    "problems": _records(problems)})
@@ -382,12 +384,26 @@ def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | N
         click.echo(plain_table(problems))
 
 
-def _problem_state(as_of: str, config: Config | None, db_url: str | None,
+def _opened(config: Config | None, db_url: str | None,
+            contexts: dict[str, SupervisionContext] | None) -> SupervisionContext:
+    """The store's supervision context, opened once per command: ``contexts`` (when given)
+    keeps it for the command's next question."""
+    from gridwatch.supervision.context import open_context
+
+    if contexts is not None and "ctx" in contexts:
+        return contexts["ctx"]
+    ctx = open_context(config, resolve_db_url(db_url, config))
+    if contexts is not None:
+        contexts["ctx"] = ctx
+    return ctx
+
+
+def _problem_state(as_of: str, config: Config | None, db_url: str | None, *,
+                   contexts: dict[str, SupervisionContext] | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The problems as of a day (issue_id, unit, category, known, is_open, area ids) and the
     ledger's events, or None for a store without problems."""
     from gridwatch.store.ledger import ledger_events
-    from gridwatch.supervision.context import open_context
 
     day = _date(as_of, "--as-of")
     with _store(config, db_url) as store:
@@ -396,7 +412,7 @@ def _problem_state(as_of: str, config: Config | None, db_url: str | None,
         events = ledger_events(store)
     from gridwatch.ledger.recheck import with_status_acceptances
 
-    ctx = open_context(config, resolve_db_url(db_url, config))
+    ctx = _opened(config, db_url, contexts)
     evaluation = ctx.evaluate(day)
     problems = ctx.issues.drop(columns=["status", "closed_at", "deadline"]).assign(
         known=evaluation["known"], is_open=evaluation["is_open"],
@@ -404,10 +420,11 @@ def _problem_state(as_of: str, config: Config | None, db_url: str | None,
     return problems, with_status_acceptances(events, ctx.history, timezone=ctx.timezone)
 
 
-def _problem_backlog(as_of: str, config: Config | None, db_url: str | None) -> pd.DataFrame:
+def _problem_backlog(as_of: str, config: Config | None, db_url: str | None, *,
+                     contexts: dict[str, SupervisionContext] | None = None) -> pd.DataFrame:
     from gridwatch.ledger.recheck import acceptance_backlog
 
-    found = _problem_state(as_of, config, db_url)
+    found = _problem_state(as_of, config, db_url, contexts=contexts)
     if found is None:
         import pandas as pd
 
@@ -441,14 +458,13 @@ def draw_command(as_of: str, rate: float, seed: int, layer: str | None, out_path
     from gridwatch.output.files import write_table
 
     config = _project(config_path)
-    found = _problem_state(as_of, config, db_url)
+    contexts: dict[str, SupervisionContext] = {}
+    found = _problem_state(as_of, config, db_url, contexts=contexts)
     if found is None:
         raise ConfigError("the store has no problems yet: nothing was accepted")
     problems, events = found
     if layer is None:
-        from gridwatch.supervision.context import open_context
-
-        layer = open_context(config, resolve_db_url(db_url, config)).review_layer()
+        layer = _opened(config, db_url, contexts).review_layer()
     column = f"{layer}_id"
     if column not in problems:
         have = [c[:-3] for c in problems.columns if c.endswith("_id") and c != "issue_id"]
