@@ -406,12 +406,15 @@ def test_every_command_that_opens_the_store_acts_as_a_user() -> None:
 
 
 def test_the_ledger_and_the_gazetteer_are_refused_to_a_county_user(city: Any) -> None:
-    for args in (["progress", "--as-of", "2024-03-01"], ["ledger", "backlog", "--as-of",
-                                                          "2024-03-01"],
-                 ["letters", "list", "--as-of", "2024-03-01"],
+    for args in (["letters", "list", "--as-of", "2024-03-01"],
                  ["recheck", "summary", "--as-of", "2024-03-01"], ["gazetteer", "build"]):
         code, said = _cli(args, city)
         assert code == 1 and "whole territory" in said, (args, said)
+    # progress and the backlog answer over the user's own problems (tests/test_ledger_scope.py)
+    for args in (["progress", "--as-of", "2024-03-01"],
+                 ["ledger", "backlog", "--as-of", "2024-03-01"]):
+        code, said = _cli(args, city)
+        assert code == 0, (args, said)
     code, said = _cli(["ledger", "import", str(Path(city[0]))], city, "viewer_a")
     assert code == 1 and "may not import" in said
 

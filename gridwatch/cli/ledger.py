@@ -7,6 +7,7 @@ Thin over :mod:`gridwatch.ledger` (reading, progress, letters, re-checks) and
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from gridwatch.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gridwatch.access.scope import Scope
     from gridwatch.config import Config
     from gridwatch.store.transactional import Store
     from gridwatch.supervision.context import SupervisionContext
@@ -42,14 +44,23 @@ _CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail"
                 "不通过": "fail", "验收不通过": "fail"}
 
 
-def _ledger_user(action: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+#: The scope of the user a scoped command runs for (``None``: the whole territory).
+_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("ledger_scope",
+                                                                     default=None)
+
+
+def _ledger_user(action: str, *, scoped: bool = False,
+                 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """``--as-user`` for a ledger command: the user's role must allow ``action`` (read, or
-    import for what changes the store). The ledger is kept per task, not per area, so a user
-    with a scope is refused it (docs/access.md); without the option the command runs as the
-    local administrator, as every command does."""
+    import for what changes the store). The ledger is kept per task, not per area: a user with
+    a scope is refused the command unless ``scoped`` (progress, backlog), which then sees the
+    tasks its own problems hang under (:func:`gridwatch.ledger.scope.ledger_in_scope`) and its
+    own problems; without the option the command runs as the local administrator, as every
+    command does."""
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(command)
         def run(*args: Any, as_user: str | None = None, **kwargs: Any) -> None:
+            scope = None
             if as_user:
                 from gridwatch.cli._options import acting_user
                 from gridwatch.errors import AccessError
@@ -58,10 +69,18 @@ def _ledger_user(action: str) -> Callable[[Callable[..., None]], Callable[..., N
                 user = acting_user(as_user, resolve_db_url(kwargs.get("db_url"), config),
                                    action=action)
                 if not user.scope.whole:
-                    raise AccessError(f"user {user.name!r} has a scope ({user.scope}); the "
-                                      "rectification ledger is not divided by area yet: it is "
-                                      "read by users of the whole territory")
-            command(*args, **kwargs)
+                    if not scoped:
+                        raise AccessError(
+                            f"user {user.name!r} has a scope ({user.scope}); this command of "
+                            "the rectification ledger is not divided by area yet: it is for "
+                            "users of the whole territory (progress and ledger backlog show "
+                            "the tasks of your own problems)")
+                    scope = user.scope
+            token = _SCOPE.set(scope)
+            try:
+                command(*args, **kwargs)
+            finally:
+                _SCOPE.reset(token)
         return user_option(run)
     return decorate
 
@@ -334,8 +353,12 @@ def _report(as_of: str, round_: str | None, config: Config | None,
         tasks, ms, events = ledger_tasks(store), ledger_milestones(store), ledger_events(store)
         has_problems = store.last_run_id() > 0
     problems = None
-    if has_problems and len(tasks):
+    if _SCOPE.get() is not None:  # the tasks the user's own problems hang under
+        from gridwatch.ledger.scope import ledger_in_scope
 
+        issues = _opened(config, db_url, contexts).issues if has_problems else None
+        tasks, ms, events = ledger_in_scope(tasks, ms, events, issues)
+    if has_problems and len(tasks):
         ctx = _opened(config, db_url, contexts)
         if "ledger_ref" in ctx.issues.columns:
             evaluation = ctx.evaluate(day)
@@ -356,7 +379,7 @@ def _report(as_of: str, round_: str | None, config: Config | None,
 @config_option
 @db_option
 @handle_errors
-@_ledger_user("read")
+@_ledger_user("read", scoped=True)
 def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | None,
             db_url: str | None) -> None:
     """Tasks rectified but not yet accepted (待验收), per responsible unit."""
@@ -392,7 +415,7 @@ def _opened(config: Config | None, db_url: str | None,
 
     if contexts is not None and "ctx" in contexts:
         return contexts["ctx"]
-    ctx = open_context(config, resolve_db_url(db_url, config))
+    ctx = open_context(config, resolve_db_url(db_url, config), scope=_SCOPE.get())
     if contexts is not None:
         contexts["ctx"] = ctx
     return ctx
@@ -559,7 +582,7 @@ def dates_as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 @config_option
 @db_option
 @handle_errors
-@_ledger_user("read")
+@_ledger_user("read", scoped=True)
 def progress(as_of: str, round_: str | None, by: str, out_path: Path | None, as_json: bool,
              config_path: Path | None, db_url: str | None) -> None:
     """Progress of the ledger per round and feedback item (按序时进度) as of a date."""
