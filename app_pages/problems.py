@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages._shared import audited_bytes, file_bytes, load
 from gridwatch.output.files import write_table
 from gridwatch.ui import views
-from gridwatch.ui.i18n import code_label, tr
+from gridwatch.ui.i18n import code_label, column_labels, tr
 
 PAGE_ROWS = 500  # rows sent to the browser at a time; the downloads hold every row
 
@@ -28,12 +28,14 @@ shown = views.inspection_rows(ctx.issues, now, rows[first:first + PAGE_ROWS],
                               area_names=ctx.area_names())
 if pages > 1:
     st.caption(f"{first + 1:,}–{first + len(shown):,} / {len(rows):,}")
-for column in ("code", "status", "category", "source"):
+for column in ("code", "status", "category", "source", "geocode_source"):
     if column in shown:
         shown[column] = shown[column].map(lambda v: code_label(v, lang) if v == v else "")
 labels = {c: tr(c, lang) for c in ("description", "deadline", "reported_at", "category",
                                    "source", "status", "code", "responsible_unit")}
 labels["issue_id"] = tr("id", lang)
+labels |= column_labels(("location_flag", "geocode_source", "geocode_score",
+                         "location_precision_m"), lang)
 st.dataframe(shown, hide_index=True, width="stretch", height=520,
              column_config={c: label for c, label in labels.items() if c in shown})
 left, right = st.columns(2)

@@ -47,7 +47,7 @@ def boston_checks():
 
 
 def test_boston_ward_and_police_agree_with_the_city(boston_checks) -> None:
-    checks, disagreements, rejects = boston_checks
+    checks, disagreements, rejects, _geocoding = boston_checks
     ward, police = checks
     # the source measured 99.13 % (ward) and 99.32 % (police district) by point in polygon
     assert ward.agreement >= 0.99, ward

@@ -41,7 +41,7 @@ __all__ = ["ImportCounts", "Store"]
 DEFAULT_CHUNK_SIZE = 5000
 #: Columns of ``Store.issues()`` before the per-layer placement columns.
 ISSUE_COLUMNS: tuple[str, ...] = (*CANONICAL_COLUMNS, "location_flag", "grid_mismatch",
-                                  _s.PRECISION_COLUMN, "first_seen_at", "last_seen_at")
+                                  *_s.PLACEMENT_COLUMNS, "first_seen_at", "last_seen_at")
 _IN_CLAUSE = 2000  # ids per IN (...) list: well under SQLite's parameter limit
 
 #: Called as ``(rows_done, rows_total)`` after each batch of an import.
@@ -148,7 +148,7 @@ class Store:
                                  f"this gridwatch reads version {_s.SCHEMA_VERSION}")
             _add_later_columns(conn, tables["issues"])
             missing = _s.missing_issue_columns(conn, tables["issues"])
-            if missing:  # a store made before the precision column: add it (empty)
+            if missing:  # a store made before the placement columns: add them (empty)
                 _s.add_issue_columns(conn, tables["issues"], missing)
         return schema, tables
 
@@ -168,7 +168,7 @@ class Store:
                        for table in tables.values()):
                 return None
             present = {c["name"] for c in inspector.get_columns("issues", schema=schema)}
-            if not {*LATER_COLUMNS, _s.PRECISION_COLUMN} <= present:
+            if not {*LATER_COLUMNS, *_s.PLACEMENT_COLUMNS} <= present:
                 return None  # added in a write transaction
             if self.postgis and not conn.execute(sa.text(
                     "SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).scalar():
@@ -271,7 +271,9 @@ class Store:
         placed
             Output of :func:`gridwatch.placing.assign.place_records`: the canonical columns (missing
             ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``,
-            ``location_precision_m`` (when placed from an address; else missing)
+            ``location_precision_m``, ``geocode_source``, ``geocode_score`` (when placed
+            from an address; else missing), ``address_offset_m`` (when its address disagrees
+            with its coordinates)
             and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
             ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.
         layers
@@ -557,10 +559,12 @@ class Store:
         -------
         pandas.DataFrame
             The canonical columns (times ``datetime64[ns, UTC]``), ``location_flag``,
-            ``grid_mismatch``, ``location_precision_m`` (float, NaN unless placed from an
-            address), ``first_seen_at``, ``last_seen_at``, then per layer
-            ``<layer>_id`` and, for redline layers (and any layer with inside/near/distance
-            data), ``in_<layer>``, ``near_<layer>`` and ``<layer>_dist_m``.
+            ``grid_mismatch``, ``location_precision_m``, ``geocode_source`` and
+            ``geocode_score`` (NaN unless placed from an address), ``address_offset_m`` (NaN
+            unless the address disagrees with the coordinates), ``first_seen_at``,
+            ``last_seen_at``, then per layer ``<layer>_id`` and, for redline layers (and any
+            layer with inside/near/distance data), ``in_<layer>``, ``near_<layer>`` and
+            ``<layer>_dist_m``.
         """
         issues = self._t["issues"]
         with self._engine.connect() as conn, conn.begin():
