@@ -118,11 +118,12 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     check_gazetteer = without_problems(gazetteer, ids) if check.any() else gazetteer
     column = settings.postcode_column
 
-    def place(rows: np.ndarray, against: Gazetteer) -> pd.DataFrame:
+    def place(rows: np.ndarray, against: Gazetteer, *, reasons: bool = True) -> pd.DataFrame:
         codes = records[column][rows] if column and column in records else None
         return geocode_addresses(records["address"][rows], against, postcodes=codes,
                                  min_score=settings.min_score,
-                                 max_precision_m=settings.max_precision_m).reset_index(drop=True)
+                                 max_precision_m=settings.max_precision_m,
+                                 reasons=reasons).reset_index(drop=True)
 
     at = np.flatnonzero(todo)
     found = place(todo, gazetteer) if len(at) else pd.DataFrame(
@@ -154,7 +155,7 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
         mismatch = np.zeros(n, dtype=bool)
         offset = np.full(n, np.nan)
         if check.any():
-            said = place(check, check_gazetteer)
+            said = place(check, check_gazetteer, reasons=False)
             rows = np.flatnonzero(check)
             far = _disagreement(lon[rows], lat[rows], said, layers, config,
                                 margin_m=settings.check_margin_m)
