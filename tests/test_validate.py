@@ -47,7 +47,7 @@ def boston_checks():
 
 
 def test_boston_ward_and_police_agree_with_the_city(boston_checks) -> None:
-    checks, disagreements, rejects, _geocoding = boston_checks
+    checks, disagreements, rejects, geocoding = boston_checks
     ward, police = checks
     # the source measured 99.13 % (ward) and 99.32 % (police district) by point in polygon
     assert ward.agreement >= 0.99, ward
@@ -57,9 +57,15 @@ def test_boston_ward_and_police_agree_with_the_city(boston_checks) -> None:
     assert police.share_within_50m > 0.8
     assert (disagreements["distance_m"].dropna() >= 0).all()
     assert set(disagreements["column"]) == {"ward", "police_district"}
-    # the 70 rows without coordinates cannot be placed, and say so
+    # the 70 rows without coordinates are placed from their address or say why not
     no_coords = rejects["reason"].str.contains("coordinates", case=False)
-    assert no_coords.sum() >= 70
+    assert geocoding is not None and geocoding.placed_rows > 0
+    assert no_coords.sum() + geocoding.placed_rows >= 70
+    by_address = rejects["column"] == "address"
+    assert by_address.sum() == geocoding.rejected
+    assert rejects.loc[by_address, "reason"].str.contains("best candidates").all()
+    # every row with an address and coordinates was checked against its address
+    assert geocoding.checked > 46_000
 
 
 def test_validate_cli_json(tmp_path: Path) -> None:
