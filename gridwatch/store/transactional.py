@@ -433,6 +433,10 @@ class Store:
             "changed_at": changed[rows],
             "seen_at": [seen_value] * count,
         }
+        order = _id_order(columns["issue_id"])  # as _column_chunks writes them
+        if order is not None:
+            columns = {name: (values[order] if isinstance(values, np.ndarray) else values)
+                       for name, values in columns.items()}
         self._insert_rows(conn, self._t["status_history"], columns, chunk_size)
         return {**columns, "seen_at": np.full(count, np.datetime64(seen, "us"))}
 
@@ -957,26 +961,56 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = None,
                    ) -> Iterator[dict[str, list[Any]]]:
-    """Split equal-length columns into batches of ``size`` rows.
+    """Split equal-length columns into batches of ``size`` rows, in the order of their ids.
 
     A column may be a list of driver values or an array or Series of stored values (converted
     batch by batch with :func:`~gridwatch.store._tables.driver_values` for ``sqlite`` or
     PostgreSQL: a million texts as Python strings at once take about a gigabyte).
+
+    Rows are given in the order of the first column named ``issue_id`` or ``b_id`` when there
+    is one: the B-trees keyed by issue_id then grow at one end instead of being split all over
+    (SQLite's WITHOUT ROWID tables hold the whole row in that tree; a million problems in file
+    order took 2.5 times the CPU of the same rows sorted).
     """
     length = len(next(iter(columns.values()))) if columns else 0
+    key = next((name for name in columns if name in ("issue_id", "b_id")), None)
+    order = _id_order(columns[key]) if key is not None else None
     for start in range(0, length, size):
+        rows = order[start:start + size] if order is not None else None
         part: dict[str, list[Any]] = {}
         for name, values in columns.items():
-            if isinstance(values, pd.Series):
-                piece = values.iloc[start:start + size].to_numpy()
+            piece: Any
+            if rows is None:
+                piece = (values.iloc[start:start + size].to_numpy()
+                         if isinstance(values, pd.Series) else values[start:start + size])
+            elif isinstance(values, pd.Series):
+                piece = values.iloc[rows].to_numpy()
+            elif isinstance(values, np.ndarray):
+                piece = values[rows]
             else:
-                piece = values[start:start + size]
+                piece = [values[i] for i in rows]
             if isinstance(piece, np.ndarray):
                 if sqlite is None:
                     raise TypeError("sqlite must be given to convert arrays")
                 piece = _s.driver_values(piece, sqlite=sqlite)
             part[name] = piece
         yield part
+
+
+def _id_order(ids: Any) -> np.ndarray | None:
+    """Positions of ``ids`` in sorted order, or None when at most 1 % are out of order."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(ids) < 2:
+        return None
+    values = pa.array(ids.to_numpy(dtype=object) if isinstance(ids, pd.Series) else ids,
+                      type=pa.string())
+    # exports are often in id order but for a few stragglers, which cost the trees nothing
+    descents = len(values) - 1 - (pc.sum(pc.greater_equal(values[1:], values[:-1])).as_py() or 0)
+    if descents * 100 <= len(values):
+        return None
+    return pc.sort_indices(values).to_numpy()
 
 
 def _frame(rows: Sequence[Any], names: Sequence[str]) -> pd.DataFrame:
