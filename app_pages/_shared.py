@@ -502,10 +502,15 @@ def sidebar(cfg: Config, config_path: str, last: dt.date,
                              ("sources", "source", SOURCES),
                              ("statuses", "status", STATUSES),
                              ("codes", "code", views.CODE_FILTERS),
-                             ("placed_by", "placed_by", views.PLACED_BY_FILTERS)):
+                             ("placed_by", "placed_by", views.PLACED_BY_FILTERS),
+                             ("matched_at", "matched_at", views.MATCHED_AT_FILTERS)):
         picks[name] = tuple(bar.multiselect(tr(key, lang), list(codes),
                                             default=list(getattr(wanted, name)), key=f"f_{name}",
                                             format_func=lambda v: code_label(v, lang)))
+    for name, top, step in (("min_score", 100.0, 5.0), ("max_precision_m", 1e7, 100.0)):
+        # problems placed from an address: the least match score, the widest radius kept
+        picks[name] = bar.number_input(tr(name, lang), min_value=0.0, max_value=top,
+                                       value=getattr(wanted, name), step=step, key=f"f_{name}")
     span = bar.date_input(tr("date_range", lang),
                           value=(wanted.start, wanted.end) if wanted.start and wanted.end else (),
                           key="f_dates")

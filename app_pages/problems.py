@@ -8,7 +8,7 @@ import streamlit as st
 from app_pages._shared import audited_bytes, file_bytes, load, problem_photo_columns
 from gridwatch.output.files import write_table
 from gridwatch.ui import views
-from gridwatch.ui.i18n import code_label, tr
+from gridwatch.ui.i18n import code_label, column_labels, tr
 
 PAGE_ROWS = 500  # rows sent to the browser at a time; the downloads hold every row
 
@@ -29,7 +29,7 @@ shown = views.inspection_rows(ctx.issues, now, rows[first:first + PAGE_ROWS],
 if pages > 1:
     st.caption(f"{first + 1:,}–{first + len(shown):,} / {len(rows):,}")
 shown, thumbs = problem_photo_columns(ctx, shown)  # before the codes become labels
-for column in ("code", "status", "category", "source"):
+for column in ("code", "status", "category", "source", "geocode_source"):
     if column in shown:
         shown[column] = shown[column].map(lambda v: code_label(v, lang) if v == v else "")
 labels: dict[str, object] = {
@@ -37,6 +37,8 @@ labels: dict[str, object] = {
                              "status", "code", "responsible_unit", "photo_before",
                              "photo_after")}
 labels["issue_id"] = tr("id", lang)
+labels |= column_labels(("location_flag", "geocode_source", "geocode_score",
+                         "location_precision_m"), lang)
 for column in thumbs:  # thumbnails made here, sent as data: URIs (nothing from elsewhere)
     labels[column] = st.column_config.ImageColumn(tr(column, lang), width="small")
 st.dataframe(shown, hide_index=True, width="stretch", height=520,

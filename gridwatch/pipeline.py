@@ -20,7 +20,9 @@ from gridwatch.config import Config
 from gridwatch.errors import GridwatchError
 from gridwatch.evidence.photos import attach_folder_photos
 from gridwatch.evidence.settings import evidence_folder
+from gridwatch.geocoding.gazetteer import geocode_settings
 from gridwatch.geocoding.records import geocode_records
+from gridwatch.geocoding.report import GeocodeReport, geocode_report
 from gridwatch.ingest.records import read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels
 from gridwatch.placing.assign import place_records, unassigned_counts
@@ -180,8 +182,9 @@ def run_validate(
     against: Sequence[tuple[str, str]],
     crs: str | None = None,
     progress: StageReporter | None = None,
-) -> tuple[list[LabelCheck], pd.DataFrame, pd.DataFrame]:
-    """Place problem files (without storing them) and compare label columns with layers.
+) -> tuple[list[LabelCheck], pd.DataFrame, pd.DataFrame, GeocodeReport | None]:
+    """Place problem files (without storing them), compare label columns with layers, and
+    say what geocoding does to them.
 
     Parameters
     ----------
@@ -201,7 +204,14 @@ def run_validate(
     disagreements : pandas.DataFrame
         The disagreeing rows of every pair, with ``column`` and ``layer`` columns.
     rejects : pandas.DataFrame
-        Rows that could not be placed at all.
+        Rows that could not be placed at all (addresses not placed: their reason names the
+        best candidates).
+    geocoding : GeocodeReport or None
+        With ``[geocoding] enabled``: rows placed from their address per source of the
+        gazetteer and precision, rejected, and checked against their coordinates (the saved
+        gazetteer build and the files' own rows are matched against; no store is opened).
+        The rows whose address disagrees are in ``disagreements`` with ``column =
+        "address"`` and ``distance_m`` from the coordinates to the address's place.
     """
     say = progress or (lambda _message: None)
     rules = config.settings.label_rules
@@ -212,8 +222,14 @@ def run_validate(
                          crs=crs)
     say(f"loading {len(config.layers)} boundary layer(s)")
     layers = load_layers(config)
-    say(f"placing {len(result.records):,} row(s)")
-    placed, place_rejects = place_records(result.records, layers, config)
+    records, address_rejects = result.records, None
+    geocoding = None
+    if geocode_settings(config).enabled:
+        say("geocoding addresses")
+        records, address_rejects = geocode_records(records, layers, config)
+        geocoding = geocode_report(records, address_rejects)
+    say(f"placing {len(records):,} row(s)")
+    placed, place_rejects = place_records(records, layers, config)
     metric = project_metric_crs(config.territory.metric_crs, layers=layers, specs=config.layers)
     checks: list[LabelCheck] = []
     parts: list[pd.DataFrame] = []
@@ -222,9 +238,17 @@ def run_validate(
                                      steps=rules.get(column, ()), metric_crs=metric)
         checks.append(check)
         parts.append(rows.assign(column=column, layer=layer))
+    if "address_mismatch" in placed and placed["address_mismatch"].any():
+        flagged = placed[placed["address_mismatch"].fillna(False).to_numpy(dtype=bool)]
+        parts.append(pd.DataFrame({
+            **{c: flagged[c].to_numpy() for c in ("issue_id", "source_file", "source_row",
+                                                  "address", "lon", "lat") if c in flagged},
+            "distance_m": flagged["address_offset_m"].to_numpy(dtype=float),
+            "column": "address", "layer": ""}))
     disagreements = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    return checks, disagreements, concat_rejects(result.rejects, place_rejects,
-                                                 file_order=[f.path for f in result.files])
+    rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
+                             file_order=[f.path for f in result.files])
+    return checks, disagreements, rejects, geocoding
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:

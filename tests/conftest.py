@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import hypothesis
 import pytest
 from helpers import (
     GRID_ORIGIN,
@@ -19,6 +20,12 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 JIAXING_COUNTIES = REPO / "data" / "boundaries" / "jiaxing_counties.geojson"
 TEST_DATA = Path(__file__).resolve().parent / "data"
+
+# Property tests judge results, not speed: on a busy 2-core machine a slow example is not a
+# failure of the code (hypothesis's deadline and too-slow check are off; examples unchanged).
+hypothesis.settings.register_profile(
+    "gridwatch", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile("gridwatch")
 
 POSTGIS_URL = os.environ.get("GRIDWATCH_TEST_POSTGIS", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 

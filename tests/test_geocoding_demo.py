@@ -53,3 +53,16 @@ def test_most_address_only_rows_are_placed_in_the_town_they_name(demo_run) -> No
     placed = geocoded["town_id"].map(name_of)
     written = geocoded["address"].str.extract(r"嘉兴市(.+?(?:镇|街道))", expand=False)
     assert (placed == written).mean() >= 0.99
+
+
+def test_the_coordinate_check_flags_few_honest_rows(demo_run) -> None:
+    """The demo's addresses follow their places (no wrong address is planted): the check,
+    on by default, puts almost none of the rows with coordinates on the audit list."""
+    _rows, _summary, _rejects, issues, config = demo_run
+    assert config.settings.geocoding.check_coordinates
+    own = issues["location_flag"].isin(["", "swapped"]) & issues["address"].notna()
+    flagged = issues["address_offset_m"].notna()
+    assert own.sum() > 1000
+    assert (flagged & own).sum() <= 0.005 * own.sum()
+    assert not (flagged & ~own).any()  # only rows with coordinates are checked
+    assert issues.loc[flagged, "grid_mismatch"].all()

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyproj import Geod
 
 from gridwatch.config import load_config
@@ -106,6 +108,32 @@ def test_road_with_the_nearest_house_number(project) -> None:
     assert _metres(found["lon"].iloc[2], found["lat"].iloc[2], *middle) < 1.0
 
 
+def test_a_number_far_between_known_ones_is_as_imprecise_as_the_gap(project) -> None:
+    """104 lies between 88 and 120 (1,000 m apart), half way by its number: placed at the
+    nearer (88, the first of equals) with a radius of half the gap."""
+    found = _geocode(project, "嘉善县魏塘街道体育南路104号", "嘉善县魏塘街道体育南路112号")
+    assert found["geocode_source"].tolist() == ["road", "road"]
+    assert found["precision_m"].iloc[0] == pytest.approx(1000.0 * 16 / 32, rel=0.01)
+    # 112: 8 from 120, 24 from 88: a quarter of the gap, 250 m, under a road's 300 m
+    assert found["precision_m"].iloc[1] == 300.0
+    near88 = lonlat_from_metres(*POINTS["嘉善县魏塘街道体育南路88号"])
+    assert _metres(found["lon"].iloc[0], found["lat"].iloc[0], *near88) < 0.01
+
+
+def test_a_road_is_not_taken_for_its_east_or_second_section(project) -> None:
+    """中山路 and 中山东路, 永安路 and 永安二路 are different roads however alike (ratio 86):
+    the direction and section words must agree."""
+    config, layers, _gazetteer = project
+    lon, lat = lonlat_from_metres([2300.0, 2500.0], [600.0, 3500.0])
+    history = pd.DataFrame({"address": ["南湖区凤桥镇中山东路5号", "南湖区凤桥镇永安二路9号"],
+                            "lon": lon, "lat": lat})
+    gazetteer = build_gazetteer(config, layers, history=history)
+    found = geocode_addresses(pd.Series(["南湖区凤桥镇中山路5号", "南湖区凤桥镇永安路9号",
+                                         "南湖区凤桥镇永安二路7号"]), gazetteer)
+    assert found["geocode_source"].tolist() == ["town", "town", "road"]
+    assert _metres(found["lon"].iloc[2], found["lat"].iloc[2], lon[1], lat[1]) < 0.01
+
+
 def test_village_town_and_county_precision_is_their_size(project) -> None:
     found = _geocode(project, "南湖区长虹镇新丰村三组东侧河道", "南湖区凤桥镇某处", "嘉善县")
     assert found["geocode_source"].tolist() == ["village", "town", "county"]
@@ -140,10 +168,13 @@ def test_too_coarse_or_too_unlike_is_rejected_with_candidates(project) -> None:
     assert found["reason"].iloc[1].startswith(
         "address '嘉善县魏塘街道体育路92号' is placed only at town '魏塘街道' (radius 1,596 m")
     assert "road 体育南路 (86)" in found["reason"].iloc[1]
-    # ... and taken at the default threshold, with its score
-    taken = _geocode(project, "嘉善县魏塘街道体育路92号").iloc[0]
+    # ... and not taken at the default threshold either: 南 makes it another road (体育路
+    # and 体育南路 are two roads); the town places it
+    assert _geocode(project, "嘉善县魏塘街道体育路92号").iloc[0]["geocode_source"] == "town"
+    # a typo is taken at a threshold it reaches, with its score (休育南路: ratio 75)
+    taken = _geocode(project, "嘉善县魏塘街道休育南路92号", min_score=70.0).iloc[0]
     assert taken["geocode_source"] == "road"
-    assert taken["geocode_score"] == pytest.approx(200 * 3 / 7, abs=0.01)
+    assert taken["geocode_score"] == pytest.approx(75.0)
 
 
 def test_result_keeps_the_index(project) -> None:
@@ -151,3 +182,45 @@ def test_result_keeps_the_index(project) -> None:
     found = geocode_addresses(pd.Series(["嘉善县", None], index=[10, 3]), gazetteer)
     assert list(found.index) == [10, 3]
     assert found["geocode_source"].tolist() == ["county", ""]
+
+
+_CHARS = "新丰村镇路街道一二三网格长虹体育南北12ab"
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=st.lists(st.text(_CHARS, min_size=1, max_size=14), min_size=1, max_size=25),
+       names=st.lists(st.text(_CHARS, min_size=1, max_size=9), min_size=1, max_size=12),
+       min_score=st.sampled_from([40.0, 60.0, 75.0, 85.0, 90.0, 100.0]),
+       block=st.integers(1, 30))
+def test_prefiltered_fuzzy_names_equal_comparing_every_pair(texts, names, min_score,
+                                                            block) -> None:
+    """best_partial skips pairs that cannot reach the score: the answer is that of the full
+    rapidfuzz matrix (best score, first of equals)."""
+    from rapidfuzz import fuzz, process
+
+    from gridwatch.geocoding.match import best_partial
+
+    best, score = best_partial(texts, names, min_score, block=block)
+    matrix = process.cdist(texts, names, scorer=fuzz.partial_ratio)
+    top = matrix.argmax(axis=1)
+    top_score = matrix[np.arange(len(texts)), top]
+    good = top_score >= min_score
+    assert best.tolist() == np.where(good, top, -1).tolist()
+    assert score[good] == pytest.approx(top_score[good])
+    assert np.isnan(score[~good]).all()
+
+
+def test_each_distinct_address_is_matched_once(project, monkeypatch) -> None:
+    """Repeated addresses (and postcodes) are matched once; every row gets its answer."""
+    import gridwatch.geocoding.match as match
+
+    calls = []
+    original = match.address_keys
+    monkeypatch.setattr(match, "address_keys", lambda texts: calls.append(len(texts))
+                        or original(texts))
+    texts = ["嘉善县魏塘街道体育南路90号", "南湖区长虹镇新丰村", "嘉善县魏塘街道体育南路90号",
+             "嘉兴市新丰村", "南湖区长虹镇新丰村"]
+    found = _geocode(project, *texts)
+    assert calls == [3]
+    single = pd.concat([_geocode(project, t) for t in texts], ignore_index=True)
+    pd.testing.assert_frame_equal(found.reset_index(drop=True), single)

@@ -246,3 +246,156 @@ def test_an_import_learns_from_the_problems_already_stored(tmp_path: Path,
     assert issues.loc["A2", "location_precision_m"] == 300.0
     assert issues.loc["A2", ["lon", "lat"]].tolist() == pytest.approx(
         issues.loc["A1", ["lon", "lat"]].tolist(), abs=1e-9)
+
+
+def test_the_match_is_stored_and_an_older_store_gains_its_columns(tmp_path: Path,
+                                                                  store_url: str) -> None:
+    """Source and score are stored with the precision; a store made before these columns
+    gets them on open (both backends), and rows without them keep their content hash."""
+    config = load_config(write_project(tmp_path))
+    rows = _write(tmp_path / "p.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12369热线,南湖区长虹镇新丰村三组东侧河道,,,"])
+    with Store(store_url) as store:
+        run_ingest([rows], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+        qualified = store.engine.dialect.identifier_preparer.format_table(store.table("issues"))
+        with store.engine.begin() as conn:  # as a gridwatch before these columns left it
+            for name in ("geocode_source", "geocode_score", "address_offset_m"):
+                conn.exec_driver_sql(f"ALTER TABLE {qualified} DROP COLUMN {name}")
+    assert issues.loc["A2", "geocode_source"] == "road"
+    assert issues.loc["A3", "geocode_source"] == "village"
+    assert issues.loc["A2", "geocode_score"] == 100.0 == issues.loc["A3", "geocode_score"]
+    assert pd.isna(issues.loc["A1", "geocode_source"]) and np.isnan(issues.loc["A1",
+                                                                               "geocode_score"])
+    with Store(store_url) as store:
+        reopened = store.issues().set_index("issue_id")
+        assert reopened[["geocode_source", "geocode_score",
+                         "address_offset_m"]].isna().all().all()
+        assert reopened.loc["A2", "location_precision_m"] == 300.0
+        # a changed problem is written with its match again
+        changed = _write(tmp_path / "q.csv", [
+            "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路99号,,,"])
+        summary, _ = run_ingest([changed], config=config, store=store, derive=False)
+        again = store.issues().set_index("issue_id")
+    assert summary.updated == 1
+    assert again.loc["A2", "geocode_source"] == "road" and again.loc["A2", "geocode_score"] == 100
+
+
+def test_rows_without_a_match_keep_the_hash_they_had_before_the_match_columns() -> None:
+    """A store written before the source and score columns: its rows without them hash as
+    before (nothing is rewritten), a geocoded row hashes differently (so an import writes
+    its match)."""
+    from gridwatch.store._tables import prepare
+
+    base = pd.DataFrame({"issue_id": ["A", "B"], "reported_at": pd.to_datetime(
+        ["2026-03-02 01:00", "2026-03-02 02:00"], utc=True), "lon": [120.7, 120.8],
+        "lat": [30.7, 30.8], "location_flag": ["", "geocoded"], "grid_mismatch": False,
+        "location_precision_m": [np.nan, 300.0]})
+    before = prepare(base, ["town"]).hashes
+    empty = prepare(base.assign(geocode_source=["", ""], geocode_score=np.nan,
+                                address_offset_m=np.nan), ["town"]).hashes
+    assert list(empty) == list(before)
+    matched = prepare(base.assign(geocode_source=["", "road"], geocode_score=[np.nan, 100.0],
+                                  address_offset_m=np.nan), ["town"]).hashes
+    assert matched[0] == before[0] and matched[1] != before[1]
+    # equal numbers in two columns do not cancel out
+    both = prepare(base.assign(geocode_score=[np.nan, 300.0], address_offset_m=[np.nan, 300.0]),
+                   ["town"]).hashes
+    assert both[1] != before[1]
+
+
+def test_an_address_far_from_its_coordinates_is_in_the_grid_mismatch_audit(
+        tmp_path: Path, store_url: str) -> None:
+    """On by default: a row whose address names a road 4 km from its coordinates is flagged,
+    its distance stored, and it is listed by the app's grid-mismatch audit; a row whose
+    address agrees is not."""
+    from gridwatch.supervision.context import open_context
+    from gridwatch.ui.planning import grid_mismatch_audit
+
+    path = write_project(tmp_path)
+    config = load_config(path)
+    assert config.settings.geocoding.check_coordinates  # the default
+    day1 = _write(tmp_path / "day1.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},"])
+    day2 = _write(tmp_path / "day2.csv", [
+        f"B1,2026-03-03 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4650, 520)},",
+        f"B2,2026-03-03 09:10,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},"])
+    with Store(store_url) as store:
+        run_ingest([day1], config=config, store=store, derive=False)
+        summary, _ = run_ingest([day2], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    assert summary.grid_mismatch == 1
+    assert issues["grid_mismatch"].to_dict() == {"A1": False, "B1": False, "B2": True}
+    # B2's address is A1's place (precision 30 m): reference distance on the ellipsoid
+    from pyproj import Geod
+
+    a1 = issues.loc["A1", ["lon", "lat"]].to_numpy(dtype=float)
+    b2 = issues.loc["B2", ["lon", "lat"]].to_numpy(dtype=float)
+    expected = Geod(ellps="WGS84").inv(a1[0], a1[1], b2[0], b2[1])[2]
+    assert issues.loc["B2", "address_offset_m"] == pytest.approx(expected, abs=0.1)
+    assert issues.loc[["A1", "B1"], "address_offset_m"].isna().all()
+    assert issues.loc["B2", "location_flag"] == ""  # its coordinates win
+    audit = grid_mismatch_audit(open_context(config, store_url))
+    assert audit["issue_id"].tolist() == ["B2"]
+    assert audit.loc[0, "address_offset_m"] == pytest.approx(expected, abs=0.1)
+
+
+def test_a_problem_is_not_checked_against_its_own_earlier_coordinates(tmp_path: Path) -> None:
+    """Stored with a wrong point, a problem imported again stays flagged: its own earlier
+    sighting in the store does not vouch for it."""
+    config = load_config(write_project(tmp_path))
+    day1 = _write(tmp_path / "day1.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        f"B2,2026-03-02 09:10,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},"])
+    url = f"sqlite:///{(tmp_path / 's.sqlite').as_posix()}"
+    with Store(url) as store:
+        first, _ = run_ingest([day1], config=config, store=store, derive=False)
+        second, _ = run_ingest([day1], config=config, store=store, derive=False)
+        issues = store.issues().set_index("issue_id")
+    # in the first import each is checked against the gazetteer only (the import's own rows
+    # never count): the address names 魏塘街道 (x 4,000-6,000 m), B2 lies 3.4 km west of it
+    assert first.grid_mismatch == 1 and second.grid_mismatch == 1
+    assert (second.unchanged, second.updated) == (2, 0)
+    assert issues["grid_mismatch"].to_dict() == {"A1": False, "B2": True}
+    assert issues.loc["B2", "address_offset_m"] == pytest.approx(3400, abs=2)
+
+
+def test_filters_by_match_source_and_score(stored, tmp_path: Path) -> None:
+    from gridwatch.cli import main
+    from gridwatch.supervision.context import open_context
+    from gridwatch.ui import views
+    from tests.helpers import invoke
+
+    path, url = stored
+    for extra, expected in ((["--matched-at", "road"], ["A2"]),
+                            (["--matched-at", "area"], ["A3"]),
+                            (["--matched-at", "history", "--matched-at", "area"], ["A3"]),
+                            (["--min-score", "90"], ["A1", "A2", "A3"])):
+        out = tmp_path / "out.csv"
+        result = invoke(["export", "issues", "--out", str(out), "--config", str(path),
+                         "--db", url, *extra], main)
+        assert result.exit_code == 0, result.output
+        written = pd.read_csv(out, dtype=str, encoding="utf-8-sig")
+        assert sorted(written["issue_id"]) == expected, extra
+    assert {"geocode_source", "geocode_score", "location_precision_m"} <= set(written.columns)
+    assert written.set_index("issue_id").loc["A3", "geocode_source"] == "village"
+    filters = views.filters_from_query({"matched_at": "area,bogus", "min_score": "95",
+                                        "max_precision_m": "500", "placed_by": "by_address"})
+    assert filters.matched_at == ("area",) and filters.min_score == 95.0
+    assert filters.max_precision_m == 500.0 and filters.ignored == ("matched_at=bogus",)
+    assert views.filters_to_query(filters) == {"placed_by": "by_address", "matched_at": "area",
+                                               "min_score": "95", "max_precision_m": "500"}
+    assert views.filters_from_query({"min_score": "120"}).ignored == ("min_score=120",)
+    context = open_context(load_config(path), url)
+    evaluated = context.evaluate(context.last_report_date())
+    for query, expected in (({"matched_at": "road"}, ["A2"]),
+                            ({"max_precision_m": "500"}, ["A1", "A2"]),
+                            ({"placed_by": "by_address", "max_precision_m": "500"}, ["A2"])):
+        keep = views.filter_problems(context, evaluated, views.filters_from_query(query))
+        assert sorted(context.issues.loc[keep.to_numpy(), "issue_id"]) == expected, query
+    # the problems table shows how each was placed
+    rows = views.inspection_rows(context.issues, evaluated, np.arange(len(context.issues)))
+    assert {"location_flag", "geocode_source", "geocode_score",
+            "location_precision_m"} <= set(rows.columns)

@@ -44,14 +44,24 @@ def export() -> None:
 @click.option("--max-precision-m", type=click.FloatRange(min=0), default=None,
               help="Leave out problems placed from an address less precisely than this "
                    "(precision radius in metres).")
+@click.option("--matched-at", "matched_at", multiple=True,
+              type=click.Choice(["address_point", "history", "road", "area"]),
+              help="Only problems placed from an address matched at this source of the "
+                   "gazetteer (repeatable): an address point, an earlier problem's address, a "
+                   "road, an area (village, town, grid).")
+@click.option("--min-score", type=click.FloatRange(min=0, max=100), default=None,
+              help="Leave out problems placed from an address by a match scoring below this "
+                   "(geocode_score, 0-100).")
 @user_option
 @handle_errors
 def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
            fmt: str | None, placed_by: tuple[str, ...], max_precision_m: float | None,
+           matched_at: tuple[str, ...], min_score: float | None,
            as_user: str | None) -> None:
     """Write the stored problems: canonical columns, WGS84 lon/lat, how each was placed
-    (location_flag, location_precision_m), the area id in every layer and the redline flags
-    and distances. Times are shown in the territory's zone."""
+    (location_flag; from an address: location_precision_m, geocode_source, geocode_score;
+    address_offset_m when the address disagrees with the coordinates), the area id in every
+    layer and the redline flags and distances. Times are shown in the territory's zone."""
     from gridwatch.errors import ConfigError
     from gridwatch.geocoding.records import placement_mask
     from gridwatch.output.files import export_issues
@@ -59,9 +69,10 @@ def issues(out_path: Path | None, db_url: str | None, config_path: Path | None,
     if out_path is None:
         raise ConfigError("--out PATH is required (e.g. --out issues.xlsx)")
     session, frame, timezone = _stored_issues(db_url, config_path, as_user)
-    if placed_by or max_precision_m is not None:
+    if placed_by or max_precision_m is not None or matched_at or min_score is not None:
         frame = frame[placement_mask(frame, placed_by=placed_by,
-                                     max_precision_m=max_precision_m)].reset_index(drop=True)
+                                     max_precision_m=max_precision_m, matched_at=matched_at,
+                                     min_score=min_score)].reset_index(drop=True)
     written = export_issues(frame, out_path, format=fmt, timezone=timezone)
     session.audit("export", what="issues", format=fmt or written.suffix.lstrip("."),
                   file=str(written), rows=len(frame))

@@ -12,7 +12,7 @@ from gridwatch.settings import type_name, unknown_keys
 __all__ = ["GeocodeSettings", "PointSource", "parse_geocode_settings"]
 
 _KEYS = ("enabled", "min_score", "max_precision_m", "postcode_column", "history", "gazetteer",
-         "layers", "points", "check_coordinates")
+         "layers", "points", "check_coordinates", "check_margin_m")
 _POINT_KEYS = ("path", "crs", "address_field", "lon_field", "lat_field", "postcode_field",
                "source_layer")
 
@@ -66,9 +66,13 @@ class GeocodeSettings:
     layers: tuple[str, ...] | None = None
     points: PointSource | None = None
     #: Also geocode rows that have coordinates and flag (``grid_mismatch``) those whose address
-    #: places them farther away than the match's precision (about 1.5 s per 100,000 distinct
-    #: addresses).
-    check_coordinates: bool = False
+    #: disagrees with them: placed farther away than the match's precision plus
+    #: ``check_margin_m``, or, matched at an area, outside that area by more than the margin.
+    check_coordinates: bool = True
+    #: How far beyond the match's precision (or outside the area named) coordinates may lie
+    #: before the row is flagged (metres): an address describes a place more loosely than
+    #: its precision radius says (a house number seen once, a neighbouring number's point).
+    check_margin_m: float = 1000.0
 
 
 def parse_geocode_settings(section: Mapping[str, Any]) -> GeocodeSettings:
@@ -83,7 +87,8 @@ def parse_geocode_settings(section: Mapping[str, Any]) -> GeocodeSettings:
             else:
                 problems.append(f"[geocoding] {key} must be true or false, got "
                                 f"{type_name(raw[key])} ({raw[key]!r})")
-    for key, low, high in (("min_score", 0.0, 100.0), ("max_precision_m", 1.0, 1e7)):
+    for key, low, high in (("min_score", 0.0, 100.0), ("max_precision_m", 1.0, 1e7),
+                           ("check_margin_m", 0.0, 1e7)):
         if key in raw:
             value = raw[key]
             if isinstance(value, bool) or not isinstance(value, int | float) \

@@ -108,7 +108,7 @@ def _history_from_files(files: Sequence[str | os.PathLike[str]], config: Config,
     result = read_issues(files, settings=config.input, timezone=config.territory.timezone)
     placed, _ = place_records(result.records, layers, config)
     own = placed["location_flag"].isin(["", "swapped"]) & placed["address"].notna()
-    columns = ["address", "lon", "lat"]
+    columns = ["issue_id", "address", "lon", "lat"]
     column = geocode_settings(config).postcode_column
     if column and column in placed:
         columns.append(column)

@@ -55,21 +55,22 @@ __all__ = [
     "project_gazetteer",
     "save_gazetteer",
     "source_key",
+    "without_problems",
 ]
 
 #: Precision radius of a place found at an address point or an earlier problem's address.
 POINT_PRECISION_M = 30.0
 #: Precision radius of a place found on a road (near the house number when it has one).
 ROAD_PRECISION_M = 300.0
-_VERSION = 1
-_POINT_COLUMNS = ("source", "key", "street", "number", "postcode", "lon", "lat")
+#: 2: points carry the issue_id of the problem they were learnt from.
+_VERSION = 2
 
 
 @dataclass(frozen=True)
 class Gazetteer:
     """Areas (``layer, level, area_id, parent_id, name, lon, lat, radius_m``; levels coarse to
-    fine) and points (``source, key, street, number, postcode, lon, lat`` and ``<layer>_id``
-    per level), lon/lat WGS84."""
+    fine) and points (``source, key, street, number, postcode, lon, lat``, ``issue_id`` of the
+    problem a history point was learnt from, and ``<layer>_id`` per level), lon/lat WGS84."""
 
     areas: pd.DataFrame
     points: pd.DataFrame
@@ -215,9 +216,11 @@ def address_keys(addresses: pd.Series) -> pd.DataFrame:
 
 def address_points(addresses: pd.Series, lon: Any, lat: Any, *, source: str,
                    layers: Mapping[str, gpd.GeoDataFrame], specs: Sequence[LayerSpec],
-                   postcodes: pd.Series | None = None) -> pd.DataFrame:
+                   postcodes: pd.Series | None = None,
+                   ids: pd.Series | None = None) -> pd.DataFrame:
     """Gazetteer points from addresses with WGS84 coordinates (rows missing either are left
-    out), with their area id in each named layer."""
+    out), with their area id in each named layer and the ``issue_id`` of the problem each was
+    learnt from (``ids``; missing without)."""
     from gridwatch.placing.layers import locate_points
 
     x = np.asarray(lon, dtype=float)
@@ -228,8 +231,12 @@ def address_points(addresses: pd.Series, lon: Any, lat: Any, *, source: str,
     parsed = address_keys(text)
     code = (normalise_postcode(postcodes.reset_index(drop=True)[keep])
             if postcodes is not None else pd.Series(pd.NA, index=text.index, dtype="str"))
+    issue = (pd.Series(ids.reset_index(drop=True)[keep].to_numpy(dtype=object),
+                       index=text.index, dtype="str") if ids is not None
+             else pd.Series(pd.NA, index=text.index, dtype="str"))
     out = pd.DataFrame({"source": source, "key": parsed["key"], "street": parsed["street"],
-                        "number": parsed["number"], "postcode": code, "lon": x, "lat": y})
+                        "number": parsed["number"], "postcode": code, "lon": x, "lat": y,
+                        "issue_id": issue})
     # a crossing lies on its second street too (as a point of that road, not an address)
     cross = parsed["cross_street"].notna().to_numpy()
     if cross.any():
@@ -352,7 +359,7 @@ def build_gazetteer(config: Config, layers: Mapping[str, gpd.GeoDataFrame], *,
         codes = history[column] if column and column in history else None
         parts.append(address_points(history["address"], history["lon"], history["lat"],
                                     source="history", layers=layers, specs=specs,
-                                    postcodes=codes))
+                                    postcodes=codes, ids=history.get("issue_id")))
     if parts:
         points = pd.concat(parts, ignore_index=True)
     else:
@@ -364,13 +371,14 @@ def build_gazetteer(config: Config, layers: Mapping[str, gpd.GeoDataFrame], *,
 def history_from_store(store: Any) -> pd.DataFrame:
     """Earlier problems of a store with an address and coordinates of their own (rows placed by
     geocoding or at a reported grid are left out: they would teach the gazetteer its own
-    guesses)."""
+    guesses): ``issue_id, address, lon, lat``."""
     if store.last_run_id() == 0:
-        return pd.DataFrame({"address": pd.Series(dtype="str"), "lon": pd.Series(dtype=float),
+        return pd.DataFrame({"issue_id": pd.Series(dtype="str"),
+                             "address": pd.Series(dtype="str"), "lon": pd.Series(dtype=float),
                              "lat": pd.Series(dtype=float)})
     issues, _history, _run = store.analytical(layers=[])  # the columnar copy: no table scan
     own = issues["location_flag"].fillna("").isin(["", "swapped"])
-    frame = issues.loc[own & issues["address"].notna(), ["address", "lon", "lat"]]
+    frame = issues.loc[own & issues["address"].notna(), ["issue_id", "address", "lon", "lat"]]
     return frame.reset_index(drop=True)
 
 
@@ -464,6 +472,23 @@ def project_gazetteer(config: Config, layers: Mapping[str, gpd.GeoDataFrame], *,
     codes = extra_history[column] if column and column in extra_history else None
     more = address_points(extra_history["address"], extra_history["lon"],
                           extra_history["lat"], source="history", layers=layers, specs=specs,
-                          postcodes=codes)
+                          postcodes=codes, ids=extra_history.get("issue_id"))
     return Gazetteer(areas=base.areas, points=pd.concat([base.points, more], ignore_index=True),
                      levels=base.levels)
+
+
+def without_problems(gazetteer: Gazetteer, ids: Sequence[str] | pd.Series) -> Gazetteer:
+    """The gazetteer without the points learnt from the problems ``ids`` (a problem's address
+    is checked against what the others say, never against what it said itself before)."""
+    points = gazetteer.points
+    if "issue_id" not in points:
+        return gazetteer
+    # a set of Python strings: pandas' isin of Arrow strings builds a scalar per value
+    # (20 s for the ids of a million rows)
+    wanted = set(pd.Series(ids, dtype="str").dropna().to_numpy(dtype=object).tolist())
+    drop = np.fromiter((v in wanted for v in points["issue_id"].to_numpy(dtype=object)),
+                       dtype=bool, count=len(points))
+    if not drop.any():
+        return gazetteer
+    return Gazetteer(areas=gazetteer.areas, points=points[~drop].reset_index(drop=True),
+                     levels=gazetteer.levels)

@@ -6,9 +6,12 @@ see :func:`gridwatch.placing.assign.place_records`) but an address are matched a
 gazetteer. A placed row gets WGS84 ``lon``/``lat`` and ``geocode_source``, ``geocode_score``,
 ``location_precision_m`` (placing then flags it ``location_flag = "geocoded"``); a row that
 cannot be placed is rejected here with the best candidates named. Coordinates always win over
-the address; with ``[geocoding] check_coordinates`` the rows that have both are geocoded too,
-and those whose address lies farther from their coordinates than the match's precision get
-``address_mismatch`` (placing adds it to ``grid_mismatch``, the audit list of doubtful places).
+the address; with ``[geocoding] check_coordinates`` (on by default) the rows that have both
+are geocoded too, against what the gazetteer and the other problems say, and those whose
+address lies farther from their coordinates than the match's precision plus
+``check_margin_m`` (or outside the area it names by more than that margin) get
+``address_mismatch`` and ``address_offset_m`` (placing adds the flag to ``grid_mismatch``, the
+audit list of doubtful places; the store keeps the distance).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from gridwatch.geocoding.gazetteer import (
     geocode_settings,
     history_from_store,
     project_gazetteer,
+    without_problems,
 )
 from gridwatch.geocoding.match import geocode_addresses
 from gridwatch.schema import concat_rejects, empty_rejects
@@ -34,13 +38,19 @@ if TYPE_CHECKING:
 
     from gridwatch.store.transactional import Store
 
-__all__ = ["IMPORT_HISTORY_ROWS", "PLACED_BY", "geocode_records", "placement_mask"]
+__all__ = ["IMPORT_HISTORY_ROWS", "MATCHED_AT", "PLACED_BY", "geocode_records",
+           "placement_mask"]
 
 #: How a stored problem was placed, as filters name it: its own coordinates (repaired when
 #: lat/lon were swapped), its reported grid, its address.
 PLACED_BY: dict[str, tuple[str, ...]] = {"by_coordinates": ("", "swapped"),
                                          "by_grid": ("grid_point",),
                                          "by_address": ("geocoded",)}
+
+#: Where in the gazetteer an address matched (``geocode_source``), as filters name it: an
+#: address point, an earlier problem's address, a road, an area of a layer (village, town,
+#: grid, …).
+MATCHED_AT: tuple[str, ...] = ("address_point", "history", "road", "area")
 
 #: At most this many rows of the store and the import (with coordinates and an address) join
 #: the gazetteer's history, a seeded sample when there are more (parsing costs about 1.5 s
@@ -73,7 +83,9 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     records : pandas.DataFrame
         The records less the rejected rows; geocoded rows have WGS84 ``lon``/``lat``,
         ``coord_system = "wgs84"``, ``geocode_source``, ``geocode_score`` and
-        ``location_precision_m``; with ``check_coordinates``, ``address_mismatch``.
+        ``location_precision_m``; with ``check_coordinates``, ``address_mismatch`` and
+        ``address_offset_m`` (metres between the coordinates and the address's place, or the
+        area it names, for the flagged rows; NaN elsewhere).
     rejects : pandas.DataFrame
         One row per address that could not be placed: column ``address``, the reason naming
         the best candidates.
@@ -94,23 +106,24 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     if not todo.any() and not check.any():
         return records, empty_rejects()
     lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
-    if gazetteer is not None:
-        check_gazetteer = gazetteer
-    else:
+    ids = (records["issue_id"].astype("str") if "issue_id" in records
+           else pd.Series([], dtype="str"))
+    if gazetteer is None:
         stored = (history_from_store(store) if store is not None and settings.history
                   else None)
         own = _history(records, lon, lat, has_address, settings.postcode_column)
         gazetteer = project_gazetteer(config, layers, extra_history=_capped(stored, own))
-        # a row's address is checked against what others say, never against the row itself
-        check_gazetteer = (project_gazetteer(config, layers, extra_history=_capped(stored))
-                           if check.any() else gazetteer)
+    # a row's address is checked against what others say, never against the row itself (its
+    # own coordinates, in this import or stored before)
+    check_gazetteer = without_problems(gazetteer, ids) if check.any() else gazetteer
     column = settings.postcode_column
 
-    def place(rows: np.ndarray, against: Gazetteer) -> pd.DataFrame:
+    def place(rows: np.ndarray, against: Gazetteer, *, reasons: bool = True) -> pd.DataFrame:
         codes = records[column][rows] if column and column in records else None
         return geocode_addresses(records["address"][rows], against, postcodes=codes,
                                  min_score=settings.min_score,
-                                 max_precision_m=settings.max_precision_m).reset_index(drop=True)
+                                 max_precision_m=settings.max_precision_m,
+                                 reasons=reasons).reset_index(drop=True)
 
     at = np.flatnonzero(todo)
     found = place(todo, gazetteer) if len(at) else pd.DataFrame(
@@ -140,14 +153,17 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     out["location_precision_m"] = precision
     if settings.check_coordinates:
         mismatch = np.zeros(n, dtype=bool)
+        offset = np.full(n, np.nan)
         if check.any():
-            said = place(check, check_gazetteer)
-            both = said["lon"].notna().to_numpy()
-            rows = np.flatnonzero(check)[both]
-            far = _metres(lon[rows], lat[rows], said["lon"].to_numpy()[both],
-                          said["lat"].to_numpy()[both])
-            mismatch[rows] = far > said["precision_m"].to_numpy()[both]
+            said = place(check, check_gazetteer, reasons=False)
+            rows = np.flatnonzero(check)
+            far = _disagreement(lon[rows], lat[rows], said, layers, config,
+                                margin_m=settings.check_margin_m)
+            flagged = np.isfinite(far)
+            mismatch[rows[flagged]] = True
+            offset[rows[flagged]] = np.round(far[flagged], 1)
         out["address_mismatch"] = mismatch
+        out["address_offset_m"] = offset
     failed = at[~ok]
     rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
     if failed.size:
@@ -222,9 +238,60 @@ def _history(records: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_addres
     rows = np.flatnonzero(has_address & np.isfinite(lon) & np.isfinite(lat))
     frame = pd.DataFrame({"address": records["address"].to_numpy(dtype=object)[rows],
                           "lon": lon[rows], "lat": lat[rows]})
+    if "issue_id" in records:
+        frame["issue_id"] = records["issue_id"].to_numpy(dtype=object)[rows]
     if postcode_column and postcode_column in records:
         frame[postcode_column] = records[postcode_column].to_numpy(dtype=object)[rows]
     return frame
+
+
+def _disagreement(lon: np.ndarray, lat: np.ndarray, said: pd.DataFrame,
+                  layers: Mapping[str, gpd.GeoDataFrame], config: Config, *,
+                  margin_m: float) -> np.ndarray:
+    """How far coordinates lie from the place their address names, for the rows where they
+    disagree (NaN elsewhere, and where the address placed nothing).
+
+    A match at a point or a road disagrees when it lies farther than its precision radius
+    plus ``margin_m``; a match at an area (village, town, grid) when the coordinates are
+    outside that area by more than ``margin_m`` (the distance is then to the area's edge).
+    """
+    import shapely
+    from geopandas import GeoSeries, points_from_xy
+
+    from gridwatch.placing.layers import locate_points, project_metric_crs
+
+    out = np.full(len(lon), np.nan)
+    px, py = said["lon"].to_numpy(dtype=float), said["lat"].to_numpy(dtype=float)
+    placed = np.isfinite(px) & np.isfinite(lon)
+    source = said["geocode_source"].fillna("").to_numpy(dtype=object)
+    area = placed & np.isin(source, list(layers))
+    point = np.flatnonzero(placed & ~area)
+    if len(point):
+        far = _metres(lon[point], lat[point], px[point], py[point])
+        wide = far > said["precision_m"].to_numpy(dtype=float)[point] + margin_m
+        out[point[wide]] = far[wide]
+    for name in pd.unique(source[area]):
+        rows = np.flatnonzero(area & (source == name))
+        # only rows farther than the margin from the area's own point can be outside it by more
+        rows = rows[_metres(lon[rows], lat[rows], px[rows], py[rows]) > margin_m]
+        if not len(rows):
+            continue
+        layer = layers[name]
+        named = locate_points(px[rows], py[rows], layer)  # the area's point lies inside it
+        at = locate_points(lon[rows], lat[rows], layer)
+        outside = (named >= 0) & (at != named)
+        rows, named = rows[outside], named[outside]
+        if not len(rows):
+            continue
+        metric = project_metric_crs(config.territory.metric_crs, layers=layers,
+                                    specs=config.layers)
+        shapes = layer.geometry.iloc[named].to_crs(metric).to_numpy()
+        points = GeoSeries(points_from_xy(lon[rows], lat[rows]), crs=4326).to_crs(
+            metric).to_numpy()
+        far = shapely.distance(points, shapes)
+        wide = far > margin_m
+        out[rows[wide]] = far[wide]
+    return out
 
 
 def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
@@ -251,17 +318,24 @@ def _rejects(records: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd
 
 
 def placement_mask(issues: pd.DataFrame, *, placed_by: tuple[str, ...] = (),
-                   max_precision_m: float | None = None) -> np.ndarray:
+                   max_precision_m: float | None = None, matched_at: tuple[str, ...] = (),
+                   min_score: float | None = None) -> np.ndarray:
     """Which stored problems were placed the chosen ways, precisely enough.
 
     Parameters
     ----------
     issues
-        Stored problems (``location_flag``; ``location_precision_m`` when there is one).
+        Stored problems (``location_flag``; ``location_precision_m``, ``geocode_source`` and
+        ``geocode_score`` when there are such columns).
     placed_by
         Keys of :data:`PLACED_BY`; empty keeps every way.
     max_precision_m
         Leave out problems placed from an address with a precision radius larger than this.
+    matched_at
+        Keys of :data:`MATCHED_AT`: only problems placed from an address at these sources of
+        the gazetteer (``area``: any layer's area); empty keeps every problem.
+    min_score
+        Leave out problems placed from an address by a match scoring below this (0-100).
 
     Returns
     -------
@@ -270,18 +344,28 @@ def placement_mask(issues: pd.DataFrame, *, placed_by: tuple[str, ...] = (),
     Examples
     --------
     >>> frame = pd.DataFrame({"location_flag": ["", "geocoded", "geocoded", "grid_point"],
-    ...                       "location_precision_m": [np.nan, 30.0, 4000.0, np.nan]})
+    ...                       "location_precision_m": [np.nan, 30.0, 4000.0, np.nan],
+    ...                       "geocode_source": [None, "history", "town", None],
+    ...                       "geocode_score": [np.nan, 100.0, 88.0, np.nan]})
     >>> placement_mask(frame, placed_by=("by_address",)).tolist()
     [False, True, True, False]
     >>> placement_mask(frame, max_precision_m=500).tolist()
     [True, True, False, True]
+    >>> placement_mask(frame, matched_at=("area",)).tolist()
+    [False, False, True, False]
+    >>> placement_mask(frame, min_score=90).tolist()
+    [True, True, False, True]
     """
+    from gridwatch.errors import ConfigError
+
     unknown = [p for p in placed_by if p not in PLACED_BY]
     if unknown:
-        from gridwatch.errors import ConfigError
-
         raise ConfigError(f"placed by {', '.join(map(repr, unknown))} is not known; "
                           f"allowed: {', '.join(PLACED_BY)}")
+    unknown = [p for p in matched_at if p not in MATCHED_AT]
+    if unknown:
+        raise ConfigError(f"matched at {', '.join(map(repr, unknown))} is not known; "
+                          f"allowed: {', '.join(MATCHED_AT)}")
     n = len(issues)
     keep = np.ones(n, dtype=bool)
     flags = (issues["location_flag"].astype("str").fillna("").to_numpy(dtype=object)
@@ -292,4 +376,16 @@ def placement_mask(issues: pd.DataFrame, *, placed_by: tuple[str, ...] = (),
         precision = pd.to_numeric(issues["location_precision_m"], errors="coerce").to_numpy(
             dtype=float, na_value=np.nan)
         keep &= ~(precision > max_precision_m)
+    if matched_at:
+        source = (issues["geocode_source"].astype("str").fillna("").to_numpy(dtype=object)
+                  if "geocode_source" in issues else np.full(n, "", dtype=object))
+        named = [m for m in matched_at if m != "area"]
+        chosen = np.isin(source, named)
+        if "area" in matched_at:  # any other source is a layer's area
+            chosen |= (source != "") & ~np.isin(source, [m for m in MATCHED_AT if m != "area"])
+        keep &= chosen
+    if min_score is not None and "geocode_score" in issues:
+        score = pd.to_numeric(issues["geocode_score"], errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+        keep &= ~(score < min_score)
     return keep

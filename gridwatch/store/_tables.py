@@ -35,7 +35,18 @@ WRITE_OPTION = "gridwatch_write"
 #: The precision radius (metres) of a place found from an address (gridwatch.geocoding);
 #: missing for every other row. Added to a store made before it on first open.
 PRECISION_COLUMN = "location_precision_m"
-FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat", PRECISION_COLUMN)
+#: Columns of ``issues`` that say how a problem was placed from its address, with their SQL
+#: types: the precision radius, the gazetteer source that matched (``address_point``,
+#: ``history``, ``road``, a layer name), the match's score (0-100), and for a problem with
+#: coordinates whose address places it farther away than that match's precision, the distance
+#: (metres; it is then in the grid-mismatch audit). Missing for every other row; added to a
+#: store made before them on first open, and a row without a value keeps its content hash.
+PLACEMENT_COLUMNS: dict[str, str] = {PRECISION_COLUMN: "DOUBLE PRECISION",
+                                     "geocode_source": "TEXT",
+                                     "geocode_score": "DOUBLE PRECISION",
+                                     "address_offset_m": "DOUBLE PRECISION"}
+FLOAT_COLUMNS: tuple[str, ...] = ("lon", "lat", *(c for c, t in PLACEMENT_COLUMNS.items()
+                                                  if t != "TEXT"))
 TEXT_COLUMNS: tuple[str, ...] = tuple(
     c for c in CANONICAL_COLUMNS if c not in DATETIME_COLUMNS and c not in FLOAT_COLUMNS
 )
@@ -88,7 +99,8 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         *text_cols,
         sa.Column("location_flag", sa.Text, nullable=False, server_default=""),
         sa.Column("grid_mismatch", sa.Boolean, nullable=False),
-        sa.Column(PRECISION_COLUMN, sa.Float),
+        *(sa.Column(c, sa.Text if t == "TEXT" else sa.Float)
+          for c, t in PLACEMENT_COLUMNS.items()),
         sa.Column("content_hash", sa.Text, nullable=False),
         sa.Column("first_seen_at", sa.DateTime, nullable=False),
         sa.Column("last_seen_at", sa.DateTime, nullable=False),
@@ -327,14 +339,15 @@ def places_table(metadata: sa.MetaData, positions: Sequence[int]) -> sa.Table:
 def missing_issue_columns(conn: sa.Connection, issues: sa.Table) -> list[str]:
     """Columns of ``issues`` a store made by an older gridwatch lacks (added since)."""
     found = {c["name"] for c in sa.inspect(conn).get_columns(issues.name, schema=issues.schema)}
-    return [name for name in (PRECISION_COLUMN,) if name not in found]
+    return [name for name in PLACEMENT_COLUMNS if name not in found]
 
 
 def add_issue_columns(conn: sa.Connection, issues: sa.Table, names: list[str]) -> None:
     """Add columns to ``issues`` of an older store (in the caller's write transaction)."""
     qualified = conn.dialect.identifier_preparer.format_table(issues)
     for name in names:
-        conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {name} DOUBLE PRECISION")
+        conn.exec_driver_sql(
+            f"ALTER TABLE {qualified} ADD COLUMN {name} {PLACEMENT_COLUMNS[name]}")
 
 
 def add_place_columns(conn: sa.Connection, places: sa.Table, position: int) -> None:
@@ -467,7 +480,12 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
             stored[name] = text_series(column(name))
     stored["location_flag"] = text_series(column("location_flag")).fillna("")
     stored["grid_mismatch"] = flag_column(column("grid_mismatch")) == True  # noqa: E712
-    stored[PRECISION_COLUMN] = float_column(column(PRECISION_COLUMN))
+    for name, sql_type in PLACEMENT_COLUMNS.items():
+        if sql_type == "TEXT":  # "" (not placed from an address) is stored as missing
+            text = text_series(column(name))
+            stored[name] = text.mask(text.fillna("") == "", None)
+        else:
+            stored[name] = float_column(column(name))
     issues = _frame_of(stored)
     areas = {layer: _frame_of({
         "area_id": text_series(column(f"{layer}_id")),
@@ -479,7 +497,7 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
     # keep their hashes (a re-import of the same rows changes nothing).
     later = [name for name in LATER_COLUMNS if name in issues.columns]
     hashed = {name: _hash_form(issues[name]) for name in issues.columns
-              if name not in later and name != PRECISION_COLUMN}
+              if name not in later and name not in PLACEMENT_COLUMNS}
     for layer, frame in areas.items():
         for name in frame.columns:
             hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
@@ -497,9 +515,18 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
                 digest[given] = digest[given] ^ (extra[1:] * np.uint64(31) + extra[0])
         precision = issues[PRECISION_COLUMN].to_numpy(dtype=float)
         given = ~np.isnan(precision)
-        if given.any():
+        if given.any():  # as before the other placement columns: stored hashes stay
             digest[given] ^= pd.util.hash_pandas_object(
                 pd.Series(precision[given]), index=False).to_numpy()
+        for name in PLACEMENT_COLUMNS:
+            if name == PRECISION_COLUMN:
+                continue
+            given = issues[name].notna().to_numpy()
+            if given.any():  # salted by the name: equal values of two columns never cancel
+                extra = pd.util.hash_pandas_object(
+                    pd.Series([name, *issues[name][given].astype(str)], dtype=object),
+                    index=False).to_numpy()
+                digest[given] = digest[given] ^ (extra[1:] * np.uint64(31) + extra[0])
     else:
         digest = np.array([], dtype="uint64")
     hashes = np.array([f"{h:016x}" for h in digest.tolist()], dtype=object)

@@ -42,9 +42,10 @@ import pandas as pd
 __all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
-#: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column.
-#: 4: the photo_before / photo_after columns.
-COPY_VERSION = 4
+#: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column. 4: the
+#: geocoding columns geocode_source, geocode_score and address_offset_m.
+#: 5: the photo_before / photo_after columns.
+COPY_VERSION = 5
 _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"

@@ -42,7 +42,7 @@ __all__ = ["ImportCounts", "Store"]
 DEFAULT_CHUNK_SIZE = 5000
 #: Columns of ``Store.issues()`` before the per-layer placement columns.
 ISSUE_COLUMNS: tuple[str, ...] = (*CANONICAL_COLUMNS, "location_flag", "grid_mismatch",
-                                  _s.PRECISION_COLUMN, "first_seen_at", "last_seen_at")
+                                  *_s.PLACEMENT_COLUMNS, "first_seen_at", "last_seen_at")
 _IN_CLAUSE = 2000  # ids per IN (...) list: well under SQLite's parameter limit
 #: Fields of a problem whose every change between imports is kept (``issue_changes``).
 CHANGE_FIELDS: tuple[str, ...] = ("deadline", "responsible_unit")
@@ -152,7 +152,7 @@ class Store:
             _add_later_columns(conn, tables["issues"])
             widen_status_check(conn, tables["issues"], postgis=self.postgis)
             missing = _s.missing_issue_columns(conn, tables["issues"])
-            if missing:  # a store made before the precision column: add it (empty)
+            if missing:  # a store made before the placement columns: add them (empty)
                 _s.add_issue_columns(conn, tables["issues"], missing)
         return schema, tables
 
@@ -172,7 +172,7 @@ class Store:
                        for table in tables.values()):
                 return None
             present = {c["name"] for c in inspector.get_columns("issues", schema=schema)}
-            if not {*LATER_COLUMNS, _s.PRECISION_COLUMN} <= present:
+            if not {*LATER_COLUMNS, *_s.PLACEMENT_COLUMNS} <= present:
                 return None  # added in a write transaction
             if not status_check_current(conn, tables["issues"], postgis=self.postgis):
                 return None  # widened in a write transaction
@@ -277,7 +277,9 @@ class Store:
         placed
             Output of :func:`gridwatch.placing.assign.place_records`: the canonical columns (missing
             ones are stored empty), WGS84 ``lon``/``lat``, ``location_flag``, ``grid_mismatch``,
-            ``location_precision_m`` (when placed from an address; else missing)
+            ``location_precision_m``, ``geocode_source``, ``geocode_score`` (when placed
+            from an address; else missing), ``address_offset_m`` (when its address disagrees
+            with its coordinates)
             and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
             ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.
         layers
@@ -616,10 +618,12 @@ class Store:
         -------
         pandas.DataFrame
             The canonical columns (times ``datetime64[ns, UTC]``), ``location_flag``,
-            ``grid_mismatch``, ``location_precision_m`` (float, NaN unless placed from an
-            address), ``first_seen_at``, ``last_seen_at``, then per layer
-            ``<layer>_id`` and, for redline layers (and any layer with inside/near/distance
-            data), ``in_<layer>``, ``near_<layer>`` and ``<layer>_dist_m``.
+            ``grid_mismatch``, ``location_precision_m``, ``geocode_source`` and
+            ``geocode_score`` (NaN unless placed from an address), ``address_offset_m`` (NaN
+            unless the address disagrees with the coordinates), ``first_seen_at``,
+            ``last_seen_at``, then per layer ``<layer>_id`` and, for redline layers (and any
+            layer with inside/near/distance data), ``in_<layer>``, ``near_<layer>`` and
+            ``<layer>_dist_m``.
         """
         issues = self._t["issues"]
         with self._engine.connect() as conn, conn.begin():

@@ -68,6 +68,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status": ("办理状态", "Status"),
     "code": ("红黄绿码", "Code"),
     "placed_by": ("定位方式", "Placed by"),
+    "matched_at": ("地址匹配来源", "Address matched at"),
+    "min_score": ("地址匹配最低得分", "Least address match score"),
+    "max_precision_m": ("地址定位精度上限（米）", "Widest address precision (m)"),
     "date_range": ("上报日期", "Reported between"),
     "as_of": ("统计截至", "As of"),
     "colour_by": ("着色依据", "Colour areas by"),
@@ -201,6 +204,9 @@ _CODES: dict[str, tuple[str, str]] = {
     "grid": ("网格", "Grid"), "microgrid": ("微网格", "Micro-grid"),
     "by_coordinates": ("按坐标", "By coordinates"), "by_grid": ("按所属网格", "By reported grid"),
     "by_address": ("按地址（地址解析）", "By address (geocoded)"),
+    "address_point": ("标准地址点", "Address point"),
+    "history": ("历史问题地址", "Earlier problem"),
+    "road": ("道路门牌", "Road"), "area": ("区域（村/镇/网格）", "Area (village, town, grid)"),
 }
 
 
@@ -246,6 +252,10 @@ _COLUMNS: dict[str, tuple[str, str]] = {
     "reply_due": ("回复期限", "Reply due"), "replied_on": ("回复日期", "Replied"),
     "escalated_from": ("升级自", "Escalated from"), "escalated_to": ("已升级为", "Escalated to"),
     "days_past_due": ("逾期未复天数", "Days past reply date"),
+    "location_flag": ("定位方式", "Placed by"), "geocode_source": ("地址匹配来源", "Matched at"),
+    "geocode_score": ("匹配得分", "Match score"),
+    "location_precision_m": ("定位精度（米）", "Precision (m)"),
+    "address_offset_m": ("地址与坐标相距（米）", "Address from coordinates (m)"),
     "photo_before": ("整改前照片", "Photo before"), "photo_after": ("整改后照片", "Photo after"),
     "missing_after_photo": ("办结缺整改后照片", "Closed without after-photo"),
 }

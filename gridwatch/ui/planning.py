@@ -71,9 +71,11 @@ def attention_points(context: SupervisionContext, evaluated: pd.DataFrame,
 
 def grid_mismatch_audit(context: SupervisionContext,
                         keep: pd.Series | np.ndarray | None = None) -> pd.DataFrame:
-    """Problems whose reported grid is not the grid their point lies in, most recent first:
-    ``issue_id``, ``reported_at``, ``reported_grid``, the spatial grid (``<grid>_id``),
-    ``responsible_unit``, ``description``."""
+    """Problems whose reported grid is not the grid their point lies in, or whose address
+    places them far from their coordinates, most recent first: ``issue_id``, ``reported_at``,
+    ``reported_grid``, the spatial grid (``<grid>_id``), ``address``, ``address_offset_m``
+    (metres from the coordinates to the place the address names; NaN for a grid mismatch
+    only), ``responsible_unit``, ``description``."""
     issues = context.issues
     config = context.config
     grids = config.layers_of_kind("grid", "microgrid") if config is not None else ()
@@ -83,6 +85,7 @@ def grid_mismatch_audit(context: SupervisionContext,
         mask = mask & np.asarray(keep, dtype=bool)
     columns = ["issue_id", "reported_at", "reported_grid",
                *(f"{s.name}_id" for s in grids if f"{s.name}_id" in issues),
+               *(c for c in ("address", "address_offset_m") if c in issues),
                "responsible_unit", "description"]
     table = issues.loc[mask, columns]
     return table.sort_values(["reported_at", "issue_id"], ascending=[False, True],

@@ -64,6 +64,8 @@ AREA_KINDS: tuple[str, ...] = ("admin", "grid", "microgrid")
 CODE_FILTERS: tuple[str, ...] = ("red", "yellow", "green", "closed")
 #: How a problem was placed, as a user can filter by (see gridwatch.geocoding.records).
 PLACED_BY_FILTERS: tuple[str, ...] = ("by_coordinates", "by_grid", "by_address")
+#: Where an address matched in the gazetteer (gridwatch.geocoding.records.MATCHED_AT).
+MATCHED_AT_FILTERS: tuple[str, ...] = ("address_point", "history", "road", "area")
 #: inside: in a zone; belt: within near_m but outside; near: inside or belt.
 REDLINE_MODES: tuple[str, ...] = ("all", "inside", "belt", "near")
 #: What the areas are coloured by.
@@ -89,6 +91,11 @@ class Filters:
     #: How problems were placed (gridwatch.geocoding.records.PLACED_BY): by their
     #: coordinates, their reported grid or their address.
     placed_by: tuple[str, ...] = ()
+    #: Problems placed from an address: where it matched, the least score, the widest
+    #: precision radius (metres) kept.
+    matched_at: tuple[str, ...] = ()
+    min_score: float | None = None
+    max_precision_m: float | None = None
     start: dt.date | None = None
     end: dt.date | None = None
     as_of: dt.date | None = None
@@ -101,7 +108,10 @@ class Filters:
 
 
 _LISTS = {"categories": CATEGORIES, "sources": SOURCES, "statuses": STATUSES,
-          "codes": CODE_FILTERS, "placed_by": PLACED_BY_FILTERS}
+          "codes": CODE_FILTERS, "placed_by": PLACED_BY_FILTERS,
+          "matched_at": MATCHED_AT_FILTERS}
+#: Numbers a user can give, with their allowed range.
+_NUMBERS = {"min_score": (0.0, 100.0), "max_precision_m": (0.0, 1e7)}
 _CHOICES = {"redline_mode": REDLINE_MODES, "colour": COLOUR_BY, "lang": ("zh", "en")}
 _DATES = ("start", "end", "as_of")
 _FLAGS = ("heat", "hexagons")
@@ -147,6 +157,16 @@ def filters_from_query(params: Mapping[str, str | Sequence[str]]) -> Filters:
                 values[name] = dt.date.fromisoformat(raw)
             except ValueError:
                 ignored.append(f"{name}={raw}")
+        elif name in _NUMBERS:
+            low, high = _NUMBERS[name]
+            try:
+                number = float(raw)
+            except ValueError:
+                number = float("nan")
+            if low <= number <= high:
+                values[name] = number
+            else:
+                ignored.append(f"{name}={raw}")
         elif name in _FLAGS:
             values[name] = raw.lower() in ("1", "true", "yes", "on")
         else:
@@ -173,6 +193,8 @@ def filters_to_query(filters: Filters) -> dict[str, str]:
             out[name] = ",".join(value)
         elif name in _DATES:
             out[name] = value.isoformat()
+        elif name in _NUMBERS:
+            out[name] = f"{value:g}"
         elif name in _FLAGS:
             out[name] = "1" if value else "0"
         else:
@@ -412,10 +434,13 @@ def filter_problems(context: SupervisionContext, evaluated: pd.DataFrame, filter
         if chosen:
             values = evaluated["status"] if column == "status" else issues[column]
             keep &= values.astype("str").isin(chosen).to_numpy()
-    if filters.placed_by:
+    if filters.placed_by or filters.matched_at or filters.min_score is not None \
+            or filters.max_precision_m is not None:
         from gridwatch.geocoding.records import placement_mask
 
-        keep &= placement_mask(issues, placed_by=filters.placed_by)
+        keep &= placement_mask(issues, placed_by=filters.placed_by,
+                               matched_at=filters.matched_at, min_score=filters.min_score,
+                               max_precision_m=filters.max_precision_m)
     if filters.codes:
         code = evaluated["code"].astype("str").fillna("")
         wanted = set(filters.codes)
@@ -512,9 +537,12 @@ def headline_figures(evaluated: pd.DataFrame, before: pd.DataFrame,
 
 _INSPECTION_COLUMNS = ("issue_id", "code", "days_overdue", "deadline", "status", "category",
                        "source", "description", "address", "responsible_unit", "reported_at",
-                       "lon", "lat",
+                       "lon", "lat", "location_flag", "geocode_source", "geocode_score",
+                       "location_precision_m",
                        # evidence photos (gridwatch.evidence): names or intranet URLs
                        "photo_before", "photo_after")
+#: Shown only when some problem was placed from its address.
+_GEOCODE_COLUMNS = ("location_flag", "geocode_source", "geocode_score", "location_precision_m")
 
 
 def inspection_list(issues: pd.DataFrame, evaluated: pd.DataFrame, keep: pd.Series, *,
@@ -591,7 +619,9 @@ def inspection_rows(issues: pd.DataFrame, evaluated: pd.DataFrame, rows: np.ndar
                     ) -> pd.DataFrame:
     """The inspection list's columns for the problems at positions ``rows``, in that order
     (a page of the list is built without the rest)."""
-    wanted = [*_INSPECTION_COLUMNS, *(f"{layer}_id" for layer in (area_names or {}))]
+    geocoded = "geocode_source" in issues and bool(issues["geocode_source"].notna().any())
+    wanted = [*(c for c in _INSPECTION_COLUMNS if geocoded or c not in _GEOCODE_COLUMNS),
+              *(f"{layer}_id" for layer in (area_names or {}))]
     base = issues[[c for c in dict.fromkeys(wanted) if c in issues]].take(rows)
     ev = evaluated[[c for c in ("code", "days_overdue", "deadline", "status")
                     if c in evaluated]].take(rows)
