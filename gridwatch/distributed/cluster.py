@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -60,7 +61,7 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None,
         raise ConfigError(f"workers must be at least 1, got {n}")
     cluster = LocalCluster(n_workers=n, threads_per_worker=threads_per_worker, processes=True,
                            dashboard_address=None, host="127.0.0.1",
-                           memory_limit=memory_limit or 0)
+                           memory_limit=memory_limit or 0, silence_logs=logging.ERROR)
     try:
         client = Client(cluster)
         try:

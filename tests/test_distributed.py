@@ -1,0 +1,293 @@
+"""--engine dask: the Dask path gives exactly the single-machine results, on a LocalCluster of 2
+worker processes started once for the module (dashboard off, localhost only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gridwatch.distributed.partition import balanced_groups, hilbert_keys, hilbert_partitions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                           dashboard_address=None, host="127.0.0.1")
+    with Client(cluster) as connected:
+        yield connected
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory: pytest.TempPathFactory):
+    """A small demo city, ingested day by day on one machine (do not write to its store)."""
+    from helpers import demo_city
+
+    return demo_city(tmp_path_factory.mktemp("dask_city"), problems=5000, scale=0.03, days=75)
+
+
+@pytest.fixture(scope="module")
+def records(city):
+    from gridwatch.demo import load_demo
+    from gridwatch.ingest.records import read_issues
+
+    paths = load_demo(Path(city["config_path"]).parent, scale=None)
+    assert paths is not None
+    config = city["config"]
+    return read_issues(paths.exports, settings=config.input,
+                       timezone=config.territory.timezone).records
+
+
+# --- partitions ---------------------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e3, 1e3), st.floats(-1e3, 1e3)), max_size=60),
+       st.integers(1, 7))
+def test_hilbert_partitions_cover_every_row_once(points, parts):
+    x = np.array([p[0] for p in points], dtype=float)
+    y = np.array([p[1] for p in points], dtype=float)
+    if len(x):
+        x[:: 5] = np.nan  # rows without coordinates go somewhere too
+    chunks = hilbert_partitions(x, y, parts)
+    joined = np.concatenate(chunks) if chunks else np.array([], dtype=int)
+    assert sorted(joined.tolist()) == list(range(len(x)))
+    assert len(chunks) <= parts
+
+
+def test_hilbert_keys_follow_the_curve():
+    # order 2 (4 x 4 cells): consecutive keys are neighbouring cells, every cell once
+    ix, iy = np.meshgrid(np.arange(4.0), np.arange(4.0))
+    keys = hilbert_keys(ix.ravel(), iy.ravel(), order=2)
+    assert sorted(keys.tolist()) == list(range(16))
+    cells = np.column_stack((ix.ravel(), iy.ravel()))[np.argsort(keys)]
+    steps = np.abs(np.diff(cells, axis=0)).sum(axis=1)
+    assert (steps == 1).all()
+
+
+def test_balanced_groups_keep_groups_whole():
+    keys = pd.Series(["a"] * 50 + ["b"] * 30 + ["c"] * 25 + [None] * 5, dtype="str")
+    groups = balanced_groups(keys, 2)
+    flat = [k for g in groups for k in g]
+    assert sorted(flat, key=str) == sorted(["a", "b", "c", None], key=str)
+    loads = [sum(int((keys == k).sum()) if k else int(keys.isna().sum()) for k in g)
+             for g in groups]
+    assert max(loads) - min(loads) <= 50  # the largest group alone, the rest together
+
+
+# --- placing ------------------------------------------------------------------------------
+
+
+def test_placement_equals_the_single_machine_path(client, city, records):
+    from gridwatch.distributed.ingest import DaskPlacement, place_records_dask
+    from gridwatch.placing.assign import place_records
+
+    placed, rejects = place_records(records, city["layers"], city["config"])
+    report = DaskPlacement()
+    got, got_rejects = place_records_dask(records, city["layers"], city["config"],
+                                          client=client, partitions=5, report=report)
+    pd.testing.assert_frame_equal(got, placed, check_exact=True)
+    pd.testing.assert_frame_equal(got_rejects, rejects, check_exact=True)
+    assert report.partitions == 5 and sum(report.rows) == len(records)
+    assert len(set(report.workers)) == 2  # both workers placed partitions
+    assert report.scattered_bytes > 0 and report.gathered_bytes > 0
+
+
+def _ingest_runs(url, city, runs, *, client=None, kernel=None):
+    from gridwatch.demo import load_demo
+    from gridwatch.distributed.ingest import run_ingest_dask
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.store.transactional import Store
+
+    paths = load_demo(Path(city["config_path"]).parent, scale=None)
+    with Store(url) as store:
+        for files, when in paths.runs[runs]:
+            if client is None:
+                run_ingest(files, config=city["config"], store=store, layers=city["layers"],
+                           observed_at=when)
+            else:
+                extra = {"kernel": kernel} if kernel is not None else {}
+                run_ingest_dask(files, config=city["config"], store=store, client=client,
+                                layers=city["layers"], observed_at=when, partitions=3, **extra)
+
+
+def _stored(url):
+    from gridwatch.store.transactional import Store
+
+    with Store(url) as store:
+        issues = store.issues().sort_values("issue_id", ignore_index=True)
+        history = store.history()
+        runs = store.runs()
+    keep = [c for c in ("run_id", "rows_in", "accepted", "rejected", "inserted", "updated",
+                        "unchanged", "status_changes", "ok") if c in runs]
+    return issues, history.drop(columns=["id"], errors="ignore"), runs[keep]
+
+
+def test_dask_import_stores_what_the_single_machine_import_stores(client, city, store_url,
+                                                                    tmp_path):
+    from helpers import sqlite_url
+
+    single = sqlite_url(tmp_path / "single.sqlite")
+    _ingest_runs(single, city, slice(0, 3))
+    _ingest_runs(store_url, city, slice(0, 3), client=client)
+    want, got = _stored(single), _stored(store_url)
+    for a, b in zip(got, want, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_a_worker_that_fails_leaves_the_store_as_before(client, city, store_url):
+    from gridwatch.errors import GridwatchError
+    from gridwatch.placing.assign import place_records
+    from gridwatch.store.transactional import Store
+
+    _ingest_runs(store_url, city, slice(0, 2), client=client)
+    before = _stored(store_url)
+    with Store(store_url) as store:
+        copy_before = store.analytical()[0]
+
+    def kernel(part, layers, config, *, area=None):
+        # runs on a worker: the partition holding the first row fails, the others succeed
+        if 0 in part.index:
+            raise ValueError("bad partition")
+        return place_records(part, layers, config, area=area)
+
+    with pytest.raises(GridwatchError, match="bad partition") as failed:
+        _ingest_runs(store_url, city, slice(2, 3), client=client, kernel=kernel)
+    assert "nothing was stored" in str(failed.value)
+    after = _stored(store_url)
+    for a, b in zip(after, before, strict=True):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    with Store(store_url) as store:
+        pd.testing.assert_frame_equal(store.analytical()[0], copy_before)
+
+
+# --- the questions ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def context(city):
+    from gridwatch.supervision.context import open_context
+
+    return open_context(city["config"], city["url"])
+
+
+@pytest.fixture(scope="module")
+def source(context, city):
+    from gridwatch.distributed.questions import StoreSource
+
+    return StoreSource(config=city["config"], db_url=city["url"], run_id=context.run_id)
+
+
+@pytest.mark.parametrize("layer", ["county", "town", "grid", "microgrid", "basin"])
+def test_status_equals_the_single_machine_path(client, context, source, layer):
+    from gridwatch.distributed.questions import status_dask
+
+    for day in (context.last_export, context.last_export - dt.timedelta(days=30)):
+        want = context.status(day, layer=layer)
+        got = status_dask(context, day, layer=layer, client=client, source=source,
+                          partitions=3)
+        pd.testing.assert_frame_equal(got, want, check_exact=True)
+    assert want["red"].sum() > 0 and want["new"].sum() > 0  # figures that can differ
+
+
+@pytest.mark.parametrize("layer", ["town", "grid"])
+def test_league_equals_the_single_machine_path(client, context, source, layer):
+    from gridwatch.distributed.questions import league_dask
+
+    year, week, _ = (context.last_export - dt.timedelta(days=7)).isocalendar()
+    label = f"{year}-W{week:02d}"
+    want = context.league(label, layer=layer)
+    got = league_dask(context, label, layer=layer, client=client, source=source)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+@pytest.mark.parametrize("variable", ["overdue", "new", "overdue_rate"])
+def test_gistar_equals_the_single_machine_path(client, context, source, variable):
+    from gridwatch.distributed.questions import hotspots_dask
+
+    want = context.hotspots(layer="grid", method="gistar", variable=variable)
+    got = hotspots_dask(context, layer="grid", client=client, source=source,
+                        variable=variable, partitions=4)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")), check_exact=True)
+    assert got.attrs == want.attrs
+    assert (np.abs(want["z"]) > 1.96).any()
+
+
+def test_gistar_z_with_a_halo_equals_the_whole_matrix(client):
+    from gridwatch.distributed.questions import gi_star_z_dask, halo_partitions
+    from gridwatch.hotspots.gistar import gi_star_z
+
+    rng = np.random.default_rng(5)
+    n = 400
+    x, y = rng.uniform(0, 10, n), rng.uniform(0, 10, n)
+    near = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) < 1.0
+    np.fill_diagonal(near, False)
+    matrix = sp.csr_matrix(near.astype(float))
+    values = rng.poisson(3.0, n).astype(float) + rng.random(n)
+    parts = hilbert_partitions(x, y, 6)
+    pieces = halo_partitions(matrix, parts)
+    assert any(len(local) > len(core) for core, (local, _) in zip(parts, pieces, strict=True))
+    got = gi_star_z_dask(values, matrix, (x, y), client=client, partitions=6)
+    np.testing.assert_array_equal(got, gi_star_z(values, matrix))
+
+
+# --- the command line ---------------------------------------------------------------------
+
+
+def test_cli_engine_dask_on_a_running_scheduler(client, city):
+    from gridwatch.cli import main
+
+    address = client.scheduler.address
+    runner = CliRunner()
+    base = ["--config", str(city["config_path"]), "--db", city["url"]]
+    answers = {}
+    for engine in (["--engine", "local"], ["--engine", "dask", "--scheduler", address]):
+        result = runner.invoke(main, ["status", "--as-of", "2026-10-31", "--layer", "town",
+                                      "--json", *engine, *base])
+        assert result.exit_code == 0, result.output
+        answers[engine[1]] = json.loads(result.stdout)
+    assert answers["dask"] == answers["local"]
+
+
+def test_cli_ingest_engine_dask(client, city, tmp_path):
+    from gridwatch.cli import main
+    from gridwatch.demo import load_demo
+    from helpers import sqlite_url
+
+    paths = load_demo(Path(city["config_path"]).parent, scale=None)
+    files, _ = paths.runs[0]
+    runner = CliRunner()
+    summaries = {}
+    for engine in (["--engine", "local"],
+                   ["--engine", "dask", "--scheduler", client.scheduler.address]):
+        url = sqlite_url(tmp_path / f"{engine[1]}.sqlite")
+        result = runner.invoke(main, ["ingest", *map(str, files), "--config",
+                                      str(city["config_path"]), "--db", url, "--json", *engine])
+        assert result.exit_code == 0, result.output
+        summaries[engine[1]] = json.loads(result.stdout)
+    assert summaries["dask"] == summaries["local"]
+    assert summaries["dask"]["accepted"] > 0
+
+
+def test_cli_scheduler_needs_engine_dask(city):
+    from gridwatch.cli import main
+
+    result = CliRunner().invoke(main, ["status", "--as-of", "2026-10-31", "--layer", "town",
+                                       "--scheduler", "tcp://127.0.0.1:1", "--config",
+                                       str(city["config_path"]), "--db", city["url"]])
+    assert result.exit_code == 1
+    assert "--engine dask" in result.output
