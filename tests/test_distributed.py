@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,21 +32,41 @@ def client():
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory):
-    """A small demo city, ingested day by day on one machine (do not write to its store)."""
-    from helpers import demo_city
+    """A small demo city (5,000 problems) in a SQLite store: its history of daily exports in
+    one import, then its last 7 daily snapshots one by one (do not write to its store)."""
+    import json
 
-    return demo_city(tmp_path_factory.mktemp("dask_city"), problems=5000, scale=0.03, days=75)
+    from helpers import sqlite_url
+
+    from gridwatch.config import load_config
+    from gridwatch.demo import generate
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.placing.layers import load_layers
+    from gridwatch.store.transactional import Store
+
+    folder = tmp_path_factory.mktemp("dask_city")
+    paths = generate(folder / "city", problems=5000, scale=0.03, days=60)
+    config = load_config(paths.config)
+    layers = load_layers(config)
+    url = sqlite_url(folder / "store.sqlite")
+    history = [f for files, _ in paths.runs[:-7] for f in files]
+    with Store(url) as store:
+        run_ingest(history, config=config, store=store, layers=layers,
+                   observed_at=paths.runs[-8][1])
+        for files, when in paths.runs[-7:]:
+            run_ingest(files, config=config, store=store, layers=layers, observed_at=when)
+        issues = store.issues()
+    return {"config": config, "config_path": paths.config, "layers": layers, "url": url,
+            "issues": issues, "runs": paths.runs, "exports": paths.exports,
+            "planted": json.loads(paths.planted.read_text(encoding="utf-8"))}
 
 
 @pytest.fixture(scope="module")
 def records(city):
-    from gridwatch.demo import load_demo
     from gridwatch.ingest.records import read_issues
 
-    paths = load_demo(Path(city["config_path"]).parent, scale=None)
-    assert paths is not None
     config = city["config"]
-    return read_issues(paths.exports, settings=config.input,
+    return read_issues(city["exports"], settings=config.input,
                        timezone=config.territory.timezone).records
 
 
@@ -107,14 +126,12 @@ def test_placement_equals_the_single_machine_path(client, city, records):
 
 
 def _ingest_runs(url, city, runs, *, client=None, kernel=None):
-    from gridwatch.demo import load_demo
     from gridwatch.distributed.ingest import run_ingest_dask
     from gridwatch.pipeline import run_ingest
     from gridwatch.store.transactional import Store
 
-    paths = load_demo(Path(city["config_path"]).parent, scale=None)
     with Store(url) as store:
-        for files, when in paths.runs[runs]:
+        for files, when in city["runs"][runs]:
             if client is None:
                 run_ingest(files, config=city["config"], store=store, layers=city["layers"],
                            observed_at=when)
@@ -264,12 +281,11 @@ def test_cli_engine_dask_on_a_running_scheduler(client, city):
 
 
 def test_cli_ingest_engine_dask(client, city, tmp_path):
-    from gridwatch.cli import main
-    from gridwatch.demo import load_demo
     from helpers import sqlite_url
 
-    paths = load_demo(Path(city["config_path"]).parent, scale=None)
-    files, _ = paths.runs[0]
+    from gridwatch.cli import main
+
+    files, _ = city["runs"][0]
     runner = CliRunner()
     summaries = {}
     for engine in (["--engine", "local"],
