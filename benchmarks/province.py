@@ -60,7 +60,8 @@ def _open(engine: str, workers: int) -> Any:
     return open_client(workers=workers)
 
 
-def stage_ingest(folder: str, db: str, engine: str, workers: int) -> dict[str, Any]:
+def stage_ingest(folder: str, db: str, engine: str, workers: int,
+                 max_files: int) -> dict[str, Any]:
     """One import of every problem file; seconds per stage, peaks, partitions, transfers."""
     from gridwatch.config import load_config
     from gridwatch.distributed.ingest import DaskPlacement, run_ingest_dask
@@ -69,7 +70,7 @@ def stage_ingest(folder: str, db: str, engine: str, workers: int) -> dict[str, A
 
     root = Path(folder)
     record = json.loads((root / "province.json").read_text(encoding="utf-8"))
-    files = [root / f for f in record["files"]]
+    files = [root / f for f in record["files"]][:max_files]
     config = load_config(root / "gridwatch.toml")
     marks: list[tuple[str, float]] = []
     out: dict[str, Any] = {"engine": engine, "workers": workers if engine == "dask" else 0}
@@ -189,6 +190,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20261031)
     parser.add_argument("--workers", default="1,2", help="local Dask workers to try")
     parser.add_argument("--skip-generate", action="store_true")
+    parser.add_argument("--max-files", type=int, default=100,
+                        help="ingest only the first N problem files (1,000,000 rows each)")
     parser.add_argument("--only", choices=["ingest", "questions"], default=None)
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
@@ -198,7 +201,8 @@ def main() -> None:
     folder = Path(args.folder)
     answers = str(folder / "answers")
     if args.stage == "ingest":
-        print(json.dumps(stage_ingest(str(folder), args.db, args.engine, args.n)))
+        print(json.dumps(stage_ingest(str(folder), args.db, args.engine, args.n,
+                                      args.max_files)))
         return
     if args.stage == "questions":
         print(json.dumps(stage_questions(str(folder), args.db, args.engine, args.n, answers)))
@@ -219,7 +223,7 @@ def main() -> None:
             db = f"sqlite:///{folder}/{engine}{n or ''}.sqlite"
             Path(f"{folder}/{engine}{n or ''}.sqlite").unlink(missing_ok=True)
             result = _child(["--folder", str(folder), "--stage", "ingest", "--engine", engine,
-                             "--n", str(n), "--db", db])
+                             "--n", str(n), "--db", db, "--max-files", str(args.max_files)])
             result["load"] = [round(v, 1) for v in os.getloadavg()]
             print(json.dumps(result), flush=True)
     for engine, n in engines:

@@ -89,7 +89,6 @@ def place_records_dask(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFr
     GridwatchError
         A partition failed on its worker (the worker's error is chained).
     """
-    from dask.sizeof import sizeof
     from distributed import wait
 
     from gridwatch.distributed.cluster import default_partitions
@@ -131,11 +130,18 @@ def place_records_dask(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFr
         report.rows = [len(c) for c in chunks]
         report.workers = [r[2] for r in results]
         report.seconds = [r[3] for r in results]
-        report.scattered_bytes = (int(sizeof(dict(layers))) + int(sizeof(area))) * \
+        # what crossed the wire: the pickled size (the layers once per worker)
+        report.scattered_bytes = _pickled(dict(layers), area) * \
             len(client.scheduler_info()["workers"])
-        report.sent_bytes = sum(int(sizeof(c)) for c in chunks)
-        report.gathered_bytes = sum(int(sizeof(r[0])) + int(sizeof(r[1])) for r in results)
+        report.sent_bytes = sum(_pickled(c) for c in chunks)
+        report.gathered_bytes = sum(_pickled(r[0], r[1]) for r in results)
     return placed, rejects
+
+
+def _pickled(*objects: Any) -> int:
+    import pickle
+
+    return sum(len(pickle.dumps(o, protocol=5)) for o in objects)
 
 
 def _partitions(x: np.ndarray, y: np.ndarray, parts: int) -> list[np.ndarray]:

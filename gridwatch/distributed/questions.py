@@ -12,7 +12,8 @@ close from the gathered closing times of each area, so it is exact).
 Gi* needs the neighbours of every area: the areas are split into spatial partitions along a
 Hilbert curve, and each partition is sent its rows of the weights and the values of its
 *halo* (the neighbours that lie in other partitions), so the neighbour sums, z-scores and
-permutation counts of its areas are exactly those of the whole territory.
+permutation counts of its areas are exactly those of the whole territory (a permutation draw
+takes values from anywhere: every worker gets all the values and the draws once).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gridwatch.errors import ConfigError, GridwatchError
 __all__ = [
     "StoreSource",
     "area_statistics_dask",
+    "gi_star_dask",
     "gi_star_z_dask",
     "hotspots_dask",
     "league_dask",
@@ -272,13 +274,37 @@ def halo_partitions(matrix: Any, parts: list[np.ndarray]) -> list[tuple[np.ndarr
     return out
 
 
-def gi_star_z_dask(values: np.ndarray, matrix: Any, centres: tuple[np.ndarray, np.ndarray], *,
-                   client: Any, partitions: int | None = None) -> np.ndarray:
-    """:func:`gridwatch.hotspots.gistar.gi_star_z` on the cluster, partition by partition.
+def _halo_gi(rows: Any, y_local: np.ndarray, core: np.ndarray,
+             moments: tuple[float, float, float, int], y_all: np.ndarray | None,
+             pid: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run on a worker: the z-scores of a partition's areas and, with ``pid`` (the
+    permutation ids), their permutation counts (:func:`count_larger`, which counts each area
+    on its own: only the partition's areas are given neighbours here)."""
+    z = _halo_z(rows, y_local, len(core), moments)
+    if pid is None or y_all is None:
+        return z, None
+    from gridwatch.hotspots._permutation import count_larger
+
+    n = len(y_all)
+    observed = np.zeros(n)
+    card = np.zeros(n, dtype=np.int64)
+    observed[core] = rows @ np.asarray(y_local, dtype=float)
+    card[core] = np.diff(rows.indptr)
+    return z, count_larger(y_all, observed, card, pid)[core]
+
+
+def gi_star_dask(values: np.ndarray, matrix: Any, centres: tuple[np.ndarray, np.ndarray], *,
+                 client: Any, partitions: int | None = None, permutations: int = 0,
+                 seed: int = 0, cache_dir: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Gi* z-scores (:func:`~gridwatch.hotspots.gistar.gi_star_z`) and, with
+    ``permutations``, the pseudo p-values (:func:`~gridwatch.hotspots.gistar.gi_star_pseudo_p`)
+    on the cluster, partition by partition.
 
     ``centres`` are the areas' x/y (for the Hilbert partitions). The moments of the values
-    (sum, mean, variance: three numbers over one value per area) are computed here once;
-    each partition gets its weight rows, its values and its halo's.
+    (sum, mean, variance: three numbers over one value per area) are computed here once; each
+    partition gets its weight rows, its values and its halo's. For the permutations every
+    worker also gets, once, all the values and the permutation ids (a draw takes values from
+    anywhere). Returns ``(z, p_sim)`` (``p_sim`` NaN without permutations).
     """
     from gridwatch.distributed.cluster import default_partitions
     from gridwatch.distributed.partition import hilbert_partitions
@@ -288,16 +314,41 @@ def gi_star_z_dask(values: np.ndarray, matrix: Any, centres: tuple[np.ndarray, n
     total = y.sum()
     mean = total / n if n else 0.0
     variance = (y * y).sum() / n - mean * mean if n else 0.0
+    card = np.diff(matrix.indptr)
+    shared: dict[str, Any] = {"y": None, "pid": None}
+    if permutations:
+        from gridwatch.hotspots.gistar import _permutation_ids
+
+        pid = _permutation_ids(max(int(card.max(initial=0)), 1), n, permutations, seed,
+                               cache_dir)
+        shared = client.scatter({"y": y, "pid": pid}, broadcast=True, hash=False)
     parts = hilbert_partitions(centres[0], centres[1], partitions or default_partitions(client))
     pieces = halo_partitions(matrix, parts)
-    futures = [client.submit(_halo_z, rows, y[local], len(core),
-                             (float(total), float(mean), float(variance), n), pure=False)
+    futures = [client.submit(_halo_gi, rows, y[local], core,
+                             (float(total), float(mean), float(variance), n),
+                             shared["y"], shared["pid"], pure=False)
                for core, (local, rows) in zip(parts, pieces, strict=True)]
     results = _gather(client, futures, "Gi*")
     z = np.empty(n)
-    for core, part in zip(parts, results, strict=True):
-        z[core] = part
-    return z
+    larger = np.zeros(n)
+    for core, (part_z, part_larger) in zip(parts, results, strict=True):
+        z[core] = part_z
+        if part_larger is not None:
+            larger[core] = part_larger
+    if not permutations:
+        return z, np.full(n, np.nan)
+    # the end of gi_star_pseudo_p, as it is
+    islands = card == 0
+    larger[islands] = (y[islands] <= 0.0).astype(float) * permutations
+    low = (permutations - larger) < larger
+    larger[low] = permutations - larger[low]
+    return z, (larger + 1.0) / (permutations + 1.0)
+
+
+def gi_star_z_dask(values: np.ndarray, matrix: Any, centres: tuple[np.ndarray, np.ndarray], *,
+                   client: Any, partitions: int | None = None) -> np.ndarray:
+    """:func:`gridwatch.hotspots.gistar.gi_star_z` on the cluster (see :func:`gi_star_dask`)."""
+    return gi_star_dask(values, matrix, centres, client=client, partitions=partitions)[0]
 
 
 def hotspots_dask(ctx: Any, *, layer: str, client: Any, source: StoreSource,
@@ -310,7 +361,7 @@ def hotspots_dask(ctx: Any, *, layer: str, client: Any, source: StoreSource,
     from gridwatch.hotspots._output import aligned_values, result_frame
     from gridwatch.hotspots._run import _inference, _period_start, _variable
     from gridwatch.hotspots._weights import build_weights
-    from gridwatch.hotspots.gistar import confidence_bins, fdr_bh, gi_star_pseudo_p
+    from gridwatch.hotspots.gistar import confidence_bins, fdr_bh
     from gridwatch.supervision.codes import parse_as_of
 
     settings = ctx.settings.hotspots
@@ -349,14 +400,14 @@ def hotspots_dask(ctx: Any, *, layer: str, client: Any, source: StoreSource,
     bounds = areas.geometry.bounds
     centres = ((bounds["minx"] + bounds["maxx"]).to_numpy() / 2,
                (bounds["miny"] + bounds["maxy"]).to_numpy() / 2)
-    z = gi_star_z_dask(y, weights.matrix, centres, client=client, partitions=partitions)
     permutations = settings.permutations
+    varies = bool(y.sum() != 0 and np.ptp(y) != 0)
+    z, p_sim = gi_star_dask(y, weights.matrix, centres, client=client, partitions=partitions,
+                            permutations=permutations if inference == "permutation" and varies
+                            else 0, seed=settings.seed, cache_dir=ctx.cache_dir)
     if inference == "permutation":
-        if y.sum() == 0 or np.ptp(y) == 0:
+        if not varies:  # nothing varies: no evidence either way (as gi_star)
             p_sim = np.ones(len(y))
-        else:
-            p_sim = gi_star_pseudo_p(y, weights.matrix, permutations=permutations,
-                                     seed=settings.seed, cache_dir=ctx.cache_dir)
         p = np.minimum(1.0, 2.0 * p_sim)
     else:
         from scipy.special import ndtr
