@@ -108,6 +108,9 @@ def _partition_sums(source: StoreSource, key: str, members: list[str | None], la
     mask = column.isin(named).to_numpy(dtype=bool, na_value=False)
     if None in members:
         mask |= column.isna().to_numpy()
+    for _, end in periods:
+        if end in ctx._kept_days():  # kept beside the copy at import: read, not recomputed
+            ctx.evaluate(end)  # (restrict cuts the evaluations at hand to the partition)
     sub = ctx.restrict(mask, always_copy=True)
     out = []
     for start, end in periods:
