@@ -10,6 +10,9 @@ out at their next click.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import threading
 from collections.abc import Callable
 
 import streamlit as st
@@ -64,6 +67,7 @@ def require_sign_in(before_stop: Callable[[], object] | None = None) -> User:
     if user is None and settings.sign_in == "password":
         user = _password_form(store, lang)
     if user is None:
+        _import_pages_meanwhile()
         st.session_state.pop(SESSION_KEY, None)
         st.session_state.pop("gw_user_object", None)
         if before_stop is not None:
@@ -73,6 +77,24 @@ def require_sign_in(before_stop: Callable[[], object] | None = None) -> User:
     st.session_state["gw_user_object"] = user
     _signed_in_bar(user, settings.sign_in, lang)
     return user
+
+
+_IMPORTING: list[threading.Thread] = []
+
+
+def _import_pages_meanwhile() -> None:
+    """Import the code the pages draw with (folium, the maps, the views) in the background
+    while the form is shown, once per server process: the first view after signing in then
+    waits for the data only. No data is read or computed here."""
+    if _IMPORTING:
+        return
+
+    def work() -> None:
+        with contextlib.suppress(Exception):  # only a head start: the page imports its own
+            importlib.import_module("app_pages._maps")
+
+    _IMPORTING.append(threading.Thread(target=work, name="gridwatch-imports", daemon=True))
+    _IMPORTING[0].start()
 
 
 def _password_form(store: Store, lang: str) -> User | None:

@@ -12,7 +12,7 @@ import streamlit as st
 from app_pages._shared import audited_bytes, load
 from gridwatch.ledger.progress import dates_as_text, write_progress
 from gridwatch.ui.i18n import column_labels, tr
-from gridwatch.ui.ledger_view import ledger_tables, ledger_view
+from gridwatch.ui.ledger_view import ledger_tables, ledger_view, problem_history_view
 
 ctx = load()
 lang, as_of = ctx.lang, ctx.filters.as_of
@@ -21,6 +21,16 @@ if not ctx.user.scope.whole:  # the ledger is not divided by area yet (docs/acce
     st.stop()
 tables = ledger_tables(ctx.project.db_url)
 st.header(tr("page_ledger", lang))
+wanted = st.text_input(tr("ledger_history", lang), key="g_history").strip()
+if wanted:  # one problem's history, as gridwatch ledger history ID --problem
+    found = problem_history_view(ctx.project.db_url, wanted, timezone=ctx.timezone,
+                                 events=tables.events)
+    if found is None:
+        st.warning(tr("ledger_no_problem", lang))
+    else:
+        shown = dates_as_text(found)
+        st.dataframe(shown.rename(columns=column_labels(shown.columns, lang)),
+                     hide_index=True, width="stretch")
 if tables.tasks.empty and tables.letters.empty:
     st.info(tr("ledger_none", lang))
     st.stop()

@@ -95,9 +95,12 @@ SOURCES: tuple[str, ...] = (
     "other",
 )
 #: Statuses in the order a problem moves through them.
-STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "closed", "verified")
-OPEN_STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying")
-CLOSED_STATUSES: tuple[str, ...] = ("closed", "verified")
+# accepted (验收通过) and not_accepted (验收不通过: rejected at acceptance, open again) came
+# with the rectification ledger; a store made before them has its status check widened on open.
+STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "closed", "verified",
+                             "accepted", "not_accepted")
+OPEN_STATUSES: tuple[str, ...] = ("reported", "assigned", "rectifying", "not_accepted")
+CLOSED_STATUSES: tuple[str, ...] = ("closed", "verified", "accepted")
 
 # Labels are matched after normalise_label(); codes themselves always match.
 CATEGORY_LABELS: dict[str, str] = {
@@ -130,6 +133,9 @@ STATUS_LABELS: dict[str, str] = {
     "整改中": "rectifying", "办理中": "rectifying", "inprogress": "rectifying",
     "已办结": "closed", "已整改": "closed", "办结": "closed",
     "已销号": "verified", "销号": "verified",
+    "验收通过": "accepted", "验收合格": "accepted", "已验收": "accepted",
+    "验收不通过": "not_accepted", "验收不合格": "not_accepted", "验收未通过": "not_accepted",
+    "rejected": "not_accepted", "rejectedatacceptance": "not_accepted",
     # Open311 / 311 systems: "open" means accepted and being handled.
     "open": "assigned", "new": "reported", "acknowledged": "assigned",
 }

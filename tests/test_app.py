@@ -199,6 +199,17 @@ def test_ledger_page_answers_as_the_cli(tmp_path: Path, monkeypatch: pytest.Monk
     assert set(units_only["反馈问题编号"]) == {"S1-01"}
     assert len(at.get("download_button")) == 1
     assert any("未回复" in h.value for h in at.subheader)
+    from gridwatch.store import Store
+
+    with Store(db_url) as store:
+        some = str(store.issues()["issue_id"].iloc[0])
+    shown = len(at.dataframe)
+    at.text_input(key="g_history").set_value(some).run()
+    assert not at.exception and len(at.dataframe) == shown + 1
+    history = at.dataframe[0].value  # above the tables of the ledger
+    assert len(history) >= 1 and "status" in set(history.iloc[:, 1])
+    at.text_input(key="g_history").set_value("NO-SUCH-ID").run()
+    assert at.warning and len(at.dataframe) == shown
     league = _run("app_pages/league.py", as_of="2024-05-01")
     league.radio(key="l_by").set_value("unit").run()
     assert not league.exception

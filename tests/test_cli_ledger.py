@@ -160,6 +160,19 @@ def test_problems_under_tasks_and_items(tmp_path: Path, small_project: Path) -> 
     assert got["张副市长"] == (2, 1) and got["王副市长"] == (1, 1)
     league = invoke(["league", "--week", "2024-W18", "--by", "unit", *db, *config])
     assert league.exit_code == 0 and "市生态环境局" in league.output
+    # reminders by leader: overdue on 1 May are P1 (张副市长), P4 (王副市长), P5 and P6 (no
+    # task, no unit: no leader)
+    reminded = tmp_path / "remind.csv"
+    done = invoke(["remind", "--as-of", "2024-05-01", "--by", "leader", "--out", str(reminded),
+                   *db, *config])
+    assert done.exit_code == 0, done.output
+    summary = pd.read_csv(tmp_path / "remind_summary.csv", encoding="utf-8-sig")
+    assert dict(zip(summary["responsible_leader"], summary["overdue"], strict=True)) == {
+        "张副市长": 1, "王副市长": 1, "（未指定责任领导）": 2}
+    listed = pd.read_csv(reminded, encoding="utf-8-sig").set_index("issue_id")
+    assert listed.loc["P1", "responsible_leader"] == "张副市长"
+    by_unit = invoke(["remind", "--as-of", "2024-05-01", "--by", "unit", *db, *config])
+    assert by_unit.exit_code == 0 and "responsible_unit" in by_unit.output
     both = invoke(["status", "--as-of", "2024-05-01", "--by", "unit", "--layer", "grid", *db,
                    *config])
     assert both.exit_code == 1 and "exclude each other" in both.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 
@@ -120,7 +121,17 @@ def test_the_cli_issues_numbers_escalates_and_records_replies(tmp_path: Path,
                                "--json", *db]).output)
     numbers = [letter["letter_no"] for letter in first["issued"]]
     assert numbers == ["督办〔2026〕1号", "督办〔2026〕2号"]  # 19-20 days overdue: 督办单
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.html" for n in numbers)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        f"{n}.{ext}" for n in numbers for ext in ("html", "docx"))
+    from docx import Document
+
+    to_jia = next(x["letter_no"] for x in first["issued"] if x["unit"] == "甲局")
+    words = Document(str(out / f"{to_jia}.docx"))
+    text = "\n".join(p.text for p in words.paragraphs)
+    assert to_jia in text and "甲局：" in text
+    cells = [[c.text for c in row.cells] for row in words.tables[0].rows]
+    assert [r[0] for r in cells[1:]] == ["Q0", "Q1"]  # 甲局's two problems
+    assert [r[1] for r in cells[1:]] == ["2026-02-10", "2026-02-11"]
     again = json.loads(invoke(["letters", "issue", "--as-of", "2026-03-02", "--json",
                                *db]).output)
     assert again["issued"] == []
@@ -143,21 +154,59 @@ def test_the_monthly_review_lists_extensions_and_counts_letters() -> None:
     from gridwatch.ledger.letters import ledger_review_tables
 
     events = pd.DataFrame({
-        "id": [1, 2, 3], "subject": "task", "subject_id": ["T1", "T2", "T1"],
-        "kind": ["extend", "extend", "accept"],
-        "on_date": pd.to_datetime(["2026-03-05", "2026-04-01", "2026-03-06"]),
-        "old_value": ["2026-03-10", "2026-04-10", None],
-        "new_value": ["2026-05-31", "2026-06-30", None], "conclusion": [None, None, "pass"],
-        "unit": ["市整改办", "市整改办", "市整改办"], "reason": ["汛期", "搬迁", None]})
+        "id": [1, 2, 3, 4, 5, 6, 7, 8],
+        "subject": ["task", "task", "task", "issue", "issue", "issue", "issue", "issue"],
+        "subject_id": ["T1", "T2", "T1", "P1", "P1", "P2", "P3", "P4"],
+        "kind": ["extend", "extend", "accept", "extend", "recheck", "recheck", "recheck",
+                 "recheck"],
+        "on_date": pd.to_datetime(["2026-03-05", "2026-04-01", "2026-03-06", "2026-03-07",
+                                   "2026-03-08", "2026-03-09", "2026-03-31", "2026-04-01"]),
+        "old_value": ["2026-03-10", "2026-04-10", None, "2026-03-01", None, None, None, None],
+        "new_value": ["2026-05-31", "2026-06-30", None, "2026-03-20", None, None, None, None],
+        "conclusion": [None, None, "pass", None, "fail", "pass", "fail", "fail"],
+        "unit": "市整改办", "reason": ["汛期", "搬迁", None, "停产", None, None, None, None]})
     letters = pd.DataFrame({
         "kind": ["reminder_letter", "reminder_letter", "assignment_sheet", "reminder_letter"],
         "issued_on": pd.to_datetime(["2026-02-10", "2026-03-02", "2026-03-20", "2026-04-02"]),
         "replied_on": pd.to_datetime(["2026-02-12", None, "2026-03-25", None])})
-    tables = ledger_review_tables(events, letters, "2026-03")
-    assert tables["extensions"][["task_id", "extended_to", "reason"]].values.tolist() == [
-        ["T1", "2026-05-31", "汛期"]]
+    units = pd.Series({"P1": "甲局", "P2": "甲局", "P3": "乙局", "P4": "乙局"})
+    tables = ledger_review_tables(events, letters, "2026-03", units=units)
+    assert tables["extensions"][["subject", "subject_id", "extended_to", "reason"]] \
+        .values.tolist() == [["task", "T1", "2026-05-31", "汛期"],
+                             ["issue", "P1", "2026-03-20", "停产"]]
+    # re-checks in March: P1 failed and P2 passed (甲局), P3 failed (乙局); P4 is April's
+    checks = tables["rechecks"].set_index("responsible_unit")
+    assert checks.loc["甲局"].tolist() == [2, 1, 1]  # rechecked, passed, rebounds
+    assert checks.loc["乙局"].tolist() == [1, 0, 1]
     counts = tables["letters"].set_index("kind")
     assert counts.loc["提醒函"].tolist() == [1, 2, 1]  # month, year to 31 March, answered
     assert counts.loc["交办单"].tolist() == [1, 1, 1]
     assert counts.loc["督办单"].tolist() == [0, 0, 0]
     assert ledger_review_tables(events.iloc[:0], letters.iloc[:0], "2026-03") == {}
+
+
+def test_the_docx_letter_reads_back_with_user_text_as_literal_text() -> None:
+    from docx import Document
+
+    from gridwatch.ledger.letter_docx import letter_docx
+
+    plan = plan_letters(reminders([("P1", "<b>甲局</b>", "reminder_letter", 1),
+                                   ("P2", "<b>甲局</b>", "reminder_letter", 3)]),
+                        *empty_register(), dt.date(2026, 3, 2))
+    hostile = HOSTILE + "\x07=cmd|' /C calc'!A0"
+    items = plan.items.assign(address="某路<w:p/>", description=hostile)
+    letter = plan.letters.iloc[0]
+    data = letter_docx(letter, items, issuer="嘉兴市整改办")
+    words = Document(io.BytesIO(data))
+    text = "\n".join(p.text for p in words.paragraphs)
+    assert "嘉兴市整改办提醒函" in text and letter["letter_no"] in text
+    assert "<b>甲局</b>：" in text  # the unit exactly as written, not markup
+    reply_due = str(pd.Timestamp(letter["reply_due"]).date())
+    assert f"于{reply_due}前书面回复" in text
+    rows = [[c.text for c in row.cells] for row in words.tables[0].rows]
+    assert rows[0] == ["问题编号", "整改期限", "超期天数", "地址", "问题描述"]
+    expected = [[r.issue_id, str(pd.Timestamp(r.deadline).date()), str(r.days_overdue)]
+                for r in items.itertuples(index=False)]
+    assert [r[:3] for r in rows[1:]] == expected
+    assert all(r[3] == "某路<w:p/>" for r in rows[1:])  # literal, not XML
+    assert all(r[4] == hostile.replace("\x07", "") for r in rows[1:])

@@ -71,8 +71,8 @@ def test_a_failed_recheck_reopens_until_accepted_again() -> None:
     before = acceptance_state(problems["issue_id"], events, dt.date(2026, 3, 10))
     assert before["rebound"].tolist() == [False, False, True, False]  # P2 reopened on 5 March
     backlog = acceptance_backlog(problems, events, DAY).set_index("responsible_unit")
-    assert backlog.loc["甲局"].tolist() == [0, 1]  # waiting, reopened
-    assert backlog.loc["乙局"].tolist() == [1, 0]  # P3 never accepted
+    assert backlog.loc["甲局"].tolist() == [0, 1, 0]  # waiting, reopened, rejected
+    assert backlog.loc["乙局"].tolist() == [1, 0, 0]  # P3 never accepted
 
 
 def test_the_cli_loop(tmp_path: Path, small_project: Path) -> None:

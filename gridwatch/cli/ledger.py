@@ -7,6 +7,7 @@ Thin over :mod:`gridwatch.ledger` (reading, progress, letters, re-checks) and
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 from collections.abc import Callable
@@ -32,8 +33,10 @@ from gridwatch.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gridwatch.access.scope import Scope
     from gridwatch.config import Config
     from gridwatch.store.transactional import Store
+    from gridwatch.supervision.context import SupervisionContext
 
 __all__ = ["ledger", "letters", "progress", "recheck"]
 
@@ -41,14 +44,23 @@ _CONCLUSIONS = {"pass": "pass", "通过": "pass", "验收通过": "pass", "fail"
                 "不通过": "fail", "验收不通过": "fail"}
 
 
-def _ledger_user(action: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+#: The scope of the user a scoped command runs for (``None``: the whole territory).
+_SCOPE: contextvars.ContextVar[Scope | None] = contextvars.ContextVar("ledger_scope",
+                                                                     default=None)
+
+
+def _ledger_user(action: str, *, scoped: bool = False,
+                 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """``--as-user`` for a ledger command: the user's role must allow ``action`` (read, or
-    import for what changes the store). The ledger is kept per task, not per area, so a user
-    with a scope is refused it (docs/access.md); without the option the command runs as the
-    local administrator, as every command does."""
+    import for what changes the store). The ledger is kept per task, not per area: a user with
+    a scope is refused the command unless ``scoped`` (progress, backlog), which then sees the
+    tasks its own problems hang under (:func:`gridwatch.ledger.scope.ledger_in_scope`) and its
+    own problems; without the option the command runs as the local administrator, as every
+    command does."""
     def decorate(command: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(command)
         def run(*args: Any, as_user: str | None = None, **kwargs: Any) -> None:
+            scope = None
             if as_user:
                 from gridwatch.cli._options import acting_user
                 from gridwatch.errors import AccessError
@@ -57,10 +69,18 @@ def _ledger_user(action: str) -> Callable[[Callable[..., None]], Callable[..., N
                 user = acting_user(as_user, resolve_db_url(kwargs.get("db_url"), config),
                                    action=action)
                 if not user.scope.whole:
-                    raise AccessError(f"user {user.name!r} has a scope ({user.scope}); the "
-                                      "rectification ledger is not divided by area yet: it is "
-                                      "read by users of the whole territory")
-            command(*args, **kwargs)
+                    if not scoped:
+                        raise AccessError(
+                            f"user {user.name!r} has a scope ({user.scope}); this command of "
+                            "the rectification ledger is not divided by area yet: it is for "
+                            "users of the whole territory (progress and ledger backlog show "
+                            "the tasks of your own problems)")
+                    scope = user.scope
+            token = _SCOPE.set(scope)
+            try:
+                command(*args, **kwargs)
+            finally:
+                _SCOPE.reset(token)
         return user_option(run)
     return decorate
 
@@ -227,21 +247,31 @@ def accept(task_id: str, on: str, unit: str, conclusion: str, note: str | None, 
 @click.option("--reason", required=True, help="Why (延期原因).")
 @click.option("--approved-by", "approved_by", required=True, help="Approving unit (批准单位).")
 @click.option("--on", "on", required=True, help="Day the extension was approved, YYYY-MM-DD.")
+@click.option("--problem", is_flag=True,
+              help="TASK_ID is a problem's issue_id: extend a single problem's deadline (its "
+                   "red/yellow/green code uses it from the day of approval on).")
 @config_option
 @db_option
 @handle_errors
 @_ledger_user("import")
-def extend(task_id: str, to: str, reason: str, approved_by: str, on: str,
+def extend(task_id: str, to: str, reason: str, approved_by: str, on: str, problem: bool,
            config_path: Path | None, db_url: str | None) -> None:
-    """Extend a task's deadline (延期): it counts from the day of approval on, and stays in the
-    history with its reason."""
-    from gridwatch.store.ledger import current_deadlines, record_event
+    """Extend a task's (or with --problem a problem's) deadline (延期): it counts from the day
+    of approval on, and stays in the history with its reason."""
+    from gridwatch.schema import DEFAULT_TIMEZONE
+    from gridwatch.store.ledger import current_deadlines, problem_deadline, record_event
 
     new, approved = _date(to, "--to"), _date(on, "--on")
-    with _store(_project(config_path), db_url) as store:
-        old = current_deadlines(store).get(task_id)
-        record_event(store, subject="task", subject_id=task_id, kind="extend", on_date=approved,
-                     old_value=old, new_value=new.isoformat(), reason=reason, unit=approved_by)
+    config = _project(config_path)
+    with _store(config, db_url) as store:
+        if problem:
+            zone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+            old = problem_deadline(store, task_id, timezone=zone)
+        else:
+            old = current_deadlines(store).get(task_id)
+        record_event(store, subject="issue" if problem else "task", subject_id=task_id,
+                     kind="extend", on_date=approved, old_value=old,
+                     new_value=new.isoformat(), reason=reason, unit=approved_by)
     click.echo(f"{task_id}: deadline extended to {new} (approved by {approved_by} on "
                f"{approved}: {reason})")
 
@@ -273,19 +303,37 @@ def milestone(task_id: str, seq: int, done: str, config_path: Path | None,
 
 @ledger.command()
 @click.argument("task_id")
+@click.option("--problem", is_flag=True,
+              help="TASK_ID is a problem's issue_id: its status changes, changes of deadline "
+                   "and unit between imports, acceptances, re-checks and extensions.")
 @json_option
 @config_option
 @db_option
 @handle_errors
 @_ledger_user("read")
-def history(task_id: str, as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+def history(task_id: str, problem: bool, as_json: bool, config_path: Path | None,
+            db_url: str | None) -> None:
     """Every acceptance, extension, milestone done and change of unit, leader or deadline of a
-    task."""
+    task (or with --problem of a problem: also its changes of status, deadline and unit
+    between imports)."""
     from gridwatch.cli._table import plain_table
     from gridwatch.store.ledger import ledger_events
 
-    with _store(_project(config_path), db_url) as store:
+    config = _project(config_path)
+    with _store(config, db_url) as store:
         events = ledger_events(store)
+        if problem:
+            from gridwatch.ledger.history import problem_history
+            from gridwatch.schema import DEFAULT_TIMEZONE
+
+            zone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+            shown = problem_history(store, task_id, events, timezone=zone)
+            if as_json:
+                echo_json({"issue_id": task_id, "events": _records(shown)})
+            else:
+                click.echo(plain_table(_days_text(shown)) if len(shown)
+                           else f"{task_id}: no history")
+            return
     mine = events[(events["subject"] == "task") & (events["subject_id"] == task_id)]
     shown = mine.drop(columns=["id", "subject", "subject_id", "ledger_run_id"])
     if as_json:
@@ -295,7 +343,8 @@ def history(task_id: str, as_json: bool, config_path: Path | None, db_url: str |
 
 
 def _report(as_of: str, round_: str | None, config: Config | None,
-            db_url: str | None) -> dict[str, pd.DataFrame]:
+            db_url: str | None, *,
+            contexts: dict[str, SupervisionContext] | None = None) -> dict[str, pd.DataFrame]:
     from gridwatch.ledger.progress import progress_report
     from gridwatch.store.ledger import ledger_events, ledger_milestones, ledger_tasks
 
@@ -304,10 +353,13 @@ def _report(as_of: str, round_: str | None, config: Config | None,
         tasks, ms, events = ledger_tasks(store), ledger_milestones(store), ledger_events(store)
         has_problems = store.last_run_id() > 0
     problems = None
-    if has_problems and len(tasks):
-        from gridwatch.supervision.context import open_context
+    if _SCOPE.get() is not None:  # the tasks the user's own problems hang under
+        from gridwatch.ledger.scope import ledger_in_scope
 
-        ctx = open_context(config, resolve_db_url(db_url, config))
+        issues = _opened(config, db_url, contexts).issues if has_problems else None
+        tasks, ms, events = ledger_in_scope(tasks, ms, events, issues)
+    if has_problems and len(tasks):
+        ctx = _opened(config, db_url, contexts)
         if "ledger_ref" in ctx.issues.columns:
             evaluation = ctx.evaluate(day)
             problems = evaluation[["known", "is_open", "code"]].assign(
@@ -327,16 +379,17 @@ def _report(as_of: str, round_: str | None, config: Config | None,
 @config_option
 @db_option
 @handle_errors
-@_ledger_user("read")
+@_ledger_user("read", scoped=True)
 def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | None,
             db_url: str | None) -> None:
     """Tasks rectified but not yet accepted (待验收), per responsible unit."""
     from gridwatch.cli._table import plain_table
 
     config = _project(config_path)
-    report = _report(as_of, round_, config, db_url)
+    contexts: dict[str, SupervisionContext] = {}  # one context for both questions
+    report = _report(as_of, round_, config, db_url, contexts=contexts)
     waiting = report["awaiting_acceptance"]
-    problems = _problem_backlog(as_of, config, db_url)
+    problems = _problem_backlog(as_of, config, db_url, contexts=contexts)
     if as_json:
         echo_json({"as_of": as_of, "tasks": _records(waiting),
                    "problems": _records(problems)})
@@ -348,38 +401,57 @@ def backlog(as_of: str, round_: str | None, as_json: bool, config_path: Path | N
         click.echo(plain_table(_days_text(waiting)))
     if len(problems):
         click.echo(f"closed problems waiting for acceptance: {int(problems['waiting'].sum())}, "
-                   f"reopened by a failed re-check: {int(problems['reopened'].sum())}")
+                   f"reopened by a failed re-check: {int(problems['reopened'].sum())}, "
+                   f"open again after a failed acceptance (验收不通过): "
+                   f"{int(problems['rejected'].sum())}")
         click.echo(plain_table(problems))
 
 
-def _problem_state(as_of: str, config: Config | None, db_url: str | None,
+def _opened(config: Config | None, db_url: str | None,
+            contexts: dict[str, SupervisionContext] | None) -> SupervisionContext:
+    """The store's supervision context, opened once per command: ``contexts`` (when given)
+    keeps it for the command's next question."""
+    from gridwatch.supervision.context import open_context
+
+    if contexts is not None and "ctx" in contexts:
+        return contexts["ctx"]
+    ctx = open_context(config, resolve_db_url(db_url, config), scope=_SCOPE.get())
+    if contexts is not None:
+        contexts["ctx"] = ctx
+    return ctx
+
+
+def _problem_state(as_of: str, config: Config | None, db_url: str | None, *,
+                   contexts: dict[str, SupervisionContext] | None = None,
                    ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """The problems as of a day (issue_id, unit, category, known, is_open, area ids) and the
     ledger's events, or None for a store without problems."""
     from gridwatch.store.ledger import ledger_events
-    from gridwatch.supervision.context import open_context
 
     day = _date(as_of, "--as-of")
     with _store(config, db_url) as store:
         if store.last_run_id() == 0:
             return None
         events = ledger_events(store)
-    ctx = open_context(config, resolve_db_url(db_url, config))
+    from gridwatch.ledger.recheck import with_status_acceptances
+
+    ctx = _opened(config, db_url, contexts)
     evaluation = ctx.evaluate(day)
     problems = ctx.issues.drop(columns=["status", "closed_at", "deadline"]).assign(
         known=evaluation["known"], is_open=evaluation["is_open"],
         status_as_of=evaluation["status"])
-    return problems, events
+    return problems, with_status_acceptances(events, ctx.history, timezone=ctx.timezone)
 
 
-def _problem_backlog(as_of: str, config: Config | None, db_url: str | None) -> pd.DataFrame:
+def _problem_backlog(as_of: str, config: Config | None, db_url: str | None, *,
+                     contexts: dict[str, SupervisionContext] | None = None) -> pd.DataFrame:
     from gridwatch.ledger.recheck import acceptance_backlog
 
-    found = _problem_state(as_of, config, db_url)
+    found = _problem_state(as_of, config, db_url, contexts=contexts)
     if found is None:
         import pandas as pd
 
-        return pd.DataFrame(columns=["responsible_unit", "waiting", "reopened"])
+        return pd.DataFrame(columns=["responsible_unit", "waiting", "reopened", "rejected"])
     return acceptance_backlog(found[0], found[1], _date(as_of, "--as-of"))
 
 
@@ -409,14 +481,13 @@ def draw_command(as_of: str, rate: float, seed: int, layer: str | None, out_path
     from gridwatch.output.files import write_table
 
     config = _project(config_path)
-    found = _problem_state(as_of, config, db_url)
+    contexts: dict[str, SupervisionContext] = {}
+    found = _problem_state(as_of, config, db_url, contexts=contexts)
     if found is None:
         raise ConfigError("the store has no problems yet: nothing was accepted")
     problems, events = found
     if layer is None:
-        from gridwatch.supervision.context import open_context
-
-        layer = open_context(config, resolve_db_url(db_url, config)).review_layer()
+        layer = _opened(config, db_url, contexts).review_layer()
     column = f"{layer}_id"
     if column not in problems:
         have = [c[:-3] for c in problems.columns if c.endswith("_id") and c != "issue_id"]
@@ -511,7 +582,7 @@ def dates_as_text_frame(frame: pd.DataFrame) -> pd.DataFrame:
 @config_option
 @db_option
 @handle_errors
-@_ledger_user("read")
+@_ledger_user("read", scoped=True)
 def progress(as_of: str, round_: str | None, by: str, out_path: Path | None, as_json: bool,
              config_path: Path | None, db_url: str | None) -> None:
     """Progress of the ledger per round and feedback item (按序时进度) as of a date."""
@@ -543,7 +614,10 @@ def letters() -> None:
 @letters.command("issue")
 @click.option("--as-of", "as_of", required=True, help="Day of issue, YYYY-MM-DD.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the printable letters (one HTML each, named by number).")
+              help="Folder for the letters (named by number: a printable HTML page and a Word "
+                   "file each).")
+@click.option("--format", "formats", type=click.Choice(["both", "html", "docx"]),
+              default="both", show_default=True, help="What --out writes for each letter.")
 @click.option("--reply-days", "reply_days", type=click.IntRange(1, 60), default=5,
               show_default=True, help="Working days until the reply is due.")
 @click.option("--issuer", default="", help="Who issues them, printed on each letter.")
@@ -552,8 +626,9 @@ def letters() -> None:
 @db_option
 @handle_errors
 @_ledger_user("import")
-def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str,
-                  as_json: bool, config_path: Path | None, db_url: str | None) -> None:
+def issue_command(as_of: str, out_dir: Path | None, formats: str, reply_days: int,
+                  issuer: str, as_json: bool, config_path: Path | None,
+                  db_url: str | None) -> None:
     """Issue the day's numbered letters per unit from the reminders; unanswered letters past
     their reply date escalate (提醒函 → 交办单 → 督办单)."""
     from gridwatch.cli.supervise import open_supervision
@@ -572,9 +647,16 @@ def issue_command(as_of: str, out_dir: Path | None, reply_days: int, issuer: str
         for letter in plan.letters.itertuples(index=False):
             named = plan.items[plan.items["letter_no"] == letter.letter_no]
             named = named.join(detail, on="issue_id")
-            page = letter_html(pd_series(letter._asdict()), named, issuer=issuer)
-            with replacing(out_dir / f"{letter.letter_no}.html") as tmp:
-                tmp.write_text(page, encoding="utf-8")
+            fields = pd_series(letter._asdict())
+            if formats in ("both", "html"):
+                page = letter_html(fields, named, issuer=issuer)
+                with replacing(out_dir / f"{letter.letter_no}.html") as tmp:
+                    tmp.write_text(page, encoding="utf-8")
+            if formats in ("both", "docx"):
+                from gridwatch.ledger.letter_docx import letter_docx
+
+                with replacing(out_dir / f"{letter.letter_no}.docx") as tmp:
+                    tmp.write_bytes(letter_docx(fields, named, issuer=issuer))
     shown = plan.letters.assign(problems=plan.letters["letter_no"].map(
         plan.items.groupby("letter_no").size()).fillna(0).astype("int64"))
     if as_json:

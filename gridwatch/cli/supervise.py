@@ -62,32 +62,28 @@ def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
     if layer is not None:
         raise ConfigError(f"--layer {layer!r} and --by {by} exclude each other: --by {by} "
                           f"counts per {by}, not per area")
-    _whole_scope_only(ctx, f"--by {by}")
+    # a scoped context holds only the problems in scope: the ledger's tasks only name their
+    # units and leaders, so a scoped user sees the units and leaders of their own problems
     from gridwatch.ledger.accountability import by_accountability
+
+    return by_accountability(ctx, _ledger_tasks(config_path, db_url)), by
+
+
+def _ledger_tasks(config_path: Path | None, db_url: str | None) -> pd.DataFrame:
+    """The ledger's tasks (units and leaders) of the store named on the command line."""
     from gridwatch.store.ledger import ledger_tasks
     from gridwatch.store.transactional import Store
 
     has_config = config_path is not None or Path("gridwatch.toml").is_file()
     config = open_config(config_path) if has_config else None
     with Store(resolve_db_url(db_url, config)) as store:
-        tasks = ledger_tasks(store)
-    return by_accountability(ctx, tasks), by
+        return ledger_tasks(store)
 
 
-def _whole_scope_only(ctx: SupervisionContext, what: str) -> None:
-    """Refuse a ledger-based answer to a user with a scope of areas: the ledger (units,
-    leaders, letters) is not divided by area yet, so only the whole territory may read it."""
-    from gridwatch.errors import AccessError
-
-    if ctx.scope is not None and not ctx.scope.whole:
-        raise AccessError(f"{what} reads the rectification ledger, which is not divided by "
-                          f"area yet: only users whose scope is '*' may use it (scope "
-                          f"{ctx.scope})")
-
-
-def _ledger_review(month: str, config_path: Path | None,
-                   db_url: str | None) -> dict[str, pd.DataFrame]:
-    """The month's extensions and letters (一函两单) of the ledger, when it has any."""
+def _ledger_review(month: str, config_path: Path | None, db_url: str | None,
+                   units: pd.Series) -> dict[str, pd.DataFrame]:
+    """The month's extensions, letters (一函两单) and re-checks of the ledger, when it has
+    any; ``units``: each problem's responsible unit by issue_id."""
     from gridwatch.ledger.letters import ledger_review_tables
     from gridwatch.store.ledger import ledger_events, letter_register
     from gridwatch.store.transactional import Store
@@ -96,7 +92,15 @@ def _ledger_review(month: str, config_path: Path | None,
     config = open_config(config_path) if has_config else None
     with Store(resolve_db_url(db_url, config)) as store:
         events, (letters, _items) = ledger_events(store), letter_register(store)
-    return ledger_review_tables(events, letters, month)
+    return ledger_review_tables(events, letters, month, units=units)
+
+
+def _units(ctx: SupervisionContext) -> pd.Series:
+    """Each problem's responsible unit, indexed by issue_id."""
+    issues = ctx.issues
+    unit = issues["responsible_unit"] if "responsible_unit" in issues else \
+        pd.Series(pd.NA, index=issues.index, dtype="str")
+    return pd.Series(unit.to_numpy(), index=issues["issue_id"].astype("str").to_numpy())
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -187,27 +191,38 @@ def league(week: str, layer: str | None, by: str, engine: str, scheduler: str | 
 
 @click.command()
 @click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
+@click.option("--by", "by", type=click.Choice(["unit", "leader"]), default="unit",
+              show_default=True,
+              help="Summarise per responsible unit (责任单位) or per responsible leader "
+                   "(责任领导, from the ledger).")
 @out_option
 @config_option
 @db_option
 @user_option
 @handle_errors
-def remind(as_of: str, out_path: Path | None, config_path: Path | None,
+def remind(as_of: str, by: str, out_path: Path | None, config_path: Path | None,
            db_url: str | None, as_user: str | None) -> None:
-    """Daily reminders per responsible unit, with 提醒函/交办单/督办单 escalation (一函两单)."""
+    """Daily reminders per responsible unit (or leader), with 提醒函/交办单/督办单 escalation
+    (一函两单)."""
     from gridwatch.supervision.remind import reminder_summary, write_reminders
 
     session = open_session(config_path, db_url, as_user,
                            action="read" if out_path is None else "export")
     ctx = session.context()
     reminders = ctx.reminders(as_of)
+    column = "responsible_unit"
+    if by == "leader":
+        from gridwatch.ledger.accountability import with_leaders
+
+        reminders = with_leaders(reminders, ctx.issues, _ledger_tasks(config_path, db_url))
+        column = "responsible_leader"
     if out_path is not None:
-        written = write_reminders(reminders, out_path, timezone=ctx.timezone)
+        written = write_reminders(reminders, out_path, timezone=ctx.timezone, by=column)
         session.audit("export", what="reminders", format=out_path.suffix.lstrip("."),
                       file=", ".join(map(str, written)), rows=len(reminders))
         click.echo(f"wrote {len(reminders)} reminders to {', '.join(map(str, written))}")
     else:
-        click.echo(plain_table(reminder_summary(reminders)))
+        click.echo(plain_table(reminder_summary(reminders, by=column)))
 
 
 @click.command()
@@ -233,7 +248,7 @@ def review(month: str, layer: str | None, by: str, out_path: Path, config_path: 
                               required=False)
     whole = ctx.scope is None or ctx.scope.whole  # the ledger is not divided by area yet
     tables = {**ctx.review(month, layer=layer),
-              **(_ledger_review(month, config_path, db_url) if whole else {})}
+              **(_ledger_review(month, config_path, db_url, _units(ctx)) if whole else {})}
     written = write_review(tables, out_path, title=f"月复盘 {month}", timezone=ctx.timezone)
     session.audit("export", what="review", format="xlsx",
                   file=", ".join(map(str, written)), month=month)

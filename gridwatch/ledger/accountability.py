@@ -20,7 +20,11 @@ import pandas as pd
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
 
-__all__ = ["ACCOUNTABILITY_LAYERS", "accountable", "by_accountability"]
+__all__ = ["ACCOUNTABILITY_LAYERS", "NO_LEADER", "accountable", "by_accountability",
+           "with_leaders"]
+
+#: Label for problems whose leader the ledger does not name.
+NO_LEADER = "（未指定责任领导）"
 
 #: The pseudo layers: ``--by unit`` and ``--by leader``.
 ACCOUNTABILITY_LAYERS: tuple[str, ...] = ("unit", "leader")
@@ -79,3 +83,12 @@ def by_accountability(ctx: SupervisionContext, tasks: pd.DataFrame) -> Supervisi
     with ctx._lock:
         memo = dict(ctx._memo)
     return replace(ctx, issues=issues, _memo=memo, _lock=threading.RLock())
+
+
+def with_leaders(reminders: pd.DataFrame, issues: pd.DataFrame,
+                 tasks: pd.DataFrame) -> pd.DataFrame:
+    """The reminder list (:func:`gridwatch.supervision.remind.reminder_list`, a subset of
+    ``issues``' index) with ``responsible_leader``: each problem's leader by
+    :func:`accountable`, :data:`NO_LEADER` when the ledger names none."""
+    leaders = accountable(issues.loc[reminders.index], tasks)["leader_id"]
+    return reminders.assign(responsible_leader=leaders.fillna(NO_LEADER).astype("str"))

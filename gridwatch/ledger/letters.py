@@ -202,16 +202,28 @@ td,th{{border:1px solid #000;padding:4px;font-size:11pt}} h1{{text-align:center}
 
 
 def ledger_review_tables(events: pd.DataFrame, letters: pd.DataFrame,
-                         month: str) -> dict[str, pd.DataFrame]:
+                         month: str, *, units: pd.Series | None = None,
+                         ) -> dict[str, pd.DataFrame]:
     """What the monthly review (月复盘) adds from the ledger for ``month`` (``YYYY-MM``).
+
+    Parameters
+    ----------
+    events, letters
+        The ledger's events and the register of letters.
+    month
+        ``YYYY-MM``.
+    units
+        Each problem's responsible unit (indexed by issue_id), to count re-checks per unit.
 
     Returns
     -------
     dict
-        ``extensions`` (延期: the extensions approved in the month: task_id, approved_on,
-        deadline_before, extended_to, reason, approved_by) and ``letters`` (一函两单: per kind,
-        issued in the month, in the year to the month's end, and of those answered); a table is
-        left out when the ledger has nothing for it.
+        ``extensions`` (延期: the extensions of tasks and of problems approved in the month:
+        subject (task or issue), subject_id, approved_on, deadline_before, extended_to, reason,
+        approved_by), ``letters`` (一函两单: per kind, issued in the month, in the year to the
+        month's end, and of those answered) and ``rechecks`` (抽查复核 recorded in the month
+        per responsible unit: rechecked, passed, rebounds — failed, 反弹回潮); a table is left
+        out when the ledger has nothing for it.
     """
     try:
         first = pd.Period(month, freq="M")
@@ -223,10 +235,25 @@ def ledger_review_tables(events: pd.DataFrame, letters: pd.DataFrame,
     ext = events[(events["kind"] == "extend") & (days >= start) & (days <= end)]
     if len(ext):
         out["extensions"] = ext.rename(columns={
-            "subject_id": "task_id", "on_date": "approved_on", "old_value": "deadline_before",
+            "on_date": "approved_on", "old_value": "deadline_before",
             "new_value": "extended_to", "unit": "approved_by"}).loc[
-            :, ["task_id", "approved_on", "deadline_before", "extended_to", "reason",
-                "approved_by"]].reset_index(drop=True)
+            :, ["subject", "subject_id", "approved_on", "deadline_before", "extended_to",
+                "reason", "approved_by"]].reset_index(drop=True)
+    checks = events[(events["kind"] == "recheck") & (events["subject"] == "issue")
+                    & (days >= start) & (days <= end)]
+    if len(checks):
+        from gridwatch.supervision.remind import NO_UNIT
+
+        unit = checks["subject_id"].map(units) if units is not None else \
+            pd.Series(pd.NA, index=checks.index)
+        frame = pd.DataFrame({"responsible_unit": unit.fillna(NO_UNIT).astype("str"),
+                              "passed": (checks["conclusion"] == "pass").to_numpy(),
+                              "rebounds": (checks["conclusion"] == "fail").to_numpy()})
+        table = frame.groupby("responsible_unit").agg(
+            rechecked=("passed", "size"), passed=("passed", "sum"),
+            rebounds=("rebounds", "sum")).astype("int64")
+        out["rechecks"] = table.sort_values(["rebounds", "rechecked"], ascending=False,
+                                            kind="stable").reset_index()
     if len(letters):
         issued = pd.to_datetime(letters["issued_on"])
         in_month = (issued >= start) & (issued <= end)

@@ -22,7 +22,53 @@ import math
 import numpy as np
 import pandas as pd
 
-__all__ = ["acceptance_backlog", "acceptance_state", "draw_recheck", "recheck_summary"]
+__all__ = ["acceptance_backlog", "acceptance_state", "draw_recheck", "recheck_summary",
+           "status_acceptances", "with_status_acceptances"]
+
+#: Statuses of a problem export that are acceptances, and their conclusion.
+_ACCEPTANCE_STATUSES = {"accepted": "pass", "not_accepted": "fail"}
+
+
+def status_acceptances(history: pd.DataFrame, *, timezone: str) -> pd.DataFrame:
+    """The acceptances a problem export states by its status (验收通过 ``accepted``, 验收不通过
+    ``not_accepted``) as ledger events of problems: kind ``accept``, conclusion pass or fail,
+    dated by the local day of the status change (the export's closing time when it gives one,
+    else the day it was observed). The export names no accepting unit: ``unit`` is empty.
+
+    Parameters
+    ----------
+    history
+        The status history (``issue_id``, ``status``, ``changed_at``).
+    timezone
+        The territory's time zone.
+    """
+    columns = ["id", "subject", "subject_id", "kind", "on_date", "conclusion", "unit", "reason"]
+    if not len(history):
+        return pd.DataFrame(columns=columns)
+    moved = history.loc[history["status"].isin(list(_ACCEPTANCE_STATUSES)).to_numpy()]
+    changed = pd.to_datetime(moved["changed_at"], utc=True)
+    day = np.asarray(changed.dt.tz_convert(timezone).dt.tz_localize(None)
+                     .to_numpy(dtype="datetime64[ns]"), dtype="datetime64[D]")
+    status = moved["status"].astype("str")
+    frame = pd.DataFrame({
+        "id": np.zeros(len(moved), dtype="int64"),  # before what is recorded the same day
+        "subject": "issue", "subject_id": moved["issue_id"].astype("str").to_numpy(),
+        "kind": "accept", "on_date": day,
+        "conclusion": status.map(_ACCEPTANCE_STATUSES).to_numpy(dtype=object),
+        "unit": np.full(len(moved), None, dtype=object),
+        "reason": ("status " + status + " in the export").to_numpy(dtype=object)},
+        columns=columns)
+    return frame.loc[~np.isnat(day)].reset_index(drop=True)
+
+
+def with_status_acceptances(events: pd.DataFrame, history: pd.DataFrame, *,
+                            timezone: str) -> pd.DataFrame:
+    """The ledger's events plus the acceptances the problems' statuses state
+    (:func:`status_acceptances`): what :func:`acceptance_state` and the backlog read."""
+    stated = status_acceptances(history, timezone=timezone)
+    if not len(stated):
+        return events
+    return pd.concat([stated.reindex(columns=events.columns), events], ignore_index=True)
 
 
 def _upto(events: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
@@ -36,7 +82,8 @@ def acceptance_state(issue_ids: pd.Series, events: pd.DataFrame, as_of: dt.date,
                      verified: np.ndarray | None = None) -> pd.DataFrame:
     """Per problem (same index as ``issue_ids``): ``accepted`` (bool: the last acceptance or
     re-check by ``as_of`` passed, or none was recorded and ``verified`` says its status was
-    已销号), ``accepted_on``, ``rebound`` (bool: the last of them was a failed re-check)."""
+    已销号), ``accepted_on``, ``rebound`` (bool: the last of them was a failed re-check),
+    ``failed`` (bool: the last of them was a failed acceptance, 验收不通过)."""
     mine = _upto(events, as_of)
     verdicts = mine[mine["kind"].isin(["accept", "recheck"])]
     last = verdicts.drop_duplicates("subject_id", keep="last").set_index("subject_id")
@@ -49,11 +96,12 @@ def acceptance_state(issue_ids: pd.Series, events: pd.DataFrame, as_of: dt.date,
     if verified is not None:
         accepted |= conclusion.isna().to_numpy() & np.asarray(verified, dtype=bool)
     rebound = ((kind == "recheck") & (conclusion == "fail")).fillna(False).to_numpy(dtype=bool)
+    failed = ((kind == "accept") & (conclusion == "fail")).fillna(False).to_numpy(dtype=bool)
     on = np.asarray(last_pass["on_date"].reindex(ids.to_numpy()).to_numpy(),
                     dtype="datetime64[D]")
     on = np.where(accepted, on, np.datetime64("NaT", "D"))  # NaT: accepted as 已销号
-    return pd.DataFrame({"accepted": accepted, "accepted_on": on, "rebound": rebound},
-                        index=issue_ids.index)
+    return pd.DataFrame({"accepted": accepted, "accepted_on": on, "rebound": rebound,
+                         "failed": failed}, index=issue_ids.index)
 
 
 def _verified(problems: pd.DataFrame) -> np.ndarray | None:
@@ -77,16 +125,21 @@ def acceptance_backlog(problems: pd.DataFrame, events: pd.DataFrame,
     -------
     pandas.DataFrame
         ``responsible_unit``, ``waiting`` (closed, never accepted), ``reopened`` (a re-check
-        failed), sorted by the most waiting first.
+        failed), ``rejected`` (open again after a failed acceptance, 验收不通过), sorted by the
+        most waiting first.
     """
     state = acceptance_state(problems["issue_id"], events, as_of, verified=_verified(problems))
-    closed = (problems["known"].astype(bool) & ~problems["is_open"].astype(bool)).to_numpy()
+    known = problems["known"].astype(bool).to_numpy()
+    closed = known & ~problems["is_open"].astype(bool).to_numpy()
     waiting = closed & ~state["accepted"].to_numpy() & ~state["rebound"].to_numpy()
     reopened = closed & state["rebound"].to_numpy()
+    rejected = known & ~closed & state["failed"].to_numpy()
     unit = problems["responsible_unit"].astype("str").fillna("（未指定责任单位）")
-    table = pd.DataFrame({"responsible_unit": unit, "waiting": waiting, "reopened": reopened})
-    counts = table.groupby("responsible_unit")[["waiting", "reopened"]].sum().astype("int64")
-    counts = counts[(counts["waiting"] > 0) | (counts["reopened"] > 0)]
+    table = pd.DataFrame({"responsible_unit": unit, "waiting": waiting, "reopened": reopened,
+                          "rejected": rejected})
+    columns = ["waiting", "reopened", "rejected"]
+    counts = table.groupby("responsible_unit")[columns].sum().astype("int64")
+    counts = counts[(counts[columns] > 0).any(axis=1)]
     return counts.sort_values(["waiting", "reopened"], ascending=False,
                               kind="stable").reset_index()
 

@@ -122,6 +122,20 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("seen_at", sa.DateTime, nullable=False),
         sa.Index("ix_status_history_issue", "issue_id"),
     )
+    # Changes of a problem's deadline or responsible unit between imports (the status has
+    # status_history): old and new value as text, deadlines as UTC ISO times.
+    changes = sa.Table(
+        "issue_changes", metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("issue_id", sa.Text, sa.ForeignKey(issues.c.issue_id, ondelete="CASCADE"),
+                  nullable=False),
+        sa.Column("run_id", sa.Integer, sa.ForeignKey(runs.c.run_id), nullable=False),
+        sa.Column("field", sa.Text, nullable=False),
+        sa.Column("old_value", sa.Text),
+        sa.Column("new_value", sa.Text),
+        sa.Column("seen_at", sa.DateTime, nullable=False),
+        sa.Index("ix_issue_changes_issue", "issue_id"),
+    )
     layers = sa.Table(
         "layers", metadata,
         sa.Column("name", sa.Text, primary_key=True),
@@ -168,7 +182,8 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("detail", sa.Text, nullable=False),  # JSON object
     )
     return {"meta": meta, "runs": runs, "issues": issues, "issue_places": places,
-            "status_history": history, "layers": layers, "field_results": field_results,
+            "status_history": history, "issue_changes": changes, "layers": layers,
+            "field_results": field_results,
             "users": users, "audit": audit, **_ledger_tables(metadata)}
 
 

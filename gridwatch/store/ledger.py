@@ -34,11 +34,14 @@ __all__ = [
     "import_ledger",
     "import_ledger_records",
     "issue_letters",
+    "last_extension",
     "ledger_events",
     "ledger_milestones",
     "ledger_runs",
     "ledger_tasks",
     "letter_register",
+    "problem_deadline",
+    "problem_extensions",
     "record_event",
     "record_problem_events",
     "record_reply",
@@ -255,6 +258,64 @@ def current_deadlines(store: Store) -> dict[str, str | None]:
     for task_id, new in zip(ext["subject_id"], ext["new_value"], strict=True):
         out[task_id] = None if pd.isna(new) else str(new)
     return out
+
+
+def problem_extensions(store: Store) -> pd.DataFrame:
+    """The deadline extensions of problems (:data:`gridwatch.supervision.extensions.
+    EXTENSION_COLUMNS`: issue_id, approved_on, new_deadline as local days, id), in the order
+    recorded: one query, empty in a store without any."""
+    from gridwatch.supervision.extensions import empty_extensions
+
+    table = store.table("ledger_events")
+    query = (sa.select(table.c.subject_id, table.c.on_date, table.c.new_value, table.c.id)
+             .where(table.c.subject == "issue", table.c.kind == "extend")
+             .order_by(table.c.id))
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    if not rows:
+        return empty_extensions()
+    frame = pd.DataFrame(rows, columns=["issue_id", "approved_on", "new_deadline", "id"])
+    frame["issue_id"] = frame["issue_id"].astype("str")
+    frame["id"] = frame["id"].astype("int64")
+    frame = _days(frame, "approved_on", "new_deadline")
+    return frame.dropna(subset=["approved_on", "new_deadline"]).reset_index(drop=True)
+
+
+def last_extension(store: Store) -> int:
+    """The id of the last extension of a problem recorded (0: none): with the store's last
+    run, the version of every answer that uses deadlines (the app keys its context on both)."""
+    table = store.table("ledger_events")
+    with store.engine.connect() as conn:
+        found = conn.execute(sa.select(sa.func.max(table.c.id)).where(
+            table.c.subject == "issue", table.c.kind == "extend")).scalar()
+    return int(found or 0)
+
+
+def problem_deadline(store: Store, issue_id: str, *, timezone: str) -> str | None:
+    """A problem's deadline after the extensions recorded so far (ISO local day; None: it has
+    none in the store), for the ``old_value`` of its next extension.
+
+    Raises
+    ------
+    StoreError
+        When the store has no such problem.
+    """
+    extensions = problem_extensions(store)
+    mine = extensions[extensions["issue_id"] == issue_id]
+    issues = store.table("issues")
+    with store.engine.connect() as conn:
+        found = conn.execute(sa.select(issues.c.deadline)
+                             .where(issues.c.issue_id == issue_id)).first()
+    if found is None:
+        raise StoreError(f"no problem {issue_id!r} in the store {store!r}")
+    if len(mine):
+        last = mine.sort_values(["approved_on", "id"], kind="stable").iloc[-1]
+        return str(pd.Timestamp(last["new_deadline"]).date())
+    if found[0] is None:
+        return None
+    stamp = pd.Timestamp(found[0])
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp
+    return str(stamp.tz_convert(timezone).date())
 
 
 def _read(store: Store, name: str, columns: tuple[str, ...] | None = None,

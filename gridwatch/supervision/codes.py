@@ -183,8 +183,9 @@ def state_codes(issues: pd.DataFrame, cutoff: pd.Timestamp,
     if events is not None:
         has, event_code, last_close = events.state_before(cutoff)
         if has.any():
-            hist_closed = np.isin(event_code[has],
-                                  [events.labels.index(s) for s in CLOSED_STATUSES])
+            # labels kept beside an older copy may lack statuses added since
+            hist_closed = np.isin(event_code[has], [i for i, s in enumerate(events.labels)
+                                                    if s in CLOSED_STATUSES])
             code[has] = event_code[has]  # events.labels lead ``labels``: same codes
             closed[has] = hist_closed
             from_history = np.where(last_close[has] >= 0, last_close[has],

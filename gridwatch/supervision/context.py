@@ -99,6 +99,9 @@ class SupervisionContext:
     #: Where derived columns are kept between processes (the store's analytical copy).
     copy: AnalyticalCopy | None = field(default=None, repr=False)
     scope: Scope | None = None
+    #: Deadline extensions of single problems (:mod:`gridwatch.supervision.extensions`),
+    #: kept in the ledger's events; ``None``: none.
+    extensions: pd.DataFrame | None = field(default=None, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -110,7 +113,8 @@ class SupervisionContext:
                     last_export: dt.date | None = None, run_id: int = 0,
                     rebounds: pd.DataFrame | None = None,
                     incidents: pd.DataFrame | None = None,
-                    copy: AnalyticalCopy | None = None) -> SupervisionContext:
+                    copy: AnalyticalCopy | None = None,
+                    extensions: pd.DataFrame | None = None) -> SupervisionContext:
         """A context over frames at hand.
 
         Parameters
@@ -131,6 +135,9 @@ class SupervisionContext:
             use otherwise.
         copy
             The store's analytical copy, where derived parts are kept for the run ``run_id``.
+        extensions
+            Deadline extensions of problems (``issue_id``, ``approved_on``, ``new_deadline``,
+            ``id``; :mod:`gridwatch.supervision.extensions`).
         """
         if history is None:
             history = pd.DataFrame(columns=["issue_id", "previous_status", "status",
@@ -140,7 +147,8 @@ class SupervisionContext:
         if timezone is None:
             timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
         ctx = cls(issues=issues, history=history, settings=settings, timezone=timezone,
-                  config=config, last_export=last_export, run_id=run_id, copy=copy)
+                  config=config, last_export=last_export, run_id=run_id, copy=copy,
+                  extensions=extensions if extensions is not None and len(extensions) else None)
         if layers is not None:
             ctx._memo["layers"] = dict(layers)
         if rebounds is not None:
@@ -481,11 +489,12 @@ class SupervisionContext:
                 return self._memo[key]
         result = self._kept_evaluation(day)
         if result is None:
+            deadlines, local_days = self._deadlines_as_of(day)
             result = evaluate_as_of(self.issues, as_of=day, history=self.history,
-                                    deadlines=self.deadlines,
+                                    deadlines=deadlines,
                                     deadline_settings=self.settings.deadlines,
                                     settings=self.settings.asof, timezone=self.timezone,
-                                    events=self.events, local_days=self._local_days())
+                                    events=self.events, local_days=local_days)
             if self.copy is not None and day in self._kept_days():
                 self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
         with self._lock:
@@ -507,11 +516,40 @@ class SupervisionContext:
                 self.issues["reported_at"], self.timezone)),
         }
 
+    def _deadlines_as_of(self, day: dt.date) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """The derived deadlines and the local days of :meth:`_local_days` as of ``day``:
+        with the extensions of problems approved by then (the same objects without any)."""
+        local_days = self._local_days()
+        if self.extensions is None:
+            return self.deadlines, local_days
+        from gridwatch.supervision.extensions import apply_extensions
+
+        deadlines, due, _ = apply_extensions(self._extension_positions(), self.extensions,
+                                             day, self.deadlines, local_days["deadline"],
+                                             timezone=self.timezone)
+        return deadlines, {**local_days, "deadline": due}
+
+    def _extension_positions(self) -> np.ndarray:
+        """The position of each extension's problem among :attr:`issues` (-1: not here)."""
+        def compute() -> np.ndarray:
+            assert self.extensions is not None
+            wanted = self.extensions["issue_id"].astype("str")
+            # hash the few extended ids, not the million problems
+            rows = np.flatnonzero(_among(self.issues["issue_id"], wanted))
+            found = pd.Index(self.issues["issue_id"].iloc[rows].astype("str").to_numpy(
+                dtype=object)).get_indexer(wanted.to_numpy(dtype=object))
+            return np.where(found >= 0, rows[np.maximum(found, 0)], -1).astype("int64")
+        return self._once("extension_positions", compute)
+
     def _evaluation_key(self, day: dt.date) -> str:
         from gridwatch.store.analytical import settings_key
+        from gridwatch.supervision.extensions import extension_key
 
+        # the ledger's extensions are not part of the store's run: they key it too
+        extended = extension_key(self.extensions)
         return "evaluation-" + settings_key(day.isoformat(), self.settings.deadlines,
-                                            self.settings.asof, self.timezone)
+                                            self.settings.asof, self.timezone,
+                                            *((extended,) if extended else ()))
 
     def _kept_days(self) -> tuple[dt.date, ...]:
         """The dates whose evaluation is kept beside the copy once computed: the last export
@@ -561,6 +599,8 @@ class SupervisionContext:
                                            self.history, events=self.events, with_status=False)
         due = self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
                                                          self.timezone))
+        if self.extensions is not None:
+            due = self._deadlines_as_of(day)[1]["deadline"]
         is_open = known & ~closed
         red: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
         return known, is_open, red
@@ -716,9 +756,12 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
     observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
     last = observed.max().tz_convert(timezone).date() if len(observed) else None
     run_id = int(runs["run_id"].max()) if len(runs) else 0
+    from gridwatch.store.ledger import problem_extensions
+
     return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
                                           last_export=last, run_id=run_id,
-                                          copy=store.analytical_copy)
+                                          copy=store.analytical_copy,
+                                          extensions=problem_extensions(store))
 
 
 def _among(values: pd.Series, members: pd.Series) -> np.ndarray:

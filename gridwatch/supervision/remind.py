@@ -146,24 +146,26 @@ def reminder_list(issues: pd.DataFrame, evaluated: pd.DataFrame, *, as_of: Any,
                            kind="stable")
 
 
-def reminder_summary(reminders: pd.DataFrame) -> pd.DataFrame:
-    """Counts per responsible unit: each bucket, each escalation level, and the worst delay."""
-    units = reminders["responsible_unit"]
+def reminder_summary(reminders: pd.DataFrame, *, by: str = "responsible_unit") -> pd.DataFrame:
+    """Counts per responsible unit (or per the column ``by``, e.g. ``responsible_leader``):
+    each bucket, each escalation level, and the worst delay."""
+    units = reminders[by]
     parts = {b: (reminders["bucket"] == b) for b in BUCKETS}
     parts.update({lvl: (reminders["escalation"] == lvl).fillna(False) for lvl in ESCALATION_LEVELS})
     counts = pd.DataFrame({k: v.astype("int64") for k, v in parts.items()}).groupby(units).sum()
     counts["max_days_overdue"] = reminders["days_overdue"].groupby(units).max()
-    counts = counts.rename_axis("responsible_unit").reset_index()
+    counts = counts.rename_axis(by).reset_index()
     return counts.sort_values(["supervision_order", "assignment_sheet", "reminder_letter",
-                               "overdue", "responsible_unit"],
+                               "overdue", by],
                               ascending=[False, False, False, False, True],
                               kind="stable").reset_index(drop=True)
 
 
 def write_reminders(reminders: pd.DataFrame, path: str | Path, *,
-                    timezone: str = DEFAULT_TIMEZONE) -> list[Path]:
-    """Write the lists: an XLSX with a summary sheet, a sheet per level and the full list; or
-    for ``.csv`` the full list plus ``<stem>_summary.csv`` beside it.
+                    timezone: str = DEFAULT_TIMEZONE,
+                    by: str = "responsible_unit") -> list[Path]:
+    """Write the lists: an XLSX with a summary sheet (per ``by``), a sheet per level and the
+    full list; or for ``.csv`` the full list plus ``<stem>_summary.csv`` beside it.
 
     Returns
     -------
@@ -173,7 +175,7 @@ def write_reminders(reminders: pd.DataFrame, path: str | Path, *,
     from gridwatch.output.files import write_table, write_workbook
 
     path = Path(path)
-    summary = reminder_summary(reminders)
+    summary = reminder_summary(reminders, by=by)
     table = reminders.reset_index(drop=True)
     if path.suffix.lower() == ".csv":
         second = path.with_name(f"{path.stem}_summary.csv")

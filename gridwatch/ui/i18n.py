@@ -43,6 +43,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ledger_leaders": ("责任领导", "Responsible leaders"),
     "ledger_awaiting": ("已整改待验收", "Rectified, waiting for acceptance"),
     "ledger_extensions": ("延期", "Extensions"),
+    "ledger_history": ("问题履历（状态、整改期限、责任单位的每次变更，验收、复核与延期）",
+                       "A problem's history (every change of status, deadline and unit; "
+                       "acceptances, re-checks, extensions)"),
+    "ledger_no_problem": ("库中没有这个问题编号", "The store has no problem with this id"),
     "ledger_none": ("尚未导入整改台账（gridwatch ledger import 整改台账.xlsx）",
                     "No ledger imported yet (gridwatch ledger import ledger.xlsx)"),
     "ledger_download": ("下载整改进展（XLSX）", "Download the progress (XLSX)"),
@@ -177,6 +181,7 @@ _CODES: dict[str, tuple[str, str]] = {
     "reported": ("待交办", "Reported"), "assigned": ("已交办", "Assigned"),
     "rectifying": ("整改中", "Rectifying"), "closed": ("已办结", "Closed"),
     "verified": ("已销号", "Verified"),
+    "accepted": ("验收通过", "Accepted"), "not_accepted": ("验收不通过", "Rejected at acceptance"),
     "red": ("红码", "Red"), "yellow": ("黄码", "Yellow"), "green": ("绿码", "Green"),
     "closed_on_time": ("按期办结", "Closed on time"), "closed_late": ("超期办结", "Closed late"),
     "county": ("县（市、区）", "County"), "town": ("乡镇/街道", "Town"),

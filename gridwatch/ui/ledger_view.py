@@ -23,7 +23,7 @@ from gridwatch.store.ledger import (
 )
 from gridwatch.store.transactional import Store
 
-__all__ = ["LedgerTables", "ledger_tables", "ledger_view"]
+__all__ = ["LedgerTables", "ledger_tables", "ledger_view", "problem_history_view"]
 
 
 @dataclass(frozen=True)
@@ -81,3 +81,19 @@ def ledger_view(tables: LedgerTables, as_of: dt.date, *, round: str | None = Non
     issued = letters[letters["issued_on"] <= pd.Timestamp(as_of)]
     return {"report": report, "sentences": sentences,
             "unanswered": unanswered(issued, as_of).drop(columns=["year", "seq", "reply"])}
+
+
+def problem_history_view(db_url: str, issue_id: str, *, timezone: str,
+                         events: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """One problem's history (:func:`gridwatch.ledger.history.problem_history`, as ``gridwatch
+    ledger history ID --problem``), or ``None`` when the store has no such problem."""
+    from gridwatch.errors import StoreError
+    from gridwatch.ledger.history import problem_history
+
+    with Store(db_url) as store:
+        try:
+            return problem_history(store, issue_id,
+                                   ledger_events(store) if events is None else events,
+                                   timezone=timezone)
+        except StoreError:
+            return None
