@@ -21,10 +21,21 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def client():
+    import sys
+    import types
+
     from distributed import Client, LocalCluster
 
-    cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
-                           dashboard_address=None, host="127.0.0.1")
+    # Worker processes are spawned, and spawning imports the parent's __main__ by its file:
+    # after the app's AppTest runs in this process, that is app.py (Streamlit leaves its
+    # script as __main__). Start the workers with a bare __main__ instead.
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                               dashboard_address=None, host="127.0.0.1")
+    finally:
+        sys.modules["__main__"] = main
     with Client(cluster) as connected:
         yield connected
     cluster.close()
