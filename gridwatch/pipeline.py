@@ -35,6 +35,9 @@ __all__ = ["RunSummary", "run_ingest", "run_validate"]
 
 #: Called with a short message at the start of each stage.
 StageReporter = Callable[[str], None]
+#: Places the records in the layers: ``(records, layers, config) -> (placed, rejects)``.
+Placer = Callable[[pd.DataFrame, dict[str, gpd.GeoDataFrame], Config],
+                  tuple[pd.DataFrame, pd.DataFrame]]
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ def run_ingest(
     progress: StageReporter | None = None,
     file_progress: Callable[[int, int], None] | None = None,
     derive: bool = True,
+    placer: Placer | None = None,
 ) -> tuple[RunSummary, pd.DataFrame]:
     """Read problem files, place them in every layer, and store them as one run.
 
@@ -103,6 +107,9 @@ def run_ingest(
         Also derive what questions need and is fixed until the next import (deadlines,
         rebounds, incidents, status events; :meth:`SupervisionContext.derive`) and keep it
         beside the store's analytical copy. A failure there only warns: the run is stored.
+    placer
+        What places the rows: :func:`~gridwatch.placing.assign.place_records` (default), or
+        the same on a Dask cluster (:func:`gridwatch.distributed.ingest.run_ingest_dask`).
 
     Returns
     -------
@@ -129,7 +136,7 @@ def run_ingest(
     if folder is not None:  # photos named by problem id (gridwatch.evidence)
         records = attach_folder_photos(records, folder)
     say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
-    placed, place_rejects = place_records(records, layers, config)
+    placed, place_rejects = (placer or place_records)(records, layers, config)
     del records
     rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from gridwatch.cli._engine import engine_client, engine_options, store_source
 from gridwatch.cli._options import (
     config_option,
     db_option,
@@ -32,6 +33,7 @@ __all__ = ["hotspots"]
               help="Period of 'new' and time step of emerging. Default: [hotspots] period.")
 @click.option("--variable", type=click.Choice(["overdue", "open", "new", "overdue_rate"]),
               help="Value per area. Default: overdue (emerging: new).")
+@engine_options
 @out_option
 @json_option
 @config_option
@@ -39,7 +41,8 @@ __all__ = ["hotspots"]
 @user_option
 @handle_errors
 def hotspots(layer: str | None, method: str, as_of: str | None, period: str | None,
-             variable: str | None, out_path: Path | None, as_json: bool,
+             variable: str | None, engine: str, scheduler: str | None, workers: int | None,
+             out_path: Path | None, as_json: bool,
              config_path: Path | None, db_url: str | None, as_user: str | None) -> None:
     """Find hotspots of problems per area and write them as a map layer (GeoJSON, GPKG,
     zipped Shapefile, KML styled by bin/category, CSV by the extension of --out)."""
@@ -49,8 +52,20 @@ def hotspots(layer: str | None, method: str, as_of: str | None, period: str | No
     session = open_session(config_path, db_url, as_user, need_config=True,
                            action="read" if out_path is None else "export")
     ctx = session.context()
-    result = ctx.hotspots(layer=layer, method=method, as_of=as_of, variable=variable,
-                          period=period)
+    with engine_client(engine, scheduler, workers) as client:
+        if client is None:
+            result = ctx.hotspots(layer=layer, method=method, as_of=as_of, variable=variable,
+                                  period=period)
+        else:
+            from gridwatch.distributed.questions import hotspots_dask
+            from gridwatch.errors import ConfigError
+
+            if method != "gistar" or layer is None:
+                raise ConfigError("--engine dask runs --method gistar with a --layer; use "
+                                  "--engine local for the other methods")
+            result = hotspots_dask(ctx, layer=layer, client=client, as_of=as_of,
+                                   variable=variable, period=period,
+                                   source=store_source(ctx, session.db_url))
     timezone = ctx.timezone
     summary = summarise(result)
     if out_path is not None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 from tqdm import tqdm
 
+from gridwatch.cli._engine import engine_client, engine_options
 from gridwatch.cli._options import (
     check_output_path,
     config_option,
@@ -37,11 +38,13 @@ __all__ = ["ingest"]
 @click.option("--observed-at", type=click.DateTime(), default=None,
               help="When the export was taken, local time of the territory (for the status "
                    "history). Default: now.")
+@engine_options
 @json_option
 @user_option
 @handle_errors
 def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None,
-           crs: str | None, rejects_path: Path | None, observed_at, as_json: bool,
+           crs: str | None, rejects_path: Path | None, observed_at, engine: str,
+           scheduler: str | None, workers: int | None, as_json: bool,
            as_user: str | None) -> None:
     """Read problem FILES (CSV/XLSX/JSON/GeoJSON/Open311, .gz/.zip too), place each row in
     every boundary layer and store it; rows that cannot be used are listed with the reason."""
@@ -80,11 +83,16 @@ def ingest(files: tuple[Path, ...], config_path: Path | None, db_url: str | None
         if not as_json:
             click.echo(f"… {message}", err=True)
 
-    with Store(url) as store:
-        summary, rejects = run_ingest(files, config=config, store=store,
-                                      crs=parse_crs(crs) if crs else None,
-                                      observed_at=observed_at, progress=stage,
-                                      file_progress=file_progress)
+    with engine_client(engine, scheduler, workers) as client, Store(url) as store:
+        options = {"crs": parse_crs(crs) if crs else None, "observed_at": observed_at,
+                   "progress": stage, "file_progress": file_progress}
+        if client is None:
+            summary, rejects = run_ingest(files, config=config, store=store, **options)
+        else:
+            from gridwatch.distributed.ingest import run_ingest_dask
+
+            summary, rejects = run_ingest_dask(files, config=config, store=store,
+                                               client=client, **options)
         log_action(store, user.name, "import", run_id=summary.run_id,
                    files=[Path(f).name for f in files], accepted=summary.accepted,
                    rejected=summary.rejected)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pandas as pd
 
+from gridwatch.cli._engine import engine_client, engine_options, store_source
 from gridwatch.cli._options import (
     config_option,
     db_option,
@@ -111,19 +112,29 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 @click.option("--as-of", "as_of", required=True, help="Local date, YYYY-MM-DD.")
 @_LAYER
 @_BY
+@engine_options
 @json_option
 @config_option
 @db_option
 @user_option
 @handle_errors
-def status(as_of: str, layer: str | None, by: str, as_json: bool, config_path: Path | None,
+def status(as_of: str, layer: str | None, by: str, engine: str, scheduler: str | None,
+           workers: int | None, as_json: bool, config_path: Path | None,
            db_url: str | None, as_user: str | None) -> None:
     """Red/yellow/green counts per area (or unit, or leader) as of a date (红黄绿码); closed
     counts are cumulative."""
-    ctx, layer = _accountable(open_supervision(config_path, db_url, as_user), by, layer,
-                              config_path, db_url)
+    session = open_session(config_path, db_url, as_user)
+    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url)
     assert layer is not None
-    stats = ctx.status(as_of, layer=layer)
+    with engine_client(engine, scheduler, workers) as client:
+        if client is None:
+            stats = ctx.status(as_of, layer=layer)
+        else:
+            from gridwatch.distributed.questions import status_dask
+
+            _areas_only(by)
+            stats = status_dask(ctx, as_of, layer=layer, client=client,
+                                source=store_source(ctx, session.db_url))
     if as_json:
         echo_json({"as_of": as_of, "layer": layer, "areas": _records(stats)})
         return
@@ -132,16 +143,25 @@ def status(as_of: str, layer: str | None, by: str, as_json: bool, config_path: P
     click.echo(plain_table(stats))
 
 
+def _areas_only(by: str) -> None:
+    from gridwatch.errors import ConfigError
+
+    if by != "area":
+        raise ConfigError(f"--by {by} is not supported with --engine dask; use --engine local")
+
+
 @click.command()
 @click.option("--week", required=True, help="ISO week, YYYY-Www (e.g. 2024-W10).")
 @_LAYER
 @_BY
+@engine_options
 @out_option
 @config_option
 @db_option
 @user_option
 @handle_errors
-def league(week: str, layer: str | None, by: str, out_path: Path | None,
+def league(week: str, layer: str | None, by: str, engine: str, scheduler: str | None,
+           workers: int | None, out_path: Path | None,
            config_path: Path | None, db_url: str | None, as_user: str | None) -> None:
     """Weekly league table of the areas of a layer, or of the responsible units or leaders
     (周亮晒): score, rank, change, worst."""
@@ -151,7 +171,15 @@ def league(week: str, layer: str | None, by: str, out_path: Path | None,
                            action="read" if out_path is None else "export")
     ctx, layer = _accountable(session.context(), by, layer, config_path, db_url)
     assert layer is not None
-    table = ctx.league(week, layer=layer)
+    with engine_client(engine, scheduler, workers) as client:
+        if client is None:
+            table = ctx.league(week, layer=layer)
+        else:
+            from gridwatch.distributed.questions import league_dask
+
+            _areas_only(by)
+            table = league_dask(ctx, week, layer=layer, client=client,
+                                source=store_source(ctx, session.db_url))
     if out_path is not None:
         written = write_league(table, out_path, timezone=ctx.timezone)
         session.audit("export", what="league", format=written.suffix.lstrip("."),

@@ -1,0 +1,23 @@
+"""The province on a Dask cluster: ``--engine dask`` for the import and the batch questions.
+
+Nothing here schedules work by hand: :mod:`distributed` does (a ``LocalCluster`` of worker
+processes when no scheduler address is given, ``Client(address)`` otherwise). Each module
+splits one stage of the single-machine path into spatial partitions and calls the SAME
+functions on each partition, then combines the results, so the answers are those of the
+single-machine path:
+
+- :mod:`~gridwatch.distributed.ingest`: placing (the boundary layers are scattered to every
+  worker once; each worker prepares or loads the point-in-polygon index once), results
+  gathered and written by the store in one transaction;
+- :mod:`~gridwatch.distributed.questions`: status and league counts per partition of
+  counties, summed (medians from the gathered closing times); Gi* z-scores and permutation
+  p-values per partition of areas with its halo of neighbours in other partitions.
+
+See docs/scale.md.
+"""
+
+from __future__ import annotations
+
+from gridwatch.distributed.cluster import ENGINES, open_client
+
+__all__ = ["ENGINES", "open_client"]
