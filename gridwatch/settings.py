@@ -18,6 +18,11 @@ from gridwatch.access.settings import AccessSettings
 from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from gridwatch.enterprises._settings import (
+        CampaignSettings,
+        EnterpriseSettings,
+        PetitionSettings,
+    )
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
@@ -44,7 +49,9 @@ __all__ = [
 
 #: Top-level sections parsed here (the others, territory/input/layers/store, by gridwatch.config).
 SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "geocoding", "hotspots",
-                                      "ledger", "plan", "supervision", "validate")
+                                      "ledger", "plan", "supervision", "validate",
+                                      # issue 16: gridwatch.enterprises
+                                      "enterprises", "petitions", "campaigns")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -196,6 +203,11 @@ class Settings:
     ledger: LedgerSettings | None = None
     #: ``[plan]``: the priority score and the field plan (None: the defaults).
     plan: PlanSettings | None = None
+    #: ``[enterprises]``, ``[petitions]``, ``[campaigns]`` (gridwatch.enterprises; None: the
+    #: defaults).
+    enterprises: EnterpriseSettings | None = None
+    petitions: PetitionSettings | None = None
+    campaigns: CampaignSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -226,6 +238,11 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         nearest valid name), values of the wrong type or out of range.
     """
     from gridwatch.access.settings import parse_access_settings
+    from gridwatch.enterprises._settings import (
+        parse_campaign_settings,
+        parse_enterprise_settings,
+        parse_petition_settings,
+    )
     from gridwatch.geocoding._settings import parse_geocode_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
@@ -259,6 +276,9 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "geocoding": (parse_geocode_settings, top["geocoding"]),
         "ledger": (_parse_ledger, top["ledger"]),
         "plan": (parse_plan_settings, top["plan"]),
+        "enterprises": (parse_enterprise_settings, top["enterprises"]),
+        "petitions": (parse_petition_settings, top["petitions"]),
+        "campaigns": (parse_campaign_settings, top["campaigns"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():

@@ -37,6 +37,9 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.ledger", "recheck"),
     ("gridwatch.cli.users", "users"),
     ("gridwatch.cli.users", "audit"),
+    ("gridwatch.cli.enterprises", "enterprises"),
+    ("gridwatch.cli.enterprises", "petitions"),
+    ("gridwatch.cli.enterprises", "campaigns"),
 )
 
 

@@ -60,7 +60,9 @@ from gridwatch.schema import (
 __all__ = ["FileStats", "IngestResult", "check_input_files", "map_headers", "match_headers",
            "read_issues"]
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
-                                 "severity", "task_type", "ledger_ref")
+                                 "severity", "task_type", "ledger_ref",
+                                 "enterprise_code", "enterprise_name", "petition_batch",
+                                 "campaign")
 _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
     "category": (CATEGORY_LABELS, CATEGORIES),
     "source": (SOURCE_LABELS, SOURCES),

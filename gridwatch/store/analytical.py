@@ -42,8 +42,9 @@ import pandas as pd
 __all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
-#: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column.
-COPY_VERSION = 3
+#: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column. 4: enterprise,
+#: petition and campaign columns (issue 16).
+COPY_VERSION = 4
 _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"
