@@ -98,7 +98,7 @@ def plant_enterprises(frame: pd.DataFrame, *, end: np.datetime64, rebound_days: 
     record: dict[str, Any] = {}
 
     # --- repeat offenders: chains of rebounds at one enterprise --------------------------
-    offenders = []
+    offenders: list[dict[str, Any]] = []
     wanted = max(3, min(8, round(8 * scale)))
     order = np.argsort(reported, kind="stable")
     attempts = 0
@@ -126,14 +126,14 @@ def plant_enterprises(frame: pd.DataFrame, *, end: np.datetime64, rebound_days: 
             continue
         k = len(offenders)
         label = _name(rng, used_names)
-        rows = np.array(chain)
-        free[rows] = False
-        code[rows[0]] = _code(k)
-        for j, row in enumerate(rows):
+        chosen = np.array(chain)
+        free[chosen] = False
+        code[chosen[0]] = _code(k)
+        for j, row in enumerate(chosen):
             name[row] = _variant(label, j)
         offenders.append({"enterprise_code": _code(k), "enterprise_name": label,
-                          "category": cat, "issue_ids": [str(ids[r]) for r in rows],
-                          "rebounds": len(rows) - 1})
+                          "category": cat, "issue_ids": [str(ids[r]) for r in chosen],
+                          "rebounds": len(chosen) - 1})
     record["offenders"] = offenders
 
     # --- ordinary enterprises: one problem, or two of different categories -------------
