@@ -1,7 +1,8 @@
 """Petition batches (交办信访件): received, closed, closed on time, and repeat complaints.
 
-A problem is a petition when it carries a batch (``petition_batch``, 交办批次); its start is its
-``petition_date`` (交办日期) when given, else its report time. A petition P is **repeated**
+A problem is a petition when it carries a batch (``petition_batch``, 交办批次); its start is the
+later of its ``petition_date`` (交办日期, when given) and its report time, so petitions of one
+batch recorded together do not repeat one another. A petition P is **repeated**
 (重复投诉) when another complaint Q follows it: Q is a problem of one of ``[petitions] sources``
 (default public reports and hotlines) or another petition, reported after P's start and within
 ``days`` days of it, and about the same thing, by any one of
@@ -86,9 +87,9 @@ def repeat_complaints(issues: pd.DataFrame, settings: PetitionSettings | None = 
         complaint &= np.asarray(known, dtype=bool)
     reported = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
     start = reported.copy()
-    if "petition_date" in issues:
+    if "petition_date" in issues:  # the later of its hand-over and its report
         given = pd.to_datetime(issues["petition_date"], utc=True).to_numpy("datetime64[ns]")
-        start = np.where(np.isnat(given), reported, given)
+        start = np.where(np.isnat(given) | (given < reported), reported, given)
     p_rows, q_rows = np.flatnonzero(petition), np.flatnonzero(complaint)
     pairs_p, pairs_q, how = [], [], []
     # place and description: one ball query over the complaints with the larger radius
