@@ -10,8 +10,8 @@ other planted truth stays as it was. Planted:
   有限责任公司 / （有限公司）), the code on the first row only;
 - ``ordinary``: a few hundred enterprises with one problem, or two of different categories;
 - ``petitions``: one batch of petitions (交办批次, 交办日期) reported in the ten days after its
-  date, some of them followed within 25 days by a hotline or public complaint naming the same
-  enterprise (``repeated``);
+  date, some of them followed one to 25 days after their report by a hotline or public
+  complaint naming the same enterprise (``repeated``);
 - ``campaign``: problems carrying the campaign column (专项行动).
 """
 
@@ -173,8 +173,8 @@ def plant_enterprises(frame: pd.DataFrame, *, end: np.datetime64, rebound_days: 
     repeated = []
     complaints = free & np.isin(source, _COMPLAINT_LABELS)
     for k, row in enumerate(petitions[: max(3, len(petitions) // 12)]):
-        later = np.flatnonzero(complaints & (reported > date + day)
-                               & (reported <= date + 25 * day))
+        later = np.flatnonzero(complaints & (reported > reported[row] + day)
+                               & (reported <= reported[row] + 25 * day))
         if later.size == 0:
             break
         follow = later[int(rng.integers(later.size))]

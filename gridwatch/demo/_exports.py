@@ -215,6 +215,9 @@ def write_problem_files(problems: pd.DataFrame, folder: Path, *, end: np.datetim
     tags = problems["tag"].where(settled, "unsettled")
     if "address_only" in problems:  # their coordinates are not there to swap or blank
         tags = tags.mask(problems["address_only"].to_numpy(dtype=bool), "address_only")
+    for column in ("enterprise_name", "petition_batch", "campaign"):  # planted (_enterprises)
+        if column in problems:
+            tags = tags.mask(problems[column].to_numpy(dtype=object) != "", "enterprise")
     tags.index = problems["issue_id"]
     bad = _bad_rows(day_rows, tags, [d for d in days if d != xlsx_day], rng)
     files: list[Path] = []
