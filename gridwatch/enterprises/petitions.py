@@ -92,8 +92,13 @@ def repeat_complaints(issues: pd.DataFrame, settings: PetitionSettings | None = 
         start = np.where(np.isnat(given) | (given < reported), reported, given)
     p_rows, q_rows = np.flatnonzero(petition), np.flatnonzero(complaint)
     pairs_p, pairs_q, how = [], [], []
-    # place and description: one ball query over the complaints with the larger radius
-    x, y = metric_xy(issues["lon"], issues["lat"], crs=metric_crs)
+    # place and description: one ball query over the complaints with the larger radius;
+    # coordinates projected for the petitions and complaints only
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    involved = np.flatnonzero(petition | complaint)
+    x[involved], y[involved] = metric_xy(issues["lon"].to_numpy()[involved],
+                                         issues["lat"].to_numpy()[involved], crs=metric_crs)
     ok_q = q_rows[np.isfinite(x[q_rows]) & np.isfinite(y[q_rows])]
     ok_p = p_rows[np.isfinite(x[p_rows]) & np.isfinite(y[p_rows])]
     if ok_q.size and ok_p.size:
@@ -107,9 +112,11 @@ def repeat_complaints(issues: pd.DataFrame, settings: PetitionSettings | None = 
             a = np.repeat(ok_p, counts)
             b = ok_q[np.concatenate([np.asarray(f, dtype="int64") for f in found if f])]
             dist = np.hypot(x[a] - x[b], y[a] - y[b])
-            text = (issues["description"].map(header_key, na_action="ignore")
-                    .to_numpy(dtype=object) if "description" in issues
-                    else np.full(n, None, dtype=object))
+            text = np.full(n, None, dtype=object)
+            if "description" in issues:  # normalised for the rows of the pairs only
+                rows = np.unique(np.r_[a, b])
+                text[rows] = issues["description"].iloc[rows].map(
+                    header_key, na_action="ignore").to_numpy(dtype=object)
             same_text = np.array([t is not None and t == u and t != ""
                                   for t, u in zip(text[a], text[b], strict=True)], dtype=bool)
             place = dist <= settings.radius_m
