@@ -38,14 +38,14 @@ ROWS = [
      None, "南湖分局", "T1", None),                       # 30 m from P1, day 10: place
     ("H2", 3000, 0, 20, None, 30, "air", "public_report", "９１３３０４０２ＭＡ２ＰＥＴ００１Ｘ",
      None, "气味", None, None, None, "南湖分局", "T1", "E"),  # 2 km, same enterprise
-    ("H3", 2500, 0, 15, None, 30, "water", "hotline", None, None, "河道有 黑臭水体", None,
-     None, None, "南湖分局", "T1", None),                 # 500 m, same description
+    ("H3", 2150, 0, 15, None, 30, "water", "hotline", None, None, "河道有 黑臭水体", None,
+     None, None, "南湖分局", "T1", None),                 # 150 m, same description
     ("H4", 5010, 0, 40, None, 50, "noise", "hotline", None, None, "工地噪声", None, None,
      None, "秀洲分局", "T2", None),                       # 10 m, but 40 days later
     ("G5", 7000, 0, 5, None, 30, "solid_waste", "grid_patrol", None, None, "垃圾", None,
      None, None, "秀洲分局", "T2", None),                 # same place, not a complaint
-    ("H6", 4000, 0, 12, None, 30, "water", "hotline", None, None, "河道有黑臭水体", None,
-     None, None, "南湖分局", "T1", None),                 # same text as P3 but 2 km away
+    ("H6", 2400, 0, 12, None, 30, "water", "hotline", None, None, "河道有黑臭水体", None,
+     None, None, "南湖分局", "T1", None),                 # same text as P3 but 400 m away
 ]
 
 

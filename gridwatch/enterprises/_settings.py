@@ -12,7 +12,7 @@ Example::
     [petitions]
     days = 30                       # a complaint within D days after a petition repeats it
     radius_m = 50                   # ... about the same place
-    description_radius_m = 1000     # ... or with the same description this close
+    description_radius_m = 200      # ... or with the same description this close
     sources = ["public_report", "hotline"]   # what counts as a complaint (and every petition)
 
     [[campaigns.rules]]
@@ -67,7 +67,7 @@ class PetitionSettings:
 
     days: float = 30.0
     radius_m: float = 50.0
-    description_radius_m: float = 1000.0
+    description_radius_m: float = 200.0
     #: Sources whose problems count as complaints (every petition counts too).
     sources: tuple[str, ...] = ("public_report", "hotline")
 

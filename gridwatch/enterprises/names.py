@@ -129,15 +129,19 @@ def enterprise_labels(issues: pd.DataFrame, keys: pd.Series) -> pd.DataFrame:
     else:
         frame["name"] = ""
 
-    def most_frequent(values: pd.Series) -> str:
-        values = values[values != ""]
-        return str(values.value_counts(sort=True).index[0]) if len(values) else ""
+    def most_frequent(column: str) -> pd.Series:
+        given = frame[frame[column] != ""]
+        counts = given.groupby(["key", column]).size().rename("n").reset_index()
+        counts = counts.sort_values(["key", "n", column], ascending=[True, False, True],
+                                    kind="stable").drop_duplicates("key")
+        return counts.set_index("key")[column]
 
-    grouped = frame.groupby("key", sort=True)
+    keys_seen = pd.Index(sorted(frame["key"].unique()), name="enterprise_key")
+    named = frame[frame["name"] != ""]
     out = pd.DataFrame({
-        "enterprise_code": grouped["code"].agg(most_frequent),
-        "enterprise_name": grouped["name"].agg(most_frequent),
-        "name_variants": grouped["name"].agg(lambda v: int(v[v != ""].nunique())),
-    })
-    out.index.name = "enterprise_key"
+        "enterprise_code": most_frequent("code").reindex(keys_seen).fillna(""),
+        "enterprise_name": most_frequent("name").reindex(keys_seen).fillna(""),
+        "name_variants": named.groupby("key")["name"].nunique().reindex(keys_seen)
+        .fillna(0).astype("int64"),
+    }, index=keys_seen)
     return out

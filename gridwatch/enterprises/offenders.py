@@ -75,14 +75,15 @@ def enterprise_rebounds(issues: pd.DataFrame, keys: pd.Series, *, days: float,
     rows = np.flatnonzero(has_key)
     key_v = keys.to_numpy(dtype=object)
     category = issues["category"].astype("str").fillna("").to_numpy(dtype=object)
-    reported = pd.to_datetime(issues["reported_at"], utc=True)
-    closed = pd.to_datetime(issues["closed_at"], utc=True)
+    # UTC as datetime64 (a tz-aware column's to_numpy() makes a million Timestamp objects)
+    reported = pd.to_datetime(issues["reported_at"], utc=True).to_numpy("datetime64[ns]")
+    closed = pd.to_datetime(issues["closed_at"], utc=True).to_numpy("datetime64[ns]")
     left = pd.DataFrame({"row": rows, "key": key_v[rows], "category": category[rows],
-                         "at": reported.to_numpy()[rows]}).dropna(subset=["at"])
-    done = rows[closed.notna().to_numpy()[rows]]
+                         "at": reported[rows]}).dropna(subset=["at"])
+    done = rows[~np.isnat(closed[rows])]
     right = pd.DataFrame({"of": issues["issue_id"].astype("str").to_numpy(dtype=object)[done],
                           "key": key_v[done], "category": category[done],
-                          "at": closed.to_numpy()[done]})
+                          "at": closed[done]})
     of = np.full(n, None, dtype=object)
     by = np.full(n, None, dtype=object)
     if len(left) and len(right):
@@ -170,32 +171,34 @@ def enterprise_table(ctx: SupervisionContext, as_of: Any, *,
     layer = layer or _layer(ctx)
     area = (issues[f"{layer}_id"].astype("str") if layer and f"{layer}_id" in issues
             else pd.Series(pd.NA, index=issues.index, dtype="str"))
-    code = evaluated["code"].astype("str").to_numpy(dtype=object)
-    rebound = rebounds["enterprise_rebound"].to_numpy(dtype=bool)
+    at = np.flatnonzero(rows)  # a few enterprises' rows among a million: taken first
+    is_open = evaluated["is_open"].to_numpy(dtype=bool)[at]
+    rebound = rebounds["enterprise_rebound"].to_numpy(dtype=bool)[at]
     frame = pd.DataFrame({
-        "enterprise_key": keys.to_numpy(dtype=object),
-        "open": evaluated["is_open"].to_numpy(dtype=bool),
-        "overdue": code == "red",
-        "closed": ~evaluated["is_open"].to_numpy(dtype=bool),
+        "enterprise_key": keys.to_numpy(dtype=object)[at],
+        "open": is_open,
+        "overdue": evaluated["code"].to_numpy(dtype=object)[at] == "red",
+        "closed": ~is_open,
         "rebounds": rebound,
-        "problems_window": in_window,
-        "rebounds_window": rebound & in_window,
-        "category": issues["category"].astype("str").to_numpy(dtype=object),
-        "reported_at": pd.to_datetime(issues["reported_at"], utc=True).to_numpy(),
-        "area_id": area.to_numpy(dtype=object),
-        "lon": issues["lon"].to_numpy(dtype=float),
-        "lat": issues["lat"].to_numpy(dtype=float),
-    })[rows]
+        "problems_window": in_window[at],
+        "rebounds_window": rebound & in_window[at],
+        "category": issues["category"].astype("str").to_numpy(dtype=object)[at],
+        "reported_at": pd.to_datetime(issues["reported_at"], utc=True)
+        .to_numpy("datetime64[ns]")[at],
+        "area_id": area.to_numpy(dtype=object)[at],
+        "lon": issues["lon"].to_numpy(dtype=float)[at],
+        "lat": issues["lat"].to_numpy(dtype=float)[at],
+    })
     grouped = frame.groupby("enterprise_key", sort=True)
     table = grouped[["open", "overdue", "closed", "rebounds", "problems_window",
                      "rebounds_window"]].sum().astype("int64")
     table.insert(0, "problems", grouped.size().astype("int64"))
-    table["categories"] = grouped["category"].agg(lambda c: ", ".join(sorted(set(c))))
+    kinds = frame[["enterprise_key", "category"]].drop_duplicates().sort_values("category")
+    table["categories"] = kinds.groupby("enterprise_key")["category"].agg(", ".join)
     for column, first in (("first_reported", True), ("last_reported", False)):
         times = grouped["reported_at"].min() if first else grouped["reported_at"].max()
         table[column] = pd.Series(local_dates(times, ctx.timezone), index=times.index).dt.date
-    table["area_id"] = grouped["area_id"].agg(
-        lambda a: a.dropna().value_counts().index[0] if a.notna().any() else None)
+    table["area_id"] = _most_frequent(frame, "area_id").reindex(table.index)
     placed = frame.dropna(subset=["lon", "lat"]).sort_values("reported_at", kind="stable")
     last_place = placed.groupby("enterprise_key").tail(1).set_index("enterprise_key")
     table["lon"] = last_place["lon"].reindex(table.index)
@@ -223,6 +226,15 @@ def enterprise_table(ctx: SupervisionContext, as_of: Any, *,
     table = table.sort_values(["repeat_offender", "rebounds_window", "problems", "enterprise_key"],
                               ascending=[False, False, False, True], kind="stable")
     return table[list(ENTERPRISE_COLUMNS)].reset_index(drop=True)
+
+
+def _most_frequent(frame: pd.DataFrame, column: str) -> pd.Series:
+    """Per enterprise key, the most frequent value of ``column`` (the smallest on a tie)."""
+    counts = (frame.dropna(subset=[column]).groupby(["enterprise_key", column]).size()
+              .rename("n").reset_index())
+    counts = counts.sort_values(["enterprise_key", "n", column], ascending=[True, False, True],
+                                kind="stable")
+    return counts.drop_duplicates("enterprise_key").set_index("enterprise_key")[column]
 
 
 def _layer(ctx: SupervisionContext) -> str | None:

@@ -182,18 +182,20 @@ def batch_table(ctx: SupervisionContext, as_of: Any) -> pd.DataFrame:
              else pd.Series(pd.NaT, index=issues.index, dtype="datetime64[ns, UTC]"))
     given = pd.to_datetime(dates, utc=True).fillna(pd.to_datetime(issues["reported_at"],
                                                                   utc=True))
-    code = evaluated["code"].astype("str").to_numpy(dtype=object)
+    at = np.flatnonzero(rows)  # the petitions among a million problems, taken first
+    code = evaluated["code"].to_numpy(dtype=object)[at]
+    is_open = evaluated["is_open"].to_numpy(dtype=bool)[at]
     frame = pd.DataFrame({
-        "petition_batch": issues["petition_batch"].astype("str").str.strip()
+        "petition_batch": issues["petition_batch"].iloc[at].astype("str").str.strip()
         .to_numpy(dtype=object),
-        "petition_date": local_dates(given, ctx.timezone),
-        "received": np.ones(len(issues), dtype="int64"),
-        "closed": ~evaluated["is_open"].to_numpy(dtype=bool),
+        "petition_date": local_dates(given.iloc[at], ctx.timezone),
+        "received": np.ones(at.size, dtype="int64"),
+        "closed": ~is_open,
         "closed_on_time": code == "closed_on_time",
-        "open": evaluated["is_open"].to_numpy(dtype=bool),
+        "open": is_open,
         "overdue": code == "red",
-        "repeated": repeats["repeated"].to_numpy(dtype=bool),
-    })[rows]
+        "repeated": repeats["repeated"].to_numpy(dtype=bool)[at],
+    })
     counts = ["received", "closed", "closed_on_time", "open", "overdue", "repeated"]
     grouped = frame.groupby("petition_batch", sort=False)
     table = grouped[counts].sum().astype("int64")
