@@ -40,18 +40,24 @@ def _peak_mb(pid: int) -> float:
     return float("nan")
 
 
+# Leaflet vector layers on the map streamlit-folium keeps as window.map: SVG paths or, for a
+# city's thousands of grids, shapes drawn on one canvas (not in the DOM one by one)
+_COUNT_SHAPES = """() => window.map && window.L ? Object.values(window.map._layers)
+    .filter(layer => layer instanceof L.Path && layer._map).length : 0"""
+
+
+def _shapes(frame) -> int:
+    """Polygons (and circles) a map frame shows now, however they are drawn."""
+    count = frame.evaluate(_COUNT_SHAPES)
+    return int(count) if count else len(frame.query_selector_all("path.leaflet-interactive"))
+
+
 def _wait_for_map(page, timeout_s: float) -> None:
     """Until a map frame shows Leaflet polygons."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for frame in page.frames:
-            if "streamlit_folium" not in frame.url and "component" not in frame.url:
-                continue
-            try:
-                if frame.query_selector("path.leaflet-interactive"):
-                    return
-            except Exception:  # a frame a rerun detached: look again
-                continue
+        if _polygons(page):
+            return
         page.wait_for_timeout(100)
     raise TimeoutError("the map drew no polygon in time")
 
@@ -63,7 +69,7 @@ def _polygons(page) -> int:
         if "streamlit_folium" not in frame.url and "component" not in frame.url:
             continue
         try:
-            count += len(frame.query_selector_all("path.leaflet-interactive"))
+            count += _shapes(frame)
         except Exception:  # a frame a rerun detached
             continue
     return count

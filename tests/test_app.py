@@ -203,3 +203,14 @@ def test_ledger_page_answers_as_the_cli(tmp_path: Path, monkeypatch: pytest.Monk
     league.radio(key="l_by").set_value("unit").run()
     assert not league.exception
     assert "责任单位" in [c.value for c in league.caption]
+
+
+def test_many_areas_are_drawn_on_one_canvas(app_env: None, monkeypatch: pytest.MonkeyPatch,
+                                            ) -> None:
+    import app_pages._maps as page_maps
+
+    drawn = _map_args(_run(level="grid"))[1]
+    assert '\\"preferCanvas\\": false' in drawn  # a few grids: SVG paths, one per area
+    monkeypatch.setattr(page_maps, "CANVAS_FROM", 2)
+    drawn = _map_args(_run(level="grid"))[1]
+    assert '\\"preferCanvas\\": true' in drawn
