@@ -36,6 +36,8 @@ pages = [
     st.Page("app_pages/problems.py", title=tr("page_problems", lang), url_path="problems"),
     st.Page("app_pages/plan.py", title=tr("page_plan", lang), url_path="plan"),
     st.Page("app_pages/patches.py", title=tr("page_patches", lang), url_path="patches"),
+    st.Page("app_pages/enterprises.py", title=tr("page_enterprises", lang),
+            url_path="enterprises"),
 ]
 by_role = {
     "ledger": st.Page("app_pages/ledger.py", title=tr("page_ledger", lang), url_path="ledger"),

@@ -62,6 +62,12 @@ CANONICAL_COLUMNS: tuple[str, ...] = (
     "ledger_ref",
     "photo_before",
     "photo_after",
+    # enterprises, petition batches and campaigns (issue 16: gridwatch.enterprises)
+    "enterprise_code",
+    "enterprise_name",
+    "petition_batch",
+    "petition_date",
+    "campaign",
 )
 #: Optional columns added after the first stores were written: a row without a value in them
 #: keeps the content hash it had before they existed (see ``store._tables.prepare``).
@@ -69,11 +75,14 @@ LATER_COLUMNS: tuple[str, ...] = (
     "ledger_ref",
     "photo_before",
     "photo_after",
+    # issue 16: gridwatch.enterprises
+    "enterprise_code", "enterprise_name", "petition_batch", "petition_date", "campaign",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = ("issue_id", "reported_at")
 #: Time zone of a project that names none (``[territory] timezone``).
 DEFAULT_TIMEZONE = "Asia/Shanghai"
-DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at")
+DATETIME_COLUMNS: tuple[str, ...] = ("reported_at", "deadline", "closed_at",
+                                     "petition_date")
 #: Columns of a reject frame: one row per input row not accepted, and the reason in plain words.
 REJECT_COLUMNS: tuple[str, ...] = ("file", "row", "column", "value", "reason")
 _REJECT_DTYPES: dict[str, str] = {"file": "str", "row": "int64", "column": "str", "value": "str",
@@ -91,6 +100,8 @@ TEXT_COLUMNS: tuple[str, ...] = (
     "description", "address", "responsible_unit", "reported_grid", "ledger_ref",
     "photo_before",
     "photo_after",
+    # issue 16: gridwatch.enterprises
+    "enterprise_code", "enterprise_name", "petition_batch", "campaign",
 )
 
 CATEGORIES: tuple[str, ...] = ("water", "air", "soil", "solid_waste", "noise", "ecology", "other")
@@ -183,6 +194,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "photo_before": ("photo_before", "整改前照片", "整改前图片", "问题照片", "现场照片",
                      "before_photo"),
     "photo_after": ("photo_after", "整改后照片", "整改后图片", "整改照片", "after_photo"),
+    # issue 16: enterprises (一码统管), petition batches (交办信访件) and campaigns (专项行动)
+    "enterprise_code": ("enterprise_code", "统一社会信用代码", "社会信用代码", "信用代码",
+                        "企业编码", "企业代码", "uscc", "credit_code"),
+    "enterprise_name": ("enterprise_name", "企业名称", "单位名称", "涉事企业", "enterprise",
+                        "company_name"),
+    "petition_batch": ("petition_batch", "交办批次", "信访批次", "交办件批次"),
+    "petition_date": ("petition_date", "交办日期", "交办时间", "信访交办日期"),
+    "campaign": ("campaign", "专项行动", "专项行动名称", "专项整治"),
 }
 
 _SEPARATORS = re.compile(r"[\s_\-·.]+")

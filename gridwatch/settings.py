@@ -20,6 +20,11 @@ from gridwatch.errors import ConfigError
 if TYPE_CHECKING:
     from gridwatch.disclosure import PublicSettings
     from gridwatch.evidence.settings import EvidenceSettings
+    from gridwatch.enterprises._settings import (
+        CampaignSettings,
+        EnterpriseSettings,
+        PetitionSettings,
+    )
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
@@ -48,7 +53,9 @@ __all__ = [
 SETTINGS_SECTIONS: tuple[str, ...] = ("access", "app", "deadlines", "geocoding", "hotspots",
                                       "ledger", "plan", "supervision", "validate",
                                       "public",
-                                      "evidence")
+                                      "evidence",
+                                      # issue 16: gridwatch.enterprises
+                                      "enterprises", "petitions", "campaigns")
 #: Sub-tables of ``[supervision]``; ``[supervision.review]`` has no keys of its own (the monthly
 #: review lists ``[supervision.league] worst_n`` areas) but is accepted as an empty table.
 SUPERVISION_TABLES: tuple[str, ...] = ("duplicates", "escalation", "league", "rebound", "review")
@@ -204,6 +211,11 @@ class Settings:
     public: PublicSettings | None = None
     #: ``[evidence]``: where photos are and the after-photo rule (None: the defaults).
     evidence: EvidenceSettings | None = None
+    #: ``[enterprises]``, ``[petitions]``, ``[campaigns]`` (gridwatch.enterprises; None: the
+    #: defaults).
+    enterprises: EnterpriseSettings | None = None
+    petitions: PetitionSettings | None = None
+    campaigns: CampaignSettings | None = None
 
 
 def _table(value: Any, where: str, problems: list[str]) -> dict[str, Any]:
@@ -234,6 +246,11 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         nearest valid name), values of the wrong type or out of range.
     """
     from gridwatch.access.settings import parse_access_settings
+    from gridwatch.enterprises._settings import (
+        parse_campaign_settings,
+        parse_enterprise_settings,
+        parse_petition_settings,
+    )
     from gridwatch.geocoding._settings import parse_geocode_settings
     from gridwatch.hotspots import hotspot_settings
     from gridwatch.placing.agreement import label_rules
@@ -269,6 +286,9 @@ def parse_settings(sections: Mapping[str, Any]) -> Settings:
         "plan": (parse_plan_settings, top["plan"]),
         "public": (_parse_public, top["public"]),
         "evidence": (_parse_evidence, top["evidence"]),
+        "enterprises": (parse_enterprise_settings, top["enterprises"]),
+        "petitions": (parse_petition_settings, top["petitions"]),
+        "campaigns": (parse_campaign_settings, top["campaigns"]),
     }
     parsed: dict[str, Any] = {}
     for name, (parse, section) in parts.items():

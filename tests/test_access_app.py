@@ -153,7 +153,8 @@ HOSTILE_LINKS = [
 ]
 
 
-@pytest.mark.parametrize("page", [*PAGES, "app_pages/upload.py", "app_pages/plan.py"])
+@pytest.mark.parametrize("page", [*PAGES, "app_pages/upload.py", "app_pages/plan.py",
+                                  "app_pages/enterprises.py"])
 @pytest.mark.parametrize("query", HOSTILE_LINKS, ids=lambda q: "&".join(
     f"{k}={v}" for k, v in q.items())[:30])
 def test_links_outside_the_scope_show_not_in_your_area_only(app_env: str, page: str,

@@ -326,6 +326,11 @@ def _commands(folder: Path, day: str, week: str, month: str) -> dict[str, list[s
         out[f"export issues {fmt}"] = ["export", "issues", "--out",
                                        str(folder / f"issues.{fmt}")]
     out["export open311"] = ["export", "open311", "--out", str(folder / "requests.json")]
+    out["enterprises"] = ["enterprises", "--as-of", day, "--json"]
+    out["enterprises --out"] = ["enterprises", "--as-of", day, "--out",
+                                str(folder / "enterprises.xlsx")]
+    out["petitions --list"] = ["petitions", "--as-of", day, "--list", "--json"]
+    out["campaigns"] = ["campaigns", "--as-of", day, "--by", "town", "--json"]
     return out
 
 

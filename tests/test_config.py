@@ -132,12 +132,13 @@ def test_unknown_names_with_nothing_close_list_what_is_allowed(tmp_path: Path) -
     with pytest.raises(ConfigError) as info:
         config_from_dict({"territory": {"zzzzzz": 1}, "qqqqqq": {}, "oops": 3}, root=tmp_path)
     assert info.value.problems == [
-        "unknown section [qqqqqq]; allowed: [access], [app], [deadlines], [evidence], "
-        "[geocoding], [hotspots], [input], [[layers]], [ledger], [plan], [public], [store], "
-        "[supervision], [territory], [validate]",
+        "unknown section [qqqqqq]; allowed: [access], [app], [campaigns], [deadlines], "
+        "[enterprises], [evidence], [geocoding], [hotspots], [input], [[layers]], [ledger], "
+        "[petitions], [plan], [public], [store], [supervision], [territory], [validate]",
         "unknown top-level key 'oops' = 3: keys belong in a section; allowed: [access], [app], "
-        "[deadlines], [evidence], [geocoding], [hotspots], [input], [[layers]], [ledger], "
-        "[plan], [public], [store], [supervision], [territory], [validate]",
+        "[campaigns], [deadlines], [enterprises], [evidence], [geocoding], [hotspots], [input], "
+        "[[layers]], [ledger], [petitions], [plan], [public], [store], [supervision], "
+        "[territory], [validate]",
         "[territory] unknown key 'zzzzzz'; allowed: 'margin_m', 'metric_crs', 'name', "
         "'timezone'",
     ]

@@ -211,7 +211,8 @@ def test_exports_are_gbk_with_chinese_headers_that_ingest_understands(demo):
     assert [alias[header_key(h)] for h in EXPORT_HEADERS] == [
         "issue_id", "reported_at", "category", "source", "description", "lon", "lat", "address",
         "reported_grid", "status", "deadline", "closed_at", "responsible_unit", "severity",
-        "task_type", "ledger_ref"]
+        "task_type", "ledger_ref",
+        "enterprise_code", "enterprise_name", "petition_batch", "petition_date", "campaign"]
     csvs = [p for p in demo.exports if p.suffix == ".csv"]
     xlsx = [p for p in demo.exports if p.suffix == ".xlsx"]
     assert len(xlsx) == 1 and len(csvs) == len(demo.exports) - 1
@@ -232,7 +233,8 @@ def test_labels_map_to_codes(rows, planted):
     sources = rows["问题来源"].value_counts(normalize=True)
     assert sources.index[0] == "网格巡查" and sources.iloc[0] > 0.4
     assert set(sources.index) == {"网格巡查", "群众举报", "12345热线", "12369热线", "执法检查",
-                                  "在线监测", "卫星遥感"}
+                                  "在线监测", "卫星遥感",
+                                  "督察交办"}  # the petition batch (demo._enterprises)
 
 
 def test_seasons_and_handling_look_real(final, planted):

@@ -498,6 +498,11 @@ def wide_issues() -> pd.DataFrame:
         "ledger_ref": ["Z2-01-1", None, None],
         "photo_before": ["JX-001_整改前.jpg", None, None],
         "photo_after": [None, "http://img.intranet/JX-002.jpg", None],
+        "enterprise_code": ["91330402MA2B3C4D5E", None, None],
+        "enterprise_name": ["=嘉兴市绿源化工有限公司", None, None],
+        "petition_batch": ["第一批", None, None],
+        "petition_date": pd.to_datetime(["2024-03-14 16:00:00Z", None, None], utc=True),
+        "campaign": [None, "清废行动", None],
         "location_flag": ["", "swapped", ""],
         "grid_mismatch": [False, True, False],
         "content_hash": ["h1", "h2", "h3"],
@@ -526,6 +531,8 @@ def test_export_issues_csv(wide_issues: pd.DataFrame, tmp_path: Path) -> None:
     assert back["description"].iloc[1] == '\'=HYPERLINK("http://x","点我")'
     assert back["address"].iloc[1] == "'-"
     assert back["redline_dist_m"].tolist() == ["0.0", "312.5", ""]
+    assert back["enterprise_name"].iloc[0] == "'=嘉兴市绿源化工有限公司"  # neutralised
+    assert back["petition_date"].tolist() == ["2024-03-15", "", ""]  # a local date
 
 
 def test_export_issues_xlsx(wide_issues: pd.DataFrame, tmp_path: Path) -> None:

@@ -38,6 +38,9 @@ _COMMANDS: tuple[tuple[str, str], ...] = (
     ("gridwatch.cli.users", "users"),
     ("gridwatch.cli.users", "audit"),
     ("gridwatch.cli.patches", "patches"),
+    ("gridwatch.cli.enterprises", "enterprises"),
+    ("gridwatch.cli.enterprises", "petitions"),
+    ("gridwatch.cli.enterprises", "campaigns"),
 )
 
 

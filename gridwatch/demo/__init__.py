@@ -40,6 +40,7 @@ from gridwatch.demo._city import (
     to_metric,
     xy_to_metric,
 )
+from gridwatch.demo._enterprises import plant_enterprises
 from gridwatch.demo._exports import config_text, write_layers, write_problem_files
 from gridwatch.demo._ledger import link_problems, write_ledger
 from gridwatch.demo._patches import write_patches, write_photos
@@ -75,6 +76,8 @@ DEFAULT_END = "2026-10-31"
 DEFAULT_SEED = 20261031
 MAX_PROBLEMS = 2_000_000
 SNAPSHOT_DAYS = 7
+#: ``[supervision.rebound] days`` of the demo's project file (config_text).
+REBOUND_DAYS = 60
 TIMEZONE = DEFAULT_TIMEZONE
 LAYER_NAMES: tuple[str, ...] = ("county", "town", "grid", "microgrid", "basin", "redline")
 
@@ -210,6 +213,10 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
                                                   rng=np.random.default_rng([seed, 15]))
     frame["ledger_ref"] = link_problems(frame, ledger_tasks,
                                         rng=np.random.default_rng([seed, 16]))
+    columns, enterprises = plant_enterprises(frame, end=end_day, rebound_days=REBOUND_DAYS,
+                                             rng=np.random.default_rng([seed, 17]))
+    for name, values in columns.items():
+        frame[name] = values
     say("problems", problems, problems)
 
     report_days = frame["reported_at"].to_numpy(dtype="datetime64[D]")
@@ -242,6 +249,7 @@ def _write_demo(out: Path, *, problems: int, seed: int, days: int, scale: float,
                         "linked_problems": int((frame["ledger_ref"] != "").sum())}
     record["patches"] = patches
     record["evidence"] = {"folder": "photos", **photos}
+    record["enterprises"] = enterprises
     record["runs"] = [{"files": [p.relative_to(out).as_posix() for p in paths],
                        "observed_at": when.isoformat()} for paths, when in runs_out]
     planted.write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -33,7 +33,10 @@ __all__ = [
 #: Export columns, in the order of a typical platform export.
 EXPORT_HEADERS: tuple[str, ...] = ("问题编号", "上报时间", "问题类型", "问题来源", "问题描述",
                                    "经度", "纬度", "地址", "所属网格", "状态", "整改期限",
-                                   "办结时间", "责任单位", "严重程度", "任务类型", "整改任务编号")
+                                   "办结时间", "责任单位", "严重程度", "任务类型", "整改任务编号",
+                                   # issue 16 (gridwatch.demo._enterprises)
+                                   "统一社会信用代码", "企业名称", "交办批次", "交办日期",
+                                   "专项行动")
 STATUS_ZH: dict[str, str] = {"reported": "待交办", "assigned": "已交办", "rectifying": "整改中",
                              "closed": "已办结", "verified": "已销号"}
 _TIME = "%Y-%m-%d %H:%M:%S"
@@ -88,7 +91,16 @@ def export_frame(problems: pd.DataFrame, when: np.datetime64) -> pd.DataFrame:
         "任务类型": problems["task_type"].to_numpy(dtype=object),
         "整改任务编号": (problems["ledger_ref"].to_numpy(dtype=object) if "ledger_ref" in problems
                    else np.full(len(problems), "", dtype=object)),
+        **{header: (problems[column].to_numpy(dtype=object) if column in problems
+                    else np.full(len(problems), "", dtype=object))
+           for header, column in _ENTERPRISE_HEADERS.items()},
     }, index=problems.index)
+
+
+#: Export headers of the issue-16 columns (gridwatch.demo._enterprises).
+_ENTERPRISE_HEADERS = {"统一社会信用代码": "enterprise_code", "企业名称": "enterprise_name",
+                       "交办批次": "petition_batch", "交办日期": "petition_date",
+                       "专项行动": "campaign"}
 
 
 _COL = {h: i for i, h in enumerate(EXPORT_HEADERS)}
@@ -203,6 +215,9 @@ def write_problem_files(problems: pd.DataFrame, folder: Path, *, end: np.datetim
     tags = problems["tag"].where(settled, "unsettled")
     if "address_only" in problems:  # their coordinates are not there to swap or blank
         tags = tags.mask(problems["address_only"].to_numpy(dtype=bool), "address_only")
+    for column in ("enterprise_name", "petition_batch", "campaign"):  # planted (_enterprises)
+        if column in problems:
+            tags = tags.mask(problems[column].to_numpy(dtype=object) != "", "enterprise")
     tags.index = problems["issue_id"]
     bad = _bad_rows(day_rows, tags, [d for d in days if d != xlsx_day], rng)
     files: list[Path] = []
@@ -310,6 +325,24 @@ def config_text(prefix: str) -> str:
         "[supervision.duplicates]",
         "radius_m = 50",
         "hours = 24",
+        "",
+        "# Enterprises, petitions and campaigns (docs/enterprises.md).",
+        "[enterprises]",
+        "window_days = 365",
+        "min_problems = 3",
+        "min_rebounds = 3",
+        "",
+        "[petitions]",
+        "days = 30",
+        "radius_m = 50",
+        "description_radius_m = 200",
+        "",
+        "[[campaigns.rules]]",
+        'name = "绿剑2026"',
+        'categories = ["water"]',
+        'sources = ["inspection", "grid_patrol"]',
+        "start = 2026-06-01",
+        "end = 2026-08-31",
         "",
         "# Hotline calls with an address only are placed from it (docs/geocoding.md).",
         "[geocoding]",

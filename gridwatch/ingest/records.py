@@ -61,7 +61,9 @@ __all__ = ["FileStats", "IngestResult", "check_input_files", "map_headers", "mat
            "read_issues"]
 _TEXT_FIELDS: tuple[str, ...] = ("description", "address", "reported_grid", "responsible_unit",
                                  "severity", "task_type", "ledger_ref",
-                                 "photo_before", "photo_after")
+                                 "photo_before", "photo_after",
+                                 "enterprise_code", "enterprise_name", "petition_batch",
+                                 "campaign")
 _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
     "category": (CATEGORY_LABELS, CATEGORIES),
     "source": (SOURCE_LABELS, SOURCES),

@@ -94,6 +94,7 @@ def build_tables(metadata: sa.MetaData, *, postgis: bool) -> dict[str, sa.Table]
         sa.Column("reported_at", sa.DateTime),
         sa.Column("deadline", sa.DateTime),
         sa.Column("closed_at", sa.DateTime),
+        *(sa.Column(c, sa.DateTime) for c in LATER_COLUMNS if c in DATETIME_COLUMNS),
         sa.Column("lon", sa.Float),
         sa.Column("lat", sa.Float),
         *text_cols,

@@ -44,8 +44,9 @@ __all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
 #: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column. 4: the
 #: geocoding columns geocode_source, geocode_score and address_offset_m.
-#: 5: the photo_before / photo_after columns.
-COPY_VERSION = 5
+#: 5: the photo_before / photo_after columns. 6: enterprise, petition and campaign columns
+#: (issue 16).
+COPY_VERSION = 6
 _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"

@@ -943,7 +943,8 @@ def _add_later_columns(conn: sa.Connection, issues: sa.Table) -> None:
     qualified = conn.dialect.identifier_preparer.format_table(issues)
     for name in LATER_COLUMNS:
         if name not in present:
-            conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {name} TEXT")
+            kind = "TIMESTAMP" if name in DATETIME_COLUMNS else "TEXT"
+            conn.exec_driver_sql(f"ALTER TABLE {qualified} ADD COLUMN {name} {kind}")
 
 
 def _migrate_from_v1(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:

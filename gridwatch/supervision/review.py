@@ -5,6 +5,8 @@ overdue and overdue rate at the month's end, median days to close, rebounds — 
 previous month, change), ``by_category``, ``by_source``, ``by_area``, ``worst_areas`` and
 ``rebounds`` (the rebounds reported in the month with the problem each repeats). Figures are
 those of :func:`gridwatch.supervision.aggregate.area_statistics` over the month's local dates.
+When the problems carry enterprises, petition batches or campaigns, the sections of
+:func:`gridwatch.enterprises.review.review_sections` follow.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ def monthly_review(context: SupervisionContext, month: str, *,
     Returns
     -------
     dict of str to pandas.DataFrame
-        The tables named in :data:`REVIEW_TABLES`, in that order. ``worst_areas`` lists the
+        The tables named in :data:`REVIEW_TABLES`, in that order, then those of
+        :func:`gridwatch.enterprises.review.review_sections` that apply. ``worst_areas`` lists the
         ``[supervision.league] worst_n`` areas (at least one) most overdue at the month's end,
         then by overdue rate.
     """
@@ -110,6 +113,9 @@ def monthly_review(context: SupervisionContext, month: str, *,
     from gridwatch.evidence.review import closed_evidence
 
     tables["evidence"] = closed_evidence(issues, first, last, timezone=timezone)
+    from gridwatch.enterprises.review import review_sections
+
+    tables.update(review_sections(context, month))  # when the problems carry the columns
     return tables
 
 
