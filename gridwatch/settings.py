@@ -19,12 +19,12 @@ from gridwatch.errors import ConfigError
 
 if TYPE_CHECKING:
     from gridwatch.disclosure import PublicSettings
-    from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.enterprises._settings import (
         CampaignSettings,
         EnterpriseSettings,
         PetitionSettings,
     )
+    from gridwatch.evidence.settings import EvidenceSettings
     from gridwatch.geocoding._settings import GeocodeSettings
     from gridwatch.hotspots import HotspotSettings
     from gridwatch.ledger._settings import LedgerSettings
