@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,8 +30,13 @@ __all__ = [
 #: Shortest password accepted for a new or changed password.
 MIN_PASSWORD_LENGTH = 8
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended costs
-# verified against when the user is unknown, so a refusal takes as long either way
-_DUMMY = _HASHER.hash("gridwatch: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so a refusal takes as long either way
+    (made on first use: hashing costs a quarter second, which every command paid at import)."""
+    return _HASHER.hash("gridwatch: no such user")
 
 
 def check_new_password(password: str) -> None:
@@ -61,4 +67,4 @@ def verify_nothing(password: str) -> None:
     """Spend the time of one verification (an unknown user is refused as slowly as a wrong
     password, so the time does not tell them apart)."""
     with contextlib.suppress(VerificationError):
-        _HASHER.verify(_DUMMY, password)
+        _HASHER.verify(_dummy_hash(), password)

@@ -25,15 +25,16 @@ def plain_table(frame: pd.DataFrame) -> str:
         G1 0.500000
     双溪镇      NaN
     """
-    columns = [[str(name), *_cells(frame[name])] for name in frame.columns]
-    if not columns:
+    if not len(frame.columns):
         return ""
-    widths = [max(map(_width, cells)) for cells in columns]
-    lines = []
-    for row in zip(*columns, strict=True):
-        lines.append(" ".join(" " * (w - _width(cell)) + cell
-                              for cell, w in zip(row, widths, strict=True)))
-    return "\n".join(lines)
+    padded = []
+    for name in frame.columns:
+        cells = [str(name), *_cells(frame[name])]
+        sizes = [_width(cell) for cell in cells]
+        widest = max(sizes)
+        padded.append([" " * (widest - size) + cell for cell, size in zip(cells, sizes,
+                                                                          strict=True)])
+    return "\n".join(" ".join(row) for row in zip(*padded, strict=True))
 
 
 def _cells(values: pd.Series) -> list[str]:
