@@ -77,7 +77,9 @@ def city(small_project: Path, store_url: str, tmp_path: Path):
                      "责任单位": _hostile(i + 2), "严重程度": _hostile(i + 3),
                      "任务类型": _hostile(i + 4), "整改任务编号": _hostile(i + 5),
                      "整改前照片": f"{NAMES[i % 5]}_{PHONES[0]}.jpg",
-                     "整改后照片": f"{IDS[0]}.jpg"})
+                     "整改后照片": f"{IDS[0]}.jpg",
+                     "统一社会信用代码": _hostile(i + 6), "企业名称": _hostile(i + 7),
+                     "交办批次": _hostile(i + 8), "专项行动": _hostile(i + 9)})
     frame = pd.DataFrame(rows)
     # every text column of the canonical record is fed (the check that the fixture does so)
     path = tmp_path / "problems.csv"
