@@ -325,3 +325,16 @@ def test_cli_scheduler_needs_engine_dask(city):
                                        str(city["config_path"]), "--db", city["url"]])
     assert result.exit_code == 1
     assert "--engine dask" in result.output
+
+
+@pytest.mark.parametrize("command", [["status", "--as-of", "2026-10-31"],
+                                     ["league", "--week", "2026-W43"]])
+def test_cli_by_unit_refuses_engine_dask_before_starting_a_cluster(city, command):
+    from gridwatch.cli import main
+
+    # no --scheduler: a cluster would be started if the refusal came after it
+    result = CliRunner().invoke(main, [*command, "--by", "unit", "--engine", "dask",
+                                       "--config", str(city["config_path"]),
+                                       "--db", city["url"]])
+    assert result.exit_code == 1
+    assert "--by unit is not supported with --engine dask" in result.output

@@ -10,7 +10,7 @@ import click
 
 from gridwatch.distributed.cluster import ENGINES
 
-__all__ = ["engine_client", "engine_options", "store_source"]
+__all__ = ["ask", "engine_client", "engine_options", "store_source"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -56,3 +56,29 @@ def store_source(ctx: Any, db_url: str) -> Any:
     from gridwatch.distributed.questions import StoreSource
 
     return StoreSource(config=ctx.config, db_url=db_url, run_id=ctx.run_id, scope=ctx.scope)
+
+
+def ask(engine: tuple[str, str | None, int | None], ctx: Any, db_url: str, question: str,
+        /, *args: Any, **kwargs: Any) -> Any:
+    """``ctx.<question>(*args, **kwargs)`` on this machine, or with ``--engine dask``
+    :mod:`gridwatch.distributed.questions`'s ``<question>_dask`` on the cluster (the same
+    answer).
+
+    Parameters
+    ----------
+    engine
+        ``(--engine, --scheduler, --workers)`` of the command.
+    ctx
+        The supervision context asked.
+    db_url
+        The URL of the store ``ctx`` was read from (the workers open it).
+    question
+        The context's method: ``status``, ``league``, ``review`` or ``hotspots``.
+    """
+    with engine_client(*engine) as client:
+        if client is None:
+            return getattr(ctx, question)(*args, **kwargs)
+        from gridwatch.distributed import questions
+
+        answer = getattr(questions, f"{question}_dask")
+        return answer(ctx, *args, client=client, source=store_source(ctx, db_url), **kwargs)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import pandas as pd
 
-from gridwatch.cli._engine import engine_client, engine_options, store_source
+from gridwatch.cli._engine import ask, engine_options
 from gridwatch.cli._options import (
     config_option,
     db_option,
@@ -49,12 +49,15 @@ def open_supervision(config_path: Path | None, db_url: str | None,
 
 
 def _accountable(ctx: SupervisionContext, by: str, layer: str | None,
-                 config_path: Path | None, db_url: str | None,
-                 *, required: bool = True) -> tuple[SupervisionContext, str | None]:
+                 config_path: Path | None, db_url: str | None, *, engine: str = "local",
+                 required: bool = True) -> tuple[SupervisionContext, str | None]:
     """The context and the layer to ask: ``--by unit`` / ``leader`` are pseudo layers over the
-    responsible units and the ledger's leaders (:mod:`gridwatch.ledger.accountability`)."""
+    responsible units and the ledger's leaders (:mod:`gridwatch.ledger.accountability`),
+    answered on this machine only (the workers read the store's problems, not the ledger)."""
     from gridwatch.errors import ConfigError
 
+    if by != "area" and engine == "dask":
+        raise ConfigError(f"--by {by} is not supported with --engine dask; use --engine local")
     if by == "area":
         if layer is None and required:
             raise ConfigError("--layer is required (e.g. --layer grid), or --by unit / leader")
@@ -124,30 +127,15 @@ def status(as_of: str, layer: str | None, by: str, engine: str, scheduler: str |
     """Red/yellow/green counts per area (or unit, or leader) as of a date (红黄绿码); closed
     counts are cumulative."""
     session = open_session(config_path, db_url, as_user)
-    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url)
+    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url, engine=engine)
     assert layer is not None
-    with engine_client(engine, scheduler, workers) as client:
-        if client is None:
-            stats = ctx.status(as_of, layer=layer)
-        else:
-            from gridwatch.distributed.questions import status_dask
-
-            _areas_only(by)
-            stats = status_dask(ctx, as_of, layer=layer, client=client,
-                                source=store_source(ctx, session.db_url))
+    stats = ask((engine, scheduler, workers), ctx, session.db_url, "status", as_of, layer=layer)
     if as_json:
         echo_json({"as_of": as_of, "layer": layer, "areas": _records(stats)})
         return
     click.echo(f"as of {as_of}, layer {layer}: {int(stats['open'].sum())} open, "
                f"{int(stats['red'].sum())} red, {int(stats['yellow'].sum())} yellow")
     click.echo(plain_table(stats))
-
-
-def _areas_only(by: str) -> None:
-    from gridwatch.errors import ConfigError
-
-    if by != "area":
-        raise ConfigError(f"--by {by} is not supported with --engine dask; use --engine local")
 
 
 @click.command()
@@ -169,17 +157,9 @@ def league(week: str, layer: str | None, by: str, engine: str, scheduler: str | 
 
     session = open_session(config_path, db_url, as_user,
                            action="read" if out_path is None else "export")
-    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url)
+    ctx, layer = _accountable(session.context(), by, layer, config_path, db_url, engine=engine)
     assert layer is not None
-    with engine_client(engine, scheduler, workers) as client:
-        if client is None:
-            table = ctx.league(week, layer=layer)
-        else:
-            from gridwatch.distributed.questions import league_dask
-
-            _areas_only(by)
-            table = league_dask(ctx, week, layer=layer, client=client,
-                                source=store_source(ctx, session.db_url))
+    table = ask((engine, scheduler, workers), ctx, session.db_url, "league", week, layer=layer)
     if out_path is not None:
         written = write_league(table, out_path, timezone=ctx.timezone)
         session.audit("export", what="league", format=written.suffix.lstrip("."),
