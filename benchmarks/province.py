@@ -110,7 +110,8 @@ def stage_ingest(folder: str, db: str, engine: str, workers: int,
 
 def stage_questions(folder: str, db: str, engine: str, workers: int,
                     answers: str) -> dict[str, Any]:
-    """status (county, grid), league (town), Gi* (grid): seconds each, peaks; the Dask
+    """status (county, grid), league (town), the monthly review (town), Gi* (grid): seconds
+    each, peaks; the Dask
     answers are compared with those the local engine saved in ``answers``."""
     import pandas as pd
 
@@ -119,6 +120,7 @@ def stage_questions(folder: str, db: str, engine: str, workers: int,
         StoreSource,
         hotspots_dask,
         league_dask,
+        review_dask,
         status_dask,
     )
     from gridwatch.supervision.context import open_context
@@ -147,6 +149,10 @@ def stage_questions(folder: str, db: str, engine: str, workers: int,
             "league town": lambda: (ctx.league(label, layer="town") if client is None else
                                     league_dask(ctx, label, layer="town", client=client,
                                                 source=src)),
+            "review town": lambda: (ctx.review(f"{day:%Y-%m}", layer="town")
+                                    if client is None else
+                                    review_dask(ctx, f"{day:%Y-%m}", layer="town",
+                                                client=client, source=src)),
             "gistar grid": lambda: pd.DataFrame(
                 (ctx.hotspots(layer="grid", method="gistar") if client is None else
                  hotspots_dask(ctx, layer="grid", client=client, source=src))
@@ -154,8 +160,10 @@ def stage_questions(folder: str, db: str, engine: str, workers: int,
         }
         for name, job in jobs.items():
             t = time.perf_counter()
-            results[name] = job()
+            answer = job()
             out[name] = round(time.perf_counter() - t, 2)
+            tables = answer if isinstance(answer, dict) else {"": answer}  # the review's
+            results.update({f"{name} {k}".strip(): frame for k, frame in tables.items()})
         if client is not None:
             out["worker_peak_mb"] = sorted(round(v) for v in
                                            client.run(_worker_peak_mb).values())

@@ -43,7 +43,8 @@ def client():
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory):
-    """A small demo city (5,000 problems) in a SQLite store: its history of daily exports in
+    """A small demo city (5,000 problems, with enterprises, a petition batch and a campaign)
+    in a SQLite store: its history of daily exports in
     one import, then its last 7 daily snapshots one by one (do not write to its store)."""
     import json
 
@@ -56,7 +57,8 @@ def city(tmp_path_factory: pytest.TempPathFactory):
     from gridwatch.store.transactional import Store
 
     folder = tmp_path_factory.mktemp("dask_city")
-    paths = generate(folder / "city", problems=5000, scale=0.03, days=60)
+    # 90 days: the demo's petition batch (75 days before the end) is in the store too
+    paths = generate(folder / "city", problems=5000, scale=0.03, days=90)
     config = load_config(paths.config)
     layers = load_layers(config)
     url = sqlite_url(folder / "store.sqlite")
@@ -280,6 +282,44 @@ def test_gistar_with_a_halo_equals_the_whole_matrix(client, tmp_path):
                                                           seed=11, cache_dir=tmp_path))
 
 
+@pytest.mark.parametrize("layer", [None, "grid"])
+def test_review_equals_the_single_machine_path(client, context, source, layer):
+    from gridwatch.distributed.questions import review_dask
+
+    last = context.last_export
+    before = last.replace(day=1) - dt.timedelta(days=1)
+    for month in (f"{last:%Y-%m}", f"{before:%Y-%m}"):
+        want = context.review(month, layer=layer)
+        got = review_dask(context, month, layer=layer, client=client, source=source,
+                          partitions=3)
+        assert list(got) == list(want)
+        for name, table in want.items():
+            pd.testing.assert_frame_equal(got[name], table, check_exact=True, obj=name)
+    # the sections read the month-end evaluation gathered from the workers: all are there
+    assert {"petitions", "repeat_offenders", "campaigns"} <= set(want)
+    assert want["petitions"]["repeated"].sum() > 0 and want["by_area"]["red"].sum() > 0
+
+
+def test_review_sections_read_only_their_rows(context):
+    from dataclasses import replace
+
+    from gridwatch.enterprises._settings import EnterpriseSettings
+    from gridwatch.enterprises.review import review_sections, section_rows
+
+    rows = section_rows(context)
+    assert 0 < rows.sum() < len(rows)
+    month = f"{context.last_export:%Y-%m}"
+    want = review_sections(context, month)
+    got = review_sections(context.restrict(rows), month)
+    assert list(got) == list(want)
+    for name, table in want.items():
+        pd.testing.assert_frame_equal(got[name], table, check_exact=True, obj=name)
+    # rebounds at enterprises with their own window may follow any problem: every row
+    other = replace(context, settings=replace(
+        context.settings, enterprises=EnterpriseSettings(days=7.0)), _memo={})
+    assert section_rows(other).all()
+
+
 # --- the command line ---------------------------------------------------------------------
 
 
@@ -338,3 +378,29 @@ def test_cli_by_unit_refuses_engine_dask_before_starting_a_cluster(city, command
                                        "--db", city["url"]])
     assert result.exit_code == 1
     assert "--by unit is not supported with --engine dask" in result.output
+
+
+def test_cli_review_engine_dask_writes_the_same_files(client, city, tmp_path):
+    from gridwatch.cli import main
+
+    month = f"{city['issues']['reported_at'].max().tz_convert('Asia/Shanghai'):%Y-%m}"
+    runner = CliRunner()
+    written = {}
+    for engine in (["--engine", "local"],
+                   ["--engine", "dask", "--scheduler", client.scheduler.address]):
+        out = tmp_path / engine[1] / "review.xlsx"
+        out.parent.mkdir()
+        result = runner.invoke(main, ["review", "--month", month, "--out", str(out),
+                                      "--config", str(city["config_path"]),
+                                      "--db", city["url"], *engine])
+        assert result.exit_code == 0, result.output
+        written[engine[1]] = out
+    local, dask = written["local"], written["dask"]
+    for suffix in (".md", ".html"):
+        assert dask.with_suffix(suffix).read_text(encoding="utf-8") == \
+            local.with_suffix(suffix).read_text(encoding="utf-8")
+    want = pd.read_excel(local, sheet_name=None)
+    got = pd.read_excel(dask, sheet_name=None)
+    assert list(got) == list(want) and "petitions" in want
+    for name, sheet in want.items():
+        pd.testing.assert_frame_equal(got[name], sheet, check_exact=True, obj=name)

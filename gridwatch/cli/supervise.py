@@ -213,11 +213,13 @@ def remind(as_of: str, by: str, out_path: Path | None, config_path: Path | None,
 @_BY
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Workbook to write (.xlsx); .md and .html summaries are written beside it.")
+@engine_options
 @config_option
 @db_option
 @user_option
 @handle_errors
-def review(month: str, layer: str | None, by: str, out_path: Path, config_path: Path | None,
+def review(month: str, layer: str | None, by: str, out_path: Path, engine: str,
+           scheduler: str | None, workers: int | None, config_path: Path | None,
            db_url: str | None, as_user: str | None) -> None:
     """Monthly review (月复盘): the month against the previous one, workbook and summary; the
     area tables per responsible unit or leader with --by."""
@@ -225,9 +227,10 @@ def review(month: str, layer: str | None, by: str, out_path: Path, config_path: 
 
     session = open_session(config_path, db_url, as_user, action="export")
     ctx, layer = _accountable(session.context(), by, layer, config_path, db_url,
-                              required=False)
+                              engine=engine, required=False)
     whole = ctx.scope is None or ctx.scope.whole  # the ledger is not divided by area yet
-    tables = {**ctx.review(month, layer=layer),
+    tables = {**ask((engine, scheduler, workers), ctx, session.db_url, "review", month,
+                    layer=layer),
               **(_ledger_review(month, config_path, db_url, _units(ctx)) if whole else {})}
     written = write_review(tables, out_path, title=f"月复盘 {month}", timezone=ctx.timezone)
     session.audit("export", what="review", format="xlsx",

@@ -9,9 +9,11 @@ single-machine path:
 - :mod:`~gridwatch.distributed.ingest`: placing (the boundary layers are scattered to every
   worker once; each worker prepares or loads the point-in-polygon index once), results
   gathered and written by the store in one transaction;
-- :mod:`~gridwatch.distributed.questions`: status and league counts per partition of
-  counties, summed (medians from the gathered closing times); Gi* z-scores and permutation
-  p-values per partition of areas with its halo of neighbours in other partitions.
+- :mod:`~gridwatch.distributed.questions`: status, league and monthly review counts per
+  partition of counties, summed (medians from the gathered closing times; the review's
+  enterprise sections from the gathered month-end evaluation of their problems); Gi*
+  z-scores and permutation p-values per partition of areas with its halo of neighbours in
+  other partitions.
 
 See docs/scale.md.
 """

@@ -6,8 +6,10 @@ happens once per worker and store run), keeps the problems of its partition (who
 dealt to partitions by size: :func:`~gridwatch.distributed.partition.balanced_groups`), and
 evaluates them as of the asked date with the single-machine functions. Only small per-area
 sums travel back; the client adds them up and builds the same tables as
-:meth:`SupervisionContext.status` and :meth:`SupervisionContext.league` (the median days to
-close from the gathered closing times of each area, so it is exact).
+:meth:`SupervisionContext.status`, :meth:`SupervisionContext.league` and
+:meth:`SupervisionContext.review` (the median days to close from the gathered closing times of
+each area, so it is exact; the review's sections on petitions, enterprises and campaigns from
+the month-end evaluation of their problems, gathered).
 
 Gi* needs the neighbours of every area: the areas are split into spatial partitions along a
 Hilbert curve, and each partition is sent its rows of the weights and the values of its
@@ -32,11 +34,14 @@ from gridwatch.errors import ConfigError, GridwatchError
 __all__ = [
     "StoreSource",
     "area_statistics_dask",
+    "combined_sums",
     "gi_star_dask",
     "gi_star_z_dask",
     "hotspots_dask",
     "league_dask",
+    "on_partitions",
     "partition_key_layer",
+    "review_dask",
     "status_dask",
 ]
 
@@ -93,42 +98,57 @@ def partition_key_layer(ctx: Any) -> str:
     raise ConfigError("--engine dask needs the problems placed in at least one layer")
 
 
-def _partition_sums(source: StoreSource, key: str, members: list[str | None], layer: str,
-                    periods: list[tuple[dt.date | None, dt.date]]
-                    ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-    """Run on a worker: per period, the counts per area of ``layer`` among the problems whose
-    area of ``key`` is one of ``members``, and the closing times (area, days) of the period."""
-    from gridwatch.supervision.aggregate import area_statistics
-    from gridwatch.supervision.calendar import local_dates
-    from gridwatch.supervision.incidents import incident_primary
-
+def _partition_context(source: StoreSource, key: str, members: list[str | None],
+                       days: list[dt.date]) -> Any:
+    """Run on a worker: the context of the problems whose area of ``key`` is one of
+    ``members`` (``None``: no area), with the evaluations of ``days`` kept beside the copy
+    already cut to them."""
     ctx = _worker_context(source)
     column = ctx.issues[f"{key}_id"].astype("str")
     named = [m for m in members if m is not None]
     mask = column.isin(named).to_numpy(dtype=bool, na_value=False)
     if None in members:
         mask |= column.isna().to_numpy()
-    for _, end in periods:
+    for end in days:
         if end in ctx._kept_days():  # kept beside the copy at import: read, not recomputed
             ctx.evaluate(end)  # (restrict cuts the evaluations at hand to the partition)
-    sub = ctx.restrict(mask, always_copy=True)
-    out = []
-    for start, end in periods:
-        evaluated = sub.evaluate(end)
-        stats = area_statistics(sub.issues, evaluated, layer=layer, start=start, end=end,
-                                rebounds=sub.rebounds, incidents=sub.incidents,
-                                timezone=sub.timezone)
-        counted = evaluated["known"].to_numpy(dtype=bool)
-        if sub.incidents is not None:
-            counted = counted & incident_primary(sub.incidents)
-        days = evaluated["days_to_close"].to_numpy(dtype="float64")
-        closed_days = local_dates(evaluated["closed_at"], sub.timezone)
-        closing = counted & ~np.isnan(days) & _between(closed_days, start, end)
-        closings = pd.DataFrame({
-            "area_id": sub.issues[f"{layer}_id"].astype("str").to_numpy()[closing],
-            "days": days[closing]})
-        out.append((stats[["area_id", *_COUNTS]], closings))
-    return out
+    return ctx.restrict(mask, always_copy=True)
+
+
+def _group_sums(sub: Any, start: dt.date | None, end: dt.date, column: str | None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The counts per group of ``column`` of a partition's problems for one period
+    (:func:`~gridwatch.supervision.review.group_statistics`), and the closing times (group,
+    days) of the period."""
+    from gridwatch.supervision.calendar import local_dates
+    from gridwatch.supervision.incidents import incident_primary
+    from gridwatch.supervision.review import group_labels, group_statistics
+
+    evaluated = sub.evaluate(end)
+    stats = group_statistics(sub.issues, evaluated, column=column, start=start, end=end,
+                             rebounds=sub.rebounds, incidents=sub.incidents,
+                             timezone=sub.timezone)
+    counted = evaluated["known"].to_numpy(dtype=bool)
+    if sub.incidents is not None:
+        counted = counted & incident_primary(sub.incidents)
+    days = evaluated["days_to_close"].to_numpy(dtype="float64")
+    closed_days = local_dates(evaluated["closed_at"], sub.timezone)
+    closing = counted & ~np.isnan(days) & _between(closed_days, start, end)
+    closings = pd.DataFrame({"area_id": group_labels(sub.issues, column).to_numpy()[closing],
+                             "days": days[closing]})
+    return stats[["area_id", *_COUNTS]], closings
+
+
+#: ``(start, end, column)``: the counts per group of ``column`` over a period.
+Ask = tuple[dt.date | None, dt.date, str | None]
+
+
+def _partition_sums(source: StoreSource, key: str, members: list[str | None], asks: list[Ask]
+                    ) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
+    """Run on a worker: :func:`_group_sums` of each ask over the problems whose area of
+    ``key`` is one of ``members``."""
+    sub = _partition_context(source, key, members, [end for _, end, _ in asks])
+    return [_group_sums(sub, start, end, column) for start, end, column in asks]
 
 
 def _between(days: np.ndarray, start: dt.date | None, end: dt.date | None) -> np.ndarray:
@@ -161,34 +181,50 @@ def area_statistics_dask(ctx: Any, *, client: Any, source: StoreSource, layer: s
     list of pandas.DataFrame
         One statistics table per period, as :func:`area_statistics` returns it.
     """
-    from gridwatch.distributed.cluster import default_partitions
-    from gridwatch.distributed.partition import balanced_groups
-    from gridwatch.supervision.aggregate import statistics_table
-
     if f"{layer}_id" not in ctx.issues:
         have = ", ".join(c[:-3] for c in ctx.issues.columns
                          if c.endswith("_id") and c != "issue_id")
         raise ConfigError(f"layer {layer!r}: the issues have no column '{layer}_id'; "
                           f"layers present: {have or '(none)'}")
-    key = partition_key_layer(ctx)
-    groups = balanced_groups(ctx.issues[f"{key}_id"],
-                             partitions or default_partitions(client))
-    futures = [client.submit(_partition_sums, source, key, members, layer, periods, pure=False)
-               for members in groups]
-    results = _gather(client, futures, "counting")
+    asks: list[Ask] = [(start, end, f"{layer}_id") for start, end in periods]
+    results = on_partitions(ctx, client, _partition_sums, source, asks,
+                            partitions=partitions, what="counting")
     if areas is None:
         areas = ctx.area_table(layer)
-    tables = []
-    for p in range(len(periods)):
-        counts = pd.concat([r[p][0] for r in results], ignore_index=True)
-        summed = counts.groupby("area_id", dropna=False, sort=False)[list(_COUNTS)].sum()
-        closings = pd.concat([r[p][1] for r in results], ignore_index=True)
-        median = closings.groupby("area_id", dropna=False, sort=False)["days"].median()
-        summed.index = pd.Index(summed.index, dtype="str")
-        median.index = pd.Index(median.index, dtype="str")
-        summed["median_days_to_close"] = median.reindex(summed.index).to_numpy(dtype="float64")
-        tables.append(statistics_table(summed.astype({c: "int64" for c in _COUNTS}), areas))
-    return tables
+    return [combined_sums([r[k] for r in results], areas) for k in range(len(periods))]
+
+
+def on_partitions(ctx: Any, client: Any, function: Any, source: StoreSource, *args: Any,
+                  partitions: int | None = None, what: str) -> list[Any]:
+    """``function(source, key, members, *args)`` on the cluster for each partition of whole
+    areas of the first admin layer (``key``; ``members``: its area ids, dealt by size),
+    gathered in partition order; ``what`` names the work in the error of a failed one."""
+    from gridwatch.distributed.cluster import default_partitions
+    from gridwatch.distributed.partition import balanced_groups
+
+    key = partition_key_layer(ctx)
+    groups = balanced_groups(ctx.issues[f"{key}_id"],
+                             partitions or default_partitions(client)) or [[None]]
+    futures = [client.submit(function, source, key, members, *args, pure=False)
+               for members in groups]
+    return _gather(client, futures, what)
+
+
+def combined_sums(parts: list[tuple[pd.DataFrame, pd.DataFrame]], areas: Any = None
+                  ) -> pd.DataFrame:
+    """The statistics table (:func:`~gridwatch.supervision.aggregate.statistics_table`) of
+    the partitions' :func:`_group_sums` of one ask: counts added, the median days to close
+    over the gathered closing times."""
+    from gridwatch.supervision.aggregate import statistics_table
+
+    counts = pd.concat([p[0] for p in parts], ignore_index=True)
+    summed = counts.groupby("area_id", dropna=False, sort=False)[list(_COUNTS)].sum()
+    closings = pd.concat([p[1] for p in parts], ignore_index=True)
+    median = closings.groupby("area_id", dropna=False, sort=False)["days"].median()
+    summed.index = pd.Index(summed.index, dtype="str")
+    median.index = pd.Index(median.index, dtype="str")
+    summed["median_days_to_close"] = median.reindex(summed.index).to_numpy(dtype="float64")
+    return statistics_table(summed.astype({c: "int64" for c in _COUNTS}), areas)
 
 
 def _gather(client: Any, futures: list[Any], what: str) -> list[Any]:
@@ -230,6 +266,52 @@ def league_dask(ctx: Any, week: str, *, layer: str, client: Any, source: StoreSo
                          settings=ctx.settings.league)
     table.insert(0, "week", str(week))
     return table
+
+
+def _review_partition(source: StoreSource, key: str, members: list[str | None],
+                      asks: list[Ask], day: dt.date
+                      ) -> tuple[list[tuple[pd.DataFrame, pd.DataFrame]], pd.DataFrame]:
+    """Run on a worker: the review's :func:`_group_sums` of a partition, and the evaluation
+    as of ``day`` (the columns the sections read) of its problems the sections read."""
+    from gridwatch.enterprises.review import SECTION_EVALUATION, section_rows
+
+    sub = _partition_context(source, key, members, [*(end for _, end, _ in asks), day])
+    sums = [_group_sums(sub, start, end, column) for start, end, column in asks]
+    return sums, sub.evaluate(day).loc[section_rows(sub), list(SECTION_EVALUATION)]
+
+
+def review_dask(ctx: Any, month: str, *, layer: str | None = None, client: Any,
+                source: StoreSource, partitions: int | None = None) -> dict[str, pd.DataFrame]:
+    """:meth:`SupervisionContext.review` computed on the cluster (the same tables).
+
+    The counts of the review's statistics (in all, per category, source and area, for the
+    month and the month before) are summed over the partitions of counties and the medians
+    taken over the gathered closing times. The sections on petitions, enterprises and
+    campaigns (not additive: a complaint may repeat a petition of another county, an
+    enterprise has problems in several) are computed here by the single-machine functions
+    from their problems, with the month-end evaluation of those problems gathered from the
+    workers. The lists of the month's rebounds and closed problems are filters of the
+    problems, read here.
+    """
+    from gridwatch.enterprises.review import section_rows
+    from gridwatch.supervision.review import monthly_review, review_groupings, review_periods
+
+    layer = layer or ctx.review_layer()
+    periods = review_periods(month)
+    groupings = review_groupings(ctx.issues, layer)
+    keys = [(label, name) for label in periods for name in groupings]
+    asks: list[Ask] = [(*periods[label], groupings[name]) for label, name in keys]
+    day = periods[month][1]
+    results = on_partitions(ctx, client, _review_partition, source, asks, day,
+                            partitions=partitions, what="the review")
+    areas = ctx.area_table(layer)
+    statistics = {key: combined_sums([r[0][k] for r in results],
+                                     areas if key[1] == "by_area" else None)
+                  for k, key in enumerate(keys)}
+    rows = section_rows(ctx)
+    evaluated = pd.concat([r[1] for r in results]).loc[ctx.issues.index[rows]]
+    sections = ctx.restrict(rows, evaluations={day: evaluated})
+    return monthly_review(ctx, month, layer=layer, statistics=statistics, sections=sections)
 
 
 # --- Gi* with a halo ----------------------------------------------------------------------

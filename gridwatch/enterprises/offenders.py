@@ -30,7 +30,14 @@ from gridwatch.supervision.codes import parse_as_of
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
 
-__all__ = ["ENTERPRISE_COLUMNS", "enterprise_rebounds", "enterprise_table", "has_enterprises"]
+__all__ = [
+    "ENTERPRISE_COLUMNS",
+    "enterprise_rebounds",
+    "enterprise_table",
+    "has_enterprises",
+    "rebound_window",
+    "reuses_context_rebounds",
+]
 
 #: Columns of :func:`enterprise_table`, in order.
 ENTERPRISE_COLUMNS: tuple[str, ...] = (
@@ -114,17 +121,30 @@ def _settings(ctx: SupervisionContext) -> EnterpriseSettings:
     return ctx.settings.enterprises or EnterpriseSettings()
 
 
+def rebound_window(ctx: SupervisionContext) -> tuple[float, float]:
+    """The radius (m) and days of the rebounds at enterprises: ``[enterprises]``'s, else
+    ``[supervision.rebound]``'s."""
+    settings, base = _settings(ctx), ctx.settings.rebound
+    return (settings.radius_m if settings.radius_m is not None else base.radius_m,
+            settings.days if settings.days is not None else base.days)
+
+
+def reuses_context_rebounds(ctx: SupervisionContext) -> bool:
+    """Whether the nearby rebounds at enterprises are the context's own rebounds (the same
+    radius and days); otherwise they are found again among all the context's problems."""
+    base = ctx.settings.rebound
+    return rebound_window(ctx) == (base.radius_m, base.days)
+
+
 def context_rebounds(ctx: SupervisionContext) -> tuple[pd.Series, pd.DataFrame]:
     """The enterprise keys and rebounds at the enterprises of a context's problems; the
     context's own rebounds are reused when ``[enterprises]`` keeps the radius and days of
     ``[supervision.rebound]``."""
     from gridwatch.supervision.rebound import ReboundSettings, find_rebounds
 
-    settings, base = _settings(ctx), ctx.settings.rebound
-    radius = settings.radius_m if settings.radius_m is not None else base.radius_m
-    days = settings.days if settings.days is not None else base.days
+    radius, days = rebound_window(ctx)
     keys = enterprise_keys(ctx.issues)
-    if (radius, days) == (base.radius_m, base.days):
+    if reuses_context_rebounds(ctx):
         nearby = ctx.rebounds
     else:
         nearby = find_rebounds(ctx.issues, ReboundSettings(radius_m=radius, days=days),

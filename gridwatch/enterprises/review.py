@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from gridwatch.supervision.aggregate import period_bounds
@@ -16,10 +17,13 @@ from gridwatch.supervision.aggregate import period_bounds
 if TYPE_CHECKING:
     from gridwatch.supervision.context import SupervisionContext
 
-__all__ = ["REVIEW_SECTIONS", "review_sections"]
+__all__ = ["REVIEW_SECTIONS", "SECTION_EVALUATION", "review_sections", "section_rows"]
 
 #: The sections, in the order they follow the review's own tables.
 REVIEW_SECTIONS: tuple[str, ...] = ("petitions", "repeat_offenders", "campaigns")
+#: The columns of the month-end evaluation (:meth:`SupervisionContext.evaluate`) the
+#: sections read.
+SECTION_EVALUATION: tuple[str, ...] = ("known", "is_open", "code")
 _OFFENDER_COLUMNS = ("enterprise_code", "enterprise_name", "area_id", "problems", "open",
                      "overdue", "rebounds", "problems_window", "rebounds_window", "reason")
 
@@ -43,3 +47,33 @@ def review_sections(ctx: SupervisionContext, month: str) -> dict[str, pd.DataFra
     if len(campaigns):
         out["campaigns"] = campaigns
     return out
+
+
+def section_rows(ctx: SupervisionContext) -> np.ndarray:
+    """Which problems the sections read (one flag per problem of ``ctx``): the petitions and
+    the complaints (a complaint may repeat a petition), the problems naming an enterprise and
+    those of a campaign; every problem when the rebounds at enterprises are found with
+    another radius or window than ``[supervision.rebound]`` (a nearby rebound may follow any
+    problem).
+
+    A problem's flag depends on that problem alone, so the sections of ``ctx`` restricted to
+    these rows are the sections of ``ctx``, and a part of the problems gets its part of the
+    flags (the Dask review evaluates its rows on the workers).
+    """
+    from gridwatch.enterprises._settings import PetitionSettings
+    from gridwatch.enterprises.campaigns import campaign_tags
+    from gridwatch.enterprises.offenders import reuses_context_rebounds
+
+    issues = ctx.issues
+    n = len(issues)
+    if not reuses_context_rebounds(ctx):
+        return np.ones(n, dtype=bool)
+    rows = np.zeros(n, dtype=bool)
+    for column in ("petition_batch", "enterprise_code", "enterprise_name"):
+        if column in issues:
+            rows |= issues[column].notna().to_numpy()
+    complaints = (ctx.settings.petitions or PetitionSettings()).sources
+    rows |= issues["source"].astype("str").isin(complaints).to_numpy(dtype=bool, na_value=False)
+    rows |= campaign_tags(issues, ctx.settings.campaigns, timezone=ctx.timezone).notna() \
+        .to_numpy()
+    return rows

@@ -605,17 +605,21 @@ class SupervisionContext:
         red: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
         return known, is_open, red
 
-    def restrict(self, keep: pd.Series | np.ndarray, *,
-                 always_copy: bool = False) -> SupervisionContext:
+    def restrict(self, keep: pd.Series | np.ndarray, *, always_copy: bool = False,
+                 evaluations: Mapping[dt.date, pd.DataFrame] | None = None
+                 ) -> SupervisionContext:
         """The same context over a subset of the problems (a filter of the app).
 
         Rebounds and incidents are those found among all problems, restricted to the subset,
         so a filter does not change what counts as a rebound. The scope is kept.
+        ``evaluations``: the subset's evaluations already at hand by local date (gathered
+        from a cluster; the columns its questions read), answered by :meth:`evaluate`
+        instead of computing them.
         """
         mask = np.asarray(keep, dtype=bool)
         if mask.shape != (len(self.issues),):
             raise ValueError(f"keep has {mask.size} values for {len(self.issues)} problems")
-        if mask.all() and not always_copy:
+        if mask.all() and not always_copy and not evaluations:
             return self  # nothing filtered out: share what is already derived
         sub = replace(self, issues=self.issues.loc[mask], copy=None, _memo={},
                       _lock=threading.RLock())
@@ -632,6 +636,12 @@ class SupervisionContext:
         for name in ("layers", "metric_crs"):
             if name in self._memo:
                 sub._memo[name] = self._memo[name]
+        from gridwatch.supervision.codes import parse_as_of
+
+        for day, evaluated in (evaluations or {}).items():
+            if not evaluated.index.equals(sub.issues.index):
+                raise ValueError(f"the evaluation as of {day} is not of the subset's problems")
+            sub._memo[("evaluate", parse_as_of(day))] = evaluated
         return sub
 
     # --- the questions ---------------------------------------------------------------------

@@ -11,6 +11,7 @@ When the problems carry enterprises, petition batches or campaigns, the sections
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,9 +33,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REVIEW_TABLES",
+    "group_labels",
+    "group_statistics",
     "monthly_review",
+    "review_groupings",
     "review_html",
     "review_markdown",
+    "review_periods",
+    "review_statistics",
     "write_review",
 ]
 
@@ -46,8 +52,66 @@ _SUMMARY = ("new", "closed", "closure_rate", "on_time_rate", "open", "red", "ove
 _COMPARE = ("new", "closed", "red", "on_time_rate")
 
 
-def monthly_review(context: SupervisionContext, month: str, *,
-                   layer: str) -> dict[str, pd.DataFrame]:
+def review_periods(month: str) -> dict[str, tuple[dt.date, dt.date]]:
+    """The month reviewed (``"YYYY-MM"``) and the month before: label -> first and last local
+    date."""
+    first, last = period_bounds(month)
+    if first == last or "W" in month.upper():
+        raise ConfigError(f"month {month!r} is not a month; write it as YYYY-MM, e.g. 2024-03")
+    before = previous_period(month)
+    return {month: (first, last), before: period_bounds(before)}
+
+
+def review_groupings(issues: pd.DataFrame, layer: str) -> dict[str, str | None]:
+    """The review's tables of statistics and the column of the problems each groups by
+    (``None``: all problems in one group)."""
+    groupings = {"summary": None, "by_category": "category", "by_source": "source",
+                 "by_area": f"{layer}_id"}
+    for column in groupings.values():
+        if column is not None and column not in issues:
+            raise ConfigError(f"the issues have no column {column!r} for the review")
+    return groupings
+
+
+def group_statistics(issues: pd.DataFrame, evaluated: pd.DataFrame, *, column: str | None,
+                     start: dt.date | None, end: dt.date, rebounds: pd.DataFrame | None,
+                     incidents: pd.DataFrame | None, timezone: str,
+                     areas: pd.DataFrame | None = None) -> pd.DataFrame:
+    """:func:`~gridwatch.supervision.aggregate.area_statistics` of the problems grouped by
+    the values of ``column`` (``None``: one group ``"all"``) instead of by area."""
+    grouped = issues.assign(_group_id=group_labels(issues, column))
+    return area_statistics(grouped, evaluated, layer="_group", start=start, end=end,
+                           rebounds=rebounds, incidents=incidents, areas=areas,
+                           timezone=timezone)
+
+
+def group_labels(issues: pd.DataFrame, column: str | None) -> pd.Series:
+    """The group of each problem in :func:`group_statistics` (str, NA: no value)."""
+    values = issues[column] if column else pd.Series("all", index=issues.index)
+    return values.astype("str")
+
+
+def review_statistics(context: SupervisionContext, month: str, *,
+                      layer: str) -> dict[tuple[str, str], pd.DataFrame]:
+    """The statistics of the review's tables on this machine, by (month label, table name of
+    :func:`review_groupings`); ``by_area`` lists every area of ``layer``."""
+    issues = context.issues
+    groupings = review_groupings(issues, layer)
+    areas = context.area_table(layer)
+    out = {}
+    for label, (start, end) in review_periods(month).items():
+        evaluated = context.evaluate(end)
+        for name, column in groupings.items():
+            out[(label, name)] = group_statistics(
+                issues, evaluated, column=column, start=start, end=end,
+                rebounds=context.rebounds, incidents=context.incidents,
+                timezone=context.timezone, areas=areas if name == "by_area" else None)
+    return out
+
+
+def monthly_review(context: SupervisionContext, month: str, *, layer: str,
+                   statistics: Mapping[tuple[str, str], pd.DataFrame] | None = None,
+                   sections: SupervisionContext | None = None) -> dict[str, pd.DataFrame]:
     """Build the review tables of ``month`` (``"YYYY-MM"``) against the month before.
 
     Parameters
@@ -58,6 +122,13 @@ def monthly_review(context: SupervisionContext, month: str, *,
         The month reviewed.
     layer
         Layer of the ``by_area`` and ``worst_areas`` tables.
+    statistics
+        :func:`review_statistics` when computed elsewhere (on a Dask cluster); default
+        computed here.
+    sections
+        The context the sections of :func:`gridwatch.enterprises.review.review_sections`
+        are computed from (the problems they read, e.g. with their evaluation gathered from a
+        cluster); default ``context``.
 
     Returns
     -------
@@ -67,55 +138,39 @@ def monthly_review(context: SupervisionContext, month: str, *,
         ``[supervision.league] worst_n`` areas (at least one) most overdue at the month's end,
         then by overdue rate.
     """
-    first, last = period_bounds(month)
-    if first == last or "W" in month.upper():
-        raise ConfigError(f"month {month!r} is not a month; write it as YYYY-MM, e.g. 2024-03")
+    periods = review_periods(month)
+    before = list(periods)[1]
+    first, last = periods[month]
     issues, timezone = context.issues, context.timezone
-    areas = context.area_table(layer)
-    rebounds, incidents = context.rebounds, context.incidents
+    groupings = review_groupings(issues, layer)
     worst_n = max(context.settings.league.worst_n, 1)
-    before = previous_period(month)
-    frames = {label: (start, end, context.evaluate(end))
-              for label, (start, end) in ((month, (first, last)),
-                                          (before, period_bounds(before)))}
-
-    def stats(label: str, column: str | None, *, with_areas: bool = False) -> pd.DataFrame:
-        start, end, evaluated = frames[label]
-        values = issues[column] if column else pd.Series("all", index=issues.index)
-        grouped = issues.assign(_group_id=values.astype("str"))
-        return area_statistics(grouped, evaluated, layer="_group", start=start, end=end,
-                               rebounds=rebounds, incidents=incidents,
-                               areas=areas if with_areas else None, timezone=timezone)
-
-    now, prev = stats(month, None), stats(before, None)
+    if statistics is None:
+        statistics = review_statistics(context, month, layer=layer)
+    now, prev = statistics[(month, "summary")], statistics[(before, "summary")]
     summary = pd.DataFrame({"metric": list(_SUMMARY),
                             month: [_summary_value(now, m) for m in _SUMMARY],
                             before: [_summary_value(prev, m) for m in _SUMMARY]})
     summary["change"] = summary[month] - summary[before]
     tables = {"summary": summary}
-    for name, column in (("by_category", "category"), ("by_source", "source"),
-                         ("by_area", f"{layer}_id")):
-        if column not in issues:
-            raise ConfigError(f"the issues have no column {column!r} for the review")
-        this = stats(month, column, with_areas=name == "by_area")
-        that = stats(before, column, with_areas=name == "by_area")
-        key = "area_id" if name == "by_area" else column
-        this = this.rename(columns={"area_id": key})
-        that = that.rename(columns={"area_id": key})[[key, *_COMPARE]]
+    for name in ("by_category", "by_source", "by_area"):
+        key = "area_id" if name == "by_area" else str(groupings[name])
+        this = statistics[(month, name)].rename(columns={"area_id": key})
+        that = statistics[(before, name)].rename(columns={"area_id": key})[[key, *_COMPARE]]
         tables[name] = this.merge(that, on=key, how="outer", suffixes=("", "_previous"))
     by_area = tables["by_area"].dropna(subset=["area_id"])
     tables["worst_areas"] = (by_area[by_area["red"] > 0]
                              .sort_values(["red", "overdue_rate", "area_id"],
                                           ascending=[False, False, True], kind="stable")
                              .head(worst_n).reset_index(drop=True))
-    tables["rebounds"] = _rebound_list(issues, rebounds, layer, first, last, timezone)
+    tables["rebounds"] = _rebound_list(issues, context.rebounds, layer, first, last, timezone)
     # closed in the month, with their photos and the after-photo rule (gridwatch.evidence)
     from gridwatch.evidence.review import closed_evidence
 
     tables["evidence"] = closed_evidence(issues, first, last, timezone=timezone)
     from gridwatch.enterprises.review import review_sections
 
-    tables.update(review_sections(context, month))  # when the problems carry the columns
+    # when the problems carry the columns
+    tables.update(review_sections(sections if sections is not None else context, month))
     return tables
 
 
