@@ -110,8 +110,8 @@ def stage_ingest(folder: str, db: str, engine: str, workers: int,
 
 def stage_questions(folder: str, db: str, engine: str, workers: int,
                     answers: str) -> dict[str, Any]:
-    """status (county, grid), league (town), the monthly review (town), Gi* (grid): seconds
-    each, peaks; the Dask
+    """status (county, grid), league (town), the monthly review (town), Gi* (grid),
+    emerging hot spots (town, weekly new problems): seconds each, peaks; the Dask
     answers are compared with those the local engine saved in ``answers``."""
     import pandas as pd
 
@@ -156,6 +156,11 @@ def stage_questions(folder: str, db: str, engine: str, workers: int,
             "gistar grid": lambda: pd.DataFrame(
                 (ctx.hotspots(layer="grid", method="gistar") if client is None else
                  hotspots_dask(ctx, layer="grid", client=client, source=src))
+                .drop(columns="geometry")),
+            "emerging town": lambda: pd.DataFrame(
+                (ctx.hotspots(layer="town", method="emerging") if client is None else
+                 hotspots_dask(ctx, layer="town", method="emerging", client=client,
+                               source=src))
                 .drop(columns="geometry")),
         }
         for name, job in jobs.items():

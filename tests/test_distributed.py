@@ -261,13 +261,8 @@ def test_gistar_with_a_halo_equals_the_whole_matrix(client, tmp_path):
     from gridwatch.distributed.questions import gi_star_dask, gi_star_z_dask, halo_partitions
     from gridwatch.hotspots.gistar import gi_star_pseudo_p, gi_star_z
 
-    rng = np.random.default_rng(5)
-    n = 400
-    x, y = rng.uniform(0, 10, n), rng.uniform(0, 10, n)
-    x[:3] = [30.0, 40.0, 50.0]  # far from the rest: islands
-    near = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) < 1.0
-    np.fill_diagonal(near, False)
-    matrix = sp.csr_matrix(near.astype(float))
+    x, y, matrix, rng = _scattered_areas()
+    n = len(x)
     values = rng.poisson(3.0, n).astype(float) + rng.random(n)
     parts = hilbert_partitions(x, y, 6)
     pieces = halo_partitions(matrix, parts)
@@ -318,6 +313,61 @@ def test_review_sections_read_only_their_rows(context):
     other = replace(context, settings=replace(
         context.settings, enterprises=EnterpriseSettings(days=7.0)), _memo={})
     assert section_rows(other).all()
+
+
+def _scattered_areas(n: int = 400):
+    """Areas at random points with the neighbours within 1 of each, three far ones islands."""
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(0, 10, n), rng.uniform(0, 10, n)
+    x[:3] = [30.0, 40.0, 50.0]
+    near = np.hypot(x[:, None] - x[None, :], y[:, None] - y[None, :]) < 1.0
+    np.fill_diagonal(near, False)
+    return x, y, sp.csr_matrix(near.astype(float)), rng
+
+
+@pytest.mark.parametrize("scope", ["period", "cube"])
+def test_emerging_with_a_halo_equals_the_whole_cube(client, scope):
+    from gridwatch.distributed.emerging import space_time_gi_star_dask
+    from gridwatch.distributed.questions import halo_partitions
+    from gridwatch.hotspots.emerging import classify_emerging, space_time_gi_star
+
+    x, y, matrix, rng = _scattered_areas()
+    # fractions: a sum in another order would differ in its last bits
+    cube = rng.poisson(2.0, (len(x), 9)).astype(float) + rng.random((len(x), 9))
+    parts = hilbert_partitions(x, y, 6)
+    halos = [len(local) - len(core)
+             for core, (local, _) in zip(parts, halo_partitions(matrix, parts), strict=True)]
+    assert sum(halos) > len(x) // 4  # many areas have neighbours in other partitions
+    for time_lag, fdr in ((0, False), (1, True), (2, False)):
+        z, p = space_time_gi_star(cube, matrix, time_lag=time_lag, scope=scope)
+        categories, trend_z, trend_p = classify_emerging(z, p, fdr=fdr)
+        got = space_time_gi_star_dask(cube, matrix, (x, y), client=client, partitions=6,
+                                      time_lag=time_lag, scope=scope, fdr=fdr)
+        for a, b in zip(got, (z, p, categories, trend_z, trend_p), strict=True):
+            np.testing.assert_array_equal(a, b)
+    assert len(set(categories)) > 3
+
+
+@pytest.mark.parametrize(("variable", "period"), [("new", "week"), ("overdue_rate", "month")])
+def test_emerging_equals_the_single_machine_path(client, context, source, variable, period):
+    from gridwatch.distributed.emerging import period_counts_dask
+    from gridwatch.distributed.questions import hotspots_dask
+    from gridwatch.hotspots._run import period_counts
+
+    areas = context.areas("grid")
+    want = period_counts(context, layer="grid", as_of=context.last_export, period=period,
+                         periods=8, variable=variable, areas=areas)
+    got = period_counts_dask(context, client=client, source=source, layer="grid",
+                             as_of=context.last_export, period=period, periods=8,
+                             variable=variable, areas=areas, partitions=3)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    want = context.hotspots(layer="grid", method="emerging", variable=variable, period=period)
+    got = hotspots_dask(context, layer="grid", method="emerging", variable=variable,
+                        period=period, client=client, source=source, partitions=4)
+    pd.testing.assert_frame_equal(pd.DataFrame(got.drop(columns="geometry")),
+                                  pd.DataFrame(want.drop(columns="geometry")), check_exact=True)
+    assert got.attrs == want.attrs
+    assert (want["category"] != "no_pattern").sum() > 5
 
 
 # --- the command line ---------------------------------------------------------------------
@@ -404,3 +454,26 @@ def test_cli_review_engine_dask_writes_the_same_files(client, city, tmp_path):
     assert list(got) == list(want) and "petitions" in want
     for name, sheet in want.items():
         pd.testing.assert_frame_equal(got[name], sheet, check_exact=True, obj=name)
+
+
+def test_cli_hotspots_emerging_engine_dask(client, city, tmp_path):
+    from gridwatch.cli import main
+
+    runner = CliRunner()
+    base = ["hotspots", "--layer", "grid", "--method", "emerging", "--json", "--config",
+            str(city["config_path"]), "--db", city["url"]]
+    answers, layers = {}, {}
+    for engine in (["--engine", "local"],
+                   ["--engine", "dask", "--scheduler", client.scheduler.address]):
+        out = tmp_path / f"{engine[1]}.csv"
+        result = runner.invoke(main, [*base, "--out", str(out), *engine])
+        assert result.exit_code == 0, result.output
+        answers[engine[1]] = json.loads(result.stdout)
+        layers[engine[1]] = pd.read_csv(out)
+        answers[engine[1]].pop("out")
+    assert answers["dask"] == answers["local"]
+    pd.testing.assert_frame_equal(layers["dask"], layers["local"], check_exact=True)
+    refused = runner.invoke(main, [*base[:3], "--method", "rule", "--engine", "dask",
+                                   *base[6:]])
+    assert refused.exit_code == 1
+    assert "--method rule does not run with --engine dask" in refused.output

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from gridwatch.cli._engine import engine_client, engine_options, store_source
+from gridwatch.cli._engine import ask, engine_options
 from gridwatch.cli._options import (
     config_option,
     db_option,
@@ -52,20 +52,12 @@ def hotspots(layer: str | None, method: str, as_of: str | None, period: str | No
     session = open_session(config_path, db_url, as_user, need_config=True,
                            action="read" if out_path is None else "export")
     ctx = session.context()
-    with engine_client(engine, scheduler, workers) as client:
-        if client is None:
-            result = ctx.hotspots(layer=layer, method=method, as_of=as_of, variable=variable,
-                                  period=period)
-        else:
-            from gridwatch.distributed.questions import hotspots_dask
-            from gridwatch.errors import ConfigError
+    if engine == "dask":  # before a cluster starts
+        from gridwatch.distributed.questions import check_dask_method
 
-            if method != "gistar" or layer is None:
-                raise ConfigError("--engine dask runs --method gistar with a --layer; use "
-                                  "--engine local for the other methods")
-            result = hotspots_dask(ctx, layer=layer, client=client, as_of=as_of,
-                                   variable=variable, period=period,
-                                   source=store_source(ctx, session.db_url))
+        check_dask_method(method)
+    result = ask((engine, scheduler, workers), ctx, session.db_url, "hotspots", layer=layer,
+                 method=method, as_of=as_of, variable=variable, period=period)
     timezone = ctx.timezone
     summary = summarise(result)
     if out_path is not None:

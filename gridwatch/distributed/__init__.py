@@ -13,7 +13,10 @@ single-machine path:
   partition of counties, summed (medians from the gathered closing times; the review's
   enterprise sections from the gathered month-end evaluation of their problems); Gi*
   z-scores and permutation p-values per partition of areas with its halo of neighbours in
-  other partitions.
+  other partitions;
+- :mod:`~gridwatch.distributed.emerging`: emerging hot spots, the cube per partition of
+  counties, the space-time z-scores and trends per partition of areas with its halo for
+  every period.
 
 See docs/scale.md.
 """

@@ -32,11 +32,15 @@ from gridwatch.config import Config
 from gridwatch.errors import ConfigError, GridwatchError
 
 __all__ = [
+    "DASK_HOTSPOT_METHODS",
     "StoreSource",
+    "area_centres",
     "area_statistics_dask",
+    "check_dask_method",
     "combined_sums",
     "gi_star_dask",
     "gi_star_z_dask",
+    "hotspot_question",
     "hotspots_dask",
     "league_dask",
     "on_partitions",
@@ -314,6 +318,56 @@ def review_dask(ctx: Any, month: str, *, layer: str | None = None, client: Any,
     return monthly_review(ctx, month, layer=layer, statistics=statistics, sections=sections)
 
 
+#: The hotspot methods that run on a cluster.
+DASK_HOTSPOT_METHODS: tuple[str, ...] = ("gistar", "emerging")
+
+
+def check_dask_method(method: str) -> None:
+    """Refuse a hotspot method that does not run on a cluster."""
+    if method not in DASK_HOTSPOT_METHODS:
+        raise ConfigError(f"--method {method} does not run with --engine dask (only "
+                          f"{' and '.join(DASK_HOTSPOT_METHODS)} do); use --engine local")
+
+
+def hotspot_question(ctx: Any, *, layer: str | None, method: str, as_of: Any,
+                     variable: str | None, period: str | None
+                     ) -> tuple[Any, str, Any, dt.date, str, str]:
+    """The checks of :func:`gridwatch.hotspots.run_hotspots` for a method of a layer on the
+    cluster: ``(settings, layer, areas, day, variable, period)`` with their defaults."""
+    from gridwatch.hotspots._run import HOTSPOT_VARIABLES
+    from gridwatch.supervision.codes import parse_as_of
+
+    settings = ctx.settings.hotspots
+    variable = variable or ("new" if method == "emerging" else "overdue")
+    period = period or settings.period
+    if variable not in HOTSPOT_VARIABLES:
+        raise ConfigError(f"variable {variable!r} is not allowed; use one of "
+                          f"{', '.join(HOTSPOT_VARIABLES)}")
+    if period not in ("week", "month"):
+        raise ConfigError(f"period {period!r} is not allowed; use 'week' or 'month'")
+    if layer is None:
+        raise ConfigError(f"--layer is required for --method {method}: it needs the areas of "
+                          "a layer")
+    if ctx.config is None:
+        raise ConfigError(f"layer {layer!r}: a project file is needed for its areas")
+    if settings.max_precision_m is not None:
+        raise ConfigError("[hotspots] max_precision_m is not supported with --engine dask yet; "
+                          "use --engine local")
+    ctx.config.layer(layer)
+    areas = ctx.areas(layer)
+    if ctx.issues.empty:
+        raise ConfigError("the store has no problems yet: run gridwatch ingest first")
+    day = parse_as_of(as_of if as_of is not None else ctx.last_report_date())
+    return settings, layer, areas, day, variable, period
+
+
+def area_centres(areas: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The centres of the areas' bounding boxes (for the Hilbert partitions of areas)."""
+    bounds = areas.geometry.bounds
+    return ((bounds["minx"] + bounds["maxx"]).to_numpy() / 2,
+            (bounds["miny"] + bounds["maxy"]).to_numpy() / 2)
+
+
 # --- Gi* with a halo ----------------------------------------------------------------------
 
 
@@ -436,37 +490,29 @@ def gi_star_z_dask(values: np.ndarray, matrix: Any, centres: tuple[np.ndarray, n
     return gi_star_dask(values, matrix, centres, client=client, partitions=partitions)[0]
 
 
-def hotspots_dask(ctx: Any, *, layer: str, client: Any, source: StoreSource,
-                  as_of: Any = None, variable: str | None = None, period: str | None = None,
-                  partitions: int | None = None) -> Any:
-    """:meth:`SupervisionContext.hotspots` with ``method="gistar"`` on the cluster: the
-    counts per area by partition of counties, the z-scores by partition of areas with their
-    halo; the p-values (permutation or analytical), FDR and bins as on one machine.
+def hotspots_dask(ctx: Any, *, layer: str | None, method: str = "gistar", client: Any,
+                  source: StoreSource, as_of: Any = None, variable: str | None = None,
+                  period: str | None = None, partitions: int | None = None) -> Any:
+    """:meth:`SupervisionContext.hotspots` with ``method="gistar"`` or ``"emerging"`` on
+    the cluster (the same layer).
+
+    Gi*: the counts per area by partition of counties, the z-scores by partition of areas
+    with their halo; the p-values (permutation or analytical), FDR and bins as on one
+    machine. Emerging: see :func:`gridwatch.distributed.emerging.emerging_dask`.
     """
     from gridwatch.hotspots._output import aligned_values, result_frame
     from gridwatch.hotspots._run import _inference, _period_start, _variable
     from gridwatch.hotspots._weights import build_weights
     from gridwatch.hotspots.gistar import confidence_bins, fdr_bh
-    from gridwatch.supervision.codes import parse_as_of
 
-    settings = ctx.settings.hotspots
-    variable = variable or "overdue"
-    period = period or settings.period
-    if variable not in ("overdue", "open", "new", "overdue_rate"):
-        raise ConfigError(f"variable {variable!r} is not allowed; use one of overdue, open, "
-                          "new, overdue_rate")
-    if period not in ("week", "month"):
-        raise ConfigError(f"period {period!r} is not allowed; use 'week' or 'month'")
-    if ctx.config is None:
-        raise ConfigError(f"layer {layer!r}: a project file is needed for its areas")
-    if settings.max_precision_m is not None:
-        raise ConfigError("[hotspots] max_precision_m is not supported with --engine dask yet; "
-                          "use --engine local")
-    ctx.config.layer(layer)
-    areas = ctx.areas(layer)
-    if ctx.issues.empty:
-        raise ConfigError("the store has no problems yet: run gridwatch ingest first")
-    day = parse_as_of(as_of if as_of is not None else ctx.last_report_date())
+    if method == "emerging":
+        from gridwatch.distributed.emerging import emerging_dask
+
+        return emerging_dask(ctx, layer=layer, client=client, source=source, as_of=as_of,
+                             variable=variable, period=period, partitions=partitions)
+    check_dask_method(method)
+    settings, layer, areas, day, variable, period = hotspot_question(
+        ctx, layer=layer, method=method, as_of=as_of, variable=variable, period=period)
     listed = areas[["area_id"]]
     state, new = area_statistics_dask(
         ctx, client=client, source=source, layer=layer, partitions=partitions, areas=listed,
@@ -482,9 +528,7 @@ def hotspots_dask(ctx: Any, *, layer: str, client: Any, source: StoreSource,
     weights = build_weights(areas, kind=settings.weights, k=settings.knn_k,
                             distance_m=settings.distance_m, cache_dir=ctx.cache_dir)
     y = aligned_values(areas, values)
-    bounds = areas.geometry.bounds
-    centres = ((bounds["minx"] + bounds["maxx"]).to_numpy() / 2,
-               (bounds["miny"] + bounds["maxy"]).to_numpy() / 2)
+    centres = area_centres(areas)
     permutations = settings.permutations
     varies = bool(y.sum() != 0 and np.ptp(y) != 0)
     z, p_sim = gi_star_dask(y, weights.matrix, centres, client=client, partitions=partitions,

@@ -27,8 +27,18 @@ if TYPE_CHECKING:
     from gridwatch.hotspots.gistar import Inference
     from gridwatch.supervision.context import SupervisionContext
 
-__all__ = ["HOTSPOT_METHODS", "HOTSPOT_VARIABLES", "period_counts", "run_hotspots",
-           "summarise"]
+__all__ = [
+    "HOTSPOT_METHODS",
+    "HOTSPOT_VARIABLES",
+    "iso_label",
+    "new_per_period",
+    "period_count_ids",
+    "period_counts",
+    "period_labels",
+    "run_hotspots",
+    "statistics_per_period",
+    "summarise",
+]
 
 HOTSPOT_METHODS: tuple[str, ...] = ("rule", "gistar", "hex", "emerging")
 HOTSPOT_VARIABLES: tuple[str, ...] = ("overdue", "open", "new", "overdue_rate")
@@ -193,27 +203,50 @@ def period_counts(
     from gridwatch.supervision.calendar import local_dates
     from gridwatch.supervision.codes import parse_as_of
 
-    issues, timezone = context.issues, context.timezone
+    issues = context.issues
     day = parse_as_of(as_of)
-    freq = "W-SUN" if period == "week" else "M"
-    last = pd.Period(day, freq=freq)
-    labels = pd.period_range(end=last, periods=periods, freq=freq)
-    reported = local_dates(issues["reported_at"], timezone)
-    if (~np.isnat(reported)).any():
-        first = pd.Period(pd.Timestamp(reported[~np.isnat(reported)].min()), freq=freq)
-        labels = labels[(labels >= first) | (np.arange(len(labels)) >= len(labels) - 3)]
-    column = f"{layer}_id"
-    if column not in issues.columns:
-        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
-    ids = (areas["area_id"].astype(str).tolist() if areas is not None
-           else sorted(issues[column].dropna().astype(str).unique()))
+    reported = local_dates(issues["reported_at"], context.timezone)
+    labels = period_labels(reported, day=day, period=period, periods=periods)
+    ids = period_count_ids(issues, layer, areas)
     if variable == "new":
-        return _new_per_period(context.area_codes(layer), reported, ids=ids, labels=labels,
+        return new_per_period(context.area_codes(layer), reported, ids=ids, labels=labels,
                                day=day, period=period)
     from gridwatch.supervision.aggregate import period_statistics
 
-    names = [_iso_label(p, period) for p in labels]
+    names = [iso_label(p, period) for p in labels]
     stats = period_statistics(context, names, layer=layer, areas=ids)
+    return statistics_per_period(stats, labels, ids=ids, variable=variable, period=period)
+
+
+def period_labels(reported: np.ndarray, *, day: dt.date, period: str,
+                  periods: int) -> pd.PeriodIndex:
+    """The periods of :func:`period_counts`, oldest first: ``periods`` weeks or months
+    ending with the one holding ``day``, without those before the first local report date
+    in ``reported`` (keeping at least 3)."""
+    freq = "W-SUN" if period == "week" else "M"
+    last = pd.Period(day, freq=freq)
+    labels = pd.period_range(end=last, periods=periods, freq=freq)
+    if (~np.isnat(reported)).any():
+        first = pd.Period(pd.Timestamp(reported[~np.isnat(reported)].min()), freq=freq)
+        labels = labels[(labels >= first) | (np.arange(len(labels)) >= len(labels) - 3)]
+    return labels
+
+
+def period_count_ids(issues: pd.DataFrame, layer: str,
+                     areas: gpd.GeoDataFrame | None) -> list[str]:
+    """The rows of :func:`period_counts`: the areas' ids, default every area with a problem."""
+    column = f"{layer}_id"
+    if column not in issues.columns:
+        raise ConfigError(f"layer {layer!r}: the issues have no column {column!r}")
+    return (areas["area_id"].astype(str).tolist() if areas is not None
+            else sorted(issues[column].dropna().astype(str).unique()))
+
+
+def statistics_per_period(stats: pd.DataFrame, labels: pd.PeriodIndex, *, ids: list[str],
+                          variable: str, period: str) -> pd.DataFrame:
+    """:func:`period_counts` of a variable other than ``new`` from the area statistics of
+    each period (``period`` column: :func:`iso_label` of ``labels``)."""
+    names = [iso_label(p, period) for p in labels]
     stats = stats[stats["area_id"].notna()]
     stats["value"] = _variable(stats, variable, 1).to_numpy()
     table = stats.pivot_table(index="area_id", columns="period", values="value", aggfunc="sum")
@@ -222,7 +255,7 @@ def period_counts(
     return table.astype(float)
 
 
-def _new_per_period(area_codes: tuple[np.ndarray, np.ndarray], reported: np.ndarray, *,
+def new_per_period(area_codes: tuple[np.ndarray, np.ndarray], reported: np.ndarray, *,
                     ids: list[str], labels: pd.PeriodIndex, day: dt.date,
                     period: str) -> pd.DataFrame:
     """Problems reported per area (rows: ``ids``) and period (columns: ``labels``) up to
@@ -253,7 +286,8 @@ def _positions(area_codes: tuple[np.ndarray, np.ndarray], ids: pd.Index) -> np.n
     return lookup[codes]  # code -1 (no area) reads the appended -1
 
 
-def _iso_label(p: pd.Period, period: str) -> str:
+def iso_label(p: pd.Period, period: str) -> str:
+    """``YYYY-Www`` or ``YYYY-MM`` of a week or month."""
     if period == "week":
         year, week, _ = p.start_time.date().isocalendar()
         return f"{year}-W{week:02d}"

@@ -11,6 +11,7 @@ falls in one of 17 categories (see :data:`EMERGING_CATEGORIES` and ``docs/hotspo
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -27,9 +28,13 @@ from gridwatch.hotspots.gistar import confidence_bins, fdr_bh
 __all__ = [
     "EMERGING_CATEGORIES",
     "EMERGING_LABELS",
+    "check_space_time",
     "classify_emerging",
+    "emerging_frame",
     "emerging_hotspots",
     "space_time_gi_star",
+    "space_time_moments",
+    "space_time_z",
 ]
 
 _PATTERNS = ("new", "consecutive", "intensifying", "persistent", "diminishing", "sporadic",
@@ -71,32 +76,77 @@ def space_time_gi_star(counts: np.ndarray, spatial: sp.csr_matrix, *, time_lag: 
         Arrays shaped like ``counts``.
     """
     cube = np.asarray(counts, dtype=float)
-    n, periods = cube.shape
+    check_space_time(cube.shape[1], time_lag=time_lag, scope=scope)
+    weights = space_time_weights(spatial, cube.shape[1], time_lag=time_lag)
+    z = space_time_z(weights, cube, time_lag=time_lag, scope=scope)
+    return z, 2.0 * ndtr(-np.abs(z))
+
+
+def check_space_time(periods: int, *, time_lag: int, scope: str) -> None:
+    """Refuse a ``time_lag`` or ``scope`` that does not fit a cube of ``periods`` periods."""
     if time_lag < 0 or time_lag >= max(periods, 1):
         raise ConfigError(f"time_lag must be between 0 and the number of periods - 1 "
                           f"({periods - 1}), got {time_lag}")
     if scope not in ("period", "cube"):
         raise ConfigError(f"scope {scope!r} is not allowed; use 'period' or 'cube'")
-    weights = space_time_weights(spatial, periods, time_lag=time_lag)
+
+
+#: ``(sum, mean, variance, n)`` of a population of bins: the moments of Gi*.
+Moments = tuple[Any, Any, Any, int]
+
+
+def space_time_moments(cube: np.ndarray, *, time_lag: int, scope: str) -> list[Moments]:
+    """The moments of each period's population (``scope="period"``: the bins of its time
+    window; one for the whole cube with ``scope="cube"``), in the order
+    :func:`space_time_z` sums them."""
     if scope == "cube":
-        y = cube.T.ravel()  # period-major: bin (i, t) is t * n + i
-        z = _gi_star_rows(weights, y).reshape(periods, n).T
-    else:
-        z = np.empty((n, periods))
-        for t in range(periods):
-            first = max(0, t - time_lag)
-            rows = weights[t * n:(t + 1) * n, first * n:(t + 1) * n]
-            z[:, t] = _gi_star_rows(rows, cube[:, first:t + 1].T.ravel())
-    return z, 2.0 * ndtr(-np.abs(z))
+        return [_moments(cube.T.ravel())]
+    return [_moments(cube[:, max(0, t - time_lag):t + 1].T.ravel())
+            for t in range(cube.shape[1])]
 
 
-def _gi_star_rows(rows: sp.csr_matrix, y: np.ndarray) -> np.ndarray:
-    """Gi* z of the observations whose weight rows (self-weight included) are ``rows``, with
-    ``y`` the whole population (esda's moments for binary weights)."""
+def space_time_z(weights: sp.csr_matrix, cube: np.ndarray, *, time_lag: int, scope: str,
+                 rows: np.ndarray | None = None,
+                 moments: list[Moments] | None = None) -> np.ndarray:
+    """Gi* z of the bins of a space-time cube (areas × periods) with its space-time weights
+    (:func:`~gridwatch.hotspots._weights.space_time_weights`).
+
+    ``rows`` picks the areas whose bins are computed (default all: a part of a territory is
+    its areas then its halo, the neighbours of those areas, with the weights of that part);
+    ``moments`` are those of the whole territory (:func:`space_time_moments`; default
+    computed from ``cube``). Returns ``len(rows)`` × periods.
+    """
+    n, periods = cube.shape
+    picked = n if rows is None else len(rows)
+    if moments is None:
+        moments = space_time_moments(cube, time_lag=time_lag, scope=scope)
+    if scope == "cube":
+        block = weights if rows is None else \
+            weights[(np.arange(periods)[:, None] * n + rows[None, :]).ravel()]
+        # period-major: bin (i, t) is t * n + i
+        return _gi_star_rows(block, cube.T.ravel(), moments[0]).reshape(periods, picked).T
+    z = np.empty((picked, periods))
+    for t in range(periods):
+        first = max(0, t - time_lag)
+        block = weights[t * n:(t + 1) * n, first * n:(t + 1) * n]
+        if rows is not None:
+            block = block[rows]
+        z[:, t] = _gi_star_rows(block, cube[:, first:t + 1].T.ravel(), moments[t])
+    return z
+
+
+def _moments(y: np.ndarray) -> Moments:
     n = y.size
     total = y.sum()
     mean = total / n
     variance = (y * y).sum() / n - mean * mean
+    return total, mean, variance, n
+
+
+def _gi_star_rows(rows: sp.csr_matrix, y: np.ndarray, moments: Moments) -> np.ndarray:
+    """Gi* z of the observations whose weight rows (self-weight included) are ``rows``, with
+    ``moments`` those of the whole population (esda's moments for binary weights)."""
+    total, mean, variance, n = moments
     if total == 0 or variance <= 0:
         return np.zeros(rows.shape[0])
     card = np.asarray(rows.sum(axis=1)).ravel()
@@ -114,12 +164,14 @@ def classify_emerging(
     alpha: float = 0.05,
     trend_alpha: float = 0.05,
     fdr: bool = False,
+    trend: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Classify each area's series of Gi* results into the 17 emerging categories.
 
     A bin is a hot (cold) spot when ``z > 0`` (``z < 0``) and it is significant: ``p < alpha``,
     or with ``fdr`` the Benjamini–Hochberg adjusted p over the whole cube ``<= alpha``.
-    The Mann–Kendall trend of the area's z-scores is significant when its p ``< trend_alpha``.
+    The Mann–Kendall trend of the area's z-scores is significant when its p ``< trend_alpha``;
+    ``trend``: its ``(z, p)`` per area when already computed (on a cluster).
 
     Returns
     -------
@@ -136,7 +188,7 @@ def classify_emerging(
     significant = (fdr_bh(p.ravel()).reshape(p.shape) <= alpha) if fdr else (p < alpha)
     hot = significant & (z > 0)
     cold = significant & (z < 0)
-    _, trend_z, trend_p = mann_kendall(z)
+    trend_z, trend_p = trend if trend is not None else mann_kendall(z)[1:]
     rising = (trend_p < trend_alpha) & (trend_z > 0)
     falling = (trend_p < trend_alpha) & (trend_z < 0)
     out = np.empty(z.shape[0], dtype=object)
@@ -235,6 +287,18 @@ def emerging_hotspots(
     z, p = space_time_gi_star(cube, weights.matrix, time_lag=time_lag, scope=scope)
     categories, trend_z, trend_p = classify_emerging(z, p, alpha=alpha,
                                                      trend_alpha=trend_alpha, fdr=fdr)
+    return emerging_frame(areas, cube, periods, z, p, categories, (trend_z, trend_p),
+                          weights=weights, time_lag=time_lag, scope=scope, alpha=alpha,
+                          trend_alpha=trend_alpha, fdr=fdr)
+
+
+def emerging_frame(areas: gpd.GeoDataFrame, cube: np.ndarray, periods: list, z: np.ndarray,
+                   p: np.ndarray, categories: np.ndarray, trend: tuple[np.ndarray, np.ndarray],
+                   *, weights: SpatialWeights, time_lag: int, scope: str, alpha: float,
+                   trend_alpha: float, fdr: bool) -> gpd.GeoDataFrame:
+    """The result of :func:`emerging_hotspots` from its cube (areas × ``periods``), the
+    z-scores and p-values of its bins, the categories and the trend ``(z, p)`` per area."""
+    trend_z, trend_p = trend
     p_fdr = fdr_bh(p.ravel()).reshape(p.shape)
     significant = (p_fdr <= alpha) if fdr else (p < alpha)
     final_bins = confidence_bins(z[:, -1], p[:, -1])
