@@ -195,6 +195,18 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
+def _fresh_schema(url: str, schema: str) -> str:
+    """The URL of an empty schema ``schema`` at the PostgreSQL ``url`` (dropped first)."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    engine.dispose()
+    return f"{url}?options=-csearch_path%3D{schema},public"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", default="/tmp/zhejiang")
@@ -206,6 +218,10 @@ def main() -> None:
     parser.add_argument("--max-files", type=int, default=100,
                         help="ingest only the first N problem files (1,000,000 rows each)")
     parser.add_argument("--only", choices=["ingest", "questions"], default=None)
+    parser.add_argument("--postgis", metavar="URL", default=None,
+                        help="ingest into PostGIS at URL (schema gw_province_<engine>, made "
+                             "afresh), where the Dask workers COPY their partitions into "
+                             "staging tables; default SQLite files in --folder")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     parser.add_argument("--engine", default="local", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, default=0, help=argparse.SUPPRESS)
@@ -233,16 +249,21 @@ def main() -> None:
     engines = [("local", 0)] + [("dask", int(n)) for n in args.workers.split(",") if n]
     for engine, n in engines:
         if args.only in (None, "ingest"):
-            db = f"sqlite:///{folder}/{engine}{n or ''}.sqlite"
-            Path(f"{folder}/{engine}{n or ''}.sqlite").unlink(missing_ok=True)
+            if args.postgis:
+                db = _fresh_schema(args.postgis, f"gw_province_{engine}{n or ''}")
+            else:
+                db = f"sqlite:///{folder}/{engine}{n or ''}.sqlite"
+                Path(f"{folder}/{engine}{n or ''}.sqlite").unlink(missing_ok=True)
             result = _child(["--folder", str(folder), "--stage", "ingest", "--engine", engine,
                              "--n", str(n), "--db", db, "--max-files", str(args.max_files)])
             result["load"] = [round(v, 1) for v in os.getloadavg()]
             print(json.dumps(result), flush=True)
     for engine, n in engines:
         if args.only in (None, "questions"):
+            asked = (f"{args.postgis}?options=-csearch_path%3Dgw_province_local,public"
+                     if args.postgis else f"sqlite:///{folder}/local.sqlite")
             result = _child(["--folder", str(folder), "--stage", "questions", "--engine",
-                             engine, "--n", str(n), "--db", f"sqlite:///{folder}/local.sqlite"])
+                             engine, "--n", str(n), "--db", asked])
             result["load"] = [round(v, 1) for v in os.getloadavg()]
             print(json.dumps(result), flush=True)
 

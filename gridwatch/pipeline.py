@@ -28,7 +28,7 @@ from gridwatch.placing.agreement import LabelCheck, compare_labels
 from gridwatch.placing.assign import place_records, unassigned_counts
 from gridwatch.placing.layers import load_layers, project_metric_crs
 from gridwatch.schema import concat_rejects
-from gridwatch.store.transactional import Store
+from gridwatch.store.transactional import ImportCounts, Store
 from gridwatch.supervision.context import open_context
 
 __all__ = ["RunSummary", "run_ingest", "run_validate"]
@@ -38,6 +38,9 @@ StageReporter = Callable[[str], None]
 #: Places the records in the layers: ``(records, layers, config) -> (placed, rejects)``.
 Placer = Callable[[pd.DataFrame, dict[str, gpd.GeoDataFrame], Config],
                   tuple[pd.DataFrame, pd.DataFrame]]
+#: Stores the placed rows as one run:
+#: ``(placed, *, layers, files, rows_in, rejected, observed_at) -> ImportCounts``.
+Importer = Callable[..., ImportCounts]
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def run_ingest(
     file_progress: Callable[[int, int], None] | None = None,
     derive: bool = True,
     placer: Placer | None = None,
+    importer: Importer | None = None,
 ) -> tuple[RunSummary, pd.DataFrame]:
     """Read problem files, place them in every layer, and store them as one run.
 
@@ -110,6 +114,9 @@ def run_ingest(
     placer
         What places the rows: :func:`~gridwatch.placing.assign.place_records` (default), or
         the same on a Dask cluster (:func:`gridwatch.distributed.ingest.run_ingest_dask`).
+    importer
+        What stores the placed rows as one run: ``store.import_records`` (default), or its
+        import of the rows the placer staged in the store instead of ``placed``.
 
     Returns
     -------
@@ -147,7 +154,7 @@ def run_ingest(
             f"row accounting failed: {rows_in} rows in, {len(placed)} accepted, "
             f"{len(rejects)} rejected; please report this with the input file")
     say(f"storing {len(placed):,} problem(s)")
-    counts = store.import_records(
+    counts = (importer or store.import_records)(
         placed, layers=config.layers, files=[str(p) for p in paths], rows_in=rows_in,
         rejected=len(rejects), observed_at=observed_at)
     flags = placed["location_flag"]

@@ -166,16 +166,36 @@ def _stored(url):
     return issues, history.drop(columns=["id"], errors="ignore"), runs[keep]
 
 
+def _staging_tables(url):
+    """The staging tables left in the store's schema (PostgreSQL)."""
+    import sqlalchemy as sa
+
+    from gridwatch.store.transactional import Store
+
+    with Store(url) as store:
+        if not store.postgis:
+            return []
+        with store.engine.connect() as conn:
+            names = sa.inspect(conn).get_table_names(schema=store.schema)
+    return [name for name in names if name.startswith("gw_stage_")]
+
+
 def test_dask_import_stores_what_the_single_machine_import_stores(client, city, store_url,
                                                                     tmp_path):
     from helpers import sqlite_url
 
+    from gridwatch.store.transactional import Store
+
     single = sqlite_url(tmp_path / "single.sqlite")
-    _ingest_runs(single, city, slice(0, 2))
-    _ingest_runs(store_url, city, slice(0, 2), client=client)
+    _ingest_runs(single, city, slice(0, 3))
+    # on PostGIS the workers copy their partitions into staging tables, in parallel
+    _ingest_runs(store_url, city, slice(0, 3), client=client)
     want, got = _stored(single), _stored(store_url)
     for a, b in zip(got, want, strict=True):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert _staging_tables(store_url) == []
+    with Store(single) as one, Store(store_url) as other:  # the copy refreshed after each run
+        pd.testing.assert_frame_equal(other.analytical()[0], one.analytical()[0])
 
 
 def test_a_worker_that_fails_leaves_the_store_as_before(client, city, store_url):
@@ -202,6 +222,72 @@ def test_a_worker_that_fails_leaves_the_store_as_before(client, city, store_url)
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     with Store(store_url) as store:
         pd.testing.assert_frame_equal(store.analytical()[0], copy_before)
+    # the partitions that did succeed staged their rows: those tables are gone too
+    assert _staging_tables(store_url) == []
+
+
+@pytest.mark.parametrize("store_url", ["postgis"], indirect=True)
+def test_workers_stage_their_partitions_in_the_store(client, city, records, store_url):
+    import sqlalchemy as sa
+
+    from gridwatch.distributed.ingest import StageTarget, stage_records_dask
+    from gridwatch.placing.assign import place_records
+    from gridwatch.store.staging import drop_stages, new_token
+    from gridwatch.store.transactional import Store
+
+    want, want_rejects = place_records(records, city["layers"], city["config"])
+    target = StageTarget(url=store_url, token=new_token(),
+                         layers=[spec.name for spec in city["config"].layers])
+    placed, rejects, staged = stage_records_dask(records, city["layers"], city["config"],
+                                                 client=client, stage=target, partitions=3)
+    pd.testing.assert_frame_equal(rejects, want_rejects, check_exact=True)
+    # only what the run's summary reads came back, in the input order
+    assert list(placed.columns) == ["issue_id", "location_flag", "grid_mismatch",
+                                    *(f"{name}_id" for name in target.layers)]
+    pd.testing.assert_frame_equal(placed, want[list(placed.columns)], check_exact=True)
+    assert staged.ids == placed["issue_id"].astype(str).tolist()
+    tables = _staging_tables(store_url)
+    assert sorted(tables) == sorted(staged.tables) and len(tables) == 3
+    with Store(store_url) as store:
+        with store.engine.connect() as conn:
+            counted = sum(conn.execute(sa.text(f'SELECT count(*) FROM "{name}"'))
+                          .scalar_one() for name in tables)
+        dropped = drop_stages(store, target.token)
+    assert counted == len(want) and sorted(dropped) == sorted(tables)
+    assert _staging_tables(store_url) == []
+
+
+@pytest.mark.parametrize("store_url", ["postgis"], indirect=True)
+def test_a_staged_import_that_fails_in_its_transaction_leaves_the_store_as_before(
+        client, city, store_url):
+    from gridwatch.errors import StoreError
+    from gridwatch.placing.assign import place_records
+    from gridwatch.store.transactional import Store
+
+    _ingest_runs(store_url, city, slice(0, 1))
+    issues, history, runs = _stored(store_url)
+    with Store(store_url) as store:
+        copy_before = store.analytical()[0]
+
+    def kernel(part, layers, config, *, area=None):
+        # runs on a worker: every partition stages; one row breaks the store's status check,
+        # which only the import's upsert from the staging tables meets
+        placed, rejects = place_records(part, layers, config, area=area)
+        if 0 in part.index:
+            placed.loc[placed.index[0], "status"] = "not-a-status"
+        return placed, rejects
+
+    with pytest.raises(StoreError, match="rolled back"):
+        _ingest_runs(store_url, city, slice(1, 2), client=client, kernel=kernel)
+    after_issues, after_history, after_runs = _stored(store_url)
+    pd.testing.assert_frame_equal(after_issues, issues, check_exact=True)
+    pd.testing.assert_frame_equal(after_history, history, check_exact=True)
+    # the failed run is recorded, as for any import that fails in the store
+    pd.testing.assert_frame_equal(after_runs.iloc[:len(runs)], runs, check_exact=True)
+    assert not after_runs["ok"].iloc[-1]
+    with Store(store_url) as store:
+        pd.testing.assert_frame_equal(store.analytical()[0], copy_before)
+    assert _staging_tables(store_url) == []
 
 
 # --- the questions ------------------------------------------------------------------------

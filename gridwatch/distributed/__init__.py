@@ -8,7 +8,8 @@ single-machine path:
 
 - :mod:`~gridwatch.distributed.ingest`: placing (the boundary layers are scattered to every
   worker once; each worker prepares or loads the point-in-polygon index once), results
-  gathered and written by the store in one transaction;
+  gathered and written by the store in one transaction (SQLite), or copied by each worker
+  into a staging table of the store and upserted from there in one transaction (PostGIS);
 - :mod:`~gridwatch.distributed.questions`: status, league and monthly review counts per
   partition of counties, summed (medians from the gathered closing times; the review's
   enterprise sections from the gathered month-end evaluation of their problems); Gi*

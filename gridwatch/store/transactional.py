@@ -9,7 +9,10 @@ An import is one transaction: problems are upserted by ``issue_id`` (``INSERT ..
 UPDATE``), a content hash decides whether a row is new, updated or unchanged, every status change
 becomes a ``status_history`` row, and the areas a problem lies in go to ``issue_places`` (one row
 per problem, four columns per layer). When anything fails half-way the store is left exactly as
-it was and the failed run is recorded on its own.
+it was and the failed run is recorded on its own. On PostgreSQL the rows of an import can also
+be copied into staging tables by several processes first (:mod:`gridwatch.store.staging`)
+and upserted from there in the same one transaction (:meth:`Store.import_records` of a
+``StagedImport``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import pandas as pd
@@ -35,6 +38,9 @@ from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMN
 from gridwatch.store import _tables as _s
 from gridwatch.store._statuses import status_check_current, widen_status_check
 from gridwatch.store.analytical import AnalyticalCopy, CopyVersion
+
+if TYPE_CHECKING:
+    from gridwatch.store.staging import StagedImport
 
 __all__ = ["ImportCounts", "Store"]
 
@@ -260,7 +266,7 @@ class Store:
 
     def import_records(
         self,
-        placed: pd.DataFrame,
+        placed: pd.DataFrame | StagedImport,
         *,
         layers: Sequence[LayerSpec] | Sequence[tuple[str, str]],
         files: Sequence[str],
@@ -282,6 +288,12 @@ class Store:
             with its coordinates)
             and per layer ``<layer>_id`` (plus ``in_<layer>``, ``near_<layer>``,
             ``<layer>_dist_m`` where the frame has them). ``issue_id`` must be unique.
+            Or, for a PostgreSQL store, such rows already copied into its staging tables
+            (:func:`gridwatch.store.staging.stage_records`, e.g. by the workers of a Dask
+            cluster, in parallel): the same transaction and the same stored result, with the
+            problems and their places upserted from the staging tables by the database
+            instead of sent by this process. The caller drops the staging tables
+            (:func:`gridwatch.store.staging.drop_stages`).
         layers
             The layers of the project (``LayerSpec`` or ``(name, kind)`` pairs), in order.
         files
@@ -306,20 +318,42 @@ class Store:
             When the import fails; nothing of it is kept, the failed run is recorded with the
             message, and the original error is chained.
         """
+        layer_kinds = _layer_kinds(layers)
+        if isinstance(placed, pd.DataFrame):
+            frame = placed
+            return self._import_run(lambda: _s.prepare(frame, list(layer_kinds)), (),
+                                    layer_kinds=layer_kinds, files=files, rows_in=rows_in,
+                                    accepted=len(frame), rejected=rejected,
+                                    observed_at=observed_at, chunk_size=chunk_size,
+                                    progress=progress)
+        if not self.postgis:
+            raise StoreError(f"staged imports are for PostgreSQL stores; {self._shown!r} is "
+                             f"{self.backend}")
+        return self._import_run(placed.prepared, placed.tables, layer_kinds=layer_kinds,
+                                files=files, rows_in=rows_in, accepted=len(placed.ids),
+                                rejected=rejected, observed_at=observed_at,
+                                chunk_size=chunk_size, progress=progress)
+
+    def _import_run(self, prepare: Callable[[], _s.Prepared], stages: Sequence[str], *,
+                    layer_kinds: dict[str, str | None], files: Sequence[str], rows_in: int,
+                    accepted: int, rejected: int, observed_at: datetime | None,
+                    chunk_size: int, progress: ProgressCallback | None) -> ImportCounts:
+        """One import run (see :meth:`import_records`): the rows of ``prepare()``, written
+        from memory, or from the staging tables ``stages`` (then ``prepare()`` holds only
+        the columns of :data:`gridwatch.store.staging.STAGED_COLUMNS`)."""
         if chunk_size < 1:
             raise StoreError(f"chunk_size must be a positive number of rows, got {chunk_size!r}")
         started = _now()
         seen = _as_utc(observed_at) if observed_at is not None else started
-        layer_kinds = _layer_kinds(layers)
         run = {"started_at": started, "observed_at": seen, "files": json.dumps(list(files),
-               ensure_ascii=False), "rows_in": int(rows_in), "accepted": len(placed),
+               ensure_ascii=False), "rows_in": int(rows_in), "accepted": int(accepted),
                "rejected": int(rejected)}
         try:
-            prepared = _s.prepare(placed, list(layer_kinds))
+            prepared = prepare()
             with self._write() as conn:
                 previous = self._last_run_id(conn)
                 counts, written = self._import(conn, prepared, layer_kinds, run, seen,
-                                               chunk_size, progress)
+                                               chunk_size, progress, stages)
         except Exception as exc:
             message = self._reason(exc)
             try:
@@ -337,7 +371,7 @@ class Store:
 
     def _import(self, conn: sa.Connection, prep: _s.Prepared,
                 layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
-                chunk_size: int, progress: ProgressCallback | None,
+                chunk_size: int, progress: ProgressCallback | None, stages: Sequence[str],
                 ) -> tuple[ImportCounts, _Written]:
         t = self._t
         issues_table = t["issues"]
@@ -361,15 +395,8 @@ class Store:
         total, done = len(prep.ids), 0
 
         sqlite = self.backend == "sqlite"
-        rows = _rows(prep.issues, write)
-        # arrays here; each batch is converted to driver values as it is written (converting
-        # every column at once held several GB at 1,000,000 problems)
-        columns: dict[str, Any] = {c: rows[c] for c in rows.columns}
-        columns["content_hash"] = prep.hashes[write]
         seen_value = _s.driver_values(np.array([seen], dtype="datetime64[us]"), sqlite=sqlite)[0]
-        for name in ("first_seen_at", "last_seen_at"):
-            columns[name] = [seen_value] * len(rows)
-        columns["last_run_id"] = [run_id] * len(rows)
+        written_ids = [i for i, keep in zip(prep.ids, write, strict=True) if keep]
 
         def tick(rows: int) -> None:
             nonlocal done
@@ -380,11 +407,39 @@ class Store:
         changed_ids = [i for i, c in zip(prep.ids, changed, strict=True) if c]
         # read before the upsert overwrites them
         before = self._changed_before(conn, changed_ids) if changed_ids else None
-        self._upsert_issues(conn, columns, chunk_size, tick)
+        if stages:
+            from gridwatch.store.staging import upsert_staged
+
+            staged_ids = _s.temp_table(conn, "gw_written_in", [issues_table.c.issue_id])
+            self._insert_rows(conn, staged_ids, {"issue_id": written_ids}, chunk_size)
+            upsert_staged(conn, issues_table, stages, staged_ids, seen_value=seen_value,
+                          run_id=run_id, schema=self.schema)
+            tick(len(written_ids))
+        else:
+            rows = _rows(prep.issues, write)
+            # arrays here; each batch is converted to driver values as it is written
+            # (converting every column at once held several GB at 1,000,000 problems)
+            columns: dict[str, Any] = {c: rows[c] for c in rows.columns}
+            columns["content_hash"] = prep.hashes[write]
+            for name in ("first_seen_at", "last_seen_at"):
+                columns[name] = [seen_value] * len(rows)
+            columns["last_run_id"] = [run_id] * len(rows)
+            self._upsert_issues(conn, columns, chunk_size, tick)
         unchanged_ids = [i for i, keep in zip(prep.ids, same, strict=True) if keep]
         self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
         positions = self._write_layers(conn, layer_kinds)
-        self._write_places(conn, prep, write, changed, positions, chunk_size)
+        if stages:
+            self._replace_places(conn, prep, changed, chunk_size)
+            if written_ids:
+                from gridwatch.store.staging import insert_staged_places
+
+                places = _s.places_table(sa.MetaData(schema=self.schema),
+                                         [positions[layer] for layer in layer_kinds])
+                insert_staged_places(conn, places, stages, staged_ids,
+                                     [positions[layer] for layer in layer_kinds],
+                                     schema=self.schema)
+        else:
+            self._write_places(conn, prep, write, changed, positions, chunk_size)
         history = self._write_history(conn, prep, run_id, seen, seen_value, ~known, moved,
                                       old_status, chunk_size)
         self._write_changes(conn, prep, run_id, changed, before, seen_value, chunk_size)
@@ -396,7 +451,8 @@ class Store:
             inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
             status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
         return counts, _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
-                                empty_before=bool(empty_before), history=history)
+                                empty_before=bool(empty_before), history=history,
+                                staged=bool(stages))
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash, status and last sighting of the stored problems among ``ids``, indexed by
@@ -561,16 +617,7 @@ class Store:
         """Replace the placement of the problems written: delete what changed problems had,
         then one row per written problem with the columns of the layers this import placed
         (a layer of the store it did not place stays empty, as for a new problem)."""
-        base = self._t["issue_places"]
-        replaced_ids = [i for i, keep in zip(prep.ids, replaced, strict=True) if keep]
-        if self.postgis and replaced_ids:
-            staged = _s.temp_table(conn, "gw_replaced_in", [base.c.issue_id])
-            self._insert_rows(conn, staged, {"issue_id": replaced_ids}, chunk_size)
-            conn.execute(base.delete().where(base.c.issue_id.in_(sa.select(staged.c.issue_id))))
-        else:
-            drop = base.delete().where(base.c.issue_id == sa.bindparam("b_id"))
-            for part in _column_chunks({"b_id": replaced_ids}, chunk_size):
-                _s.executemany(conn, drop, part)
+        self._replace_places(conn, prep, replaced, chunk_size)
         if not write.any():
             return
         placed = [layer for layer in prep.areas if layer in positions]
@@ -584,6 +631,20 @@ class Store:
                 if values.notna().any():  # an all-empty column is left to its default, NULL
                     columns[_s.place_column(prefix, positions[layer])] = values
         self._insert_rows(conn, places, columns, chunk_size)
+
+    def _replace_places(self, conn: sa.Connection, prep: _s.Prepared, replaced: np.ndarray,
+                        chunk_size: int) -> None:
+        """Delete the placement of the problems whose content changed (written anew)."""
+        base = self._t["issue_places"]
+        replaced_ids = [i for i, keep in zip(prep.ids, replaced, strict=True) if keep]
+        if self.postgis and replaced_ids:
+            staged = _s.temp_table(conn, "gw_replaced_in", [base.c.issue_id])
+            self._insert_rows(conn, staged, {"issue_id": replaced_ids}, chunk_size)
+            conn.execute(base.delete().where(base.c.issue_id.in_(sa.select(staged.c.issue_id))))
+        else:
+            drop = base.delete().where(base.c.issue_id == sa.bindparam("b_id"))
+            for part in _column_chunks({"b_id": replaced_ids}, chunk_size):
+                _s.executemany(conn, drop, part)
 
     def _write_layers(self, conn: sa.Connection, layer_kinds: dict[str, str | None],
                       ) -> dict[str, int]:
@@ -605,7 +666,8 @@ class Store:
 
     # --- reading ----------------------------------------------------------------------------
 
-    def issues(self, *, layers: Sequence[str] | None = None) -> pd.DataFrame:
+    def issues(self, *, layers: Sequence[str] | None = None,
+               run_id: int | None = None) -> pd.DataFrame:
         """Return the stored problems as one wide frame, ordered by ``issue_id``.
 
         Parameters
@@ -613,6 +675,8 @@ class Store:
         layers
             Layers whose placement columns to add, in this order; default every layer the
             store knows. A layer the store does not know gives an all-missing ``<layer>_id``.
+        run_id
+            Only the problems this run wrote (inserted or changed); default all.
 
         Returns
         -------
@@ -638,6 +702,8 @@ class Store:
                      .select_from(issues.outerjoin(places,
                                                    places.c.issue_id == issues.c.issue_id))
                      .order_by(order))
+            if run_id is not None:
+                query = query.where(issues.c.last_run_id == run_id)
             rows = _s.fetch(conn, query)
         frame = _frame(rows, (*ISSUE_COLUMNS, *place_names))
         out = {c: _typed(frame[c], c) for c in ISSUE_COLUMNS}
@@ -874,7 +940,9 @@ class Store:
                     copy.write(run_id, self.issues(), self.history(), layers=layers)
                     return
                 old_issues, old_history = found if found is not None else (None, None)
-                rows = _wide_rows(written, kinds, old_issues)
+                # a staged import's rows are in the tables only: read back the run's own
+                rows = self.issues(run_id=run_id) if written.staged else \
+                    _wide_rows(written, kinds, old_issues)
                 if old_issues is None:
                     merged = rows
                     history = self._run_history(run_id, written)
@@ -1115,6 +1183,8 @@ class _Written:
     empty_before: bool
     #: The history columns written (see ``Store._write_history``).
     history: dict[str, Any]
+    #: Written from staging tables: ``prep`` holds only the columns the import compares.
+    staged: bool = False
 
 
 def _wide_rows(written: _Written, kinds: dict[str, str | None],
