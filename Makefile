@@ -20,7 +20,7 @@ demo: $(STAMP)
 	@if [ -f app.py ]; then $(VENV)/bin/streamlit run app.py; fi
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -n auto --dist worksteal
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check gridwatch tests benchmarks

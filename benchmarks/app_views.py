@@ -9,7 +9,9 @@ polygons) on screen:
 - the overview again, a filter change (the grid level), a drill-down into one town,
 - the league, trends and problems pages;
 
-and prints the server's peak resident memory (``VmHWM``). Every non-loopback request is
+and prints the server's resident memory after each view, as its own (``RssAnon``) and
+the pages of the files it maps (``RssFile``: the memory-mapped analytical copy), and its
+peak (``VmHWM``, both together). Every non-loopback request is
 aborted and counted (it must stay 0).
 
 Run::
@@ -33,9 +35,13 @@ sys.path.insert(0, str(REPO / "tests"))
 from test_browser import CHROMIUM, CHROMIUM_ARGS, _free_port, block_outside  # noqa: E402
 
 
-def _peak_mb(pid: int) -> float:
+def _memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """The server's peak resident memory (``VmHWM``), or another field of its
+    ``/proc/PID/status``: ``RssAnon`` (its own memory), ``RssFile`` (pages of files it
+    maps, such as the memory-mapped analytical copy: the system's page cache, shared and
+    given back under pressure)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
 
@@ -120,7 +126,7 @@ def main() -> None:
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     outside: list[str] = []
-    timings: list[tuple[str, float]] = []
+    timings: list[tuple[str, float, float, float, float]] = []
     try:
         for _ in range(200):
             try:
@@ -134,6 +140,11 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1440, "height": 1000}, locale="zh-CN")
             page.route("**/*", block_outside(outside))
 
+            def took(name: str, start: float) -> None:
+                timings.append((name, time.perf_counter() - start,
+                                _memory_mb(server.pid, "RssAnon"),
+                                _memory_mb(server.pid, "RssFile"), _memory_mb(server.pid)))
+
             def view(name: str, path: str, *, text: str, with_map: bool) -> None:
                 """A new page load (a new session: signed in again when asked)."""
                 start = time.perf_counter()
@@ -142,7 +153,7 @@ def main() -> None:
                 page.get_by_text(text).first.wait_for(timeout=600_000)
                 if with_map:
                     _wait_for_map(page, 600)
-                timings.append((name, time.perf_counter() - start))
+                took(name, start)
 
             def in_app(name: str, act, *, text: str, with_map: bool) -> None:
                 """A change made in the open app (a widget, a page link): no page load."""
@@ -152,7 +163,7 @@ def main() -> None:
                 page.get_by_text(text).first.wait_for(timeout=600_000)
                 if with_map:
                     _wait_for_new_map(page, before, 600)
-                timings.append((name, time.perf_counter() - start))
+                took(name, start)
 
             def level(label: str):
                 def act() -> None:
@@ -191,16 +202,16 @@ def main() -> None:
             in_app("in app: back to the overview map", link("总览地图"), text="办结率",
                    with_map=True)
             browser.close()
-        peak = _peak_mb(server.pid)
+        peak = _memory_mb(server.pid)
     finally:
         server.terminate()
         try:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
-    print(f"{'view':<40} {'seconds':>8}")
-    for name, seconds in timings:
-        print(f"{name:<40} {seconds:8.2f}")
+    print(f"{'view':<44} {'seconds':>8} {'own MB':>7} {'mapped MB':>9} {'peak MB':>8}")
+    for name, seconds, own, mapped, high in timings:
+        print(f"{name:<44} {seconds:8.2f} {own:7,.0f} {mapped:9,.0f} {high:8,.0f}")
     print(f"server peak memory: {peak:,.0f} MB; requests off this machine: {len(outside)}")
 
 

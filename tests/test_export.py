@@ -677,3 +677,48 @@ def test_text_longer_than_an_excel_cell_is_cut_with_a_note_and_no_warning(tmp_pa
     assert cells[0].startswith("河道漂浮物") and "[cut: 40,000 characters" in cells[0]
     csv_text = write_table(frame, tmp_path / "long.csv").read_text(encoding="utf-8-sig")
     assert long_text in csv_text  # the CSV keeps everything
+
+
+def _cells(path: Path) -> dict[str, list[tuple]]:
+    """Every sheet's cells as (value, number format of dates, bold) row by row."""
+    book = openpyxl.load_workbook(path)
+    return {sheet.title: [tuple((c.value, c.number_format if c.is_date else None, c.font.b)
+                                for c in row) for row in sheet.iter_rows()]
+            for sheet in book.worksheets}
+
+
+def test_xlsx_cells_equal_what_pandas_to_excel_writes(tmp_path: Path) -> None:
+    """The cells gridwatch writes column by column are those ``DataFrame.to_excel`` writes,
+    value for value, for every kind of column a table holds."""
+    import datetime as dt
+
+    n = 7
+    table = pd.DataFrame({
+        "text": ["河道", None, "", "a\nb", "=1+1", "x" * 40, "尾"],
+        "arrow_text": pd.Series(["一", None, "三", "四", "五", "六", "七"], dtype="str"),
+        "floats": [1.5, np.nan, -2.25, 1e15, -np.inf, np.inf, 7.125],
+        "ints": np.arange(n, dtype="int64") * 1000,
+        "nullable_ints": pd.array([1, None, 3, 4, None, 6, 7], dtype="Int64"),
+        "flags": [True, False, True, True, False, False, True],
+        "nullable_flags": pd.array([True, None, False, True, None, False, True],
+                                   dtype="boolean"),
+        "times": pd.to_datetime(["2026-10-28 08:30:15", None, "2024-02-29 23:59:59",
+                                 "2026-01-01 00:00:00", "1899-12-31 12:00:00", None,
+                                 "2030-06-30 06:06:00"]),
+        "zoned": pd.to_datetime(["2026-10-28 00:30"] * n).tz_localize("UTC"),
+        "days": [dt.date(2026, 10, k + 1) for k in range(n - 1)] + [dt.date(1900, 2, 1)],
+        "mixed": ["文本", 3, 2.5, None, True, dt.date(2026, 1, 2), "末"],
+        "category": pd.Categorical(["water", "air", None, "water", "noise", "air", "air"]),
+    })
+    ours = write_workbook({"t": table, "empty": table.iloc[:0]}, tmp_path / "ours.xlsx",
+                          timezone="Asia/Shanghai")
+    reference = tmp_path / "reference.xlsx"
+    with pd.ExcelWriter(reference, engine="xlsxwriter", datetime_format="yyyy-mm-dd hh:mm:ss",
+                        date_format="yyyy-mm-dd", engine_kwargs={"options": {
+                            "strings_to_formulas": False, "strings_to_urls": False,
+                            "strings_to_numbers": False}}) as writer:
+        for name, frame in (("t", table), ("empty", table.iloc[:0])):
+            local = neutralise_formulas(frame.assign(
+                zoned=frame["zoned"].dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)))
+            local.to_excel(writer, sheet_name=name, index=False)
+    assert _cells(ours) == _cells(reference)

@@ -9,6 +9,7 @@ from gridwatch.errors import ConfigError
 from gridwatch.supervision.context import SupervisionContext
 from gridwatch.supervision.review import (
     REVIEW_TABLES,
+    SUMMARY_ROWS,
     monthly_review,
     review_html,
     review_markdown,
@@ -87,3 +88,18 @@ def test_workbook_and_escaped_summaries(tmp_path) -> None:
     assert "<p>(none)</p>" in review_html({"empty": pd.DataFrame()})
     with pytest.raises(ConfigError, match=r"\.xlsx"):
         write_review(tables, tmp_path / "review.csv")
+
+
+def test_summaries_show_the_first_rows_of_a_long_list_and_say_how_many(tmp_path) -> None:
+    long = pd.DataFrame({"issue_id": [f"P{i:05d}" for i in range(SUMMARY_ROWS + 7)]})
+    tables = {"summary": pd.DataFrame({"metric": ["new"], "2024-03": [3]}), "rebounds": long}
+    written = write_review(tables, tmp_path / "review.xlsx")
+    md, page = (p.read_text(encoding="utf-8") for p in written[1:])
+    last_shown, first_cut = f"P{SUMMARY_ROWS - 1:05d}", f"P{SUMMARY_ROWS:05d}"
+    for text in (md, page):
+        assert last_shown in text and first_cut not in text
+        assert f"{SUMMARY_ROWS:,} of {SUMMARY_ROWS + 7:,} rows shown" in text
+    # the workbook keeps every row; a short table is shown whole, without a note
+    assert openpyxl.load_workbook(written[0])["rebounds"].max_row == SUMMARY_ROWS + 8
+    assert "rows shown" not in review_markdown(tables, max_rows=None)
+    assert "rows shown" not in review_html({"summary": tables["summary"]})

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "REVIEW_TABLES",
+    "SUMMARY_ROWS",
     "group_labels",
     "group_statistics",
     "monthly_review",
@@ -202,8 +203,23 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def review_markdown(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘") -> str:
-    """A Markdown summary of the review; cell text is escaped (no markup from user data)."""
+#: Rows of a table shown in the Markdown and HTML summaries; the workbook has every row (a
+#: month of a city lists tens of thousands of closed problems and rebounds).
+SUMMARY_ROWS = 200
+
+
+def _more(table: pd.DataFrame, max_rows: int | None) -> str | None:
+    """The note under a table cut to ``max_rows`` rows, or None when it is shown whole."""
+    if max_rows is None or len(table) <= max_rows:
+        return None
+    return (f"{max_rows:,} of {len(table):,} rows shown; the workbook (.xlsx) lists all "
+            f"{len(table):,}")
+
+
+def review_markdown(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘",
+                    max_rows: int | None = SUMMARY_ROWS) -> str:
+    """A Markdown summary of the review; cell text is escaped (no markup from user data).
+    A table longer than ``max_rows`` shows its first rows and says how many there are."""
     lines = [f"# {_md(title)}", ""]
     for name, table in tables.items():
         lines += [f"## {_md(name)}", ""]
@@ -212,8 +228,11 @@ def review_markdown(tables: Mapping[str, pd.DataFrame], *, title: str = "月复�
             continue
         lines.append("| " + " | ".join(_md(str(c)) for c in table.columns) + " |")
         lines.append("|" + "---|" * len(table.columns))
-        for row in table.itertuples(index=False):
+        for row in table.head(max_rows).itertuples(index=False):
             lines.append("| " + " | ".join(_md(_cell(v)) for v in row) + " |")
+        note = _more(table, max_rows)
+        if note is not None:
+            lines += ["", f"*{note}*"]
         lines.append("")
     return "\n".join(lines)
 
@@ -223,8 +242,10 @@ def _md(text: str) -> str:
     return escaped.replace("\n", " ").replace("[", "&#91;").replace("]", "&#93;")
 
 
-def review_html(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘") -> str:
-    """A self-contained HTML summary (no external assets); every cell is HTML-escaped."""
+def review_html(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘",
+                max_rows: int | None = SUMMARY_ROWS) -> str:
+    """A self-contained HTML summary (no external assets); every cell is HTML-escaped. A
+    table longer than ``max_rows`` shows its first rows and says how many there are."""
     parts = ["<!DOCTYPE html>", '<html lang="zh-CN"><head><meta charset="utf-8">',
              f"<title>{html.escape(title)}</title>",
              "<style>table{border-collapse:collapse;margin-bottom:1.5em}"
@@ -237,15 +258,19 @@ def review_html(tables: Mapping[str, pd.DataFrame], *, title: str = "月复盘")
             continue
         head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
-                       + "</tr>" for row in table.itertuples(index=False))
+                       + "</tr>" for row in table.head(max_rows).itertuples(index=False))
         parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        note = _more(table, max_rows)
+        if note is not None:
+            parts.append(f"<p><em>{html.escape(note)}</em></p>")
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def write_review(tables: Mapping[str, pd.DataFrame], path: str | Path, *, title: str = "月复盘",
                  timezone: str = DEFAULT_TIMEZONE) -> list[Path]:
-    """Write the workbook to ``path`` (.xlsx) and ``.md``/``.html`` summaries beside it.
+    """Write the workbook to ``path`` (.xlsx) and ``.md``/``.html`` summaries beside it (a
+    table's first :data:`SUMMARY_ROWS` rows in the summaries, every row in the workbook).
 
     Returns
     -------
