@@ -255,8 +255,9 @@ def run_ingest_dask(paths: Sequence[str | os.PathLike[str]], *, config: Config, 
 
         return run_ingest(paths, config=config, store=store, placer=placer, **options)
 
-    from gridwatch.store.staging import drop_stages, new_token
+    from gridwatch.store.staging import drop_abandoned_stages, drop_stages, new_token
 
+    drop_abandoned_stages(store)  # left by a client killed in an earlier import
     target = StageTarget(url=store.url, token=new_token(),
                          layers=[spec.name for spec in config.layers], schema=store.schema)
     staged: list[StagedImport] = []

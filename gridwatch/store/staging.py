@@ -9,12 +9,16 @@ the fields whose changes are kept (:data:`STAGED_COLUMNS`). The import itself
 one transaction, with the problems and their places upserted from the staging tables by the
 database (:func:`upsert_staged`, :func:`insert_staged_places`). Whatever happens, the
 caller drops the run's staging tables afterwards (:func:`drop_stages`): a failure on a worker
-or in the import leaves the store's own tables as they were.
+or in the import leaves the store's own tables as they were. A client killed before it could
+drop them leaves them behind; the token begins with the time the import began, so the next
+staged import drops those of imports begun more than a day before
+(:func:`drop_abandoned_stages`).
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +37,7 @@ __all__ = [
     "STAGED_COLUMNS",
     "StagedImport",
     "StagedPart",
+    "drop_abandoned_stages",
     "drop_stages",
     "insert_staged_places",
     "new_token",
@@ -49,9 +54,32 @@ STAGED_COLUMNS: tuple[str, ...] = ("status", "reported_at", "closed_at", "deadli
 _PREFIX = "gw_stage_"
 
 
-def new_token() -> str:
-    """A random token naming one import's staging tables."""
-    return secrets.token_hex(6)
+#: A staged import begun longer ago than this has ended, however: its tables are abandoned.
+ABANDONED_AFTER_S = 24 * 3600
+
+
+def new_token(now: float | None = None) -> str:
+    """A token naming one import's staging tables: when it began (the Unix time, 8 hex
+    digits) and 4 random bytes.
+
+    Examples
+    --------
+    >>> new_token(now=1_790_000_000)[:8], len(new_token())
+    ('6ab13b80', 16)
+    """
+    began = int(time.time() if now is None else now)
+    return f"{began:08x}{secrets.token_hex(4)}"
+
+
+def token_began(token: str) -> float | None:
+    """When the import of ``token`` began (Unix time), or None for a token that does not
+    say (not one of :func:`new_token`)."""
+    if len(token) != 16:
+        return None
+    try:
+        return float(int(token[:8], 16))
+    except ValueError:
+        return None
 
 
 def stage_table(token: str, part: int) -> str:
@@ -193,6 +221,25 @@ def insert_staged_places(conn: sa.Connection, places: sa.Table, stages: Sequence
             stage.c.issue_id.in_(sa.select(written.c.issue_id)))
         conn.execute(places.insert().from_select(["issue_id", *(t for _, t in pairs)],
                                                  chosen))
+
+
+def drop_abandoned_stages(store: Store, *, older_than_s: float = ABANDONED_AFTER_S,
+                          now: float | None = None) -> list[str]:
+    """Drop the staging tables of imports begun more than ``older_than_s`` seconds ago (their
+    client was killed before it dropped them); returns their names. Tables whose name does
+    not say when their import began are left alone."""
+    moment = time.time() if now is None else now
+    with store.engine.begin() as conn:
+        names = sa.inspect(conn).get_table_names(schema=store.schema)
+    old = set()
+    for name in names:
+        if not name.startswith(_PREFIX):
+            continue
+        token = name[len(_PREFIX):].rsplit("_", 1)[0]
+        began = token_began(token)
+        if began is not None and moment - began > older_than_s:
+            old.add(token)
+    return [name for token in sorted(old) for name in drop_stages(store, token)]
 
 
 def drop_stages(store: Store, token: str) -> list[str]:
