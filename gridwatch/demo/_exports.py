@@ -266,6 +266,12 @@ _BASES: tuple[tuple[str, float, float], ...] = (
 )
 
 
+def territory_lines(name: str) -> list[str]:
+    """The ``[territory]`` and ``[input]`` sections of a demo's ``gridwatch.toml``."""
+    return ["[territory]", f'name = "{name}"', 'timezone = "Asia/Shanghai"', "margin_m = 2000",
+            "", "[input]", 'crs = "gcj02"', ""]
+
+
 def config_text(prefix: str) -> str:
     """The demo's ``gridwatch.toml``, with layer paths under ``prefix`` (e.g. ``generated/``)."""
     layers = [
@@ -280,14 +286,7 @@ def config_text(prefix: str) -> str:
         "# The demo city of Jiaxing (嘉兴市). Written by `gridwatch demo generate`; see README.md.",
         "# Counties are real (data/boundaries/SOURCE.txt); every other layer is generated.",
         "",
-        "[territory]",
-        'name = "嘉兴市"',
-        'timezone = "Asia/Shanghai"',
-        "margin_m = 2000",
-        "",
-        "[input]",
-        'crs = "gcj02"',
-        "",
+        *territory_lines("嘉兴市"),
         "[deadlines]",
         'unit = "working"',
         "default_days = 10",

@@ -284,7 +284,7 @@ def _write_problems(frame: pd.DataFrame, folder: Path, *, when: np.datetime64,
 
 def province_config_text() -> str:
     """The province demo's ``gridwatch.toml``."""
-    from gridwatch.demo._exports import config_text
+    from gridwatch.demo._exports import config_text, territory_lines
 
     city = config_text("")
     # the demo city's deadline rules and supervision settings, the province's layers
@@ -295,14 +295,7 @@ def province_config_text() -> str:
         "# Counties are real (data/boundaries/SOURCE.txt); towns, grids and micro-grids are "
         "generated.",
         "",
-        "[territory]",
-        'name = "浙江省"',
-        'timezone = "Asia/Shanghai"',
-        "margin_m = 2000",
-        "",
-        "[input]",
-        'crs = "gcj02"',
-        "",
+        *territory_lines("浙江省"),
         city[start:stop].rstrip(),
     ]
     layers = [("county", "admin", None, None), ("town", "admin", "county", "county_code"),

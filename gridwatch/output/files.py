@@ -236,11 +236,7 @@ def _write_cells(book: Any, sheet: Any, table: pd.DataFrame) -> None:
         if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
             numbers = column.to_numpy(dtype="float64", na_value=np.nan)
             for at in np.flatnonzero(~np.isnan(numbers)).tolist():
-                number = float(numbers[at])
-                if np.isinf(number):
-                    sheet.write_string(at + 1, col, "inf" if number > 0 else "-inf")
-                else:
-                    sheet.write_number(at + 1, col, number)
+                _write_number(sheet, at + 1, col, float(numbers[at]))
             continue
         for line, value in enumerate(column.to_numpy(dtype=object).tolist(), start=1):
             _write_value(sheet, line, col, value, stamp, day)
@@ -256,19 +252,24 @@ def _write_value(sheet: Any, row: int, col: int, value: Any, stamp: Any, day: An
     elif isinstance(value, (bool, np.bool_)):
         sheet.write_boolean(row, col, bool(value))
     elif isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
-        if np.isinf(number):
-            sheet.write_string(row, col, "inf" if number > 0 else "-inf")
-        else:
-            sheet.write_number(row, col, number)
+        _write_number(sheet, row, col, float(value))
     elif isinstance(value, pd.Timestamp | dt.datetime):
-        sheet.write_datetime(row, col, pd.Timestamp(value).tz_localize(None).to_pydatetime()
-                             if pd.Timestamp(value).tzinfo is not None else
-                             pd.Timestamp(value).to_pydatetime(), stamp)
+        moment = pd.Timestamp(value)
+        if moment.tzinfo is not None:
+            moment = moment.tz_localize(None)
+        sheet.write_datetime(row, col, moment.to_pydatetime(), stamp)
     elif isinstance(value, dt.date):
         sheet.write_datetime(row, col, value, day)
     else:
         sheet.write_string(row, col, str(value))
+
+
+def _write_number(sheet: Any, row: int, col: int, number: float) -> None:
+    """A number; an infinity as the text ``DataFrame.to_excel`` writes (``inf``, ``-inf``)."""
+    if np.isinf(number):
+        sheet.write_string(row, col, "inf" if number > 0 else "-inf")
+    else:
+        sheet.write_number(row, col, number)
 
 
 def _cut_long_cells(table: pd.DataFrame) -> pd.DataFrame:
