@@ -173,14 +173,22 @@ def outlines(path: str, name: str) -> pd.Series:
     return pd.Series(geometry_json(shapes), index=shapes["area_id"].astype("str").to_numpy())
 
 
-@st.cache_resource(show_spinner=False)
-def area_names(path: str, name: str) -> dict[str, str]:
-    """Area id → name of a layer (its outlines are not kept for this: 92,600 micro-grids)."""
-    from gridwatch.placing.layers import read_layer
+def _layer_table(path: str, name: str) -> pd.DataFrame:
+    """A layer's ids, names and other columns without its outlines: read from the layer's
+    cached form without decoding a geometry (92,600 micro-grids), unless its parents come
+    from the parent layer's shapes."""
+    from gridwatch.placing.layer_files import read_layer_table
 
     spec = config(path).layer(name)
-    frame = layers(path)[name] if spec.parent is not None and spec.parent_field is None \
-        else read_layer(spec)
+    if spec.parent is not None and spec.parent_field is None:
+        return layers(path)[name]
+    return read_layer_table(spec)
+
+
+@st.cache_resource(show_spinner=False)
+def area_names(path: str, name: str) -> dict[str, str]:
+    """Area id → name of a layer."""
+    frame = _layer_table(path, name)
     return dict(zip(frame["area_id"].astype("str"), frame["area_name"].astype("str"),
                     strict=True))
 
@@ -188,7 +196,7 @@ def area_names(path: str, name: str) -> dict[str, str]:
 @st.cache_resource(show_spinner=False)
 def area_choices(path: str, name: str) -> dict[str, str]:
     """The sidebar's choices of a layer (:func:`views.area_options`)."""
-    return views.area_options(layer(path, name))
+    return views.area_options(_layer_table(path, name))
 
 
 _WARMED: set[str] = set()

@@ -179,6 +179,43 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
                                       tables.reminders("2024-03-12"))
 
 
+def test_an_evaluation_asked_once_is_read_when_asked_again(
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch.config import load_config
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.supervision import context
+
+    config = load_config(small_project)
+    url = f"sqlite:///{tmp_path / 'asked.sqlite'}"
+    export = _day_export(small_project.parent / "day1.csv", range(40), closed_every=3)
+    with Store(url) as store:
+        run_ingest([export], config=config, store=store,
+                   observed_at=dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC))
+    first = open_context(config, url)
+    assert first.copy is not None
+    folder = first.copy.current().folder
+    asked = [dt.date(2024, 2, day) for day in range(1, 10)]  # none of the kept days
+    answers = {day: first.evaluate(day) for day in asked}
+    # the last export's (kept at import) and the last six asked
+    assert len(list(folder.glob("derived-evaluation-*"))) == 1 + context._ASKED_EVALUATIONS_ON_DISK
+    monkeypatch.setattr("gridwatch.supervision.codes.evaluate_as_of", _not_again)
+    again = open_context(config, url)
+    for day in asked[-context._ASKED_EVALUATIONS_ON_DISK:]:
+        pd.testing.assert_frame_equal(again.evaluate(day), answers[day])
+    pd.testing.assert_frame_equal(again.evaluate(dt.date(2024, 3, 13)),
+                                  first.evaluate(dt.date(2024, 3, 13)))
+    with pytest.raises(AssertionError, match="derived again"):  # let go: computed again
+        again.evaluate(asked[0])
+    monkeypatch.undo()
+    # a kept day is never let go, however many dates are asked after it
+    sunday = open_context(config, url)
+    sunday.evaluate(dt.date(2024, 3, 10))
+    for day in range(10, 20):
+        sunday.evaluate(dt.date(2024, 1, day))
+    assert sunday._evaluation_key(dt.date(2024, 3, 10)) in {
+        p.name[len("derived-"):-len(".arrow")] for p in folder.glob("derived-evaluation-*")}
+
+
 def _not_again(*args: object, **kwargs: object) -> None:
     raise AssertionError("derived again although the import kept it")
 

@@ -121,10 +121,14 @@ class AnalyticalCopy:
         version = self.current()
         if version is None or version.run_id != run_id:
             return None
+        path = version.folder / f"derived-{key}.arrow"
         try:
-            return _read_frame(version.folder / f"derived-{key}.arrow")
+            frame = _read_frame(path)
         except (OSError, ValueError):
             return None
+        with contextlib.suppress(OSError):  # last used first when some are let go
+            os.utime(path)
+        return frame
 
     # --- writing ------------------------------------------------------------------------------
 
@@ -186,6 +190,23 @@ class AnalyticalCopy:
             return False
         return True
 
+    def forget_derived(self, run_id: int, prefix: str, *, keep: set[str], most: int) -> None:
+        """Of the derived parts of version ``run_id`` whose key starts with ``prefix``, leave
+        those in ``keep`` and the ``most`` last written or read (:meth:`read_derived` marks a
+        read); delete the rest. A reader that has one mapped keeps its pages."""
+        version = self.current()
+        if version is None or version.run_id != run_id:
+            return
+        found = []
+        for path in version.folder.glob(f"derived-{prefix}*.arrow"):
+            key = path.name[len("derived-"):-len(".arrow")]
+            if key in keep:
+                continue
+            with contextlib.suppress(OSError):
+                found.append((path.stat().st_mtime_ns, path))
+        for _, path in sorted(found, reverse=True)[most:]:
+            path.unlink(missing_ok=True)
+
     def _prune(self, keep: set[str]) -> None:
         """Remove versions other than ``keep`` (the new one and the one before it, which a
         reader may still be reading) and staging left by a killed writer."""
@@ -209,10 +230,15 @@ def _write_frame(frame: pd.DataFrame, path: Path) -> None:
 
 def _read_frame(path: Path) -> pd.DataFrame:
     """Read a frame written by :func:`_write_frame`, memory-mapped: the columns point into the
-    file's pages (shared between processes through the page cache) instead of being decoded."""
+    file's pages (shared between processes through the page cache) instead of being decoded.
+
+    One block per column: consolidating the columns of a dtype into one block copied them
+    (the problems: 0.29 s and 99 MB of fresh memory, against 0.04 s and 18 MB).
+    """
     import pyarrow.feather as feather
 
-    frame: pd.DataFrame = feather.read_table(path, memory_map=True).to_pandas()
+    frame: pd.DataFrame = feather.read_table(path, memory_map=True).to_pandas(
+        split_blocks=True)
     return frame
 
 

@@ -45,6 +45,10 @@ _F = TypeVar("_F", bound=pd.DataFrame)
 #: Evaluations kept per context (one per as-of date asked; about 100 MB each at 1,000,000
 #: problems).
 _EVALUATIONS_KEPT = 4
+#: Evaluations of dates other than :meth:`SupervisionContext._kept_days` kept beside the
+#: copy once asked (the last used; about 115 MB each at 1,000,000 problems): a date asked
+#: again, by the CLI or another app server, is read instead of computed.
+_ASKED_EVALUATIONS_ON_DISK = 6
 
 
 def empty_issues(layers: Sequence[str] = ()) -> pd.DataFrame:
@@ -495,8 +499,8 @@ class SupervisionContext:
                                     deadline_settings=self.settings.deadlines,
                                     settings=self.settings.asof, timezone=self.timezone,
                                     events=self.events, local_days=local_days)
-            if self.copy is not None and day in self._kept_days():
-                self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
+            if self.copy is not None:
+                self._keep_evaluation(day, result)
         with self._lock:
             kept = [k for k in self._memo if isinstance(k, tuple) and k[0] == "evaluate"]
             for old in kept[: max(len(kept) - _EVALUATIONS_KEPT + 1, 0)]:
@@ -561,10 +565,21 @@ class SupervisionContext:
         sunday = self.last_export - dt.timedelta(days=(self.last_export.isoweekday() % 7))
         return tuple(dict.fromkeys((self.last_export, sunday, sunday - dt.timedelta(days=7))))
 
+    def _keep_evaluation(self, day: dt.date, result: pd.DataFrame) -> None:
+        """Keep an evaluation beside the copy: always for :meth:`_kept_days`, else among the
+        last :data:`_ASKED_EVALUATIONS_ON_DISK` dates asked."""
+        assert self.copy is not None
+        self.copy.write_derived(self.run_id, self._evaluation_key(day), result)
+        if day not in self._kept_days():
+            self.copy.forget_derived(
+                self.run_id, "evaluation-",
+                keep={self._evaluation_key(kept) for kept in self._kept_days()},
+                most=_ASKED_EVALUATIONS_ON_DISK)
+
     def _kept_evaluation(self, day: dt.date) -> pd.DataFrame | None:
-        """The evaluation as of one of :meth:`_kept_days`, kept beside the copy by
-        :meth:`derive`, or ``None``."""
-        if self.copy is None or day not in self._kept_days():
+        """The evaluation as of ``day`` kept beside the copy (by :meth:`derive` for
+        :meth:`_kept_days`, else when it was last asked), or ``None``."""
+        if self.copy is None:
             return None
         stored = self.copy.read_derived(self.run_id, self._evaluation_key(day))
         if stored is None or len(stored) != len(self.issues):
@@ -820,8 +835,7 @@ def _from_columns(frame: pd.DataFrame, index: pd.Index) -> pd.DataFrame:
         np.empty((len(out), 0), dtype="int64")
     lengths = (stamps >= 0).sum(axis=1)
     values = np.empty(len(out), dtype=object)
-    empty = np.empty(0, dtype="int64")
-    values[:] = [empty] * len(out)
+    values.fill(np.empty(0, dtype="int64"))  # one shared empty array: no milestones
     for length in np.unique(lengths[lengths > 0]):  # rows with as many milestones at once
         rows = np.flatnonzero(lengths == length)
         values[rows] = pd.Series(list(stamps[rows, :length]), dtype=object).to_numpy()
