@@ -229,12 +229,12 @@ def stamp(db_url: str) -> int:
     """The last run id: cached data is keyed on it, so an upload refreshes every page. A
     deadline extension of a problem recorded since (ledger events are not runs) changes it
     too: the run id in the high bits, the last extension's event id in the low 32."""
-    from gridwatch.store import Store
+    from app_pages._access import access_store  # open once per server, not on every run
     from gridwatch.store.ledger import last_extension
 
-    with Store(db_url) as store:
-        runs = store.runs()
-        extension = last_extension(store)
+    store = access_store(db_url)
+    runs = store.runs()
+    extension = last_extension(store)
     run = int(runs["run_id"].max()) if len(runs) else 0
     return run if extension == 0 else (run << 32) | (extension & 0xFFFFFFFF)
 
