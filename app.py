@@ -14,18 +14,18 @@ import streamlit as st
 
 from app_pages._access import require_sign_in
 from gridwatch.ui.i18n import LANGUAGES, tr
-from gridwatch.ui.maps import install_assets
 
 HERE = Path(__file__).resolve().parent
 
 
 @st.cache_resource(show_spinner=False)
 def _assets() -> Path:
+    from gridwatch.ui.maps import install_assets  # the map code: not for the sign-in form
+
     return install_assets(HERE / "static" / "gridwatch")
 
 
 st.set_page_config(page_title="gridwatch", page_icon="🗺️", layout="wide")
-_assets()
 lang = st.query_params.get("lang", "zh")
 lang = lang if lang in LANGUAGES else "zh"
 pages = [
@@ -53,4 +53,5 @@ if user.may("import"):
     pages.append(by_role["upload"])
 if user.may("admin"):
     pages.append(by_role["admin"])
+_assets()  # Leaflet and its plugins, served by this server to the map pages
 st.navigation(pages).run()

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from app_pages._shared import config, lang_from_url, project
+from app_pages._project import config, lang_from_url, project
 from gridwatch.access import User, get_user, list_users
 from gridwatch.access.signin import (
     identity_from_oidc,
@@ -90,8 +90,10 @@ def _import_pages_meanwhile() -> None:
         return
 
     def work() -> None:
-        with contextlib.suppress(Exception):  # only a head start: the page imports its own
-            importlib.import_module("app_pages._maps")
+        for name in ("app_pages._maps", "gridwatch.supervision.aggregate",
+                     "gridwatch.supervision.codes"):
+            with contextlib.suppress(Exception):  # only a head start: a page imports its own
+                importlib.import_module(name)
 
     _IMPORTING.append(threading.Thread(target=work, name="gridwatch-imports", daemon=True))
     _IMPORTING[0].start()

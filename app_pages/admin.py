@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages._access import access_store, current_user
-from app_pages._shared import config, lang_from_url, project
+from app_pages._project import config, lang_from_url, project
 from gridwatch.access import audit_log, list_users
 from gridwatch.ui.i18n import tr
 

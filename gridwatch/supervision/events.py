@@ -81,10 +81,12 @@ class StatusEvents:
         labels = tuple(str(s) for s in frame["label"].dropna())
         start = np.searchsorted(problem, np.arange(n + 1)).astype("int64")
         events = slice(0, int(start[-1]))
-        return cls(n=n, start=start, time=frame["time"].to_numpy(dtype="int64")[events],
-                   status=frame["status"].to_numpy(dtype="int64")[events],
-                   labels=labels or STATUSES,
-                   last_close=frame["last_close"].to_numpy(dtype="int64")[events])
+        out = cls(n=n, start=start, time=frame["time"].to_numpy(dtype="int64")[events],
+                  status=frame["status"].to_numpy(dtype="int64")[events],
+                  labels=labels or STATUSES,
+                  last_close=frame["last_close"].to_numpy(dtype="int64")[events])
+        out.__dict__["problem"] = problem[events]  # the cached property, already at hand
+        return out
 
     def subset(self, keep: np.ndarray) -> StatusEvents:
         """The events of the problems ``keep`` (a boolean mask), in their order: equal to
