@@ -7,6 +7,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from test_store import do_import, placed_frame
@@ -142,7 +143,7 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
     # read them back and never compute them
     keys = sorted(p.name for p in store.analytical_copy.current().folder.glob("derived-*"))
     assert [k.split("-")[1] for k in keys] == ["deadlines", "evaluation", "events", "incidents",
-                                                "rebounds"]
+                                                "open", "rebounds"]
     last_export = open_context(config, url).last_export
     assert last_export == observed[imports - 1].date()
     evaluated = tables.evaluate(last_export)  # before evaluate_as_of is stubbed out below
@@ -214,6 +215,41 @@ def test_an_evaluation_asked_once_is_read_when_asked_again(
         sunday.evaluate(dt.date(2024, 1, day))
     assert sunday._evaluation_key(dt.date(2024, 3, 10)) in {
         p.name[len("derived-"):-len(".arrow")] for p in folder.glob("derived-evaluation-*")}
+
+
+def test_open_and_overdue_of_a_date_are_kept_once_asked(
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch.config import load_config
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.supervision import context
+
+    config = load_config(small_project)
+    url = f"sqlite:///{tmp_path / 'overdue.sqlite'}"
+    export = _day_export(small_project.parent / "day1.csv", range(40), closed_every=3)
+    with Store(url) as store:
+        run_ingest([export], config=config, store=store,
+                   observed_at=dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC))
+        tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
+                                                store.history(), config=config)
+    days = [dt.date(2024, 3, 6), *(dt.date(2024, 2, d) for d in range(1, 29))]
+    # the import kept a week before the last export (the app's first view); the rest are
+    # computed once, then read
+    asked = open_context(config, url)
+    answers = {day: asked.open_overdue(day) for day in days[1:]}
+    answers[days[0]] = tables.open_overdue(days[0])
+    monkeypatch.setattr("gridwatch.supervision.codes.state_arrays", _not_again)
+    again = open_context(config, url)
+    for day in days:
+        for got, expected in zip(again.open_overdue(day), answers[day], strict=True):
+            np.testing.assert_array_equal(got, expected)
+    monkeypatch.undo()
+    assert tables.copy is None
+    for day in days[1:]:  # what was kept is what the tables give
+        for got, expected in zip(answers[day], tables.open_overdue(day), strict=True):
+            np.testing.assert_array_equal(got, expected)
+    folder = asked.copy.current().folder
+    assert len(list(folder.glob("derived-open-overdue-*"))) == min(
+        len(days), context._OPEN_OVERDUE_ON_DISK)
 
 
 def _not_again(*args: object, **kwargs: object) -> None:

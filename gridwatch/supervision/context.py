@@ -49,6 +49,9 @@ _EVALUATIONS_KEPT = 4
 #: copy once asked (the last used; about 115 MB each at 1,000,000 problems): a date asked
 #: again, by the CLI or another app server, is read instead of computed.
 _ASKED_EVALUATIONS_ON_DISK = 6
+#: Dates whose open and overdue problems (:meth:`SupervisionContext.open_overdue`) are kept
+#: beside the copy once asked: a year of weekly trends.
+_OPEN_OVERDUE_ON_DISK = 60
 
 
 def empty_issues(layers: Sequence[str] = ()) -> pd.DataFrame:
@@ -449,6 +452,8 @@ class SupervisionContext:
         _ = self.deadlines, self.rebounds, self.incidents, self.events
         if self.last_export is not None:
             self.evaluate(self.last_export)  # kept beside the copy: the day's first question
+            # the app's first view compares the open and overdue with a week before
+            self.open_overdue(self.last_export - dt.timedelta(days=7))
 
     def counted(self) -> pd.Series:
         """Which problems the statistics count: all of them, or only the first report of each
@@ -610,6 +615,13 @@ class SupervisionContext:
         from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, state_arrays
 
         day = parse_as_of(as_of)
+        key = "open-overdue-" + self._evaluation_key(day).removeprefix("evaluation-")
+        if self.copy is not None:
+            stored = self.copy.read_derived(self.run_id, key)
+            if stored is not None and len(stored) == len(self.issues):
+                return (stored["known"].to_numpy(dtype=bool),
+                        stored["is_open"].to_numpy(dtype=bool),
+                        stored["red"].to_numpy(dtype=bool))
         known, _, closed, _ = state_arrays(self.issues, as_of_cutoff(day, self.timezone),
                                            self.history, events=self.events, with_status=False)
         due = self._once("due_days", lambda: local_dates(self.deadlines["deadline"],
@@ -618,6 +630,11 @@ class SupervisionContext:
             due = self._deadlines_as_of(day)[1]["deadline"]
         is_open = known & ~closed
         red: np.ndarray = is_open & ~np.isnat(due) & (due < np.datetime64(day, "D"))
+        if self.copy is not None:  # 3 bytes a problem: the weeks of the trends, a week before
+            self.copy.write_derived(self.run_id, key, pd.DataFrame(
+                {"known": known, "is_open": is_open, "red": red}))
+            self.copy.forget_derived(self.run_id, "open-overdue-", keep=set(),
+                                     most=_OPEN_OVERDUE_ON_DISK)
         return known, is_open, red
 
     def restrict(self, keep: pd.Series | np.ndarray, *, always_copy: bool = False,
