@@ -252,6 +252,29 @@ def test_open_and_overdue_of_a_date_are_kept_once_asked(
         len(days), context._OPEN_OVERDUE_ON_DISK)
 
 
+def test_missing_floats_and_times_are_written_as_values_read_in_place(tmp_path: Path) -> None:
+    import pyarrow.feather as feather
+
+    from gridwatch.store.analytical import _read_frame, _write_frame
+
+    frame = pd.DataFrame({
+        "score": [1.5, np.nan, 3.0],
+        "nullable": pd.array([1.5, None, 2.0], dtype="Float64"),
+        "closed_at": pd.to_datetime(["2024-01-01", None, "2024-02-01"]).tz_localize("UTC"),
+        "review": np.array(["2024-01-01", "NaT", "2024-01-03"], dtype="datetime64[s]"),
+        "unit": pd.Series(["a", None, "c"], dtype="str"),
+        "count": [1, 2, 3],
+    })
+    path = tmp_path / "frame.arrow"
+    _write_frame(frame, path)
+    table = feather.read_table(path)
+    assert table.column("unit").num_chunks == 1  # one batch: text is not joined when read
+    # NaN and NaT are values in the file: those columns are read without a copy
+    assert [table.column(c).null_count for c in ("score", "closed_at", "review")] == [0, 0, 0]
+    assert table.column("nullable").null_count == 1  # an extension dtype keeps its NA
+    pd.testing.assert_frame_equal(_read_frame(path), frame)
+
+
 def _not_again(*args: object, **kwargs: object) -> None:
     raise AssertionError("derived again although the import kept it")
 
