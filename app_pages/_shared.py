@@ -7,7 +7,6 @@ import contextlib
 import datetime as dt
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,6 +97,19 @@ _WARMED: set[str] = set()
 
 #: Seconds between the end of the first view's script and the outlines' preparation.
 WARM_AFTER_S = 2.0
+_STOP_WARMING = threading.Event()
+
+
+def stop_warming(timeout_s: float = 30.0) -> None:
+    """Stop the background preparation of :func:`warm_outlines` and wait for it (the tests
+    call it after each test, so no preparation runs during the next one)."""
+    _STOP_WARMING.set()
+    try:
+        for thread in threading.enumerate():
+            if thread.name == "gridwatch-outlines":
+                thread.join(timeout_s)
+    finally:
+        _STOP_WARMING.clear()
 
 
 def warm_outlines(path: str) -> None:
@@ -112,13 +124,18 @@ def warm_outlines(path: str) -> None:
     def work() -> None:
         # the script ends before the browser has drawn the view: serving the map's frame and
         # scripts needs this process too, so the outlines wait until that is done
-        time.sleep(WARM_AFTER_S)
+        if _STOP_WARMING.wait(WARM_AFTER_S):
+            return
         with contextlib.suppress(Exception):  # only a head start: a view prepares its own
             specs = config(path).layers
             for name in views.city_levels(specs):
+                if _STOP_WARMING.is_set():
+                    return
                 outlines(path, name)
                 area_choices(path, name)
             for name in views.area_levels(specs):  # the names of the problems' lists
+                if _STOP_WARMING.is_set():
+                    return
                 area_names(path, name)
 
     thread = threading.Thread(target=work, name="gridwatch-outlines", daemon=True)

@@ -39,6 +39,19 @@ def _user_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory):
         yield
 
 
+@pytest.fixture(autouse=True)
+def _no_app_work_left_behind():
+    """The app prepares outlines in a background thread after a first view; stop it at the
+    end of each test, so it never runs during the next one (it reads layers, and
+    ``warnings.catch_warnings`` in another thread undoes the CLI's plain warning lines)."""
+    yield
+    import sys
+
+    shared = sys.modules.get("app_pages._shared")
+    if shared is not None:
+        shared.stop_warming()
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -180,18 +181,25 @@ def test_questions_from_the_copy_equal_questions_from_the_tables(
                                       tables.reminders("2024-03-12"))
 
 
-def test_an_evaluation_asked_once_is_read_when_asked_again(
-        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _one_export(small_project: Path, tmp_path: Path) -> tuple[Any, str]:
+    """The small project and a store holding one day's export (13 March 2024, 18:00 local)."""
     from gridwatch.config import load_config
     from gridwatch.pipeline import run_ingest
-    from gridwatch.supervision import context
 
     config = load_config(small_project)
-    url = f"sqlite:///{tmp_path / 'asked.sqlite'}"
+    url = f"sqlite:///{tmp_path / 'one.sqlite'}"
     export = _day_export(small_project.parent / "day1.csv", range(40), closed_every=3)
     with Store(url) as store:
         run_ingest([export], config=config, store=store,
                    observed_at=dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC))
+    return config, url
+
+
+def test_an_evaluation_asked_once_is_read_when_asked_again(
+        small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch.supervision import context
+
+    config, url = _one_export(small_project, tmp_path)
     first = open_context(config, url)
     assert first.copy is not None
     folder = first.copy.current().folder
@@ -219,16 +227,10 @@ def test_an_evaluation_asked_once_is_read_when_asked_again(
 
 def test_open_and_overdue_of_a_date_are_kept_once_asked(
         small_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gridwatch.config import load_config
-    from gridwatch.pipeline import run_ingest
     from gridwatch.supervision import context
 
-    config = load_config(small_project)
-    url = f"sqlite:///{tmp_path / 'overdue.sqlite'}"
-    export = _day_export(small_project.parent / "day1.csv", range(40), closed_every=3)
+    config, url = _one_export(small_project, tmp_path)
     with Store(url) as store:
-        run_ingest([export], config=config, store=store,
-                   observed_at=dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC))
         tables = SupervisionContext.from_frames(store.issues(layers=["county", "grid"]),
                                                 store.history(), config=config)
     days = [dt.date(2024, 3, 6), *(dt.date(2024, 2, d) for d in range(1, 29))]
