@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app_pages._project import REPO, Project, config, lang_from_url, project  # noqa: F401
+from app_pages._project import Project, config, lang_from_url, project
 from gridwatch.access import WHOLE, Scope, User, log_action
 from gridwatch.config import Config
 from gridwatch.schema import CATEGORIES, SOURCES, STATUSES

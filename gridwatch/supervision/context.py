@@ -551,14 +551,18 @@ class SupervisionContext:
         return self._once("extension_positions", compute)
 
     def _evaluation_key(self, day: dt.date) -> str:
+        return "evaluation-" + self._day_key(day)
+
+    def _day_key(self, day: dt.date) -> str:
+        """What keys a part kept beside the copy for a date: the date and the settings and
+        extensions its codes depend on."""
         from gridwatch.store.analytical import settings_key
         from gridwatch.supervision.extensions import extension_key
 
         # the ledger's extensions are not part of the store's run: they key it too
         extended = extension_key(self.extensions)
-        return "evaluation-" + settings_key(day.isoformat(), self.settings.deadlines,
-                                            self.settings.asof, self.timezone,
-                                            *((extended,) if extended else ()))
+        return settings_key(day.isoformat(), self.settings.deadlines, self.settings.asof,
+                            self.timezone, *((extended,) if extended else ()))
 
     def _kept_days(self) -> tuple[dt.date, ...]:
         """The dates whose evaluation is kept beside the copy once computed: the last export
@@ -615,7 +619,7 @@ class SupervisionContext:
         from gridwatch.supervision.codes import as_of_cutoff, parse_as_of, state_arrays
 
         day = parse_as_of(as_of)
-        key = "open-overdue-" + self._evaluation_key(day).removeprefix("evaluation-")
+        key = "open-overdue-" + self._day_key(day)
         if self.copy is not None:
             stored = self.copy.read_derived(self.run_id, key)
             if stored is not None and len(stored) == len(self.issues):
