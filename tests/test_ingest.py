@@ -107,6 +107,22 @@ def test_csv_encodings(tmp_path: Path, encoding: str, expected: str) -> None:
     assert result.files[0].mapped["问题编号"] == "issue_id"
 
 
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_large_files_are_decoded_block_by_block_with_the_same_result(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, encoding: str) -> None:
+    """Files up to _TRANSCODE_MAX_BYTES are decoded at once and read as UTF-8; larger ones go
+    through pyarrow's own decoding: the same records, and the file's encoding named alike."""
+    from gridwatch.ingest import _readers
+
+    rows = [GOOD, [f"{GOOD[0]}2", *GOOD[1:]]]
+    path = write_csv(tmp_path / "e.csv", HEADER, rows, encoding=encoding)
+    small = read_issues(path)
+    monkeypatch.setattr(_readers, "_TRANSCODE_MAX_BYTES", 0)
+    large = read_issues(path)
+    pd.testing.assert_frame_equal(small.records, large.records)
+    assert small.files[0].encoding == large.files[0].encoding != "utf-8"
+
+
 def test_configured_encoding_is_used(tmp_path: Path) -> None:
     path = write_csv(tmp_path / "e.csv", HEADER, [GOOD], encoding="gbk")
     result = read_issues(path, settings=InputSettings(encoding="gbk"))
@@ -668,7 +684,26 @@ def test_progress_reports_rows(tmp_path: Path) -> None:
     c = write_csv(tmp_path / "c.csv", [*HEADER, "备注"], [[*GOOD, "x"]] * 4)
     calls.clear()
     read_issues([a, c, b], progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(3, 9), (7, 9), (9, 9)]
+    # the total counts the rows of the files read so far: a batch is checked while the files
+    # after it are still being read
+    assert calls == [(3, 7), (7, 9), (9, 9)]
+
+
+def test_files_of_one_layout_are_checked_in_batches_of_about_batch_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gridwatch.ingest import records as records_module
+
+    files = [write_csv(tmp_path / f"{name}.csv", HEADER,
+                       [[f"{name}{i}", *GOOD[1:]] for i in range(n)])
+             for name, n in (("a", 3), ("b", 2), ("c", 3), ("d", 1))]
+    whole = read_issues(files)
+    monkeypatch.setattr(records_module, "BATCH_ROWS", 3)
+    calls: list[tuple[int, int]] = []
+    batched = read_issues(files, progress=lambda done, total: calls.append((done, total)))
+    assert [done for done, _ in calls] == [3, 8, 9]  # a | b c | d: a file is never split
+    assert calls[-1] == (9, 9)
+    pd.testing.assert_frame_equal(batched.records, whole.records)
+    pd.testing.assert_frame_equal(batched.rejects, whole.rejects)
 
 
 def test_files_of_one_layout_keep_their_own_names_and_rows(tmp_path: Path) -> None:

@@ -71,6 +71,9 @@ _LABEL_FIELDS: dict[str, tuple[Mapping[str, str], tuple[str, ...]]] = {
 }
 #: Open311's updated_datetime is the closing time only for closed requests.
 _OPEN311_UPDATED = "updateddatetime"
+#: Rows checked together: a year of daily exports is checked in a few batches, each while the
+#: files after it are still being read.
+BATCH_ROWS = 200_000
 _CRS_ALLOWED = ("wgs84, cgcs2000, gcj02, bd09 or EPSG:n (also written e.g. WGS-84, GPS, "
                 "GCJ02, 火星坐标, 高德, BD09, 百度, CGCS2000, 国家2000, EPSG:4549)")
 _DATE_HINT = "write e.g. 2024-03-15 08:00, 2024/3/15, 2024年3月15日 or an Excel date"
@@ -237,7 +240,8 @@ def read_issues(
     crs
         Coordinate system of rows without a ``坐标系`` value (overrides ``settings.crs``).
     progress
-        Called as ``(rows_done, rows_total)`` after each file is checked.
+        Called as ``(rows_done, rows_total)`` after each batch of files is checked;
+        ``rows_total`` counts the rows of the files read so far (files are read ahead).
 
     Returns
     -------
@@ -264,15 +268,24 @@ def read_issues(
         argument = "crs" if crs is not None else "[input] crs"
         raise CRSError(f"{argument} {label!r} is not a known coordinate system; "
                        f"allowed: {_CRS_ALLOWED}")
-    tables = _read_all(paths, settings)
-    # Map every file's headers before checking any row: a bad file fails the call early.
-    mapped_all = [_mapping_for(table, settings) for table in tables]
-    total = sum(len(t.frame) for t, _m in mapped_all)
+    # Files are checked a batch at a time while the next ones are still being read; each
+    # file's headers are mapped as it arrives, so a bad file fails the call when it is read.
+    mapped_all: list[tuple[RawTable, dict[str, str]]] = []
+    total = 0
+
+    def mapped_tables() -> Iterator[tuple[RawTable, dict[str, str]]]:
+        nonlocal total
+        for table in _read_each(paths, settings):
+            mapped = _mapping_for(table, settings)
+            mapped_all.append(mapped)
+            total += len(mapped[0].frame)
+            yield mapped
+
     parts: list[pd.DataFrame] = []
     kept_parts: list[np.ndarray] = []
     reject_parts: list[pd.DataFrame] = []
     done = 0
-    for table, mapping, names in _batches(mapped_all):
+    for table, mapping, names in _batches(mapped_tables()):
         records, kept, rejects = _check_table(table, mapping, settings=settings,
                                               timezone=timezone, default_crs=default_crs,
                                               names=names)
@@ -302,44 +315,48 @@ def read_issues(
                         duplicates=len(dup_rejects), files=files)
 
 
-def _read_all(paths: Sequence[str | os.PathLike[str]],
-              settings: InputSettings) -> list[RawTable]:
-    """Read every file into raw tables, in order; files are read two (or more) at a time.
+def _read_each(paths: Sequence[str | os.PathLike[str]],
+               settings: InputSettings) -> Iterator[RawTable]:
+    """Read every file into raw tables, yielded in order; files are read two (or more) at a
+    time, ahead of the caller.
 
     Parsing runs mostly outside the GIL (pyarrow), so a year of daily exports reads about
-    twice as fast on two cores. The error of the first bad file in order is raised.
+    twice as fast on two cores, and the caller checks the tables already read meanwhile. The
+    error of the first bad file in order is raised.
     """
     def read(path: str | os.PathLike[str]) -> list[RawTable]:
         return read_tables(path, encoding=settings.encoding, max_file_mb=settings.max_file_mb,
                            max_rows=settings.max_rows, max_columns=settings.max_columns)
 
     if len(paths) < 2:
-        return [table for path in paths for table in read(path)]
+        for path in paths:
+            yield from read(path)
+        return
     workers = min(len(paths), max(2, os.cpu_count() or 2))
-    tables: list[RawTable] = []
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridwatch-read") as pool:
         futures = [pool.submit(read, path) for path in paths]
         try:
             for future in futures:
-                tables.extend(future.result())
-        except BaseException:
+                yield from future.result()
+        finally:  # an error, or the caller stopped: files not yet read are not read
             for future in futures:
                 future.cancel()
-            raise
-    return tables
 
 
-def _batches(mapped: list[tuple[RawTable, dict[str, str]]],
+def _batches(mapped: Iterable[tuple[RawTable, dict[str, str]]], *, rows: int | None = None,
              ) -> Iterator[tuple[RawTable, dict[str, str], np.ndarray]]:
-    """Join runs of consecutive tables with the same headers into one table to check.
+    """Join runs of consecutive tables with the same headers into one table to check, of
+    about ``rows`` rows (default :data:`BATCH_ROWS`; a table is never split).
 
     A year of daily exports is hundreds of small files with one layout; checking them column by
-    column once, rather than file by file, removes most of the per-file cost. Only consecutive
-    tables are joined, so rows keep the order of the files (a later row wins a duplicate id).
-    Yields the table, its mapping and the file name of each row.
+    column a batch at a time, rather than file by file, removes most of the per-file cost. Only
+    consecutive tables are joined, so rows keep the order of the files (a later row wins a
+    duplicate id). Yields the table, its mapping and the file name of each row.
     """
     run: list[RawTable] = []
     run_mapping: dict[str, str] = {}
+    run_rows = 0
+    rows = rows or BATCH_ROWS
 
     def flush() -> tuple[RawTable, dict[str, str], np.ndarray]:
         names = np.concatenate([np.full(len(t.frame), t.name, dtype=object) for t in run])
@@ -357,10 +374,11 @@ def _batches(mapped: list[tuple[RawTable, dict[str, str]]],
             continue
         same = (run and mapping == run_mapping and table.format == run[0].format
                 and list(table.frame.columns) == list(run[0].frame.columns))
-        if run and not same:
+        if run and (not same or run_rows >= rows):
             yield flush()
-            run = []
+            run, run_rows = [], 0
         run.append(table)
+        run_rows += len(table.frame)
         run_mapping = mapping
     if run:
         yield flush()
