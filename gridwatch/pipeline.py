@@ -29,7 +29,7 @@ from gridwatch.placing.assign import place_records, unassigned_counts
 from gridwatch.placing.layers import load_layers, project_metric_crs
 from gridwatch.schema import concat_rejects
 from gridwatch.store.transactional import ImportCounts, Store
-from gridwatch.supervision.context import open_context
+from gridwatch.supervision.context import derive_alongside, open_context
 
 __all__ = ["RunSummary", "run_ingest", "run_validate"]
 
@@ -110,7 +110,9 @@ def run_ingest(
     derive
         Also derive what questions need and is fixed until the next import (deadlines,
         rebounds, incidents, status events; :meth:`SupervisionContext.derive`) and keep it
-        beside the store's analytical copy. A failure there only warns: the run is stored.
+        beside the store's analytical copy: while the store writes the rows
+        (:func:`~gridwatch.supervision.context.derive_alongside`), then checked against the
+        committed copy. A failure there only warns: the run is stored.
     placer
         What places the rows: :func:`~gridwatch.placing.assign.place_records` (default), or
         the same on a Dask cluster (:func:`gridwatch.distributed.ingest.run_ingest_dask`).
@@ -134,7 +136,7 @@ def run_ingest(
     say = progress or (lambda _message: None)
     say(f"reading {len(paths)} file(s)")
     result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
-                         crs=crs, progress=file_progress)
+                         crs=crs, progress=file_progress, by_issue_id=True)
     if layers is None:
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
@@ -154,9 +156,11 @@ def run_ingest(
             f"row accounting failed: {rows_in} rows in, {len(placed)} accepted, "
             f"{len(rejects)} rejected; please report this with the input file")
     say(f"storing {len(placed):,} problem(s)")
+    # what the questions derive is derived while the rows are written (then read back below)
+    alongside = derive_alongside(config, store, layers) if derive else None
     counts = (importer or store.import_records)(
         placed, layers=config.layers, files=[str(p) for p in paths], rows_in=rows_in,
-        rejected=len(rejects), observed_at=observed_at)
+        rejected=len(rejects), observed_at=observed_at, alongside=alongside)
     flags = placed["location_flag"]
     summary = RunSummary(
         run_id=counts.run_id,

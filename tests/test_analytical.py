@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -193,6 +194,37 @@ def _one_export(small_project: Path, tmp_path: Path) -> tuple[Any, str]:
         run_ingest([export], config=config, store=store,
                    observed_at=dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC))
     return config, url
+
+
+@pytest.mark.parametrize("imports", [1, 2])
+def test_parts_derived_while_the_rows_are_written_equal_parts_derived_after(
+        small_project: Path, tmp_path: Path, imports: int) -> None:
+    """run_ingest derives what questions need while the store writes the rows; deriving the
+    same from the committed copy afterwards gives the same parts, under the same names."""
+    from gridwatch.config import load_config
+    from gridwatch.pipeline import run_ingest
+    from gridwatch.store.analytical import _read_frame
+
+    config = load_config(small_project)
+    exports = [_day_export(small_project.parent / "day1.csv", range(40), closed_every=3),
+               _day_export(small_project.parent / "day2.csv", range(50), closed_every=2)]
+    observed = [dt.datetime(2024, 3, 13, 10, tzinfo=dt.UTC),
+                dt.datetime(2024, 3, 14, 10, tzinfo=dt.UTC)]
+    folders = []
+    for name, alongside in (("beside", True), ("after", False)):
+        with Store(f"sqlite:///{tmp_path / name}.sqlite") as store, \
+                warnings.catch_warnings():
+            warnings.simplefilter("error")  # derived alongside, not again after a warning
+            for export, when in list(zip(exports, observed, strict=True))[:imports]:
+                run_ingest([export], config=config, store=store, observed_at=when,
+                           derive=alongside)
+            if not alongside:
+                open_context(config, store=store).derive()
+            folders.append(store.analytical_copy.current().folder)
+    beside, after = ({p.name: p for p in folder.glob("derived-*.arrow")} for folder in folders)
+    assert sorted(beside) == sorted(after) and len(beside) == 6
+    for name, path in beside.items():
+        pd.testing.assert_frame_equal(_read_frame(path), _read_frame(after[name]))
 
 
 def test_an_evaluation_asked_once_is_read_when_asked_again(

@@ -689,6 +689,21 @@ def test_progress_reports_rows(tmp_path: Path) -> None:
     assert calls == [(3, 7), (7, 9), (9, 9)]
 
 
+def test_records_in_issue_id_order_are_the_same_records(tmp_path: Path) -> None:
+    rows = [[f"Z{9 - i}", *GOOD[1:]] for i in range(6)]
+    rows[2][0] = "Z7"  # a duplicate id: the later row wins, wherever it ends up
+    rows[4][1] = "不是时间"  # a rejected row
+    path = write_csv(tmp_path / "a.csv", HEADER, rows)
+    in_files = read_issues(path)
+    by_id = read_issues(path, by_issue_id=True)
+    assert by_id.records["issue_id"].tolist() == sorted(in_files.records["issue_id"])
+    pd.testing.assert_frame_equal(
+        by_id.records,
+        in_files.records.sort_values("issue_id").reset_index(drop=True))
+    pd.testing.assert_frame_equal(by_id.rejects, in_files.rejects)
+    assert (by_id.rows_in, by_id.duplicates) == (in_files.rows_in, in_files.duplicates)
+
+
 def test_files_of_one_layout_are_checked_in_batches_of_about_batch_rows(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gridwatch.ingest import records as records_module

@@ -35,12 +35,12 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion"]
+__all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion", "DerivedBuffer", "DerivedParts"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
 #: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column. 4: the
@@ -218,6 +218,57 @@ class AnalyticalCopy:
                 shutil.rmtree(entry, ignore_errors=True)
             elif entry.name.startswith(f".{_CURRENT}."):
                 entry.unlink(missing_ok=True)
+
+
+class DerivedParts(Protocol):
+    """Where a supervision context keeps its derived parts: the analytical copy, or a
+    :class:`DerivedBuffer` until the copy's version exists."""
+
+    def read_derived(self, run_id: int, key: str) -> pd.DataFrame | None: ...
+
+    def write_derived(self, run_id: int, key: str, frame: pd.DataFrame) -> bool: ...
+
+    def forget_derived(self, run_id: int, prefix: str, *, keep: set[str], most: int) -> None: ...
+
+
+class DerivedBuffer:
+    """Derived parts of run ``run_id`` computed before its version of the copy exists (while
+    the import's rows are being written), kept in memory and written beside the version by
+    :meth:`flush` once it is in place.
+    """
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.parts: dict[str, pd.DataFrame] = {}
+
+    def read_derived(self, run_id: int, key: str) -> pd.DataFrame | None:
+        """The part kept under ``key`` (moved to the end: last used)."""
+        if run_id != self.run_id or key not in self.parts:
+            return None
+        self.parts[key] = self.parts.pop(key)
+        return self.parts[key]
+
+    def write_derived(self, run_id: int, key: str, frame: pd.DataFrame) -> bool:
+        """Keep a part (False, nothing kept, for another run)."""
+        if run_id != self.run_id:
+            return False
+        self.parts.pop(key, None)
+        self.parts[key] = frame
+        return True
+
+    def forget_derived(self, run_id: int, prefix: str, *, keep: set[str], most: int) -> None:
+        """As :meth:`AnalyticalCopy.forget_derived`, in the order parts were last used."""
+        if run_id != self.run_id:
+            return
+        found = [key for key in self.parts if key.startswith(prefix) and key not in keep]
+        for key in found[:max(len(found) - most, 0)]:
+            del self.parts[key]
+
+    def flush(self, copy: AnalyticalCopy) -> int:
+        """Write every part beside the copy's version of the run; how many were written
+        (none when that version is not the current one)."""
+        return sum(copy.write_derived(self.run_id, key, frame)
+                   for key, frame in self.parts.items())
 
 
 #: pandas' NaT: the smallest int64, in every unit of ``datetime64``.

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -56,6 +57,12 @@ CHANGE_FIELDS: tuple[str, ...] = ("deadline", "responsible_unit")
 
 #: Called as ``(rows_done, rows_total)`` after each batch of an import.
 ProgressCallback = Callable[[int, int], None]
+#: Work on the analytical copy of an import, done while its rows are written:
+#: ``(issues, history, run_id, observed_at) -> after``, given the copy's problems and history
+#: after the run (as :meth:`Store.analytical` will read them; the history ids may still
+#: change); ``after(copy)`` is called once that version of the copy is in place.
+Alongside = Callable[[pd.DataFrame, pd.DataFrame, int, datetime],
+                     Callable[[AnalyticalCopy], object] | None]
 
 
 @dataclass(frozen=True)
@@ -280,6 +287,7 @@ class Store:
         observed_at: datetime | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         progress: ProgressCallback | None = None,
+        alongside: Alongside | None = None,
     ) -> ImportCounts:
         """Store one run's placed problems in one transaction.
 
@@ -311,7 +319,12 @@ class Store:
         chunk_size
             Rows per batch.
         progress
-            Called as ``(rows_done, rows_total)`` after each batch.
+            Called as ``(rows_done, rows_total)`` after each batch (from another thread
+            when ``alongside`` is given).
+        alongside
+            Work on the analytical copy after the run (deriving what questions need), done
+            while the rows are being written (see :data:`Alongside`); an error there only
+            warns. Not done for a staged import, nor without a copy.
 
         Returns
         -------
@@ -330,19 +343,20 @@ class Store:
                                     layer_kinds=layer_kinds, files=files, rows_in=rows_in,
                                     accepted=len(frame), rejected=rejected,
                                     observed_at=observed_at, chunk_size=chunk_size,
-                                    progress=progress)
+                                    progress=progress, alongside=alongside)
         if not self.postgis:
             raise StoreError(f"staged imports are for PostgreSQL stores; {self._shown!r} is "
                              f"{self.backend}")
         return self._import_run(placed.prepared, placed.tables, layer_kinds=layer_kinds,
                                 files=files, rows_in=rows_in, accepted=len(placed.ids),
                                 rejected=rejected, observed_at=observed_at,
-                                chunk_size=chunk_size, progress=progress)
+                                chunk_size=chunk_size, progress=progress, alongside=alongside)
 
     def _import_run(self, prepare: Callable[[], _s.Prepared], stages: Sequence[str], *,
                     layer_kinds: dict[str, str | None], files: Sequence[str], rows_in: int,
                     accepted: int, rejected: int, observed_at: datetime | None,
-                    chunk_size: int, progress: ProgressCallback | None) -> ImportCounts:
+                    chunk_size: int, progress: ProgressCallback | None,
+                    alongside: Alongside | None = None) -> ImportCounts:
         """One import run (see :meth:`import_records`): the rows of ``prepare()``, written
         from memory, or from the staging tables ``stages`` (then ``prepare()`` holds only
         the columns of :data:`gridwatch.store.staging.STAGED_COLUMNS`)."""
@@ -357,8 +371,9 @@ class Store:
             prepared = prepare()
             with self._write() as conn:
                 previous = self._last_run_id(conn)
-                counts, written = self._import(conn, prepared, layer_kinds, run, seen,
-                                               chunk_size, progress, stages)
+                counts, written, writes = self._import(conn, prepared, layer_kinds, run, seen,
+                                                       chunk_size, progress, stages)
+                beside = self._beside(writes, counts.run_id, previous, written, alongside)
         except Exception as exc:
             message = self._reason(exc)
             try:
@@ -371,13 +386,53 @@ class Store:
                 raise
             raise StoreError(f"import into {self._shown!r} failed and was rolled back: "
                              f"{message}") from exc
-        self._refresh_copy(counts.run_id, previous, written)
+        self._refresh_copy(counts.run_id, previous, written, beside)
         return counts
+
+    def _beside(self, writes: Callable[[], None], run_id: int, previous: int,
+                written: _Written, alongside: Alongside | None) -> _Beside | None:
+        """Run ``writes`` (the import's statements, on the transaction's connection) and, when
+        asked, at the same time on this thread: the frames of the analytical copy after the
+        run, and ``alongside`` on them. The statements spend their time in the database
+        (SQLite and psycopg let other threads run meanwhile), so the two take about as long
+        as the longer one on two cores. A failure of the statements fails the import; of the
+        rest, only warns (the copy is then built after the commit, as without ``alongside``)."""
+        copy = self.analytical_copy
+        if alongside is None or copy is None or written.staged:
+            writes()
+            return None
+        failed: list[BaseException] = []
+
+        def write() -> None:
+            try:
+                writes()
+            except BaseException as exc:  # re-raised on the calling thread
+                failed.append(exc)
+
+        worker = threading.Thread(target=write, name="gridwatch-store-write")
+        worker.start()
+        beside: _Beside | None = None
+        try:
+            frames = self._copy_frames(copy, run_id, previous, written, kinds=written.kinds)
+            if frames is not None:
+                beside = _Beside(frames=frames, after=alongside(
+                    frames.issues, frames.history, run_id, written.seen))
+        except Exception as exc:  # what is derived is derived again later, from the copy
+            warnings.warn(f"what the questions derive could not be prepared while the "
+                          f"import was written ({type(exc).__name__}: {exc}); it is derived "
+                          "after it", RuntimeWarning, stacklevel=4)
+        finally:
+            worker.join()
+        if failed:
+            raise failed[0]
+        return beside
 
     def _import(self, conn: sa.Connection, prep: _s.Prepared,
                 layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
                 chunk_size: int, progress: ProgressCallback | None, stages: Sequence[str],
-                ) -> tuple[ImportCounts, _Written]:
+                ) -> tuple[ImportCounts, _Written, Callable[[], None]]:
+        """Compare the rows with the store and record the run and its layers; returns the
+        counts, what is written, and the statements that write it (run by the caller)."""
         t = self._t
         issues_table = t["issues"]
         empty_before = conn.execute(
@@ -412,52 +467,63 @@ class Store:
         changed_ids = [i for i, c in zip(prep.ids, changed, strict=True) if c]
         # read before the upsert overwrites them
         before = self._changed_before(conn, changed_ids) if changed_ids else None
-        if stages:
-            from gridwatch.store.staging import upsert_staged
-
-            staged_ids = _s.temp_table(conn, "gw_written_in", [issues_table.c.issue_id])
-            self._insert_rows(conn, staged_ids, {"issue_id": written_ids}, chunk_size)
-            upsert_staged(conn, issues_table, stages, staged_ids, seen_value=seen_value,
-                          run_id=run_id, schema=self.schema)
-            tick(len(written_ids))
-        else:
-            rows = _rows(prep.issues, write)
-            # arrays here; each batch is converted to driver values as it is written
-            # (converting every column at once held several GB at 1,000,000 problems)
-            columns: dict[str, Any] = {c: rows[c] for c in rows.columns}
-            columns["content_hash"] = prep.hashes[write]
-            for name in ("first_seen_at", "last_seen_at"):
-                columns[name] = [seen_value] * len(rows)
-            columns["last_run_id"] = [run_id] * len(rows)
-            self._upsert_issues(conn, columns, chunk_size, tick)
         unchanged_ids = [i for i, keep in zip(prep.ids, same, strict=True) if keep]
-        self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
         positions = self._write_layers(conn, layer_kinds)
-        if stages:
-            self._replace_places(conn, prep, changed, chunk_size)
-            if written_ids:
-                from gridwatch.store.staging import insert_staged_places
-
-                places = _s.places_table(sa.MetaData(schema=self.schema),
-                                         [positions[layer] for layer in layer_kinds])
-                insert_staged_places(conn, places, stages, staged_ids,
-                                     [positions[layer] for layer in layer_kinds],
-                                     schema=self.schema)
-        else:
-            self._write_places(conn, prep, write, changed, positions, chunk_size)
-        history = self._write_history(conn, prep, run_id, seen, seen_value, ~known, moved,
-                                      old_status, chunk_size)
-        self._write_changes(conn, prep, run_id, changed, before, seen_value, chunk_size)
+        history = self._history_rows(prep, run_id, seen, ~known, moved, old_status)
+        # the ids the database gives the history rows when it numbers them on from its largest
+        # (SQLite does; the copy takes the ids given, read back after the commit)
+        largest = conn.execute(sa.select(sa.func.max(t["status_history"].c.id))).scalar()
         counts = ImportCounts(run_id=run_id, inserted=int((~known).sum()),
                               updated=int(changed.sum()), unchanged=int(same.sum()),
                               status_changes=int(moved.sum()), older=int(older.sum()))
-        runs = t["runs"]
-        conn.execute(runs.update().where(runs.c.run_id == run_id).values(
-            inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
-            status_changes=counts.status_changes, finished_at=_now(), ok=True, message=None))
-        return counts, _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
-                                empty_before=bool(empty_before), history=history,
-                                staged=bool(stages))
+        written = _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
+                           empty_before=bool(empty_before), history=history,
+                           staged=bool(stages), kinds=self._layer_kinds(conn),
+                           history_first_id=int(largest or 0) + 1)
+
+        def writes() -> None:
+            if stages:
+                from gridwatch.store.staging import upsert_staged
+
+                staged_ids = _s.temp_table(conn, "gw_written_in", [issues_table.c.issue_id])
+                self._insert_rows(conn, staged_ids, {"issue_id": written_ids}, chunk_size)
+                upsert_staged(conn, issues_table, stages, staged_ids, seen_value=seen_value,
+                              run_id=run_id, schema=self.schema)
+                tick(len(written_ids))
+            else:
+                rows = _rows(prep.issues, write)
+                # arrays here; each batch is converted to driver values as it is written
+                # (converting every column at once held several GB at 1,000,000 problems)
+                columns: dict[str, Any] = {c: rows[c] for c in rows.columns}
+                columns["content_hash"] = prep.hashes[write]
+                for name in ("first_seen_at", "last_seen_at"):
+                    columns[name] = [seen_value] * len(rows)
+                columns["last_run_id"] = [run_id] * len(rows)
+                self._upsert_issues(conn, columns, chunk_size, tick)
+                del rows, columns
+            self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
+            if stages:
+                self._replace_places(conn, prep, changed, chunk_size)
+                if written_ids:
+                    from gridwatch.store.staging import insert_staged_places
+
+                    places = _s.places_table(sa.MetaData(schema=self.schema),
+                                             [positions[layer] for layer in layer_kinds])
+                    insert_staged_places(conn, places, stages, staged_ids,
+                                         [positions[layer] for layer in layer_kinds],
+                                         schema=self.schema)
+            else:
+                self._write_places(conn, prep, write, changed, positions, chunk_size)
+            self._insert_rows(conn, t["status_history"], {
+                **history, "seen_at": [seen_value] * len(history["issue_id"])}, chunk_size)
+            self._write_changes(conn, prep, run_id, changed, before, seen_value, chunk_size)
+            runs = t["runs"]
+            conn.execute(runs.update().where(runs.c.run_id == run_id).values(
+                inserted=counts.inserted, updated=counts.updated, unchanged=counts.unchanged,
+                status_changes=counts.status_changes, finished_at=_now(), ok=True,
+                message=None))
+
+        return counts, written, writes
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash, status and last sighting of the stored problems among ``ids``, indexed by
@@ -475,11 +541,11 @@ class Store:
         frame = _frame(rows, ("issue_id", "content_hash", "status", "last_seen_at"))
         return frame.set_index("issue_id")
 
-    def _write_history(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
-                       seen: datetime, seen_value: Any, new: np.ndarray, moved: np.ndarray,
-                       old_status: np.ndarray, chunk_size: int) -> dict[str, Any]:
-        """A history row for each new problem's first status and each status change; returns
-        the columns written, in the order written.
+    @staticmethod
+    def _history_rows(prep: _s.Prepared, run_id: int, seen: datetime, new: np.ndarray,
+                      moved: np.ndarray, old_status: np.ndarray) -> dict[str, Any]:
+        """The history rows of the run, in the order they are written: one for each new
+        problem's first status and each status change (``seen_at`` is the run's).
 
         ``changed_at`` is closed_at for closed/verified problems when known, reported_at for a
         new problem's first status, else the run's observed time.
@@ -502,14 +568,12 @@ class Store:
             "previous_status": np.where(new, np.array(None), old_status)[rows],
             "status": status[rows],
             "changed_at": changed[rows],
-            "seen_at": [seen_value] * count,
         }
-        order = _id_order(columns["issue_id"])  # as _column_chunks writes them
+        order = _id_order(columns["issue_id"])  # as _insert_rows writes them
         if order is not None:
             columns = {name: (values[order] if isinstance(values, np.ndarray) else values)
                        for name, values in columns.items()}
-        self._insert_rows(conn, self._t["status_history"], columns, chunk_size)
-        return {**columns, "seen_at": np.full(count, np.datetime64(seen, "us"))}
+        return columns
 
     def _write_changes(self, conn: sa.Connection, prep: _s.Prepared, run_id: int,
                        changed: np.ndarray, old: pd.DataFrame | None, seen_value: Any,
@@ -526,19 +590,19 @@ class Store:
         before = old.reindex(ids)
         out: dict[str, list[Any]] = {"issue_id": [], "field": [], "old_value": [],
                                      "new_value": []}
-        for field in CHANGE_FIELDS:
-            if field == "deadline":
-                was = _iso_utc(_s.utc_times(before[field].to_numpy(dtype=object)))
-                now = _iso_utc(pd.Series(pd.to_datetime(new[field].to_numpy(), utc=True)))
+        for name in CHANGE_FIELDS:
+            if name == "deadline":
+                was = _iso_utc(_s.utc_times(before[name].to_numpy(dtype=object)))
+                now = _iso_utc(pd.Series(pd.to_datetime(new[name].to_numpy(), utc=True)))
             else:
-                was = pd.Series(before[field].to_numpy(dtype=object), dtype=object)
-                now = pd.Series(new[field].astype(object).to_numpy(), dtype=object)
+                was = pd.Series(before[name].to_numpy(dtype=object), dtype=object)
+                now = pd.Series(new[name].astype(object).to_numpy(), dtype=object)
             was_t = was.where(was.notna(), None).to_numpy(dtype=object)
             now_t = now.where(now.notna(), None).to_numpy(dtype=object)
             differs = np.array([a != b for a, b in zip(was_t, now_t, strict=True)], dtype=bool)
             for k in np.flatnonzero(differs):
                 out["issue_id"].append(ids[k])
-                out["field"].append(field)
+                out["field"].append(name)
                 out["old_value"].append(was_t[k])
                 out["new_value"].append(now_t[k])
         count = len(out["issue_id"])
@@ -940,10 +1004,7 @@ class Store:
                                   "until it can", RuntimeWarning, stacklevel=2)
         else:
             issues, history = found
-        for name in layers or ():
-            if f"{name}_id" not in issues:
-                issues[f"{name}_id"] = pd.Series(pd.NA, index=issues.index, dtype="str")
-        return issues, history, run_id
+        return with_layer_columns(issues, layers or ()), history, run_id
 
     def rebuild_copy(self) -> CopyVersion | None:
         """Rebuild the analytical copy from the tables (``gridwatch store rebuild``)."""
@@ -959,75 +1020,102 @@ class Store:
         with self._engine.connect() as conn, conn.begin():
             return tuple(self._layer_kinds(conn))
 
-    def _refresh_copy(self, run_id: int, previous: int, written: _Written) -> None:
+    def _refresh_copy(self, run_id: int, previous: int, written: _Written,
+                      beside: _Beside | None = None) -> None:
         """Bring the copy to ``run_id`` after a committed import, without reading back what
         the import just wrote: the previous copy (when it is of the run before) minus the
         problems the run rewrote plus those rows built from the import itself; for a store
-        that was empty, the import's rows alone; else everything from the tables. A failure
-        here leaves the import stored; readers then rebuild the copy."""
+        that was empty, the import's rows alone; else everything from the tables. Frames
+        built while the rows were written (``beside``) are used as they are, with the ids the
+        database gave the run's history. A failure here leaves the import stored; readers
+        then rebuild the copy."""
         copy = self.analytical_copy
         if copy is None:
             return
         try:
             with copy.locked():
-                with self._engine.connect() as conn, conn.begin():
-                    kinds = self._layer_kinds(conn)
-                layers = tuple(kinds)
-                base = copy.current()
-                found = copy.read(previous) if base is not None and \
-                    base.run_id == previous and base.layers == layers else None
-                if found is None and not written.empty_before:
-                    copy.write(run_id, self.issues(), self.history(), layers=layers)
+                frames = beside.frames if beside is not None else None
+                if frames is None:
+                    with self._engine.connect() as conn, conn.begin():
+                        kinds = self._layer_kinds(conn)
+                    frames = self._copy_frames(copy, run_id, previous, written, kinds=kinds)
+                if frames is None:
+                    copy.write(run_id, self.issues(), self.history(),
+                               layers=tuple(written.kinds))
                     return
-                old_issues, old_history = found if found is not None else (None, None)
-                # a staged import's rows are in the tables only: read back the run's own
-                rows = self.issues(run_id=run_id) if written.staged else \
-                    _wide_rows(written, kinds, old_issues)
-                if old_issues is None:
-                    merged = rows
-                    history = self._run_history(run_id, written)
-                else:
-                    kept = old_issues[~old_issues["issue_id"].isin(rows["issue_id"])]
-                    if written.touched:
-                        seen_at = pd.Timestamp(written.seen).tz_localize("UTC").as_unit("ns")
-                        again = kept["issue_id"].isin(written.touched).to_numpy()
-                        kept = kept.copy()
-                        kept.loc[again, "last_seen_at"] = seen_at
-                    if list(rows.columns) != list(kept.columns):
-                        copy.write(run_id, self.issues(), self.history(), layers=layers)
-                        return
-                    merged = pd.concat([kept, rows.astype(kept.dtypes.to_dict())],
-                                       ignore_index=True)
-                    history = pd.concat([old_history, self._run_history(run_id, written)],
-                                        ignore_index=True)
-                merged = merged.sort_values("issue_id", kind="stable").reset_index(drop=True)
-                copy.write(run_id, merged, history, layers=layers)
+                history = self._with_history_ids(frames, run_id)
+                version = copy.write(run_id, frames.issues, history, layers=frames.layers)
+            if beside is not None and beside.after is not None and version.run_id == run_id:
+                beside.after(copy)
         except Exception as exc:  # the import itself is committed: never undo it here
             warnings.warn(f"the analytical copy of {self._shown!r} could not be refreshed "
                           f"({type(exc).__name__}: {exc}); it will be rebuilt from the store "
                           "when next read", RuntimeWarning, stacklevel=3)
 
-    def _run_history(self, run_id: int, written: _Written) -> pd.DataFrame:
-        """The history rows run ``run_id`` wrote, as :meth:`history` reads them, from what the
-        import kept: only their ids are read back (they were given in the order written)."""
+    def _copy_frames(self, copy: AnalyticalCopy, run_id: int, previous: int,
+                     written: _Written, *, kinds: dict[str, str | None]) -> _CopyFrames | None:
+        """The copy after the run, from the previous copy and what the run wrote; None when
+        it must be read from the tables (no copy of the run before, a staged import)."""
+        layers = tuple(kinds)
+        base = copy.current()
+        found = copy.read(previous) if base is not None and \
+            base.run_id == previous and base.layers == layers else None
+        if written.staged or (found is None and not written.empty_before):
+            return None
+        old_issues, old_history = found if found is not None else (None, None)
+        rows = _wide_rows(written, kinds, old_issues)
+        run_history = self._run_history(run_id, written)
+        if old_issues is None:
+            merged, history = rows, run_history
+        else:
+            kept = old_issues[~old_issues["issue_id"].isin(rows["issue_id"])]
+            if written.touched:
+                seen_at = pd.Timestamp(written.seen).tz_localize("UTC").as_unit("ns")
+                again = kept["issue_id"].isin(written.touched).to_numpy()
+                kept = kept.copy()
+                kept.loc[again, "last_seen_at"] = seen_at
+            if list(rows.columns) != list(kept.columns):
+                return None
+            merged = pd.concat([kept, rows.astype(kept.dtypes.to_dict())], ignore_index=True)
+            history = pd.concat([old_history, run_history], ignore_index=True)
+        return _CopyFrames(issues=_by_id(merged), history=history, layers=layers,
+                           run_rows=len(run_history))
+
+    def _with_history_ids(self, frames: _CopyFrames, run_id: int) -> pd.DataFrame:
+        """The history of ``frames`` with the ids the database gave the run's rows (read back:
+        they were written in order); the run's rows read from the table if they differ in
+        number."""
         table = self._t["status_history"]
         with self._engine.connect() as conn, conn.begin():
-            ids = [row[0] for row in _s.fetch(conn, sa.select(table.c.id)
-                                              .where(table.c.run_id == run_id)
-                                              .order_by(table.c.id))]
+            ids = np.asarray([row[0] for row in _s.fetch(
+                conn, sa.select(table.c.id).where(table.c.run_id == run_id)
+                .order_by(table.c.id))], dtype="int64")
+        history = frames.history
+        start = len(history) - frames.run_rows
+        if len(ids) != frames.run_rows:
+            return pd.concat([history.iloc[:start], self.history(run_id=run_id)],
+                             ignore_index=True)
+        if not np.array_equal(history["id"].to_numpy()[start:], ids):
+            history = history.copy()
+            history["id"] = np.concatenate([history["id"].to_numpy()[:start], ids])
+        return history
+
+    def _run_history(self, run_id: int, written: _Written) -> pd.DataFrame:
+        """The history rows run ``run_id`` wrote, as :meth:`history` reads them, from what the
+        import kept, with the ids the database numbers them with from its largest."""
         columns = written.history
-        if len(ids) != len(columns["issue_id"]):
-            return self.history(run_id=run_id)
+        n = len(columns["issue_id"])
         return pd.DataFrame({
-            "id": np.asarray(ids, dtype="int64"),
+            "id": np.arange(written.history_first_id, written.history_first_id + n,
+                            dtype="int64"),
             "issue_id": pd.Series(np.asarray(columns["issue_id"], dtype=object), dtype="str"),
-            "run_id": np.full(len(ids), run_id, dtype="int64"),
+            "run_id": np.full(n, run_id, dtype="int64"),
             "previous_status": pd.Series(np.asarray(columns["previous_status"], dtype=object),
                                          dtype="str"),
             "status": pd.Series(np.asarray(columns["status"], dtype=object), dtype="str"),
             "changed_at": _utc_from_naive(np.asarray(columns["changed_at"],
                                                      dtype="datetime64[us]")),
-            "seen_at": _utc_from_naive(np.asarray(columns["seen_at"], dtype="datetime64[us]")),
+            "seen_at": _utc_from_naive(np.full(n, np.datetime64(written.seen, "us"))),
         })
 
     def _layer_kinds(self, conn: sa.Connection) -> dict[str, str | None]:
@@ -1122,6 +1210,15 @@ def _iso_utc(times: pd.Series) -> pd.Series:
     """UTC times as ISO text (``2026-02-20T15:59:59Z``), missing as NA."""
     text = times.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return pd.Series(text.astype(object).to_numpy(), dtype=object).where(times.notna().to_numpy())
+
+
+def with_layer_columns(issues: pd.DataFrame, layers: Sequence[str]) -> pd.DataFrame:
+    """Give ``issues`` a ``<layer>_id`` column (all missing) for each of ``layers`` it lacks
+    (in place; returned)."""
+    for name in layers:
+        if f"{name}_id" not in issues:
+            issues[f"{name}_id"] = pd.Series(pd.NA, index=issues.index, dtype="str")
+    return issues
 
 
 def _in_range(rows: sa.Table) -> sa.ColumnElement[bool]:
@@ -1227,16 +1324,40 @@ class _Written:
     touched: list[str]
     seen: datetime
     empty_before: bool
-    #: The history columns written (see ``Store._write_history``).
+    #: The history columns written, but ``seen_at`` (see ``Store._history_rows``).
     history: dict[str, Any]
     #: Written from staging tables: ``prep`` holds only the columns the import compares.
     staged: bool = False
+    #: The store's layers after the import, in order, with their kinds.
+    kinds: dict[str, str | None] = field(default_factory=dict)
+    #: The id the first history row gets when the database numbers on from its largest.
+    history_first_id: int = 1
+
+
+@dataclass(frozen=True)
+class _CopyFrames:
+    """The analytical copy after an import, built from what it wrote: problems, history (the
+    run's rows last, ``run_rows`` of them) and layers."""
+
+    issues: pd.DataFrame
+    history: pd.DataFrame
+    layers: tuple[str, ...]
+    run_rows: int
+
+
+@dataclass(frozen=True)
+class _Beside:
+    """The copy's frames built while the import's rows were written, and what ``alongside``
+    asked to be done once that copy is in place."""
+
+    frames: _CopyFrames
+    after: Callable[[AnalyticalCopy], object] | None
 
 
 def _wide_rows(written: _Written, kinds: dict[str, str | None],
                old: pd.DataFrame | None) -> pd.DataFrame:
     """The rows an import wrote, as :meth:`Store.issues` reads them back: the same columns,
-    dtypes and values (times to the microsecond, as stored), ordered by issue_id."""
+    dtypes and values (times to the microsecond, as stored), in the import's order."""
     prep, write = written.prep, written.write
     issues = _rows(prep.issues, write).reset_index(drop=True)
     out: dict[str, pd.Series] = {}
@@ -1273,7 +1394,17 @@ def _wide_rows(written: _Written, kinds: dict[str, str | None],
             out[f"in_{name}"] = _flags(inside)
             out[f"near_{name}"] = _flags(pd.Series(part["near"].to_numpy(dtype=object)))
             out[f"{name}_dist_m"] = pd.Series(part["distance_m"].to_numpy(dtype="float64"))
-    frame = pd.DataFrame(out, index=pd.RangeIndex(len(issues)))
+    return pd.DataFrame(out, index=pd.RangeIndex(len(issues)))
+
+
+def _by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame in issue_id order (as it is when the rows came in that order: no copy)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = pa.array(frame["issue_id"].to_numpy(dtype=object), type=pa.string())
+    if len(ids) < 2 or pc.all(pc.greater_equal(ids[1:], ids[:-1])).as_py():
+        return frame.reset_index(drop=True)
     return frame.sort_values("issue_id", kind="stable").reset_index(drop=True)
 
 

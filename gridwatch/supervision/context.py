@@ -35,10 +35,11 @@ if TYPE_CHECKING:
     from gridwatch.access.scope import Scope
     from gridwatch.config import Config
     from gridwatch.store import Store
-    from gridwatch.store.analytical import AnalyticalCopy
+    from gridwatch.store.analytical import DerivedParts
+    from gridwatch.store.transactional import Alongside
     from gridwatch.supervision.events import StatusEvents
 
-__all__ = ["SupervisionContext", "empty_issues", "open_context"]
+__all__ = ["SupervisionContext", "derive_alongside", "empty_issues", "open_context"]
 
 _T = TypeVar("_T")
 _F = TypeVar("_F", bound=pd.DataFrame)
@@ -104,7 +105,7 @@ class SupervisionContext:
     last_export: dt.date | None = None
     run_id: int = 0
     #: Where derived columns are kept between processes (the store's analytical copy).
-    copy: AnalyticalCopy | None = field(default=None, repr=False)
+    copy: DerivedParts | None = field(default=None, repr=False)
     scope: Scope | None = None
     #: Deadline extensions of single problems (:mod:`gridwatch.supervision.extensions`),
     #: kept in the ledger's events; ``None``: none.
@@ -120,7 +121,7 @@ class SupervisionContext:
                     last_export: dt.date | None = None, run_id: int = 0,
                     rebounds: pd.DataFrame | None = None,
                     incidents: pd.DataFrame | None = None,
-                    copy: AnalyticalCopy | None = None,
+                    copy: DerivedParts | None = None,
                     extensions: pd.DataFrame | None = None) -> SupervisionContext:
         """A context over frames at hand.
 
@@ -798,16 +799,51 @@ def _from_store(store: Store, config: Config | None, names: list[str] | None,
                 layers: Mapping[str, gpd.GeoDataFrame] | None) -> SupervisionContext:
     issues, history, _ = store.analytical(layers=names)
     runs = store.runs()
-    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
-    observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
-    last = observed.max().tz_convert(timezone).date() if len(observed) else None
     run_id = int(runs["run_id"].max()) if len(runs) else 0
     from gridwatch.store.ledger import problem_extensions
 
     return SupervisionContext.from_frames(issues, history, config=config, layers=layers,
-                                          last_export=last, run_id=run_id,
+                                          last_export=_last_export(runs, config), run_id=run_id,
                                           copy=store.analytical_copy,
                                           extensions=problem_extensions(store))
+
+
+def _last_export(runs: pd.DataFrame, config: Config | None,
+                 also: dt.datetime | None = None) -> dt.date | None:
+    """The local day of the latest export the runs observed (and ``also``)."""
+    timezone = config.territory.timezone if config is not None else DEFAULT_TIMEZONE
+    observed = runs["observed_at"].dropna() if "observed_at" in runs else pd.Series([])
+    if also is not None:
+        moment = pd.Timestamp(also)
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        observed = pd.concat([observed, pd.Series([moment.tz_convert("UTC")])],
+                             ignore_index=True) if len(observed) else pd.Series([moment])
+    return observed.max().tz_convert(timezone).date() if len(observed) else None
+
+
+def derive_alongside(config: Config | None, store: Store,
+                     layers: Mapping[str, gpd.GeoDataFrame] | None = None) -> Alongside:
+    """What an import derives for the questions while its rows are written
+    (``Store.import_records(..., alongside=...)``): the context :func:`open_context` will read
+    after the import, built from the copy's frames before they are in place, derives every
+    part (:meth:`SupervisionContext.derive`) into memory; the parts are written beside the
+    copy once it is."""
+    from gridwatch.store.analytical import AnalyticalCopy, DerivedBuffer
+    from gridwatch.store.ledger import problem_extensions
+    from gridwatch.store.transactional import with_layer_columns
+
+    names = [s.name for s in config.layers] if config is not None else []
+
+    def alongside(issues: pd.DataFrame, history: pd.DataFrame, run_id: int,
+                  observed_at: dt.datetime) -> Callable[[AnalyticalCopy], object]:
+        buffer = DerivedBuffer(run_id)
+        ctx = SupervisionContext.from_frames(
+            with_layer_columns(issues, names), history, config=config, layers=layers,
+            last_export=_last_export(store.runs(), config, also=observed_at), run_id=run_id,
+            copy=buffer, extensions=problem_extensions(store))
+        ctx.derive()
+        return buffer.flush
+    return alongside
 
 
 def _among(values: pd.Series, members: pd.Series) -> np.ndarray:
