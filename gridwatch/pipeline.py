@@ -7,6 +7,7 @@ own module. The CLI, the app and the demo call :func:`run_ingest`.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -21,7 +22,12 @@ from gridwatch.errors import GridwatchError
 from gridwatch.evidence.photos import attach_folder_photos
 from gridwatch.evidence.settings import evidence_folder
 from gridwatch.geocoding.gazetteer import geocode_settings
-from gridwatch.geocoding.records import geocode_records
+from gridwatch.geocoding.records import (
+    AddressCheck,
+    geocode_records,
+    geocode_records_later,
+    with_address_check,
+)
 from gridwatch.geocoding.report import GeocodeReport, geocode_report
 from gridwatch.ingest.records import read_issues
 from gridwatch.placing.agreement import LabelCheck, compare_labels
@@ -140,13 +146,16 @@ def run_ingest(
     if layers is None:
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
-    records, address_rejects = geocode_records(result.records, layers, config, store=store)
+    if geocode_settings(config).enabled:
+        say("placing rows from their addresses")
+    records, address_rejects, check = geocode_records_later(result.records, layers, config,
+                                                            store=store)
     folder = evidence_folder(config)
     if folder is not None:  # photos named by problem id (gridwatch.evidence)
         records = attach_folder_photos(records, folder)
     say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
-    placed, place_rejects = (placer or place_records)(records, layers, config)
-    del records
+    placed, place_rejects = _place(placer, records, layers, config, check)
+    del records, check  # the check holds the rows as read
     rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])
     rows_in, duplicates = result.rows_in, result.duplicates
@@ -267,6 +276,37 @@ def run_validate(
     rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])
     return checks, disagreements, rejects, geocoding
+
+
+def _place(placer: Placer | None, records: pd.DataFrame, layers: dict[str, gpd.GeoDataFrame],
+           config: Config, check: AddressCheck | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Place the rows; the check of their addresses against their coordinates runs on
+    another thread meanwhile (both spend much of their time outside the GIL: Arrow's string
+    kernels, the compiled point-in-polygon kernel, GEOS), its results put in afterwards. A
+    placer of one's own gets the rows already checked."""
+    if check is not None and (placer is not None or not records.index.is_unique):
+        records = with_address_check(records, check())
+        check = None
+    if check is None:
+        return (placer or place_records)(records, layers, config)
+    found: list[pd.DataFrame] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            found.append(check())
+        except BaseException as exc:  # re-raised on this thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=run, name="gridwatch-address-check")
+    worker.start()
+    try:
+        placed, rejects = place_records(records, layers, config)
+    finally:
+        worker.join()
+    if failed:
+        raise failed[0]
+    return with_address_check(placed, found[0]), rejects
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:

@@ -399,3 +399,34 @@ def test_filters_by_match_source_and_score(stored, tmp_path: Path) -> None:
     rows = views.inspection_rows(context.issues, evaluated, np.arange(len(context.issues)))
     assert {"location_flag", "geocode_source", "geocode_score",
             "location_precision_m"} <= set(rows.columns)
+
+
+def test_checking_addresses_while_placing_equals_checking_first(tmp_path: Path) -> None:
+    """An import checks addresses against coordinates on another thread while it places the
+    rows (gridwatch.pipeline._place): the same placed rows, flags, distances and rejects as
+    checking first and placing after."""
+    from gridwatch.geocoding.records import geocode_records_later
+    from gridwatch.ingest.records import read_issues
+    from gridwatch.pipeline import _place
+
+    config = load_config(write_project(tmp_path))
+    export = _write(tmp_path / "mixed.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12345热线,嘉兴市新丰村,,,",  # not placed: rejected
+        f"A4,2026-03-02 09:30,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},",
+        f"A5,2026-03-02 09:40,网格巡查,南湖区长虹镇新丰村,{_lonlat(900, 900)},",
+        "A6,2026-03-02 09:50,网格巡查,南湖区长虹镇新丰村,121.9,31.9,",  # outside: rejected
+    ])
+    records = read_issues(export, settings=config.input).records
+    layers = load_layers(config)
+    first, first_rejects = geocode_records(records, layers, config)
+    placed, place_rejects = place_records(first, layers, config)
+    later, later_rejects, check = geocode_records_later(records, layers, config)
+    assert check is not None
+    beside, beside_rejects = _place(None, later, layers, config, check)
+    pd.testing.assert_frame_equal(beside, placed)
+    pd.testing.assert_frame_equal(beside_rejects, place_rejects)
+    pd.testing.assert_frame_equal(later_rejects, first_rejects)
+    assert placed["address_mismatch"].tolist() == [False, False, True, False]
+    assert placed["grid_mismatch"].tolist() == [False, False, True, False]

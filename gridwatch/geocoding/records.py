@@ -16,7 +16,7 @@ audit list of doubtful places; the store keeps the distance).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 
     from gridwatch.store.transactional import Store
 
-__all__ = ["IMPORT_HISTORY_ROWS", "MATCHED_AT", "PLACED_BY", "geocode_records",
-           "placement_mask"]
+__all__ = ["IMPORT_HISTORY_ROWS", "MATCHED_AT", "PLACED_BY", "AddressCheck", "geocode_records",
+           "geocode_records_later", "placement_mask", "with_address_check"]
 
 #: How a stored problem was placed, as filters name it: its own coordinates (repaired when
 #: lat/lon were swapped), its reported grid, its address.
@@ -56,6 +56,12 @@ MATCHED_AT: tuple[str, ...] = ("address_point", "history", "road", "area")
 #: the gazetteer's history, a seeded sample when there are more (parsing costs about 1.5 s
 #: per 100,000 distinct addresses).
 IMPORT_HISTORY_ROWS = 100_000
+
+
+#: The check of addresses against coordinates, run later (see :func:`geocode_records_later`):
+#: returns ``address_mismatch`` and ``address_offset_m`` of the rows it was made for, indexed
+#: like them.
+AddressCheck = Callable[[], pd.DataFrame]
 
 
 def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
@@ -90,21 +96,45 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
         One row per address that could not be placed: column ``address``, the reason naming
         the best candidates.
     """
+    out, rejects, check = geocode_records_later(records, layers, config, gazetteer=gazetteer,
+                                                store=store)
+    if check is not None:
+        out = with_address_check(out, check())
+    return out, rejects
+
+
+def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
+                          config: Config, *, gazetteer: Gazetteer | None = None,
+                          store: Store | None = None,
+                          ) -> tuple[pd.DataFrame, pd.DataFrame, AddressCheck | None]:
+    """:func:`geocode_records`, with the check of addresses against coordinates left to run
+    later (``[geocoding] check_coordinates``; it reads only the rows and the gazetteer, so it
+    can run on another thread while the rows are placed).
+
+    Returns
+    -------
+    records, rejects
+        As :func:`geocode_records`, with ``address_mismatch`` False and ``address_offset_m``
+        NaN until the check's results are put in (:func:`with_address_check`).
+    check : callable or None
+        The check; None when there is nothing to check.
+    """
     settings = geocode_settings(config)
     if not settings.enabled or "address" not in records or records.empty:
-        return records, empty_rejects()
+        return records, empty_rejects(), None
     n = len(records)
     x = _floats(records, "lon")
     y = _floats(records, "lat")
     no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
     if not no_coords.any() and not settings.check_coordinates:
-        return records, empty_rejects()  # the usual export: nothing to do, nothing read
+        return records, empty_rejects(), None  # the usual export: nothing to do, nothing read
     address = records["address"].astype("str").str.strip()
     has_address = (address.notna() & (address != "")).to_numpy()
-    todo = no_coords & has_address & ~_known_grid(records, layers, config)
+    todo = no_coords & has_address
+    todo[todo] = ~_known_grid(records[todo], layers, config)
     check = ~no_coords & has_address if settings.check_coordinates else np.zeros(n, bool)
     if not todo.any() and not check.any():
-        return records, empty_rejects()
+        return records, empty_rejects(), None
     lon, lat = _wgs84(records, x, y, ~no_coords, default=config.input.crs)
     ids = (records["issue_id"].astype("str") if "issue_id" in records
            else pd.Series([], dtype="str"))
@@ -152,6 +182,19 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     out["geocode_score"] = score
     out["location_precision_m"] = precision
     if settings.check_coordinates:
+        out["address_mismatch"] = np.zeros(n, dtype=bool)
+        out["address_offset_m"] = np.full(n, np.nan)
+    failed = at[~ok]
+    rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
+    keep = np.ones(n, dtype=bool)
+    keep[failed] = False
+    if failed.size:
+        out = out.loc[keep]
+    if not settings.check_coordinates:
+        return out, rejects, None
+    index = out.index
+
+    def check_addresses() -> pd.DataFrame:
         mismatch = np.zeros(n, dtype=bool)
         offset = np.full(n, np.nan)
         if check.any():
@@ -162,15 +205,31 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
             flagged = np.isfinite(far)
             mismatch[rows[flagged]] = True
             offset[rows[flagged]] = np.round(far[flagged], 1)
-        out["address_mismatch"] = mismatch
-        out["address_offset_m"] = offset
-    failed = at[~ok]
-    rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
-    if failed.size:
-        keep = np.ones(n, dtype=bool)
-        keep[failed] = False
-        out = out.loc[keep]
-    return out, rejects
+        return pd.DataFrame({"address_mismatch": mismatch[keep],
+                             "address_offset_m": offset[keep]}, index=index)
+    return out, rejects, check_addresses
+
+
+def with_address_check(placed: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
+    """Put the results of a later address check (:func:`geocode_records_later`) into the
+    checked rows, or rows placed since (matched by index, which must be unique), as placing
+    them after the check would have: ``address_mismatch``, ``address_offset_m``, and for
+    placed rows the mismatch added to ``grid_mismatch``. Modifies ``placed`` and returns it."""
+    if placed.index.equals(found.index):  # the checked rows themselves (index may repeat)
+        rows = np.arange(len(placed))
+    else:
+        if not found.index.is_unique:
+            raise ValueError("the checked rows' index repeats: rows placed since cannot be "
+                             "matched to them")
+        rows = found.index.get_indexer(placed.index)
+        if (rows < 0).any():
+            raise ValueError("some placed rows are not among the checked ones")
+    mismatch = found["address_mismatch"].to_numpy(dtype=bool)[rows]
+    placed["address_mismatch"] = mismatch
+    placed["address_offset_m"] = found["address_offset_m"].to_numpy(dtype=float)[rows]
+    if "grid_mismatch" in placed:
+        placed["grid_mismatch"] = placed["grid_mismatch"].to_numpy(dtype=bool) | mismatch
+    return placed
 
 
 def _floats(records: pd.DataFrame, column: str) -> np.ndarray:
@@ -207,11 +266,13 @@ def _wgs84(records: pd.DataFrame, x: np.ndarray, y: np.ndarray, have: np.ndarray
     if not have.any():
         return lon, lat
     default = coords.parse_crs(default) or "wgs84"
-    raw = (records["coord_system"].astype("str").fillna("").to_numpy(dtype=object)
-           if "coord_system" in records else np.full(len(x), "", dtype=object))
-    labels = pd.unique(raw[have])
-    lookup = {v: (coords.parse_crs(v) if v else default) for v in labels}
-    per_row = pd.Series(raw[have], dtype=object).map(lookup).to_numpy(dtype=object)
+    if "coord_system" in records:  # each label parsed once, looked up by its code
+        codes, labels = pd.factorize(records["coord_system"].astype("str").fillna(""))
+    else:
+        codes, labels = np.zeros(len(x), dtype=np.intp), pd.Index([""])
+    parsed = np.array([(coords.parse_crs(v) if v else default) for v in labels] + [None],
+                      dtype=object)
+    per_row = parsed[codes[have]]  # code -1 (none) takes the last: None
     good = pd.notna(per_row)
     rows = np.flatnonzero(have)[good]
     with np.errstate(all="ignore"):
@@ -236,12 +297,15 @@ def _history(records: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_addres
              postcode_column: str | None) -> pd.DataFrame:
     """The import's rows with coordinates (WGS84) and an address."""
     rows = np.flatnonzero(has_address & np.isfinite(lon) & np.isfinite(lat))
-    frame = pd.DataFrame({"address": records["address"].to_numpy(dtype=object)[rows],
-                          "lon": lon[rows], "lat": lat[rows]})
+
+    def pick(column: str) -> pd.Series:  # the column's own dtype: no Python string per row
+        return records[column].iloc[rows].reset_index(drop=True)
+
+    frame = pd.DataFrame({"address": pick("address"), "lon": lon[rows], "lat": lat[rows]})
     if "issue_id" in records:
-        frame["issue_id"] = records["issue_id"].to_numpy(dtype=object)[rows]
+        frame["issue_id"] = pick("issue_id")
     if postcode_column and postcode_column in records:
-        frame[postcode_column] = records[postcode_column].to_numpy(dtype=object)[rows]
+        frame[postcode_column] = pick(postcode_column)
     return frame
 
 
@@ -306,13 +370,16 @@ def _metres(lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarr
 def _rejects(records: pd.DataFrame, rows: np.ndarray, reasons: np.ndarray) -> pd.DataFrame:
     if not len(rows):
         return empty_rejects()
-    files = (records["source_file"].astype("str").fillna("").to_numpy(dtype=object)[rows]
+    def picked(column: str) -> pd.Series:  # the rows first: not a million values converted
+        return records[column].iloc[rows].reset_index(drop=True)
+
+    files = (picked("source_file").astype("str").fillna("").to_numpy(dtype=object)
              if "source_file" in records else np.full(len(rows), "", dtype=object))
-    numbers = (pd.to_numeric(records["source_row"], errors="coerce").fillna(0)
-               .astype("int64").to_numpy()[rows] if "source_row" in records else rows + 1)
+    numbers = (pd.to_numeric(picked("source_row"), errors="coerce").fillna(0)
+               .astype("int64").to_numpy() if "source_row" in records else rows + 1)
     return concat_rejects(pd.DataFrame({
         "file": files, "row": numbers, "column": "address",
-        "value": records["address"].astype("str").to_numpy(dtype=object)[rows],
+        "value": picked("address").astype("str").to_numpy(dtype=object),
         "reason": "address not placed (no coordinates, no reported grid): " + pd.Series(
             reasons, dtype="str").to_numpy(dtype=object)}), file_order=pd.unique(files))
 
