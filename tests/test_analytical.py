@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,30 @@ def test_rebuild_equals_the_incremental_copy(tmp_path: Path) -> None:
         rebuilt = store.analytical_copy.read(version.run_id)
     for got, want in zip(incremental, rebuilt, strict=True):
         pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_staged_version_is_left_alone_by_other_writers_until_it_is_old(
+        tmp_path: Path) -> None:
+    """An import writes its version before its rows are committed: a writer meanwhile (a
+    reader rebuilding the copy) leaves it alone; one left by a killed import goes in time."""
+    from gridwatch.store.analytical import STAGED_KEPT_S
+
+    copy = AnalyticalCopy(tmp_path / "columns")
+    frame = pd.DataFrame({"issue_id": ["a", "b"]})
+    with copy.locked():
+        copy.write(1, frame, frame, layers=())
+    staged = copy.stage(2, frame, frame, layers=())
+    abandoned = copy.stage(2, frame, frame, layers=())
+    old = time.time() - STAGED_KEPT_S - 60
+    os.utime(abandoned.folder, (old, old))
+    with copy.locked():
+        copy.write(1, frame.iloc[:1], frame, layers=())  # a rebuild of the run in use
+    assert staged.folder.exists() and not abandoned.folder.exists()
+    assert copy.current().run_id == 1 and copy.read(2) is None  # staged: not in use
+    with copy.locked():
+        version = copy.publish(staged)
+    assert version.run_id == 2 and copy.read(2) is not None
+    assert not staged.folder.exists()
 
 
 def test_a_newer_copy_is_never_replaced_by_an_older_run(tmp_path: Path) -> None:

@@ -109,6 +109,9 @@ def test_a_failed_write_leaves_store_and_copy_and_never_calls_after(store_url: s
         for old, new in zip(before, snapshot(store), strict=True):
             pd.testing.assert_frame_equal(old, new)
         assert store.analytical_copy.current() == version
+        # the copy's version of the failed run, written while its rows were, is gone
+        assert not [p for p in store.analytical_copy.folder.iterdir()
+                    if p.name.endswith(".partial") or p.name.startswith("r000002")]
         assert [run for run, _ in recorder.after] == [1]
         # the store still imports after the failure
         assert do_import(store, placed_frame(6), alongside=recorder).inserted == 6

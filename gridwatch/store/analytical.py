@@ -32,6 +32,7 @@ import os
 import secrets
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,8 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-__all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion", "DerivedBuffer", "DerivedParts"]
+__all__ = ["COPY_VERSION", "AnalyticalCopy", "CopyVersion", "DerivedBuffer", "DerivedParts",
+           "StagedVersion"]
 
 #: Bumped when the layout or the meaning of a stored column changes: older copies are rebuilt.
 #: 2: Arrow IPC files instead of Parquet. 3: the problems' ledger_ref column. 4: the
@@ -52,6 +54,22 @@ _CURRENT = "CURRENT"
 _META = "meta.json"
 _LOCK = ".lock"
 _THREAD_LOCK = threading.Lock()
+
+
+#: A staged version (:meth:`AnalyticalCopy.stage`) is removed by other writers only when
+#: older than this: one left by a killed import.
+STAGED_KEPT_S = 3600
+
+
+@dataclass(frozen=True)
+class StagedVersion:
+    """A version written but not yet in use (:meth:`AnalyticalCopy.stage`)."""
+
+    name: str
+    folder: Path
+    run_id: int
+    rows: int
+    layers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -155,25 +173,56 @@ class AnalyticalCopy:
         current = self.current()
         if current is not None and current.run_id > run_id:
             return current
+        return self.publish(self.stage(run_id, issues, history, layers=layers))
+
+    def stage(self, run_id: int, issues: pd.DataFrame, history: pd.DataFrame, *,
+              layers: tuple[str, ...]) -> StagedVersion:
+        """Write a version that is not yet in use (:meth:`publish` puts it in use; an import
+        writes it while its rows are still being written to the store). Needs no lock: a
+        staged version is left alone by other writers for an hour (:data:`STAGED_KEPT_S`)."""
         name = f"r{run_id:06d}-{secrets.token_hex(3)}"
+        self.folder.mkdir(parents=True, exist_ok=True)
         staging = self.folder / f".{name}.partial"
-        staging.mkdir(parents=True)
+        staging.mkdir()
         try:
             _write_frame(issues, staging / "issues.arrow")
             _write_frame(history, staging / "history.arrow")
             meta = {"version": COPY_VERSION, "store": self.store_id, "run_id": int(run_id),
                     "rows": len(issues), "layers": list(layers)}
             (staging / _META).write_text(json.dumps(meta), encoding="utf-8")
-            staging.rename(self.folder / name)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        pointer = self.folder / f".{_CURRENT}.{name}"
-        pointer.write_text(name, encoding="utf-8")
+        return StagedVersion(name=name, folder=staging, run_id=run_id, rows=len(issues),
+                             layers=layers)
+
+    def publish(self, staged: StagedVersion, *, history: pd.DataFrame | None = None,
+                ) -> CopyVersion:
+        """Put a staged version in use (with ``history`` written over its history first,
+        when given), unless a newer run is already current; call it while holding
+        :meth:`locked`. Returns the version in use afterwards."""
+        current = self.current()
+        if current is not None and current.run_id > staged.run_id:
+            self.discard(staged)
+            return current
+        try:
+            if history is not None:
+                _write_frame(history, staged.folder / "history.arrow")
+            staged.folder.rename(self.folder / staged.name)
+        except BaseException:
+            self.discard(staged)
+            raise
+        pointer = self.folder / f".{_CURRENT}.{staged.name}"
+        pointer.write_text(staged.name, encoding="utf-8")
         os.replace(pointer, self.folder / _CURRENT)
-        self._prune(keep={name, current.folder.name if current else ""})
-        return CopyVersion(run_id=run_id, folder=self.folder / name, rows=len(issues),
-                           layers=layers)
+        self._prune(keep={staged.name, current.folder.name if current else ""})
+        return CopyVersion(run_id=staged.run_id, folder=self.folder / staged.name,
+                           rows=staged.rows, layers=staged.layers)
+
+    @staticmethod
+    def discard(staged: StagedVersion) -> None:
+        """Remove a staged version that will not be put in use."""
+        shutil.rmtree(staged.folder, ignore_errors=True)
 
     def write_derived(self, run_id: int, key: str, frame: pd.DataFrame) -> bool:
         """Keep derived columns beside version ``run_id``; False when that version is no
@@ -210,11 +259,17 @@ class AnalyticalCopy:
 
     def _prune(self, keep: set[str]) -> None:
         """Remove versions other than ``keep`` (the new one and the one before it, which a
-        reader may still be reading) and staging left by a killed writer."""
+        reader may still be reading) and staging left by a killed writer (an hour old: younger
+        ones may be an import's, still writing its rows)."""
+        now = time.time()
         for entry in self.folder.iterdir():
             if entry.name in keep or entry.name in (_CURRENT, _LOCK):
                 continue
-            if entry.is_dir() and (entry.name.startswith("r") or entry.name.endswith(".partial")):
+            if entry.is_dir() and entry.name.endswith(".partial"):
+                with contextlib.suppress(OSError):
+                    if now - entry.stat().st_mtime > STAGED_KEPT_S:
+                        shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_dir() and entry.name.startswith("r"):
                 shutil.rmtree(entry, ignore_errors=True)
             elif entry.name.startswith(f".{_CURRENT}."):
                 entry.unlink(missing_ok=True)

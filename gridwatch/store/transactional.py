@@ -39,7 +39,7 @@ from gridwatch.schema import CANONICAL_COLUMNS, CLOSED_STATUSES, DATETIME_COLUMN
 from gridwatch.store import _bulk
 from gridwatch.store import _tables as _s
 from gridwatch.store._statuses import status_check_current, widen_status_check
-from gridwatch.store.analytical import AnalyticalCopy, CopyVersion
+from gridwatch.store.analytical import AnalyticalCopy, CopyVersion, StagedVersion
 
 if TYPE_CHECKING:
     from gridwatch.store.staging import StagedImport
@@ -367,6 +367,7 @@ class Store:
         run = {"started_at": started, "observed_at": seen, "files": json.dumps(list(files),
                ensure_ascii=False), "rows_in": int(rows_in), "accepted": int(accepted),
                "rejected": int(rejected)}
+        beside: _Beside | None = None
         try:
             prepared = prepare()
             with self._write() as conn:
@@ -375,6 +376,8 @@ class Store:
                                                        chunk_size, progress, stages)
                 beside = self._beside(writes, counts.run_id, previous, written, alongside)
         except Exception as exc:
+            if beside is not None and beside.staged is not None:  # the commit failed
+                AnalyticalCopy.discard(beside.staged)
             message = self._reason(exc)
             try:
                 with self._write() as conn:
@@ -401,6 +404,8 @@ class Store:
         if alongside is None or copy is None or written.staged:
             writes()
             return None
+        # the store as it will be once committed (a first run makes it who it is)
+        copy = AnalyticalCopy(copy.folder, store_id=written.identity)
         failed: list[BaseException] = []
 
         def write() -> None:
@@ -415,8 +420,10 @@ class Store:
         try:
             frames = self._copy_frames(copy, run_id, previous, written, kinds=written.kinds)
             if frames is not None:
-                beside = _Beside(frames=frames, after=alongside(
-                    frames.issues, frames.history, run_id, written.seen))
+                after = alongside(frames.issues, frames.history, run_id, written.seen)
+                # the copy's files too, put in use once the rows are committed
+                beside = _Beside(frames=frames, after=after, staged=copy.stage(
+                    run_id, frames.issues, frames.history, layers=frames.layers))
         except Exception as exc:  # what is derived is derived again later, from the copy
             warnings.warn(f"what the questions derive could not be prepared while the "
                           f"import was written ({type(exc).__name__}: {exc}); it is derived "
@@ -424,6 +431,8 @@ class Store:
         finally:
             worker.join()
         if failed:
+            if beside is not None and beside.staged is not None:
+                copy.discard(beside.staged)
             raise failed[0]
         return beside
 
@@ -479,7 +488,8 @@ class Store:
         written = _Written(prep=prep, write=write, touched=unchanged_ids, seen=seen,
                            empty_before=bool(empty_before), history=history,
                            staged=bool(stages), kinds=self._layer_kinds(conn),
-                           history_first_id=int(largest or 0) + 1)
+                           history_first_id=int(largest or 0) + 1,
+                           identity=self._identity(conn))
 
         def writes() -> None:
             if stages:
@@ -969,12 +979,16 @@ class Store:
             folder = Path(database).with_name(Path(database).name + ".columns")
         return AnalyticalCopy(folder, store_id=self._identity())
 
-    def _identity(self) -> str:
+    def _identity(self, conn: sa.Connection | None = None) -> str:
         """What tells this store from another made at the same place: when its first run
-        started (empty before any run)."""
+        started (empty before any run); read on ``conn`` when given (in its transaction)."""
         runs = self._t["runs"]
-        with self._engine.connect() as conn, conn.begin():
-            first = conn.execute(sa.select(sa.func.min(runs.c.started_at))).scalar()
+        query = sa.select(sa.func.min(runs.c.started_at))
+        if conn is not None:
+            first = conn.execute(query).scalar()
+        else:
+            with self._engine.connect() as own, own.begin():
+                first = own.execute(query).scalar()
         return "" if first is None else str(first)
 
     def analytical(self, *, layers: Sequence[str] | None = None,
@@ -1044,10 +1058,17 @@ class Store:
                                layers=tuple(written.kinds))
                     return
                 history = self._with_history_ids(frames, run_id)
-                version = copy.write(run_id, frames.issues, history, layers=frames.layers)
+                staged = beside.staged if beside is not None else None
+                if staged is not None:
+                    version = copy.publish(staged, history=None if history is frames.history
+                                           else history)
+                else:
+                    version = copy.write(run_id, frames.issues, history, layers=frames.layers)
             if beside is not None and beside.after is not None and version.run_id == run_id:
                 beside.after(copy)
         except Exception as exc:  # the import itself is committed: never undo it here
+            if beside is not None and beside.staged is not None:
+                AnalyticalCopy.discard(beside.staged)
             warnings.warn(f"the analytical copy of {self._shown!r} could not be refreshed "
                           f"({type(exc).__name__}: {exc}); it will be rebuilt from the store "
                           "when next read", RuntimeWarning, stacklevel=3)
@@ -1086,12 +1107,19 @@ class Store:
         they were written in order); the run's rows read from the table if they differ in
         number."""
         table = self._t["status_history"]
+        history = frames.history
+        start = len(history) - frames.run_rows
+        expected = history["id"].to_numpy()[start:]
         with self._engine.connect() as conn, conn.begin():
+            count, low, high = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(table.c.id), sa.func.max(table.c.id))
+                .where(table.c.run_id == run_id)).one()
+            if count == frames.run_rows and (count == 0 or (
+                    low == expected[0] and high == expected[-1] and high - low + 1 == count)):
+                return history  # the ids expected: they were given in order, one after another
             ids = np.asarray([row[0] for row in _s.fetch(
                 conn, sa.select(table.c.id).where(table.c.run_id == run_id)
                 .order_by(table.c.id))], dtype="int64")
-        history = frames.history
-        start = len(history) - frames.run_rows
         if len(ids) != frames.run_rows:
             return pd.concat([history.iloc[:start], self.history(run_id=run_id)],
                              ignore_index=True)
@@ -1332,6 +1360,8 @@ class _Written:
     kinds: dict[str, str | None] = field(default_factory=dict)
     #: The id the first history row gets when the database numbers on from its largest.
     history_first_id: int = 1
+    #: The store's identity once the run is committed (``Store._identity``).
+    identity: str = ""
 
 
 @dataclass(frozen=True)
@@ -1352,6 +1382,8 @@ class _Beside:
 
     frames: _CopyFrames
     after: Callable[[AnalyticalCopy], object] | None
+    #: The copy's version of the run, written and waiting for the commit.
+    staged: StagedVersion | None = None
 
 
 def _wide_rows(written: _Written, kinds: dict[str, str | None],
