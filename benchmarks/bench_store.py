@@ -4,10 +4,12 @@ Imports N placed problems (default 250,000) into a fresh store, imports them aga
 unchanged), and reads them back with ``Store.issues()``. The baseline, run in the same process
 on the same rows, is ``DataFrame.to_sql`` appending the canonical columns to a plain table of
 the same backend: what a bare load costs without upsert, content hashes, history and areas.
-On SQLite it also times the driver's floor: making the Python value of every value of the same
-rows (the stored columns of ``issues``, the area columns of ``issue_places``, the history's
-ids and statuses), binding it with Python's ``sqlite3`` to a statement that writes nothing,
-and freeing it; an import through that driver cannot be faster.
+On SQLite it also times the floor of Python's ``sqlite3`` driver: making the Python value of
+every value of the same rows (the stored columns of ``issues``, the area columns of
+``issue_places``, the history's ids and statuses), binding it to a statement that writes
+nothing, and freeing it; an import through that driver could not be faster. The import writes
+from Arrow columns through scratch databases instead (``gridwatch.store._bulk``), so it is
+no longer held to that floor.
 
 Run::
 
@@ -137,7 +139,7 @@ def main() -> None:
           f"ratio {again / baseline:.1f}")
     print(f"  issues() read back, wide:                          {read:6.1f} s")
     if floor is not None:
-        print(f"  sqlite3 floor: the same values bound, not written: {floor:6.1f} s  "
+        print(f"  sqlite3's floor (values bound, nothing written):   {floor:6.1f} s  "
               f"import / this {imported / floor:.1f}")
 
 

@@ -6,6 +6,7 @@ is what the questions derive from the copy, and a failure on either side behaves
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +157,26 @@ def test_derived_parts_wait_in_a_buffer_until_flushed(tmp_path: Path) -> None:
         assert DerivedBuffer(run_id=2).flush(copy) == 0  # not the version in use
         assert buffer.flush(copy) == 4
         pd.testing.assert_frame_equal(copy.read_derived(3, "evaluation-4"), part)
+
+
+def test_ctrl_c_while_deriving_stops_the_writes_at_their_next_batch(store_url: str) -> None:
+    calls: list[int] = []
+
+    def slow(done: int, total: int) -> None:
+        calls.append(done)
+        time.sleep(0.05)
+
+    def interrupted(*args: object) -> None:
+        time.sleep(0.1)
+        raise KeyboardInterrupt
+
+    with Store(store_url) as store:
+        do_import(store, placed_frame(3, prefix="B"))
+        before, version = snapshot(store), store.analytical_copy.current()
+        with pytest.raises(KeyboardInterrupt):
+            do_import(store, placed_frame(30), chunk_size=1, progress=slow,
+                      alongside=interrupted)
+        for old, new in zip(before, snapshot(store), strict=True):
+            pd.testing.assert_frame_equal(old, new)
+        assert store.analytical_copy.current() == version
+    assert 0 < len(calls) < 30  # stopped long before the last of the 30 batches

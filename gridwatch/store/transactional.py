@@ -392,7 +392,7 @@ class Store:
         self._refresh_copy(counts.run_id, previous, written, beside)
         return counts
 
-    def _beside(self, writes: Callable[[], None], run_id: int, previous: int,
+    def _beside(self, writes: _Writes, run_id: int, previous: int,
                 written: _Written, alongside: Alongside | None) -> _Beside | None:
         """Run ``writes`` (the import's statements, on the transaction's connection) and, when
         asked, at the same time on this thread: the frames of the analytical copy after the
@@ -428,6 +428,11 @@ class Store:
             warnings.warn(f"what the questions derive could not be prepared while the "
                           f"import was written ({type(exc).__name__}: {exc}); it is derived "
                           "after it", RuntimeWarning, stacklevel=4)
+        except BaseException:  # Ctrl-C: the statements stop at their next batch
+            writes.stop.set()
+            if beside is not None and beside.staged is not None:
+                copy.discard(beside.staged)
+            raise
         finally:
             worker.join()
         if failed:
@@ -439,7 +444,7 @@ class Store:
     def _import(self, conn: sa.Connection, prep: _s.Prepared,
                 layer_kinds: dict[str, str | None], run: dict[str, Any], seen: datetime,
                 chunk_size: int, progress: ProgressCallback | None, stages: Sequence[str],
-                ) -> tuple[ImportCounts, _Written, Callable[[], None]]:
+                ) -> tuple[ImportCounts, _Written, _Writes]:
         """Compare the rows with the store and record the run and its layers; returns the
         counts, what is written, and the statements that write it (run by the caller)."""
         t = self._t
@@ -467,11 +472,15 @@ class Store:
         seen_value = _s.driver_values(np.array([seen], dtype="datetime64[us]"), sqlite=sqlite)[0]
         written_ids = [i for i, keep in zip(prep.ids, write, strict=True) if keep]
 
+        stop = threading.Event()  # set when the caller gives up (Ctrl-C while deriving)
+
         def tick(rows: int) -> None:
             nonlocal done
             done += rows
             if progress is not None:
                 progress(done, total)
+            if stop.is_set():
+                raise StoreError("the import was stopped")
 
         changed_ids = [i for i, c in zip(prep.ids, changed, strict=True) if c]
         # read before the upsert overwrites them
@@ -491,7 +500,7 @@ class Store:
                            history_first_id=int(largest or 0) + 1,
                            identity=self._identity(conn))
 
-        def writes() -> None:
+        def write_all() -> None:
             if stages:
                 from gridwatch.store.staging import upsert_staged
 
@@ -533,7 +542,7 @@ class Store:
                 status_changes=counts.status_changes, finished_at=_now(), ok=True,
                 message=None))
 
-        return counts, written, writes
+        return counts, written, _Writes(write_all, stop)
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash, status and last sighting of the stored problems among ``ids``, indexed by
@@ -1362,6 +1371,18 @@ class _Written:
     history_first_id: int = 1
     #: The store's identity once the run is committed (``Store._identity``).
     identity: str = ""
+
+
+@dataclass(frozen=True)
+class _Writes:
+    """The statements of an import (called once, on the thread that runs them), and the
+    event that stops them at their next batch."""
+
+    run: Callable[[], None]
+    stop: threading.Event
+
+    def __call__(self) -> None:
+        self.run()
 
 
 @dataclass(frozen=True)
