@@ -226,7 +226,7 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
                         # the rows being written: SQLite's bulk writes stage them in scratch
                         # databases beside the store, the first one early in the write (a
                         # write this short is too quick to hit by waiting a share of it)
-                        wait_for(lambda: any(tmp_path.glob(".gridwatch-scratch-*/*.sqlite")),
+                        wait_for(lambda: any(tmp_path.glob(".*.scratch-*/*.sqlite")),
                                  process, "the rows were staged")
                     else:
                         time.sleep(write_s / 4)
@@ -251,6 +251,8 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
         pd.testing.assert_frame_equal(*(_runs(s.runs()) for s in (store, reference)))
     got = answers(store_url)
     assert got[3], "the re-run left no analytical copy of its run"
+    # the scratch databases of the killed imports went with the re-run's
+    assert not list(tmp_path.glob(".*.scratch-*"))
     with Store(store_url) as store:
         pd.testing.assert_frame_equal(got[0], store.issues())
 

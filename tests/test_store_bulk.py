@@ -74,7 +74,7 @@ def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path) -> None:
         with conn.begin():
             part = next(iter(_chunked(columns)))
             _s.executemany(conn, by_row.insert(), part)
-            staged = _bulk.stage(conn, columns, folder=tmp_path)
+            staged = _bulk.stage(conn, columns, store_file=tmp_path / "a.sqlite")
             conn.execute(bulk.insert().from_select(list(columns), sa.select(
                 *(staged.c[c] for c in columns))))
         folder = conn.info[_bulk._INFO_KEY].folder
@@ -114,3 +114,15 @@ def test_a_failed_import_leaves_no_scratch_behind(tmp_path: Path) -> None:
         assert do_import(store, placed_frame(6)).inserted == 6
     assert not [row[1] for row in attached if row[1].startswith("gw_scratch")]
     assert sorted(p.name for p in tmp_path.iterdir() if "scratch" in p.name) == []
+
+
+def test_scratch_left_by_a_killed_import_goes_with_the_next_import(tmp_path: Path) -> None:
+    left = tmp_path / ".store.sqlite.scratch-killed"
+    left.mkdir()
+    (left / "gw_scratch_0.sqlite").write_bytes(b"half written")
+    other = tmp_path / ".other.sqlite.scratch-running"  # another store's, in the same folder
+    other.mkdir()
+    with Store(f"sqlite:///{tmp_path / 'store.sqlite'}") as store:
+        do_import(store, placed_frame(3))
+    assert not left.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if "scratch" in p.name) == [other.name]

@@ -44,7 +44,7 @@ class Scratch:
     names: list[str] = field(default_factory=list)
 
 
-def stage(conn: sa.Connection, columns: Mapping[str, Any], *, folder: Path | None,
+def stage(conn: sa.Connection, columns: Mapping[str, Any], *, store_file: Path | None,
           order: np.ndarray | None = None) -> sa.Table:
     """Write equal-length columns into a new scratch table attached to ``conn``.
 
@@ -55,8 +55,11 @@ def stage(conn: sa.Connection, columns: Mapping[str, Any], *, folder: Path | Non
     columns
         Stored values per column name: arrays or Series (times as naive UTC ``datetime64``,
         numbers, flags, text with None/NaN for missing) or lists of driver values.
-    folder
-        Where the scratch files go (the store's folder; None: the system's temporary folder).
+    store_file
+        The store's database file: the scratch files go in a folder beside it,
+        ``.<file name>.scratch-<random>`` (None, for a store in memory: the system's temporary
+        folder). Such folders left by an import that was killed are removed here: ``conn``
+        holds the store's write lock, so no other import of this store is running.
     order
         The positions of the rows in the order to write them (None: as given).
 
@@ -69,7 +72,14 @@ def stage(conn: sa.Connection, columns: Mapping[str, Any], *, folder: Path | Non
 
     scratch = conn.info.get(_INFO_KEY)
     if scratch is None:
-        scratch = Scratch(Path(tempfile.mkdtemp(prefix=".gridwatch-scratch-", dir=folder)))
+        if store_file is None:
+            made = tempfile.mkdtemp(prefix=".gridwatch-scratch-")
+        else:
+            prefix = f".{store_file.name}.scratch-"
+            for left in store_file.parent.glob(f"{prefix}*"):
+                shutil.rmtree(left, ignore_errors=True)
+            made = tempfile.mkdtemp(prefix=prefix, dir=store_file.parent)
+        scratch = Scratch(Path(made))
         conn.info[_INFO_KEY] = scratch
     if len(scratch.names) >= MAX_ATTACHED - 1:
         raise RuntimeError("too many scratch databases in one transaction")

@@ -750,9 +750,9 @@ class Store:
         file order took 2.5 times the CPU of the same rows sorted)."""
         order = _id_order(columns[key]) if key is not None and key in columns else None
         database = self._engine.url.database
-        folder = Path(database).resolve().parent if database and database != ":memory:" \
+        store_file = Path(database).resolve() if database and database != ":memory:" \
             and not database.startswith("file:") else None
-        return _bulk.stage(conn, columns, folder=folder, order=order)
+        return _bulk.stage(conn, columns, store_file=store_file, order=order)
 
     @staticmethod
     def _run_in_ranges(conn: sa.Connection, statement: Any, length: int, chunk_size: int,
