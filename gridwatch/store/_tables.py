@@ -469,7 +469,14 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
     def column(name: str) -> pd.Series:
         if name in placed.columns:
             return placed[name].reset_index(drop=True).rename(name)
-        return pd.Series([None] * n, dtype=object, name=name)
+        return pd.Series(np.full(n, None, dtype=object), name=name)
+
+    def flags(name: str) -> np.ndarray:  # a layer placed without nearness has none: all None
+        return flag_column(column(name)) if name in placed.columns else \
+            np.full(n, None, dtype=object)
+
+    def floats(name: str) -> np.ndarray:
+        return float_column(column(name)) if name in placed.columns else np.full(n, np.nan)
 
     stored: dict[str, Any] = {"issue_id": ids}
     for name in CANONICAL_COLUMNS[1:]:
@@ -490,9 +497,9 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
     issues = _frame_of(stored)
     areas = {layer: _frame_of({
         "area_id": text_series(column(f"{layer}_id")),
-        "inside": flag_column(column(f"in_{layer}")),
-        "near": flag_column(column(f"near_{layer}")),
-        "distance_m": float_column(column(f"{layer}_dist_m")),
+        "inside": flags(f"in_{layer}"),
+        "near": flags(f"near_{layer}"),
+        "distance_m": floats(f"{layer}_dist_m"),
     }) for layer in layers}
     # Columns added later take part only where a row has a value, so stores made before them
     # keep their hashes (a re-import of the same rows changes nothing).
