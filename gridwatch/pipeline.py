@@ -150,16 +150,16 @@ def run_ingest(
         say("placing rows from their addresses")
     records, address_rejects, check = geocode_records_later(result.records, layers, config,
                                                             store=store)
+    read_rejects, files_read = result.rejects, [f.path for f in result.files]
+    rows_in, duplicates = result.rows_in, result.duplicates
+    del result  # the rows as read: geocoding kept what it needs of them
     folder = evidence_folder(config)
     if folder is not None:  # photos named by problem id (gridwatch.evidence)
         records = attach_folder_photos(records, folder)
     say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
     placed, place_rejects = _place(placer, records, layers, config, check)
-    del records, check  # the check holds the rows as read
-    rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
-                             file_order=[f.path for f in result.files])
-    rows_in, duplicates = result.rows_in, result.duplicates
-    del result  # the rows as read: only the placed rows are needed from here on
+    del records, check
+    rejects = concat_rejects(read_rejects, address_rejects, place_rejects, file_order=files_read)
     if rows_in != len(placed) + len(rejects):
         raise GridwatchError(
             f"row accounting failed: {rows_in} rows in, {len(placed)} accepted, "
@@ -167,15 +167,22 @@ def run_ingest(
     say(f"storing {len(placed):,} problem(s)")
     # what the questions derive is derived while the rows are written (then read back below)
     alongside = derive_alongside(config, store, layers) if derive else None
-    counts = (importer or store.import_records)(
-        placed, layers=config.layers, files=[str(p) for p in paths], rows_in=rows_in,
-        rejected=len(rejects), observed_at=observed_at, alongside=alongside)
     flags = placed["location_flag"]
+    accepted = len(placed)
+    by_flag = {flag: int((flags == flag).sum()) for flag in ("swapped", "grid_point", "geocoded")}
+    grid_mismatch = int(placed["grid_mismatch"].fillna(False).astype(bool).sum())
+    unassigned = unassigned_counts(placed, list(layers))
+    del flags
+    # the store takes the placed rows over: once in its stored form, they can go
+    handed = [placed]
+    del placed
+    counts = (importer or store.import_records)(
+        handed.pop(), layers=config.layers, files=[str(p) for p in paths], rows_in=rows_in,
+        rejected=len(rejects), observed_at=observed_at, alongside=alongside)
     summary = RunSummary(
         run_id=counts.run_id,
         files=[str(p) for p in paths],
         rows_in=rows_in,
-        accepted=len(placed),
         rejected=len(rejects),
         inserted=counts.inserted,
         updated=counts.updated,
@@ -183,14 +190,14 @@ def run_ingest(
         status_changes=counts.status_changes,
         older=counts.older,
         duplicates=duplicates,
-        swapped_fixed=int((flags == "swapped").sum()),
-        grid_placed=int((flags == "grid_point").sum()),
-        geocoded=int((flags == "geocoded").sum()),
-        grid_mismatch=int(placed["grid_mismatch"].fillna(False).astype(bool).sum()),
-        unassigned=unassigned_counts(placed, list(layers)),
+        accepted=accepted,
+        swapped_fixed=by_flag["swapped"],
+        grid_placed=by_flag["grid_point"],
+        geocoded=by_flag["geocoded"],
+        grid_mismatch=grid_mismatch,
+        unassigned=unassigned,
         reject_reasons=_reason_counts(rejects),
     )
-    del placed
     if derive and store.analytical_copy is not None:
         say("deriving deadlines, rebounds and incidents for the questions")
         try:

@@ -587,3 +587,26 @@ def test_an_older_export_never_overwrites_a_newer_one(store_url: str) -> None:
     assert added["issue_id"].tolist() == ["A5"]  # only the new problem's first status
     # the same export again, observed at the same time, is unchanged, not older
     assert (again.older, again.unchanged) == (0, 4)
+
+
+def test_the_store_lets_go_of_rows_handed_over_once_they_are_prepared(tmp_path: Path) -> None:
+    """At a million problems the placed frame is a few hundred MB: once in stored form, a
+    frame its caller handed over (kept no reference to) is freed while the rows are written."""
+    import gc
+    import weakref
+
+    frame = placed_frame(6)
+    ref = weakref.ref(frame)
+    alive_while_writing: list[bool] = []
+
+    def progress(done: int, total: int) -> None:
+        gc.collect()
+        alive_while_writing.append(ref() is not None)
+
+    handed = [frame]
+    del frame
+    with Store(f"sqlite:///{tmp_path / 's.sqlite'}") as store:
+        counts = store.import_records(handed.pop(), layers=LAYERS, files=["day.csv"],
+                                      rows_in=6, rejected=0, progress=progress)
+    assert counts.inserted == 6
+    assert alive_while_writing and not any(alive_while_writing)

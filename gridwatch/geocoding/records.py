@@ -147,10 +147,13 @@ def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDat
     # own coordinates, in this import or stored before)
     check_gazetteer = without_problems(gazetteer, ids) if check.any() else gazetteer
     column = settings.postcode_column
+    # the two columns matching reads (the later check keeps them, not every column of the rows)
+    addresses = records["address"]
+    postcodes = records[column] if column and column in records else None
 
     def place(rows: np.ndarray, against: Gazetteer, *, reasons: bool = True) -> pd.DataFrame:
-        codes = records[column][rows] if column and column in records else None
-        return geocode_addresses(records["address"][rows], against, postcodes=codes,
+        codes = postcodes[rows] if postcodes is not None else None
+        return geocode_addresses(addresses[rows], against, postcodes=codes,
                                  min_score=settings.min_score,
                                  max_precision_m=settings.max_precision_m,
                                  reasons=reasons).reset_index(drop=True)

@@ -338,10 +338,13 @@ class Store:
         """
         layer_kinds = _layer_kinds(layers)
         if isinstance(placed, pd.DataFrame):
-            frame = placed
-            return self._import_run(lambda: _s.prepare(frame, list(layer_kinds)), (),
+            # let go of the rows once they are in stored form (a caller that handed them over
+            # has no reference left: at a million problems that is a few hundred MB)
+            handed = [placed]
+            del placed
+            return self._import_run(lambda: _s.prepare(handed.pop(), list(layer_kinds)), (),
                                     layer_kinds=layer_kinds, files=files, rows_in=rows_in,
-                                    accepted=len(frame), rejected=rejected,
+                                    accepted=len(handed[0]), rejected=rejected,
                                     observed_at=observed_at, chunk_size=chunk_size,
                                     progress=progress, alongside=alongside)
         if not self.postgis:
