@@ -180,3 +180,33 @@ def test_ctrl_c_while_deriving_stops_the_writes_at_their_next_batch(store_url: s
             pd.testing.assert_frame_equal(old, new)
         assert store.analytical_copy.current() == version
     assert 0 < len(calls) < 30  # stopped long before the last of the 30 batches
+
+
+def test_ctrl_c_while_waiting_for_the_writes_lets_them_stop_first() -> None:
+    """Ctrl-C while the import waits for its statements: they are asked to stop and the
+    interrupt is raised once they have (never while they still use the connection)."""
+    import threading
+
+    from gridwatch.store.transactional import _join
+
+    stop = threading.Event()
+
+    class Statements:  # a thread whose first join is interrupted by Ctrl-C
+        def __init__(self) -> None:
+            self.joins = 0
+            self.running = True
+
+        def is_alive(self) -> bool:
+            return self.running
+
+        def join(self) -> None:
+            self.joins += 1
+            if self.joins == 1:
+                raise KeyboardInterrupt
+            assert stop.is_set(), "waited again without asking the statements to stop"
+            self.running = False  # they stopped at their next batch
+
+    worker = Statements()
+    with pytest.raises(KeyboardInterrupt):
+        _join(worker, stop)  # type: ignore[arg-type]
+    assert worker.joins == 2 and not worker.running

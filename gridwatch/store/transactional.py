@@ -437,7 +437,7 @@ class Store:
                 copy.discard(beside.staged)
             raise
         finally:
-            worker.join()
+            _join(worker, writes.stop)
         if failed:
             if beside is not None and beside.staged is not None:
                 copy.discard(beside.staged)
@@ -1250,6 +1250,21 @@ def _iso_utc(times: pd.Series) -> pd.Series:
     """UTC times as ISO text (``2026-02-20T15:59:59Z``), missing as NA."""
     text = times.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     return pd.Series(text.astype(object).to_numpy(), dtype=object).where(times.notna().to_numpy())
+
+
+def _join(worker: threading.Thread, stop: threading.Event) -> None:
+    """Wait for the thread running an import's statements to end, also when Ctrl-C comes
+    meanwhile: then it is asked to stop at its next batch, and the interrupt is raised once it
+    has (the transaction is rolled back only when nothing uses its connection any more)."""
+    interrupted: BaseException | None = None
+    while worker.is_alive():
+        try:
+            worker.join()
+        except BaseException as exc:
+            stop.set()
+            interrupted = interrupted or exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def with_layer_columns(issues: pd.DataFrame, layers: Sequence[str]) -> pd.DataFrame:
