@@ -3,6 +3,7 @@ exactly those Python's sqlite3 stores row by row, and nothing of the scratch is 
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -72,8 +73,8 @@ def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path) -> None:
     meta.create_all(engine)
     with engine.connect() as conn:
         with conn.begin():
-            part = next(iter(_chunked(columns)))
-            _s.executemany(conn, by_row.insert(), part)
+            # the reference: SQLAlchemy's own insert of Python values, row by row
+            conn.execute(by_row.insert(), _python_rows(columns))
             staged = _bulk.stage(conn, columns, store_file=tmp_path / "a.sqlite")
             conn.execute(bulk.insert().from_select(list(columns), sa.select(
                 *(staged.c[c] for c in columns))))
@@ -88,12 +89,28 @@ def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path) -> None:
     assert not folder.exists()
 
 
-def _chunked(columns: dict[str, object]) -> list[dict[str, list[object]]]:
-    from gridwatch.store.transactional import _column_chunks
+def _python_rows(columns: dict[str, object]) -> list[dict[str, object]]:
+    """The columns as rows of Python values (None for missing), as a caller of SQLAlchemy
+    gives them."""
+    def python(name: str, values: object) -> list[object]:
+        if isinstance(values, pd.Series):
+            values = values.to_numpy(dtype=object)
+        if isinstance(values, list):
+            if name == "seen":  # the store passes its driver text; the reference a datetime
+                return [dt.datetime.fromisoformat(v) for v in values]
+            return values
+        array = np.asarray(values)
+        if array.dtype.kind == "M":
+            return [None if np.isnat(v) else pd.Timestamp(v).to_pydatetime() for v in array]
+        if array.dtype.kind == "f":
+            return [None if np.isnan(v) else float(v) for v in array]
+        if array.dtype.kind == "b":
+            return [bool(v) for v in array]
+        return [None if v is None or (isinstance(v, float) and np.isnan(v)) else v
+                for v in array]
 
-    plain = {k: (v.to_numpy(dtype=object) if isinstance(v, pd.Series) else v)
-             for k, v in columns.items()}
-    return list(_column_chunks(plain, 10_000, sqlite=True))
+    lists = {name: python(name, values) for name, values in columns.items()}
+    return [dict(zip(lists, row, strict=True)) for row in zip(*lists.values(), strict=True)]
 
 
 def test_a_failed_import_leaves_no_scratch_behind(tmp_path: Path) -> None:

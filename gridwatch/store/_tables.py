@@ -658,24 +658,7 @@ def driver_values(values: pd.Series | np.ndarray, *, sqlite: bool) -> list[Any]:
     return out.tolist()
 
 
-# --- raw statements: SQLAlchemy compiles once, the driver runs every row ------------------------
-
-def executemany(conn: sa.Connection, statement: Any, columns: dict[str, list[Any]]) -> None:
-    """Run ``statement`` once per row of ``columns`` (equal-length lists named by bind name).
-
-    The statement is compiled once by SQLAlchemy and the rows go straight to the driver's
-    ``executemany``: per-row parameter processing in Python is what makes bulk imports slow.
-    """
-    keys = list(columns)
-    if not keys or not len(columns[keys[0]]):
-        return
-    compiled = statement.compile(dialect=conn.dialect, column_keys=keys)
-    if compiled.positiontup is not None:
-        params: list[Any] = list(zip(*(columns[k] for k in compiled.positiontup), strict=True))
-    else:
-        params = [dict(zip(keys, row, strict=True)) for row in zip(*columns.values(), strict=True)]
-    conn.exec_driver_sql(str(compiled), params)
-
+# --- raw statements: SQLAlchemy compiles once, the driver returns plain rows ---------------------
 
 def fetch(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
     """Return the rows of a query as plain tuples of driver values (no per-value processing)."""

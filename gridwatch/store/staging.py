@@ -171,7 +171,7 @@ def stage_records(store: Store, placed: pd.DataFrame, *, layers: list[str], tabl
                       prefixes=["UNLOGGED"])
     with store.engine.begin() as conn:
         staged.create(conn)
-        for part in _column_chunks(columns, chunk_size, sqlite=False):
+        for part in _column_chunks(columns, chunk_size):
             _s.copy_rows(conn, staged, part)
     return StagedPart(table=table, ids=prep.ids, hashes=prep.hashes,
                       issues=prep.issues[list(STAGED_COLUMNS)])

@@ -46,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ImportCounts", "Store"]
 
-#: Rows per executemany batch.
+#: Rows per batch of an import (a statement over a scratch table on SQLite, a COPY on
+#: PostgreSQL); progress is reported after each.
 DEFAULT_CHUNK_SIZE = 5000
 #: Columns of ``Store.issues()`` before the per-layer placement columns.
 ISSUE_COLUMNS: tuple[str, ...] = (*CANONICAL_COLUMNS, "location_flag", "grid_mismatch",
@@ -646,9 +647,10 @@ class Store:
                        chunk_size: int, tick: Callable[[int], None]) -> None:
         """``INSERT ... ON CONFLICT (issue_id) DO UPDATE`` of new and changed problems.
 
-        SQLite runs it per batch with executemany; PostgreSQL copies the rows into a temporary
-        table (COPY is many times faster than row-by-row statements there) and upserts from it
-        in one statement, which also sets the PostGIS point.
+        SQLite runs it per batch over the rows staged in a scratch table (:meth:`_stage`);
+        PostgreSQL copies the rows into a temporary table (COPY is many times faster than
+        row-by-row statements there) and upserts from it in one statement, which also sets the
+        PostGIS point.
         """
         issues = self._t["issues"]
         keep = {"issue_id", "first_seen_at"}
@@ -666,7 +668,7 @@ class Store:
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
         staged = _s.temp_table(conn, "gw_issues_in", [issues.c[c] for c in columns])
-        for part in _column_chunks(columns, chunk_size, sqlite=False):
+        for part in _column_chunks(columns, chunk_size):
             _s.copy_rows(conn, staged, part)
             tick(len(part["issue_id"]))
         point = sa.func.ST_SetSRID(sa.func.ST_MakePoint(staged.c.lon, staged.c.lat),
@@ -708,7 +710,7 @@ class Store:
                     names, sa.select(*(rows.c[c] for c in names)).where(_in_range(rows))
                     .order_by(sa.literal_column("rowid"))), length, chunk_size, None)
             return
-        for part in _column_chunks(columns, chunk_size, sqlite=False):
+        for part in _column_chunks(columns, chunk_size):
             _s.copy_rows(conn, table, part)
 
     def _write_places(self, conn: sa.Connection, prep: _s.Prepared, write: np.ndarray,
@@ -1287,18 +1289,16 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = None,
-                   ) -> Iterator[dict[str, list[Any]]]:
-    """Split equal-length columns into batches of ``size`` rows, in the order of their ids.
+def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, list[Any]]]:
+    """Split equal-length columns into batches of ``size`` rows of PostgreSQL driver values
+    (for COPY), in the order of their ids.
 
     A column may be a list of driver values or an array or Series of stored values (converted
-    batch by batch with :func:`~gridwatch.store._tables.driver_values` for ``sqlite`` or
-    PostgreSQL: a million texts as Python strings at once take about a gigabyte).
+    batch by batch with :func:`~gridwatch.store._tables.driver_values`: a million texts as
+    Python strings at once take about a gigabyte).
 
     Rows are given in the order of the first column named ``issue_id`` or ``b_id`` when there
-    is one: the B-trees keyed by issue_id then grow at one end instead of being split all over
-    (SQLite's WITHOUT ROWID tables hold the whole row in that tree; a million problems in file
-    order took 2.5 times the CPU of the same rows sorted).
+    is one: the indexes keyed by issue_id then grow at one end instead of being split all over.
     """
     length = len(next(iter(columns.values()))) if columns else 0
     key = next((name for name in columns if name in ("issue_id", "b_id")), None)
@@ -1318,9 +1318,7 @@ def _column_chunks(columns: dict[str, Any], size: int, *, sqlite: bool | None = 
             else:
                 piece = [values[i] for i in rows]
             if isinstance(piece, np.ndarray):
-                if sqlite is None:
-                    raise TypeError("sqlite must be given to convert arrays")
-                piece = _s.driver_values(piece, sqlite=sqlite)
+                piece = _s.driver_values(piece, sqlite=False)
             part[name] = piece
         yield part
 
