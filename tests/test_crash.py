@@ -18,7 +18,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,28 +118,26 @@ def writer_lock_probe(url: str) -> tuple[Callable[[], bool], Callable[[], None]]
     return held_postgis, close
 
 
-def write_lock_seconds(url: str, work: Callable[[], object]) -> float:
-    """Run ``work`` while a thread watches the store's write lock: how long it was held."""
-    held, close = writer_lock_probe(url)
-    seen: list[float] = []
-    done = threading.Event()
+def rows_write_probe(url: str, folder: Path) -> tuple[Callable[[], bool], Callable[[], None]]:
+    """Whether a writer is writing the problems' rows: SQLite's bulk writes stage them in
+    scratch databases beside the store (the first one early in the write); on PostgreSQL the
+    writer, which added its run first, has begun to write the problems' table (a temporary
+    table it copies them into is invisible to other sessions until committed)."""
+    if url.startswith("sqlite"):
+        return lambda: any(folder.glob(".*.scratch-*/*.sqlite")), lambda: None
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    writing = sa.text(
+        "SELECT count(DISTINCT c.relname) = 2 FROM pg_locks l"
+        " JOIN pg_class c ON c.oid = l.relation"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = current_schema() AND c.relname IN ('runs', 'issues')"
+        " AND l.mode = 'RowExclusiveLock' AND l.granted AND l.pid <> pg_backend_pid()")
 
-    def watch() -> None:
-        while not done.is_set():
-            if held():
-                seen.append(time.monotonic())
-            time.sleep(0.002)
+    def writing_postgis() -> bool:
+        with engine.connect() as conn:
+            return bool(conn.execute(writing).scalar_one())
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        work()
-    finally:
-        done.set()
-        watcher.join()
-        close()
-    assert seen, "the write lock was never seen held"
-    return seen[-1] - seen[0]
+    return writing_postgis, engine.dispose
 
 
 def start_ingest(export: Path, config: Path, url: str) -> subprocess.Popen[bytes]:
@@ -196,14 +193,11 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
     earlier = write_export(tmp_path / "earlier.csv", day=12, problems=KNOWN, seed=1)
     later = write_export(tmp_path / "later.csv", day=13, problems=KNOWN + NEW, seed=2)
 
-    # The uninterrupted import; how long its write holds the lock says when "in the middle of
-    # the write" is (a quarter of the way: the killed process may write faster).
+    # the uninterrupted import
     with Store(reference_url) as reference:
         run_ingest([earlier], config=config, store=reference, observed_at=EARLIER)
-        summaries = []
-        write_s = write_lock_seconds(reference_url, lambda: summaries.append(run_ingest(
-            [later], config=config, store=reference, observed_at=LATER)[0]))
-        assert summaries[0].status_changes > 0 and summaries[0].inserted == NEW
+        summary = run_ingest([later], config=config, store=reference, observed_at=LATER)[0]
+        assert summary.status_changes > 0 and summary.inserted == NEW
     with Store(store_url) as store:
         run_ingest([earlier], config=config, store=store, observed_at=EARLIER)
     before = table_digest(store_url)
@@ -211,6 +205,7 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
     assert in_use
 
     held, close = writer_lock_probe(store_url)
+    rows_being_written, close_rows_probe = rows_write_probe(store_url, tmp_path)
     to_lock = 0.0
     try:
         for moment in ("as the write begins", "at a random moment before the write",
@@ -222,15 +217,12 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
             else:
                 to_lock = wait_for(held, process, "the write lock was taken")
                 if moment == "in the middle of the write":
-                    if store_url.startswith("sqlite"):
-                        # the rows being written: SQLite's bulk writes stage them in scratch
-                        # databases beside the store, the first one early in the write (a
-                        # write this short is too quick to hit by waiting a share of it)
-                        wait_for(lambda: any(tmp_path.glob(".*.scratch-*/*.sqlite")),
-                                 process, "the rows were staged")
-                    else:
-                        time.sleep(write_s / 4)
-                    assert held(), f"the write ended within {write_s / 4:.2f} s"
+                    # the rows being written, seen from outside (a write this short is too
+                    # quick to hit by waiting a share of it); the writer is stopped at once so
+                    # that it is still in the middle when the lock is looked at
+                    wait_for(rows_being_written, process, "the rows were being written")
+                    process.send_signal(signal.SIGSTOP)
+                    assert held(), "the write had ended when the writer was stopped"
             kill(process)
             # PostgreSQL rolls back the dead client's transaction; wait until it has
             wait_for(lambda: not held(), None, "release of the lock after the kill")
@@ -241,6 +233,7 @@ def test_an_ingest_killed_at_any_moment_leaves_the_store_as_it_was(
             pd.testing.assert_frame_equal(after[1], history)
     finally:
         close()
+        close_rows_probe()
 
     process = start_ingest(later, config_path, store_url)
     assert process.wait(timeout=300) == 0, process.stderr.read().decode() if process.stderr \
