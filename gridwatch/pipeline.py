@@ -6,13 +6,15 @@ own module. The CLI, the app and the demo call :func:`run_ingest`.
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import geopandas as gpd
 import pandas as pd
@@ -78,6 +80,28 @@ class RunSummary:
         return asdict(self)
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _cycle_collector_paused(func: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``func`` with Python's cycle collector paused (as it was, after): an import makes
+    millions of short-lived containers, and the collector walked the live ones again and
+    again (about 1.5 s of CPU in an import of a million problems)."""
+    @functools.wraps(func)
+    def paused(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+
+    return paused
+
+
+@_cycle_collector_paused
 def run_ingest(
     paths: Sequence[str | os.PathLike[str]],
     *,

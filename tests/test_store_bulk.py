@@ -62,7 +62,8 @@ def _columns(n: int) -> dict[str, object]:
     }
 
 
-def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("soon", [False, True], ids=["here", "on-a-thread"])
+def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path, soon: bool) -> None:
     columns = _columns(500)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'a.sqlite'}")
     meta = sa.MetaData()
@@ -75,7 +76,13 @@ def test_staged_rows_are_stored_as_sqlite3_stores_them(tmp_path: Path) -> None:
         with conn.begin():
             # the reference: SQLAlchemy's own insert of Python values, row by row
             conn.execute(by_row.insert(), _python_rows(columns))
-            staged = _bulk.stage(conn, columns, store_file=tmp_path / "a.sqlite")
+            if soon:  # made and written on a thread while this one goes on
+                attach = _bulk.stage_soon(conn, lambda: (columns, None),
+                                          store_file=tmp_path / "a.sqlite")
+                staged, length = attach()
+                assert length == 500
+            else:
+                staged = _bulk.stage(conn, columns, store_file=tmp_path / "a.sqlite")
             conn.execute(bulk.insert().from_select(list(columns), sa.select(
                 *(staged.c[c] for c in columns))))
         folder = conn.info[_bulk._INFO_KEY].folder
@@ -114,6 +121,8 @@ def _python_rows(columns: dict[str, object]) -> list[dict[str, object]]:
 
 
 def test_a_failed_import_leaves_no_scratch_behind(tmp_path: Path) -> None:
+    """It fails once the problems are staged: the scratch tables of their places and history
+    are then being written on threads of their own."""
     url = f"sqlite:///{tmp_path / 'store.sqlite'}"
 
     def stop(done: int, total: int) -> None:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,12 @@ _TIME_WIDTH = 26  # "2026-10-28 08:00:00.000000"
 
 @dataclass
 class Scratch:
-    """The scratch databases attached to one write connection."""
+    """The scratch databases attached to one write connection, and those being written."""
 
     folder: Path
-    names: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # taken, attached or not
+    attached: list[str] = field(default_factory=list)
+    writing: list[threading.Thread] = field(default_factory=list)
 
 
 def stage(conn: sa.Connection, columns: Mapping[str, Any], *, store_file: Path | None,
@@ -68,6 +71,20 @@ def stage(conn: sa.Connection, columns: Mapping[str, Any], *, store_file: Path |
     sqlalchemy.Table
         The scratch table (in its attached schema), rows in ``rowid`` order as written.
     """
+    table, _rows = stage_soon(conn, lambda: (columns, order), store_file=store_file,
+                              thread=False)()
+    return table
+
+
+def stage_soon(conn: sa.Connection,
+               rows: Callable[[], tuple[Mapping[str, Any], np.ndarray | None]], *,
+               store_file: Path | None, thread: bool = True
+               ) -> Callable[[], tuple[sa.Table, int]]:
+    """:func:`stage` on a thread of its own: ``rows()`` (the columns and their order, made
+    there too) are converted to Arrow and written to a scratch file while the caller goes on
+    (the ADBC driver lets other threads run). Returns the function that waits for it,
+    attaches it to ``conn`` and returns the table and its number of rows; call it on the
+    thread that uses ``conn``."""
     import adbc_driver_sqlite.dbapi as adbc
 
     scratch = conn.info.get(_INFO_KEY)
@@ -83,30 +100,60 @@ def stage(conn: sa.Connection, columns: Mapping[str, Any], *, store_file: Path |
         conn.info[_INFO_KEY] = scratch
     if len(scratch.names) >= MAX_ATTACHED - 1:
         raise RuntimeError("too many scratch databases in one transaction")
-    arrays = {name: arrow_column(values) for name, values in columns.items()}
-    table = pa.table(arrays)
-    if order is not None:
-        table = table.take(pa.array(order))
     name = f"gw_scratch_{len(scratch.names)}"
+    scratch.names.append(name)  # the name is taken now; it is attached once written
     path = scratch.folder / f"{name}.sqlite"
-    with adbc.connect(str(path)) as scratch_conn:
-        with scratch_conn.cursor() as cursor:
-            cursor.adbc_ingest("staged", table, mode="create")
-        scratch_conn.commit()
-    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
-    scratch.names.append(name)
-    return sa.Table("staged", sa.MetaData(schema=name),
-                    *(sa.Column(c, _sql_type(table.schema.field(c).type)) for c in arrays))
+    failed: list[BaseException] = []
+    written: list[pa.Schema | int] = []
+
+    def write() -> None:
+        try:
+            columns, order = rows()
+            table = pa.table({name: arrow_column(values) for name, values in columns.items()})
+            del columns
+            if order is not None:
+                table = table.take(pa.array(order))
+            written.extend([table.schema, table.num_rows])
+            with adbc.connect(str(path)) as scratch_conn:
+                with scratch_conn.cursor() as cursor:
+                    cursor.adbc_ingest("staged", table, mode="create")
+                scratch_conn.commit()
+        except BaseException as exc:  # raised where the table is attached
+            failed.append(exc)
+
+    writer = threading.Thread(target=write, name=f"gridwatch-{name}")
+    if thread:
+        writer.start()
+        scratch.writing.append(writer)
+    else:
+        write()
+
+    def attached() -> tuple[sa.Table, int]:
+        if thread:
+            writer.join()
+        if failed:
+            raise failed[0]
+        schema, length = written
+        assert isinstance(schema, pa.Schema) and isinstance(length, int)
+        conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
+        scratch.attached.append(name)
+        return sa.Table("staged", sa.MetaData(schema=name),
+                        *(sa.Column(c.name, _sql_type(c.type)) for c in schema)), length
+
+    return attached
 
 
 def release(conn: sa.Connection) -> None:
-    """Detach and remove the scratch databases of ``conn`` (after its transaction ended); a
-    connection that cannot detach them is invalidated, so the pool does not hand it out again."""
+    """Detach and remove the scratch databases of ``conn`` (after its transaction ended; those
+    still being written are waited for); a connection that cannot detach them is
+    invalidated, so the pool does not hand it out again."""
     scratch = conn.info.pop(_INFO_KEY, None)
     if scratch is None:
         return
+    for writer in scratch.writing:
+        writer.join()
     try:
-        for name in scratch.names:
+        for name in scratch.attached:
             conn.exec_driver_sql(f"DETACH DATABASE {name}")
     except sa.exc.DBAPIError:
         conn.invalidate()

@@ -504,6 +504,21 @@ class Store:
                            history_first_id=int(largest or 0) + 1,
                            identity=self._identity(conn))
 
+        history_rows = {**history, "seen_at": [seen_value] * len(history["issue_id"])}
+        later: dict[str, Callable[[], tuple[sa.Table, int]]] = {}
+
+        def stage_the_rest() -> None:
+            # SQLite: the scratch tables of the places and the history are made and written
+            # on threads of their own while the problems are copied into the store (the
+            # driver and SQLite let other threads run)
+            if self.postgis:
+                return
+            if write.any():
+                later["places"] = self._stage_soon(
+                    conn, lambda: self._places_columns(prep, write, positions), "issue_id")
+            if len(history_rows["issue_id"]):
+                later["history"] = self._stage_soon(conn, lambda: history_rows, "issue_id")
+
         def write_all() -> None:
             if stages:
                 from gridwatch.store.staging import upsert_staged
@@ -522,7 +537,7 @@ class Store:
                 for name in ("first_seen_at", "last_seen_at"):
                     columns[name] = [seen_value] * len(rows)
                 columns["last_run_id"] = [run_id] * len(rows)
-                self._upsert_issues(conn, columns, chunk_size, tick)
+                self._upsert_issues(conn, columns, chunk_size, tick, then=stage_the_rest)
                 del rows, columns
             self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
             if stages:
@@ -536,9 +551,14 @@ class Store:
                                          [positions[layer] for layer in layer_kinds],
                                          schema=self.schema)
             else:
-                self._write_places(conn, prep, write, changed, positions, chunk_size)
-            self._insert_rows(conn, t["status_history"], {
-                **history, "seen_at": [seen_value] * len(history["issue_id"])}, chunk_size)
+                self._write_places(conn, prep, write, changed, positions, chunk_size,
+                                   staged=later.get("places"))
+            if "history" in later:
+                rows, length = later["history"]()
+                self._insert_staged(conn, t["status_history"], rows, list(history_rows),
+                                    length, chunk_size)
+            else:
+                self._insert_rows(conn, t["status_history"], history_rows, chunk_size)
             self._write_changes(conn, prep, run_id, changed, before, seen_value, chunk_size)
             runs = t["runs"]
             conn.execute(runs.update().where(runs.c.run_id == run_id).values(
@@ -644,13 +664,14 @@ class Store:
         return _frame(rows, ("issue_id", *CHANGE_FIELDS)).set_index("issue_id")
 
     def _upsert_issues(self, conn: sa.Connection, columns: dict[str, list[Any]],
-                       chunk_size: int, tick: Callable[[int], None]) -> None:
+                       chunk_size: int, tick: Callable[[int], None],
+                       then: Callable[[], None] | None = None) -> None:
         """``INSERT ... ON CONFLICT (issue_id) DO UPDATE`` of new and changed problems.
 
         SQLite runs it per batch over the rows staged in a scratch table (:meth:`_stage`);
         PostgreSQL copies the rows into a temporary table (COPY is many times faster than
         row-by-row statements there) and upserts from it in one statement, which also sets the
-        PostGIS point.
+        PostGIS point. ``then`` is called once the rows are staged, before they are written.
         """
         issues = self._t["issues"]
         keep = {"issue_id", "first_seen_at"}
@@ -658,6 +679,8 @@ class Store:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             rows = self._stage(conn, columns, "issue_id")
+            if then is not None:
+                then()
             chosen = sa.select(*(rows.c[c] for c in columns)).where(_in_range(rows))
             stmt = sqlite_insert(issues).from_select(list(columns), chosen)
             stmt = stmt.on_conflict_do_update(
@@ -678,6 +701,8 @@ class Store:
         conn.execute(upsert.on_conflict_do_update(
             index_elements=[issues.c.issue_id],
             set_={c: upsert.excluded[c] for c in [*columns, "geom"] if c not in keep}))
+        if then is not None:
+            then()
 
     def _touch(self, conn: sa.Connection, ids: list[str], seen_value: Any, chunk_size: int,
                tick: Callable[[int], None]) -> None:
@@ -704,34 +729,52 @@ class Store:
         if not self.postgis:
             length = len(next(iter(columns.values()))) if columns else 0
             if length:
-                rows = self._stage(conn, columns, "issue_id")
-                names = list(columns)
-                self._run_in_ranges(conn, table.insert().from_select(
-                    names, sa.select(*(rows.c[c] for c in names)).where(_in_range(rows))
-                    .order_by(sa.literal_column("rowid"))), length, chunk_size, None)
+                self._insert_staged(conn, table, self._stage(conn, columns, "issue_id"),
+                                    list(columns), length, chunk_size)
             return
         for part in _column_chunks(columns, chunk_size):
             _s.copy_rows(conn, table, part)
 
+    def _insert_staged(self, conn: sa.Connection, table: sa.Table, rows: sa.Table,
+                       names: list[str], length: int, chunk_size: int) -> None:
+        """SQLite: append the rows of a scratch table to ``table``, in rowid order."""
+        self._run_in_ranges(conn, table.insert().from_select(
+            names, sa.select(*(rows.c[c] for c in names)).where(_in_range(rows))
+            .order_by(sa.literal_column("rowid"))), length, chunk_size, None)
+
     def _write_places(self, conn: sa.Connection, prep: _s.Prepared, write: np.ndarray,
-                      replaced: np.ndarray, positions: dict[str, int], chunk_size: int) -> None:
+                      replaced: np.ndarray, positions: dict[str, int], chunk_size: int,
+                      staged: Callable[[], tuple[sa.Table, int]] | None = None) -> None:
         """Replace the placement of the problems written: delete what changed problems had,
         then one row per written problem with the columns of the layers this import placed
-        (a layer of the store it did not place stays empty, as for a new problem)."""
+        (a layer of the store it did not place stays empty, as for a new problem). On SQLite,
+        ``staged`` gives their scratch table when it was started before
+        (:meth:`_stage_soon` of :meth:`_places_columns`)."""
         self._replace_places(conn, prep, replaced, chunk_size)
         if not write.any():
             return
-        placed = [layer for layer in prep.areas if layer in positions]
-        places = _s.places_table(sa.MetaData(schema=self.schema),
-                                 [positions[layer] for layer in placed])
+        table = _s.places_table(sa.MetaData(schema=self.schema),
+                                [positions[layer] for layer in prep.areas if layer in positions])
+        if staged is None:
+            self._insert_rows(conn, table, self._places_columns(prep, write, positions),
+                              chunk_size)
+        else:
+            rows, length = staged()
+            self._insert_staged(conn, table, rows, [c.name for c in rows.columns], length,
+                                chunk_size)
+
+    @staticmethod
+    def _places_columns(prep: _s.Prepared, write: np.ndarray, positions: dict[str, int]
+                        ) -> dict[str, Any]:
+        """The ``issue_places`` columns of the problems written."""
         columns: dict[str, Any] = {"issue_id": np.asarray(prep.ids, dtype=object)[write]}
-        for layer in placed:
+        for layer in (layer for layer in prep.areas if layer in positions):
             frame = _rows(prep.areas[layer], write)
             for prefix, field_name, _ in _s.PLACE_FIELDS:
                 values = frame[field_name]
                 if values.notna().any():  # an all-empty column is left to its default, NULL
                     columns[_s.place_column(prefix, positions[layer])] = values
-        self._insert_rows(conn, places, columns, chunk_size)
+        return columns
 
     def _replace_places(self, conn: sa.Connection, prep: _s.Prepared, replaced: np.ndarray,
                         chunk_size: int) -> None:
@@ -754,10 +797,23 @@ class Store:
         (SQLite's WITHOUT ROWID tables hold the whole row in that tree; a million problems in
         file order took 2.5 times the CPU of the same rows sorted)."""
         order = _id_order(columns[key]) if key is not None and key in columns else None
+        return _bulk.stage(conn, columns, store_file=self._store_file(), order=order)
+
+    def _stage_soon(self, conn: sa.Connection, columns: Callable[[], dict[str, Any]],
+                    key: str) -> Callable[[], tuple[sa.Table, int]]:
+        """:meth:`_stage` on a thread of its own, the columns made there too
+        (:func:`_bulk.stage_soon`); what is returned waits for them and attaches them."""
+        def rows() -> tuple[dict[str, Any], np.ndarray | None]:
+            made = columns()
+            return made, _id_order(made[key])
+
+        return _bulk.stage_soon(conn, rows, store_file=self._store_file())
+
+    def _store_file(self) -> Path | None:
+        """The SQLite store's database file (None: in memory)."""
         database = self._engine.url.database
-        store_file = Path(database).resolve() if database and database != ":memory:" \
+        return Path(database).resolve() if database and database != ":memory:" \
             and not database.startswith("file:") else None
-        return _bulk.stage(conn, columns, store_file=store_file, order=order)
 
     @staticmethod
     def _run_in_ranges(conn: sa.Connection, statement: Any, length: int, chunk_size: int,
