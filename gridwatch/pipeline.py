@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from gridwatch.config import Config
@@ -28,6 +29,7 @@ from gridwatch.geocoding.records import (
     AddressCheck,
     geocode_records,
     geocode_records_later,
+    rows_to_geocode,
     with_address_check,
 )
 from gridwatch.geocoding.report import GeocodeReport, geocode_report
@@ -170,19 +172,19 @@ def run_ingest(
     if layers is None:
         say(f"loading {len(config.layers)} boundary layer(s)")
         layers = load_layers(config)
-    if geocode_settings(config).enabled:
-        say("placing rows from their addresses")
-    records, address_rejects, check = geocode_records_later(result.records, layers, config,
-                                                            store=store)
     read_rejects, files_read = result.rejects, [f.path for f in result.files]
     rows_in, duplicates = result.rows_in, result.duplicates
-    del result  # the rows as read: geocoding kept what it needs of them
+    records = result.records
+    del result  # the rows as read: placing keeps what it needs of them
     folder = evidence_folder(config)
     if folder is not None:  # photos named by problem id (gridwatch.evidence)
         records = attach_folder_photos(records, folder)
-    say(f"placing {len(records):,} row(s) in {len(layers)} layer(s)")
-    placed, place_rejects = _place(placer, records, layers, config, check)
-    del records, check
+    if geocode_settings(config).enabled:
+        say("placing rows from their addresses")
+    handed = [records]
+    del records
+    placed, address_rejects, place_rejects = _geocode_and_place(
+        placer, handed.pop(), layers, config, store, say)
     rejects = concat_rejects(read_rejects, address_rejects, place_rejects, file_order=files_read)
     if rows_in != len(placed) + len(rejects):
         raise GridwatchError(
@@ -307,6 +309,72 @@ def run_validate(
     rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])
     return checks, disagreements, rejects, geocoding
+
+
+def _geocode_and_place(placer: Placer | None, records: pd.DataFrame,
+                       layers: dict[str, gpd.GeoDataFrame], config: Config, store: Store,
+                       say: StageReporter) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Place the rows from their address where they have only that
+    (:mod:`gridwatch.geocoding.records`), then every row in every layer: ``(placed,
+    address_rejects, place_rejects)``.
+
+    The rows with coordinates are placed while the others are placed from their address and
+    every address is checked against the row's coordinates, on another thread (the two do
+    not depend on each other and spend much of their time outside the GIL); the rows placed
+    from their address are placed in the layers after. The same rows, columns and rejects as
+    geocoding first and placing after (tested). A placer of one's own gets the rows geocoded
+    and checked first.
+    """
+    later = rows_to_geocode(records, layers, config)
+    if placer is not None or not later.any() or not records.index.is_unique:
+        geocoded, address_rejects, check = geocode_records_later(records, layers, config,
+                                                                 store=store)
+        del records
+        say(f"placing {len(geocoded):,} row(s) in {len(layers)} layer(s)")
+        placed, place_rejects = _place(placer, geocoded, layers, config, check)
+        return placed, address_rejects, place_rejects
+    say(f"placing {len(records) - int(later.sum()):,} row(s) with coordinates in "
+        f"{len(layers)} layer(s)")
+    done: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] = []
+    failed: list[BaseException] = []
+
+    def geocode(rows: pd.DataFrame) -> None:
+        try:  # the rows it rejects are kept (so no copy is made), with an empty source
+            out, rejects, check = geocode_records_later(rows, layers, config, store=store,
+                                                        drop_rejected=False)
+            done.append((out, rejects, check() if check is not None else None))
+        except BaseException as exc:  # re-raised on this thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=geocode, args=(records,), name="gridwatch-geocode")
+    worker.start()
+    try:
+        placed, place_rejects = place_records(records, layers, config, left_out=later)
+    finally:
+        worker.join()
+    del records
+    if failed:
+        raise failed[0]
+    geocoded, address_rejects, found = done.pop()
+    # the rows placed from their address (rejected ones have no source) are placed now
+    source = geocoded["geocode_source"].to_numpy(dtype=object, na_value="")
+    placed_later, later_rejects = place_records(geocoded[later & (source != "")], layers,
+                                                config)
+    # the rows placed first get the columns geocoding gave every row, in the order placing
+    # the geocoded rows gives them
+    order = [*geocoded.columns, *(c for c in placed.columns if c not in geocoded.columns)]
+    rows = geocoded.index.get_indexer(placed.index)
+    for column in geocoded.columns:
+        if column not in placed:
+            placed[column] = geocoded[column].array.take(rows)
+    del geocoded
+    placed = placed[order]
+    if len(placed_later):
+        placed = pd.concat([placed, placed_later[order]])
+        placed = placed.take(np.argsort(placed.index.to_numpy(), kind="stable"))
+    if found is not None:
+        placed = with_address_check(placed, found)
+    return placed, address_rejects, concat_rejects(place_rejects, later_rejects)
 
 
 def _place(placer: Placer | None, records: pd.DataFrame, layers: dict[str, gpd.GeoDataFrame],

@@ -3,6 +3,7 @@ the store and the run summary."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from gridwatch.geocoding.records import geocode_records
 from gridwatch.pipeline import run_ingest
 from gridwatch.placing.assign import place_records
 from gridwatch.placing.layers import load_layers
+from gridwatch.schema import concat_rejects
 from gridwatch.store.transactional import Store
 from tests._geocoding_project import write_project
 from tests.helpers import grid_cell_centre, lonlat_from_metres
@@ -401,10 +403,50 @@ def test_filters_by_match_source_and_score(stored, tmp_path: Path) -> None:
             "location_precision_m"} <= set(rows.columns)
 
 
+@pytest.mark.parametrize("grid_fallback", [True, False])
+def test_geocoding_while_placing_equals_geocoding_first(tmp_path: Path,
+                                                         grid_fallback: bool) -> None:
+    """An import places the rows with coordinates while another thread places the others from
+    their address and checks every address against its row's coordinates
+    (gridwatch.pipeline._geocode_and_place): the same placed rows, columns, flags, distances
+    and rejects as geocoding and checking first, then placing."""
+    from gridwatch.ingest.records import read_issues
+    from gridwatch.pipeline import _geocode_and_place
+
+    config = load_config(write_project(tmp_path))
+    config = replace(config, input=replace(config.input, grid_fallback=grid_fallback))
+    export = _write(tmp_path / "mixed.csv", [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12345热线,嘉兴市新丰村,,,",  # not placed: rejected
+        f"A4,2026-03-02 09:30,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},",
+        f"A5,2026-03-02 09:40,网格巡查,南湖区长虹镇新丰村,{_lonlat(900, 900)},",
+        "A6,2026-03-02 09:50,网格巡查,南湖区长虹镇新丰村,121.9,31.9,",  # outside: rejected
+        "A7,2026-03-02 10:00,网格巡查,南湖区长虹镇新丰村,,,",  # placed from its address
+        "A8,2026-03-02 10:10,网格巡查,,,,",  # neither: rejected by placing
+        "A9,2026-03-02 10:20,网格巡查,嘉善县魏塘街道体育南路98号,0,0,",  # zero: its address
+    ])
+    records = read_issues(export, settings=config.input).records
+    layers = load_layers(config)
+    first, first_rejects = geocode_records(records, layers, config)
+    placed, place_rejects = place_records(first, layers, config)
+    beside, address_rejects, beside_rejects = _geocode_and_place(
+        None, records, layers, config, None, lambda _message: None)
+    pd.testing.assert_frame_equal(beside, placed)
+    pd.testing.assert_frame_equal(concat_rejects(beside_rejects), concat_rejects(place_rejects))
+    pd.testing.assert_frame_equal(address_rejects, first_rejects)
+    assert placed["issue_id"].tolist() == ["A1", "A2", "A4", "A5", "A7", "A9"]
+    assert placed["location_flag"].tolist() == ["", "geocoded", "", "", "geocoded", "geocoded"]
+    assert placed["address_mismatch"].tolist() == [False, False, True, False, False, False]
+    assert placed["grid_mismatch"].tolist() == [False, False, True, False, False, False]
+    assert sorted(first_rejects["row"]) == [4]
+    assert sorted(place_rejects["row"]) == [7, 9]
+
+
 def test_checking_addresses_while_placing_equals_checking_first(tmp_path: Path) -> None:
-    """An import checks addresses against coordinates on another thread while it places the
-    rows (gridwatch.pipeline._place): the same placed rows, flags, distances and rejects as
-    checking first and placing after."""
+    """A placer of one's own gets the rows geocoded first; the check of addresses against
+    coordinates runs on another thread meanwhile (gridwatch.pipeline._place): the same placed
+    rows, flags, distances and rejects as checking first and placing after."""
     from gridwatch.geocoding.records import geocode_records_later
     from gridwatch.ingest.records import read_issues
     from gridwatch.pipeline import _place

@@ -91,7 +91,7 @@ def folder_photos(folder: str | Path, ids: Iterable[str] | pd.Series) -> pd.Data
 def attach_folder_photos(records: pd.DataFrame, folder: str | Path) -> pd.DataFrame:
     """Fill empty photo columns of ``records`` with the images of ``folder`` named by their
     ``issue_id``; a photo column the file already fills is kept as it is."""
-    out = records.copy()
+    out = records.copy(deep=False)  # copy-on-write: the columns set here are new ones
     for column in PHOTO_COLUMNS:
         if column not in out:
             out[column] = pd.Series(pd.NA, index=out.index, dtype="str")

@@ -105,11 +105,15 @@ def geocode_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
 
 def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
                           config: Config, *, gazetteer: Gazetteer | None = None,
-                          store: Store | None = None,
+                          store: Store | None = None, drop_rejected: bool = True,
                           ) -> tuple[pd.DataFrame, pd.DataFrame, AddressCheck | None]:
     """:func:`geocode_records`, with the check of addresses against coordinates left to run
     later (``[geocoding] check_coordinates``; it reads only the rows and the gazetteer, so it
     can run on another thread while the rows are placed).
+
+    drop_rejected
+        False: the rows rejected stay in ``records`` (without ``geocode_source``), which then
+        shares every column it does not change with the rows given (no copy).
 
     Returns
     -------
@@ -128,10 +132,8 @@ def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDat
     no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
     if not no_coords.any() and not settings.check_coordinates:
         return records, empty_rejects(), None  # the usual export: nothing to do, nothing read
-    address = records["address"].astype("str").str.strip()
-    has_address = (address.notna() & (address != "")).to_numpy()
-    todo = no_coords & has_address
-    todo[todo] = ~_known_grid(records[todo], layers, config)
+    has_address = _has_address(records)
+    todo = _to_geocode(records, layers, config, no_coords, has_address)
     check = ~no_coords & has_address if settings.check_coordinates else np.zeros(n, bool)
     if not todo.any() and not check.any():
         return records, empty_rejects(), None
@@ -190,8 +192,9 @@ def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDat
     failed = at[~ok]
     rejects = _rejects(records, failed, found["reason"].to_numpy(dtype=object)[~ok])
     keep = np.ones(n, dtype=bool)
-    keep[failed] = False
-    if failed.size:
+    if drop_rejected:
+        keep[failed] = False
+    if not keep.all():
         out = out.loc[keep]
     if not settings.check_coordinates:
         return out, rejects, None
@@ -211,6 +214,34 @@ def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDat
         return pd.DataFrame({"address_mismatch": mismatch[keep],
                              "address_offset_m": offset[keep]}, index=index)
     return out, rejects, check_addresses
+
+
+def rows_to_geocode(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
+                    config: Config) -> np.ndarray:
+    """The rows :func:`geocode_records` places from their address (placed or rejected
+    there, never by their coordinates): no coordinates, an address, and no reported grid a
+    grid layer knows. All False unless ``[geocoding] enabled``."""
+    n = len(records)
+    if not geocode_settings(config).enabled or "address" not in records or not n:
+        return np.zeros(n, dtype=bool)
+    x = _floats(records, "lon")
+    y = _floats(records, "lat")
+    no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
+    if not no_coords.any():
+        return no_coords
+    return _to_geocode(records, layers, config, no_coords, _has_address(records))
+
+
+def _has_address(records: pd.DataFrame) -> np.ndarray:
+    address = records["address"].astype("str").str.strip()
+    return (address.notna() & (address != "")).to_numpy()
+
+
+def _to_geocode(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame], config: Config,
+                no_coords: np.ndarray, has_address: np.ndarray) -> np.ndarray:
+    todo = no_coords & has_address
+    todo[todo] = ~_known_grid(records[todo], layers, config)
+    return todo
 
 
 def with_address_check(placed: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:

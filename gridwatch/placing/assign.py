@@ -44,7 +44,8 @@ _GRID_KINDS = ("microgrid", "grid")  # a reported micro-grid id is more precise:
 
 
 def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
-                  config: Config, *, area: BaseGeometry | None = None
+                  config: Config, *, area: BaseGeometry | None = None,
+                  left_out: np.ndarray | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Convert coordinates to WGS84, reject what cannot be placed, and assign every area.
 
@@ -61,6 +62,9 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     area
         The territory from :func:`gridwatch.placing.layers.territory`, to reuse between calls;
         default: built from ``layers`` and ``config``.
+    left_out
+        Rows without coordinates to leave out, neither placed nor rejected (those placed from
+        their address meanwhile, :func:`gridwatch.geocoding.records.rows_to_geocode`).
 
     Returns
     -------
@@ -127,6 +131,10 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     no_coords = ~have | zero
     grid_lon, grid_lat = _grid_points(reported, no_coords, layers, config.layers)
     by_grid = no_coords & np.isfinite(grid_lon) & config.input.grid_fallback
+    if left_out is not None:
+        if (left_out & ~no_coords).any():
+            raise ValueError("only rows without coordinates can be left out")
+        by_grid &= ~left_out
     lon[by_grid], lat[by_grid] = grid_lon[by_grid], grid_lat[by_grid]
     flag[by_grid] = "grid_point"
 
@@ -147,7 +155,10 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
             placed["address_mismatch"].fillna(False).to_numpy(dtype=bool)
 
     points = _Points(x=x, y=y, raw_crs=raw_crs, crs=crs, lon=lon, lat=lat)
-    failed = _Failures(missing=no_coords & ~by_grid, bad_crs=bad_crs,
+    missing = no_coords & ~by_grid
+    if left_out is not None:
+        missing &= ~left_out
+    failed = _Failures(missing=missing, bad_crs=bad_crs,
                        unconvertible=unconvertible, far=far)
     rejects = _rejects(records, points, failed, reported, config)
     return placed, rejects
