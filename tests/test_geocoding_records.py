@@ -403,6 +403,18 @@ def test_filters_by_match_source_and_score(stored, tmp_path: Path) -> None:
             "location_precision_m"} <= set(rows.columns)
 
 
+def _mixed_rows() -> list[str]:
+    """Rows with coordinates, with an address only, with both that disagree, and rejects."""
+    return [
+        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
+        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
+        "A3,2026-03-02 09:20,12345热线,嘉兴市新丰村,,,",  # not placed: rejected
+        f"A4,2026-03-02 09:30,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},",
+        f"A5,2026-03-02 09:40,网格巡查,南湖区长虹镇新丰村,{_lonlat(900, 900)},",
+        "A6,2026-03-02 09:50,网格巡查,南湖区长虹镇新丰村,121.9,31.9,",  # outside: rejected
+    ]
+
+
 @pytest.mark.parametrize("grid_fallback", [True, False])
 def test_geocoding_while_placing_equals_geocoding_first(tmp_path: Path,
                                                          grid_fallback: bool) -> None:
@@ -415,13 +427,7 @@ def test_geocoding_while_placing_equals_geocoding_first(tmp_path: Path,
 
     config = load_config(write_project(tmp_path))
     config = replace(config, input=replace(config.input, grid_fallback=grid_fallback))
-    export = _write(tmp_path / "mixed.csv", [
-        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
-        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
-        "A3,2026-03-02 09:20,12345热线,嘉兴市新丰村,,,",  # not placed: rejected
-        f"A4,2026-03-02 09:30,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},",
-        f"A5,2026-03-02 09:40,网格巡查,南湖区长虹镇新丰村,{_lonlat(900, 900)},",
-        "A6,2026-03-02 09:50,网格巡查,南湖区长虹镇新丰村,121.9,31.9,",  # outside: rejected
+    export = _write(tmp_path / "mixed.csv", [*_mixed_rows(),
         "A7,2026-03-02 10:00,网格巡查,南湖区长虹镇新丰村,,,",  # placed from its address
         "A8,2026-03-02 10:10,网格巡查,,,,",  # neither: rejected by placing
         "A9,2026-03-02 10:20,网格巡查,嘉善县魏塘街道体育南路98号,0,0,",  # zero: its address
@@ -452,14 +458,7 @@ def test_checking_addresses_while_placing_equals_checking_first(tmp_path: Path) 
     from gridwatch.pipeline import _place
 
     config = load_config(write_project(tmp_path))
-    export = _write(tmp_path / "mixed.csv", [
-        f"A1,2026-03-02 09:00,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(4600, 500)},",
-        "A2,2026-03-02 09:10,12345热线,嘉善县魏塘街道体育南路98号,,,",
-        "A3,2026-03-02 09:20,12345热线,嘉兴市新丰村,,,",  # not placed: rejected
-        f"A4,2026-03-02 09:30,网格巡查,嘉善县魏塘街道体育南路100号,{_lonlat(600, 3500)},",
-        f"A5,2026-03-02 09:40,网格巡查,南湖区长虹镇新丰村,{_lonlat(900, 900)},",
-        "A6,2026-03-02 09:50,网格巡查,南湖区长虹镇新丰村,121.9,31.9,",  # outside: rejected
-    ])
+    export = _write(tmp_path / "mixed.csv", _mixed_rows())
     records = read_issues(export, settings=config.input).records
     layers = load_layers(config)
     first, first_rejects = geocode_records(records, layers, config)
