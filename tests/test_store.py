@@ -342,6 +342,36 @@ def test_bad_frames_are_refused_and_recorded(store_url: str) -> None:
     assert runs["ok"].tolist() == [False, False, False]
 
 
+def test_sqlite_imports_keep_every_reference_without_checking_each(tmp_path: Path) -> None:
+    """A SQLite import does not look up each written row's problem (Store._write with
+    references_checked=False): the references hold after new, changed, unchanged and failed
+    imports, and every connection has its checks on again afterwards."""
+    path = tmp_path / "refs.sqlite"
+    with Store(sqlite_url(path)) as store:
+        do_import(store, placed_frame(6))
+        changed = placed_frame(9)
+        changed.loc[1:3, "status"] = "closed"
+        changed.loc[1:3, "closed_at"] = T0 + pd.Timedelta(days=2)
+        counts = do_import(store, changed)
+        assert (counts.inserted, counts.status_changes) == (3, 3)
+        assert do_import(store, changed).unchanged == 9
+
+        def stop(done: int, total: int) -> None:
+            raise KeyError("stopped")
+
+        with pytest.raises(StoreError, match="stopped"):
+            do_import(store, placed_frame(12, prefix="B"), progress=stop)
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    check = sqlite3.connect(path)
+    try:
+        assert check.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert check.execute("SELECT count(*) FROM status_history").fetchone()[0] == 12
+        assert check.execute("SELECT count(*) FROM issue_places").fetchone()[0] == 9
+    finally:
+        check.close()
+
+
 def test_sqlite_wal_busy_timeout_and_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "wal.sqlite"
     with Store(sqlite_url(path), busy_timeout_s=0.3) as store:

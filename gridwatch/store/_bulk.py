@@ -153,7 +153,7 @@ def release(conn: sa.Connection) -> None:
     for writer in scratch.writing:
         writer.join()
     try:
-        for name in scratch.attached:
+        for name in scratch.attached if not conn.invalidated else ():
             conn.exec_driver_sql(f"DETACH DATABASE {name}")
     except sa.exc.DBAPIError:
         conn.invalidate()
