@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -24,6 +25,7 @@ from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, LATER_COLUMNS, STATUSES
+from gridwatch.store._hashing import frame_hashes
 from gridwatch.store._patch_tables import patch_tables
 
 __all__: list[str] = []
@@ -510,7 +512,7 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
         for name in frame.columns:
             hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
     if n:
-        digest = pd.util.hash_pandas_object(pd.DataFrame(hashed), index=False).to_numpy()
+        digest = frame_hashes(hashed)  # pandas' hash of the frame of these columns
         # The layer names take part, so a layer added to the project changes every hash.
         salt = pd.util.hash_pandas_object(pd.Series(["\x1e".join(layers)]), index=False)
         digest = digest ^ salt.to_numpy()[0]
@@ -547,8 +549,10 @@ def _frame_of(columns: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
                          for k, v in columns.items()})
 
 
-def _hash_form(column: pd.Series) -> pd.Series:
-    """A form of a stored column whose pandas hash depends only on the values."""
+def _hash_form(column: pd.Series) -> pd.Series | pa.Array:
+    """A form of a stored column whose pandas hash depends only on the values (text may be
+    an Arrow string array: :func:`gridwatch.store._hashing.frame_hashes` hashes it as the
+    same text in a pandas column)."""
     if isinstance(column.dtype, pd.StringDtype):
         # hashes as the same text in an object array with None for missing would
         return column.reset_index(drop=True)
@@ -561,6 +565,18 @@ def _hash_form(column: pd.Series) -> pd.Series:
         return pd.Series(bits)
     if values.dtype.kind == "b":
         return pd.Series(values.astype("int8"))
+    if values.dtype == object:  # what Arrow makes of it says whether it is text or flags
+        try:
+            array = pa.array(values, from_pandas=True)
+        except (pa.ArrowException, ValueError, TypeError):
+            array = None
+        if array is not None and pa.types.is_string(array.type):
+            return array  # hashed as the same text in an object column would be
+        if array is not None and pa.types.is_boolean(array.type):
+            codes = np.full(len(values), -1, dtype="int8")
+            given = array.is_valid().to_numpy(zero_copy_only=False)
+            codes[given] = array.drop_null().to_numpy(zero_copy_only=False)
+            return pd.Series(codes)
     is_true, is_false = values == True, values == False  # noqa: E712
     if is_true.any() or is_false.any():  # a flag column: True/False/None
         codes = np.full(len(values), -1, dtype="int8")
