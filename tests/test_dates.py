@@ -204,3 +204,33 @@ def test_long_columns_take_the_vectorised_path_with_the_same_results(form: str) 
         expected = expected + pd.Timedelta(seconds=86399)
     ok = ~bad.to_numpy()
     assert (parsed[ok].to_numpy() == expected[ok].to_numpy()).all()
+
+
+_ENDS_FORMS = [*_FORMS, lambda t: t.strftime("%Y-%m-%d"),
+               lambda t: f"{t.year}年{t.month}月{t.day}日", lambda t: t.strftime("%Y%m%d"),
+               lambda _t: "not a date", lambda _t: "  ", lambda t: t.strftime("1899-%m-%d")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.datetimes(min_value=dt.datetime(1980, 1, 1),
+                                       max_value=dt.datetime(2100, 1, 1)),
+                          st.integers(0, len(_ENDS_FORMS) - 1)), min_size=1, max_size=30),
+       st.sampled_from([SH, "America/New_York"]), st.booleans())
+def test_ends_from_one_parse_equal_reading_again_as_end_of_day(
+        items: list[tuple[dt.datetime, int]], zone: str, long: bool) -> None:
+    """parse_datetimes_and_ends: the values as parse_datetimes reads them, and as it reads
+    them with date_only_end_of_day (daylight saving time included), from one parse."""
+    from gridwatch.ingest._dates import parse_datetimes_and_ends
+
+    values = [_ENDS_FORMS[k](t) for t, k in items]
+    if long:  # more distinct values than the per-value path takes
+        values += [f"2021-01-01 {i // 60 % 24:02d}:{i % 60:02d}:{i % 59:02d}" for i in range(2100)]
+    series = pd.Series(values, dtype="str")
+    bounds = (dt.date(1990, 1, 1), dt.date(2090, 12, 31))
+    parsed, bad, outside, ends = parse_datetimes_and_ends(series, timezone=zone, bounds=bounds)
+    want = parse_datetimes(series, timezone=zone, bounds=bounds)
+    pd.testing.assert_series_equal(parsed, want[0])
+    pd.testing.assert_series_equal(bad, want[1])
+    pd.testing.assert_series_equal(outside, want[2])
+    pd.testing.assert_series_equal(
+        ends, parse_datetimes(series, timezone=zone, bounds=bounds, date_only_end_of_day=True)[0])

@@ -118,6 +118,31 @@ def parse_datetimes(
     >>> str(parsed[0])
     '2024-03-15 00:00:00+00:00'
     """
+    parsed, bad, outside, _ends = _parse_datetimes(
+        values, timezone=timezone, date_only_end_of_day=date_only_end_of_day, bounds=bounds,
+        ends=False)
+    return parsed, bad, outside
+
+
+def parse_datetimes_and_ends(
+    values: Iterable[object] | pd.Series,
+    *,
+    timezone: str,
+    bounds: tuple[dt.date, dt.date] | None = None,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """:func:`parse_datetimes` of ``values``, and the same values read with
+    ``date_only_end_of_day`` (a closing date means its end when compared), from one parse:
+    ``(parsed, bad, outside, ends)``."""
+    parsed, bad, outside, ends = _parse_datetimes(
+        values, timezone=timezone, date_only_end_of_day=False, bounds=bounds, ends=True)
+    assert ends is not None
+    return parsed, bad, outside, ends
+
+
+def _parse_datetimes(
+    values: Iterable[object] | pd.Series, *, timezone: str, date_only_end_of_day: bool,
+    bounds: tuple[dt.date, dt.date] | None, ends: bool,
+) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series | None]:
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -142,20 +167,33 @@ def parse_datetimes(
     if mask.any():
         _parse_text_column(text[mask], naive, aware, date_only, outside)
 
-    if date_only_end_of_day:
-        naive[date_only & ~np.isnat(naive)] += np.timedelta64(86399, "s")
-    local = pd.Series(naive).dt.tz_localize(
-        timezone, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
-    utc = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
-    has_aware = ~np.isnat(aware)
-    utc = np.where(has_aware, aware, utc)
     low, high = _utc_bounds(bounds, timezone)
-    outside |= ~np.isnat(utc) & ((utc < low) | (utc >= high))
-    utc[outside] = _NAT
-    result = pd.Series(pd.DatetimeIndex(utc).tz_localize("UTC"), index=index, dtype=_UTC_DTYPE)
+
+    def utc_times(naive: np.ndarray, outside: np.ndarray) -> np.ndarray:
+        local = pd.Series(naive).dt.tz_localize(
+            timezone, ambiguous=np.zeros(n, dtype=bool), nonexistent="shift_forward")
+        utc = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[ns]")
+        utc = np.where(~np.isnat(aware), aware, utc)
+        outside |= ~np.isnat(utc) & ((utc < low) | (utc >= high))
+        utc[outside] = _NAT
+        return utc
+
+    def as_series(utc: np.ndarray) -> pd.Series:
+        return pd.Series(pd.DatetimeIndex(utc).tz_localize("UTC"), index=index,
+                         dtype=_UTC_DTYPE)
+
+    shifted = date_only & ~np.isnat(naive)
+    end_of_day = None
+    if ends:
+        later = naive.copy()
+        later[shifted] += np.timedelta64(86399, "s")
+        end_of_day = as_series(utc_times(later, outside.copy()))
+    if date_only_end_of_day:
+        naive[shifted] += np.timedelta64(86399, "s")
+    utc = utc_times(naive, outside)
     bad = present & np.isnat(utc) & ~outside
-    return (result, pd.Series(bad, index=index, dtype=bool),
-            pd.Series(outside, index=index, dtype=bool))
+    return (as_series(utc), pd.Series(bad, index=index, dtype=bool),
+            pd.Series(outside, index=index, dtype=bool), end_of_day)
 
 
 def _utc_bounds(bounds: tuple[dt.date, dt.date] | None,

@@ -34,7 +34,7 @@ import pandas as pd
 
 from gridwatch.config import InputSettings
 from gridwatch.errors import CRSError, InputFileError, SchemaError
-from gridwatch.ingest._dates import parse_datetimes
+from gridwatch.ingest._dates import parse_datetimes, parse_datetimes_and_ends
 from gridwatch.ingest._readers import HEADER_SEARCH_ROWS, RawTable, check_file, read_tables
 from gridwatch.schema import (
     CANONICAL_COLUMNS,
@@ -589,13 +589,25 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     return records, ~rejected, problems.frame(names, table.rows)
 
 
+#: Key in a table's checked columns of closed_at read as the end of a closing day.
+_CLOSED_ENDS = "closed_at, end of day"
+
+
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
                  text: dict[str, pd.Series], header_of: dict[str, str], problems: _Problems,
                  timezone: str, bounds: tuple[dt.date, dt.date]) -> None:
     for column in DATETIME_COLUMNS:
-        values, bad, outside = parse_datetimes(raw(column), timezone=timezone,
-                                               date_only_end_of_day=column == "deadline",
-                                               bounds=bounds)
+        given = raw(column)
+        if column == "closed_at" and given.dtype == "str":
+            # text as read (CSV): the end of each closing day, compared with reported_at by
+            # _check_status, comes from the same parse (text is parsed as it is stripped)
+            values, bad, outside, ends = parse_datetimes_and_ends(given, timezone=timezone,
+                                                                  bounds=bounds)
+            out[_CLOSED_ENDS] = ends.reset_index(drop=True)
+        else:
+            values, bad, outside = parse_datetimes(given, timezone=timezone,
+                                                   date_only_end_of_day=column == "deadline",
+                                                   bounds=bounds)
         out[column] = values.reset_index(drop=True)
         header = header_of.get(column)
         if header is None or (column == "closed_at" and _is_open311_updated(header)):
@@ -687,8 +699,10 @@ def _check_status(out: dict[str, Any], text: dict[str, pd.Series], header_of: di
         problems.add(closed_header, closed_bad & is_closed, closed_text,
                      functools.partial(_unreadable_time, "closed_at", closed_header))
     # A date-only closed_at means "that day": compare its end of day with reported_at.
-    latest, _bad, _outside = parse_datetimes(closed_text, timezone=timezone,
-                                             date_only_end_of_day=True)
+    latest = out.get(_CLOSED_ENDS)
+    if latest is None:
+        latest, _bad, _outside = parse_datetimes(closed_text, timezone=timezone,
+                                                 date_only_end_of_day=True)
     latest = latest.where(has_closed)
     before = (latest < out["reported_at"]).fillna(False).to_numpy(dtype=bool)
     reported_header = header_of["reported_at"]
