@@ -152,3 +152,31 @@ def test_scratch_left_by_a_killed_import_goes_with_the_next_import(tmp_path: Pat
         do_import(store, placed_frame(3))
     assert not left.exists() and other.exists()
     assert sorted(p.name for p in tmp_path.iterdir() if "scratch" in p.name) == [other.name]
+
+
+@pytest.mark.parametrize("shuffled", [False, True], ids=["in-id-order", "shuffled"])
+def test_problems_staged_in_parts_store_what_one_part_stores(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shuffled: bool) -> None:
+    """The problems are staged in parts, each written into the store while the next is made
+    (Store._stage_parts): the same tables as staging them at once, new and changed rows."""
+    from gridwatch.store import transactional
+
+    first = placed_frame(10)
+    second = placed_frame(14)
+    second.loc[2:5, "status"] = "closed"
+    second.loc[2:5, "closed_at"] = pd.Timestamp("2026-03-05 10:00", tz="UTC")
+    if shuffled:
+        first, second = (f.sample(frac=1, random_state=7) for f in (first, second))
+    stores = []
+    for name, part_rows in (("whole", 10**6), ("parts", 3)):
+        monkeypatch.setattr(transactional, "_STAGED_PART_ROWS", part_rows)
+        with Store(f"sqlite:///{tmp_path / name}.sqlite") as store:
+            do_import(store, first, observed_at=dt.datetime(2026, 3, 4, tzinfo=dt.UTC))
+            counts = do_import(store, second, observed_at=dt.datetime(2026, 3, 6, tzinfo=dt.UTC))
+            stores.append((counts, snapshot(store)))
+    (whole_counts, whole), (parts_counts, parts) = stores
+    assert parts_counts == whole_counts
+    assert whole_counts.inserted == 4 and whole_counts.updated >= 4
+    for want, got in zip(whole, parts, strict=True):
+        pd.testing.assert_frame_equal(got, want)
+    assert not list(tmp_path.glob(".*scratch*"))

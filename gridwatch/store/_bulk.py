@@ -82,9 +82,9 @@ def stage_soon(conn: sa.Connection,
                ) -> Callable[[], tuple[sa.Table, int]]:
     """:func:`stage` on a thread of its own: ``rows()`` (the columns and their order, made
     there too) are converted to Arrow and written to a scratch file while the caller goes on
-    (the ADBC driver lets other threads run). Returns the function that waits for it,
-    attaches it to ``conn`` and returns the table and its number of rows; call it on the
-    thread that uses ``conn``."""
+    (the ADBC driver lets other threads run), once those asked for before are written.
+    Returns the function that waits for it, attaches it to ``conn`` and returns the table
+    and its number of rows; call it on the thread that uses ``conn``."""
     import adbc_driver_sqlite.dbapi as adbc
 
     scratch = conn.info.get(_INFO_KEY)
@@ -105,9 +105,13 @@ def stage_soon(conn: sa.Connection,
     path = scratch.folder / f"{name}.sqlite"
     failed: list[BaseException] = []
     written: list[pa.Schema | int] = []
+    # one scratch table is made at a time, in the order asked: the first is ready soonest
+    previous = scratch.writing[-1] if scratch.writing else None
 
     def write() -> None:
         try:
+            if previous is not None:
+                previous.join()
             columns, order = rows()
             table = pa.table({name: arrow_column(values) for name, values in columns.items()})
             del columns

@@ -17,6 +17,7 @@ and upserted from there in the same one transaction (:meth:`Store.import_records
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sqlite3
@@ -47,6 +48,10 @@ if TYPE_CHECKING:
 
 __all__ = ["ImportCounts", "Store"]
 
+#: The problems an import writes are staged in up to this many parts of at least
+#: ``_STAGED_PART_ROWS`` rows (SQLite attaches at most 10 scratch databases to a connection).
+_STAGED_PARTS = 4
+_STAGED_PART_ROWS = 100_000
 #: Rows per batch of an import (a statement over a scratch table on SQLite, a COPY on
 #: PostgreSQL); progress is reported after each.
 DEFAULT_CHUNK_SIZE = 5000
@@ -693,15 +698,16 @@ class Store:
         if not self.postgis:
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            rows = self._stage(conn, columns, "issue_id")
-            if then is not None:
-                then()
-            chosen = sa.select(*(rows.c[c] for c in columns)).where(_in_range(rows))
-            stmt = sqlite_insert(issues).from_select(list(columns), chosen)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=[issues.c.issue_id],
-                set_={c: stmt.excluded[c] for c in columns if c not in keep})
-            self._run_in_ranges(conn, stmt, len(columns["issue_id"]), chunk_size, tick)
+            for k, staged_part in enumerate(self._stage_parts(conn, columns, "issue_id")):
+                rows, length = staged_part()
+                if k == 0 and then is not None:
+                    then()
+                chosen = sa.select(*(rows.c[c] for c in columns)).where(_in_range(rows))
+                stmt = sqlite_insert(issues).from_select(list(columns), chosen)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=[issues.c.issue_id],
+                    set_={c: stmt.excluded[c] for c in columns if c not in keep})
+                self._run_in_ranges(conn, stmt, length, chunk_size, tick)
             return
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -823,6 +829,27 @@ class Store:
             return made, _id_order(made[key])
 
         return _bulk.stage_soon(conn, rows, store_file=self._store_file())
+
+    def _stage_parts(self, conn: sa.Connection, columns: dict[str, Any], key: str
+                     ) -> list[Callable[[], tuple[sa.Table, int]]]:
+        """SQLite: the rows of ``columns`` in ``key`` order, in up to :data:`_STAGED_PARTS`
+        scratch tables made one after the other on a thread of their own
+        (:meth:`_stage_soon`): the first part is written into the store while the next
+        ones are made."""
+        n = len(columns[key])
+        order = _id_order(columns[key])
+        parts = max(1, min(_STAGED_PARTS, -(-n // _STAGED_PART_ROWS)))
+        bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+
+        def part(low: int, high: int) -> Callable[[], tuple[dict[str, Any], None]]:
+            def rows() -> tuple[dict[str, Any], None]:
+                picked = np.arange(low, high) if order is None else order[low:high]
+                return {name: _take_rows(values, picked, low, high, order is None)
+                        for name, values in columns.items()}, None
+            return rows
+
+        return [_bulk.stage_soon(conn, part(int(low), int(high)), store_file=self._store_file())
+                for low, high in itertools.pairwise(bounds)]
 
     def _store_file(self) -> Path | None:
         """The SQLite store's database file (None: in memory)."""
@@ -1392,6 +1419,15 @@ def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, lis
                 piece = _s.driver_values(piece, sqlite=False)
             part[name] = piece
         yield part
+
+
+def _take_rows(values: Any, picked: np.ndarray, low: int, high: int, in_order: bool) -> Any:
+    """Rows ``picked`` of one column (``low:high`` when they are in order: no copy)."""
+    if isinstance(values, pd.Series):
+        return values.iloc[low:high] if in_order else values.take(picked)
+    if isinstance(values, list):
+        return values[low:high] if in_order else [values[i] for i in picked]
+    return values[low:high] if in_order else np.asarray(values)[picked]
 
 
 def _id_order(ids: Any) -> np.ndarray | None:
