@@ -316,10 +316,13 @@ def _parse_text_column(text: pd.Series, naive: np.ndarray, aware: np.ndarray,
     """Fill the arrays at ``text.index`` (positions) from the text values."""
     positions = text.index.to_numpy()
     values = text.reset_index(drop=True)
-    codes, uniques = pd.factorize(values)
-    if len(uniques) <= _FEW:
-        _parse_unique(codes, list(uniques), positions, naive, aware, date_only, outside)
-        return
+    # more than _FEW distinct values among the first ones: no need to count them all
+    many = len(values) > _FEW and values.iloc[:4 * _FEW].nunique(dropna=False) > _FEW
+    if not many:
+        codes, uniques = pd.factorize(values)
+        if len(uniques) <= _FEW:
+            _parse_unique(codes, list(uniques), positions, naive, aware, date_only, outside)
+            return
     todo = np.ones(len(text), dtype=bool)
 
     with_offset = values.str.match(_HAS_OFFSET).to_numpy(dtype=bool)

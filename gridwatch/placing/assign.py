@@ -139,7 +139,7 @@ def place_records(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame],
     flag[by_grid] = "grid_point"
 
     keep = inside | by_grid
-    placed = records.loc[keep].copy()
+    placed = records.loc[keep]  # a new frame (copy-on-write): the columns set below are its own
     placed["lon"] = lon[keep]
     placed["lat"] = lat[keep]
     placed["location_flag"] = pd.array(flag[keep], dtype="str")
