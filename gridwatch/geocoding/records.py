@@ -129,7 +129,7 @@ def geocode_records_later(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDat
     n = len(records)
     x = _floats(records, "lon")
     y = _floats(records, "lat")
-    no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
+    no_coords = _no_coordinates(x, y)
     if not no_coords.any() and not settings.check_coordinates:
         return records, empty_rejects(), None  # the usual export: nothing to do, nothing read
     has_address = _has_address(records)
@@ -224,12 +224,14 @@ def rows_to_geocode(records: pd.DataFrame, layers: Mapping[str, gpd.GeoDataFrame
     n = len(records)
     if not geocode_settings(config).enabled or "address" not in records or not n:
         return np.zeros(n, dtype=bool)
-    x = _floats(records, "lon")
-    y = _floats(records, "lat")
-    no_coords = ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
+    no_coords = _no_coordinates(_floats(records, "lon"), _floats(records, "lat"))
     if not no_coords.any():
         return no_coords
     return _to_geocode(records, layers, config, no_coords, _has_address(records))
+
+
+def _no_coordinates(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return ~(np.isfinite(x) & np.isfinite(y)) | (x == 0) | (y == 0)
 
 
 def _has_address(records: pd.DataFrame) -> np.ndarray:

@@ -555,7 +555,7 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
                            f"than the {ISSUE_ID_MAX_CHARS} an id may have (is it in the "
                            "right column?)")
     bounds = (settings.min_date, settings.max_date)
-    _check_times(out, raw, text, header_of, problems, timezone, bounds)
+    closed_ends = _check_times(out, raw, text, header_of, problems, timezone, bounds)
     for column, (base, codes) in _LABEL_FIELDS.items():
         values = given(column)
         found, unknown = _labels(values, label_table(base, codes, settings.labels.get(column)))
@@ -576,7 +576,7 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
                                          default_crs, problems)
     for column in _TEXT_FIELDS:
         out[column] = given(column)
-    _check_status(out, text, header_of, problems, timezone)
+    _check_status(out, text, header_of, problems, timezone, closed_ends)
 
     rejected = problems.rejected()
     records = pd.DataFrame({c: out[c] for c in CANONICAL_COLUMNS})
@@ -589,13 +589,12 @@ def _check_table(table: RawTable, mapping: dict[str, str], *, settings: InputSet
     return records, ~rejected, problems.frame(names, table.rows)
 
 
-#: Key in a table's checked columns of closed_at read as the end of a closing day.
-_CLOSED_ENDS = "closed_at, end of day"
-
-
 def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
                  text: dict[str, pd.Series], header_of: dict[str, str], problems: _Problems,
-                 timezone: str, bounds: tuple[dt.date, dt.date]) -> None:
+                 timezone: str, bounds: tuple[dt.date, dt.date]) -> pd.Series | None:
+    """Parse and check the time columns into ``out``; returns closed_at read as the end of
+    each closing day when the same parse gave it (text as read), else None."""
+    closed_ends = None
     for column in DATETIME_COLUMNS:
         given = raw(column)
         if column == "closed_at" and given.dtype == "str":
@@ -603,7 +602,7 @@ def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
             # _check_status, comes from the same parse (text is parsed as it is stripped)
             values, bad, outside, ends = parse_datetimes_and_ends(given, timezone=timezone,
                                                                   bounds=bounds)
-            out[_CLOSED_ENDS] = ends.reset_index(drop=True)
+            closed_ends = ends.reset_index(drop=True)
         else:
             values, bad, outside = parse_datetimes(given, timezone=timezone,
                                                    date_only_end_of_day=column == "deadline",
@@ -619,6 +618,7 @@ def _check_times(out: dict[str, Any], raw: Callable[[str], pd.Series],
     header = header_of["reported_at"]
     problems.add(header, text["reported_at"].isna(), text["reported_at"],
                  lambda _v: f"reported_at missing: {header} is empty")
+    return closed_ends
 
 
 def _coord_systems(labels: pd.Series, header: str | None, default_crs: str,
@@ -669,8 +669,10 @@ def _is_open311_updated(header: str) -> bool:
 
 
 def _check_status(out: dict[str, Any], text: dict[str, pd.Series], header_of: dict[str, str],
-                  problems: _Problems, timezone: str) -> None:
-    """Fill a missing status, apply Open311's closing time, and check closed_at against it."""
+                  problems: _Problems, timezone: str,
+                  closed_ends: pd.Series | None = None) -> None:
+    """Fill a missing status, apply Open311's closing time, and check closed_at against it
+    (read as the end of each closing day: ``closed_ends`` when the time check gave it)."""
     status: pd.Series = out["status"]
     closed_at: pd.Series = out["closed_at"]
     closed_header = header_of.get("closed_at")
@@ -699,7 +701,7 @@ def _check_status(out: dict[str, Any], text: dict[str, pd.Series], header_of: di
         problems.add(closed_header, closed_bad & is_closed, closed_text,
                      functools.partial(_unreadable_time, "closed_at", closed_header))
     # A date-only closed_at means "that day": compare its end of day with reported_at.
-    latest = out.get(_CLOSED_ENDS)
+    latest = closed_ends
     if latest is None:
         latest, _bad, _outside = parse_datetimes(closed_text, timezone=timezone,
                                                  date_only_end_of_day=True)

@@ -104,7 +104,7 @@ def stage_soon(conn: sa.Connection,
     scratch.names.append(name)  # the name is taken now; it is attached once written
     path = scratch.folder / f"{name}.sqlite"
     failed: list[BaseException] = []
-    written: list[pa.Schema | int] = []
+    written: list[tuple[pa.Schema, int]] = []
     # one scratch table is made at a time, in the order asked: the first is ready soonest
     previous = scratch.writing[-1] if scratch.writing else None
 
@@ -117,7 +117,7 @@ def stage_soon(conn: sa.Connection,
             del columns
             if order is not None:
                 table = table.take(pa.array(order))
-            written.extend([table.schema, table.num_rows])
+            written.append((table.schema, table.num_rows))
             with adbc.connect(str(path)) as scratch_conn:
                 with scratch_conn.cursor() as cursor:
                     cursor.adbc_ingest("staged", table, mode="create")
@@ -137,8 +137,7 @@ def stage_soon(conn: sa.Connection,
             writer.join()
         if failed:
             raise failed[0]
-        schema, length = written
-        assert isinstance(schema, pa.Schema) and isinstance(length, int)
+        schema, length = written[0]
         conn.exec_driver_sql(f"ATTACH DATABASE ? AS {name}", (str(path),))
         scratch.attached.append(name)
         return sa.Table("staged", sa.MetaData(schema=name),
