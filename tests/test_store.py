@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import string
 import uuid
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -370,6 +371,48 @@ def test_sqlite_imports_keep_every_reference_without_checking_each(tmp_path: Pat
         assert check.execute("SELECT count(*) FROM issue_places").fetchone()[0] == 9
     finally:
         check.close()
+
+
+def _rows_in_file_alone(path: Path, tmp_path: Path) -> int:
+    """Problems in a copy of the database file without its write-ahead log."""
+    alone = tmp_path / "alone.sqlite"
+    alone.write_bytes(path.read_bytes())
+    check = sqlite3.connect(alone)
+    try:
+        return int(check.execute("SELECT count(*) FROM issues").fetchone()[0])
+    finally:
+        check.close()
+        alone.unlink()
+
+
+def test_sqlite_import_copies_its_log_into_the_database_after_the_commit(
+        tmp_path: Path) -> None:
+    """The import's own commit leaves the write-ahead log alone (Store._write with
+    references_checked=False); the import copies it into the database file on a thread
+    before it returns, also when a reader holds an older snapshot meanwhile, and the
+    connection it used checkpoints as usual afterwards."""
+    path = tmp_path / "log.sqlite"
+    with Store(sqlite_url(path)) as store:
+        with store.engine.connect() as keep_open:  # the log is not removed on close
+            do_import(store, placed_frame(6))
+            assert _rows_in_file_alone(path, tmp_path) == 6
+            reader = sqlite3.connect(path, isolation_level=None)
+            try:
+                reader.execute("BEGIN")
+                assert reader.execute("SELECT count(*) FROM issues").fetchone()[0] == 6
+                with warnings.catch_warnings():
+                    warnings.simplefilter("error")  # an unfinished checkpoint only waits
+                    do_import(store, placed_frame(9))
+                assert reader.execute("SELECT count(*) FROM issues").fetchone()[0] == 6
+                reader.execute("COMMIT")
+            finally:
+                reader.close()
+            assert store.issues()["issue_id"].nunique() == 9
+            do_import(store, placed_frame(12))
+            assert _rows_in_file_alone(path, tmp_path) == 12
+            assert keep_open.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
 
 
 def test_sqlite_wal_busy_timeout_and_write_lock(tmp_path: Path) -> None:

@@ -226,6 +226,9 @@ class Store:
         with self._engine.connect().execution_options(**{_s.WRITE_OPTION: True}) as conn:
             if unchecked:  # outside a transaction, where SQLite takes it into account
                 _sqlite_pragma(conn, "foreign_keys = OFF")
+                # the commit does not copy the log into the database: the import does that
+                # after it, beside its other work (see _checkpoint_soon)
+                _sqlite_pragma(conn, "wal_autocheckpoint = 0")
             try:
                 with conn.begin():
                     if self.postgis:
@@ -236,6 +239,7 @@ class Store:
                 if unchecked:  # first: what follows may begin a transaction
                     try:
                         _sqlite_pragma(conn, "foreign_keys = ON")
+                        _sqlite_pragma(conn, f"wal_autocheckpoint = {_WAL_AUTOCHECKPOINT}")
                     except sqlite3.Error:  # never handed out again without its checks
                         conn.invalidate()
                 if not self.postgis:  # the scratch databases of bulk writes (store._bulk)
@@ -413,8 +417,35 @@ class Store:
                 raise
             raise StoreError(f"import into {self._shown!r} failed and was rolled back: "
                              f"{message}") from exc
-        self._refresh_copy(counts.run_id, previous, written, beside)
+        checkpoint = self._checkpoint_soon()
+        try:
+            self._refresh_copy(counts.run_id, previous, written, beside)
+        finally:
+            if checkpoint is not None:
+                checkpoint.join()
         return counts
+
+    def _checkpoint_soon(self) -> threading.Thread | None:
+        """SQLite: copy the write-ahead log of the import just committed into the database
+        file on a thread of its own (the import's connection does not: at a million problems
+        that is the whole store written again and synced, a second or more, which then runs
+        beside refreshing the analytical copy). A checkpoint that cannot finish (a reader
+        holds an older snapshot) leaves the rest to SQLite's next one, as its own would."""
+        if self.postgis or self._store_file() is None:
+            return None
+
+        def checkpoint() -> None:
+            try:
+                with self._engine.connect() as conn:
+                    _sqlite_pragma(conn, "wal_checkpoint(PASSIVE)")
+            except (SQLAlchemyError, sqlite3.Error) as exc:  # committed: only warn
+                warnings.warn(f"the write-ahead log of {self._shown!r} was not copied into "
+                              f"the database after the import ({self._reason(exc)}); SQLite "
+                              "does it at its next checkpoint", RuntimeWarning, stacklevel=2)
+
+        worker = threading.Thread(target=checkpoint, name="gridwatch-checkpoint")
+        worker.start()
+        return worker
 
     def _beside(self, writes: _Writes, run_id: int, previous: int,
                 written: _Written, alongside: Alongside | None) -> _Beside | None:
@@ -1596,6 +1627,11 @@ def _utc_from_naive(values: np.ndarray) -> pd.Series:
     """Naive UTC times (microseconds, as stored) as ``datetime64[ns, UTC]``."""
     return pd.Series(values.astype("datetime64[ns]")).dt.tz_localize("UTC").astype(
         "datetime64[ns, UTC]")
+
+
+#: SQLite's default: a commit copies the write-ahead log into the database once it holds
+#: this many pages (an import turns it off for its own commit).
+_WAL_AUTOCHECKPOINT = 1000
 
 
 def _sqlite_pragma(conn: sa.Connection, setting: str) -> None:
