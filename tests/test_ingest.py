@@ -721,6 +721,54 @@ def test_files_of_one_layout_are_checked_in_batches_of_about_batch_rows(
     pd.testing.assert_frame_equal(batched.rejects, whole.rejects)
 
 
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(files=st.lists(st.lists(st.tuples(st.sampled_from(["A1", "A2", "B7", "b7", "A10"]),
+                                         st.booleans()), max_size=6),
+                      min_size=1, max_size=4),
+       batch_rows=st.sampled_from([1, 3, 200_000]), by_issue_id=st.booleans())
+def test_a_later_kept_row_wins_a_repeated_id_as_a_plain_walk_through_the_rows_says(
+        tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+        files: list[list[tuple[str, bool]]], batch_rows: int, by_issue_id: bool) -> None:
+    """Superseded rows (one sort of the kept ids, over batches of any size) against the
+    reference: walk the rows in the files' order; a readable row replaces the one kept for
+    its id before it, which becomes a duplicate reject naming it."""
+    from gridwatch.ingest import records as records_module
+
+    monkeypatch.setattr(records_module, "BATCH_ROWS", batch_rows)
+    folder = tmp_path_factory.mktemp("later")
+    paths = [write_csv(folder / f"day{i}.csv", ["问题编号", "上报时间"],
+                       [[issue_id, "2024-03-15" if good else "bad"] for issue_id, good in rows])
+             for i, rows in enumerate(files)]
+    kept: dict[str, tuple[str, int]] = {}
+    duplicates: list[tuple[str, int, str]] = []
+    for path, rows in zip(paths, files, strict=True):
+        for row, (issue_id, good) in enumerate(rows, start=2):
+            if good:
+                if issue_id in kept:
+                    duplicates.append((*kept[issue_id], issue_id))
+                kept[issue_id] = (str(path), row)
+    winner_of = {(f, r): kept[i] for f, r, i in duplicates}
+    result = read_issues(paths, by_issue_id=by_issue_id)
+    expected = sorted(kept.items()) if by_issue_id else sorted(
+        kept.items(), key=lambda item: (paths.index(Path(item[1][0])), item[1][1]))
+    got = list(zip(result.records["issue_id"],
+                   zip(result.records["source_file"], result.records["source_row"], strict=True),
+                   strict=True))
+    assert got == expected
+    assert result.duplicates == len(duplicates)
+    dup = result.rejects[result.rejects["reason"].str.startswith("duplicate")]
+    assert sorted(zip(dup["file"], dup["row"], strict=True)) == sorted(
+        (f, r) for f, r, _ in duplicates)
+    for file, row, reason in zip(dup["file"], dup["row"], dup["reason"], strict=True):
+        won_file, won_row = winner_of[(file, row)]
+        issue_id = next(i for f, r, i in duplicates if (f, r) == (file, row))
+        assert reason == (f"duplicate issue_id: {issue_id!r} is superseded by {won_file} "
+                          f"row {won_row}")
+    assert [s.accepted for s in result.files] == [
+        sum(1 for f, _ in kept.values() if f == str(path)) for path in paths]
+
+
 def test_files_of_one_layout_keep_their_own_names_and_rows(tmp_path: Path) -> None:
     a = write_csv(tmp_path / "a.csv", HEADER, [GOOD] * 2)
     b = write_csv(tmp_path / "b.csv", HEADER, [GOOD])
