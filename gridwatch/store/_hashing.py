@@ -11,7 +11,7 @@ gives (tested against it, also with hypothesis).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,12 @@ def frame_hashes(columns: Mapping[str, pd.Series | pa.Array | pa.ChunkedArray]) 
     """``pandas.util.hash_pandas_object(pd.DataFrame(columns), index=False)`` as an array,
     without making the frame; text columns (Arrow strings, pandas ``str``, or objects that are
     ``str`` or missing) hashed by the compiled kernel."""
-    hashes = [column_hashes(column) for column in columns.values()]
+    return combine_hashes([column_hashes(column) for column in columns.values()])
+
+
+def combine_hashes(hashes: Sequence[np.ndarray]) -> np.ndarray:
+    """The row hashes of a frame from the hashes of its columns, in order (pandas'
+    ``combine_hash_arrays``: :func:`frame_hashes` of columns hashed one by one)."""
     if not hashes:
         raise ValueError("no columns to hash")
     # pandas.core.util.hashing.combine_hash_arrays (CPython's tuple hash)

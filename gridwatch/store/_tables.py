@@ -9,6 +9,7 @@ keep microseconds, as both databases do.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -25,7 +26,7 @@ from sqlalchemy.schema import SchemaItem
 
 from gridwatch.errors import StoreError
 from gridwatch.schema import CANONICAL_COLUMNS, DATETIME_COLUMNS, LATER_COLUMNS, STATUSES
-from gridwatch.store._hashing import frame_hashes
+from gridwatch.store._hashing import column_hashes, combine_hashes
 from gridwatch.store._patch_tables import patch_tables
 
 __all__: list[str] = []
@@ -480,39 +481,48 @@ def prepare(placed: pd.DataFrame, layers: list[str]) -> Prepared:
     def floats(name: str) -> np.ndarray:
         return float_column(column(name)) if name in placed.columns else np.full(n, np.nan)
 
-    stored: dict[str, Any] = {"issue_id": ids}
-    for name in CANONICAL_COLUMNS[1:]:
+    def stored_column(name: str) -> Any:
         if name in DATETIME_COLUMNS:
-            stored[name] = utc_naive(column(name))
-        elif name in FLOAT_COLUMNS:
-            stored[name] = float_column(column(name))
-        else:
-            stored[name] = text_series(column(name))
-    stored["location_flag"] = text_series(column("location_flag")).fillna("")
-    stored["grid_mismatch"] = flag_column(column("grid_mismatch")) == True  # noqa: E712
-    for name, sql_type in PLACEMENT_COLUMNS.items():
-        if sql_type == "TEXT":  # "" (not placed from an address) is stored as missing
+            return utc_naive(column(name))
+        if name in FLOAT_COLUMNS:
+            return float_column(column(name))
+        if name == "location_flag":
+            return text_series(column(name)).fillna("")
+        if name == "grid_mismatch":
+            return flag_column(column(name)) == True  # noqa: E712
+        if PLACEMENT_COLUMNS.get(name) == "TEXT":  # "" (not placed from an address): missing
             text = text_series(column(name))
-            stored[name] = text.mask(text.fillna("") == "", None)
-        else:
-            stored[name] = float_column(column(name))
-    issues = _frame_of(stored)
-    areas = {layer: _frame_of({
-        "area_id": text_series(column(f"{layer}_id")),
-        "inside": flags(f"in_{layer}"),
-        "near": flags(f"near_{layer}"),
-        "distance_m": floats(f"{layer}_dist_m"),
-    }) for layer in layers}
-    # Columns added later take part only where a row has a value, so stores made before them
-    # keep their hashes (a re-import of the same rows changes nothing).
-    later = [name for name in LATER_COLUMNS if name in issues.columns]
-    hashed = {name: _hash_form(issues[name]) for name in issues.columns
-              if name not in later and name not in PLACEMENT_COLUMNS}
-    for layer, frame in areas.items():
-        for name in frame.columns:
-            hashed[f"{layer}\x1f{name}"] = _hash_form(frame[name])
+            return text.mask(text.fillna("") == "", None)
+        if name in PLACEMENT_COLUMNS:
+            return float_column(column(name))
+        return text_series(column(name))
+
+    def area_columns(layer: str) -> dict[str, Any]:
+        return {"area_id": text_series(column(f"{layer}_id")),
+                "inside": flags(f"in_{layer}"),
+                "near": flags(f"near_{layer}"),
+                "distance_m": floats(f"{layer}_dist_m")}
+
+    names = [*CANONICAL_COLUMNS[1:], "location_flag", "grid_mismatch", *PLACEMENT_COLUMNS]
+    # two columns at a time: most of the work is in Arrow, numpy and the compiled hash,
+    # which let the other thread run
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gridwatch-prepare") as pool:
+        stored: dict[str, Any] = {"issue_id": ids,
+                                  **dict(zip(names, pool.map(stored_column, names),
+                                             strict=True))}
+        issues = _frame_of(stored)
+        areas = {layer: _frame_of(columns)
+                 for layer, columns in zip(layers, pool.map(area_columns, layers), strict=True)}
+        # Columns added later take part only where a row has a value, so stores made before
+        # them keep their hashes (a re-import of the same rows changes nothing).
+        later = [name for name in LATER_COLUMNS if name in issues.columns]
+        hashed = [issues[name] for name in issues.columns
+                  if name not in later and name not in PLACEMENT_COLUMNS]
+        hashed += [frame[name] for frame in areas.values() for name in frame.columns]
+        column_digests = list(pool.map(lambda values: column_hashes(_hash_form(values)),
+                                       hashed)) if n else []
     if n:
-        digest = frame_hashes(hashed)  # pandas' hash of the frame of these columns
+        digest = combine_hashes(column_digests)  # pandas' hash of the frame of these columns
         # The layer names take part, so a layer added to the project changes every hash.
         salt = pd.util.hash_pandas_object(pd.Series(["\x1e".join(layers)]), index=False)
         digest = digest ^ salt.to_numpy()[0]
@@ -551,7 +561,7 @@ def _frame_of(columns: dict[str, np.ndarray | pd.Series]) -> pd.DataFrame:
 
 def _hash_form(column: pd.Series) -> pd.Series | pa.Array:
     """A form of a stored column whose pandas hash depends only on the values (text may be
-    an Arrow string array: :func:`gridwatch.store._hashing.frame_hashes` hashes it as the
+    an Arrow string array: :func:`gridwatch.store._hashing.column_hashes` hashes it as the
     same text in a pandas column)."""
     if isinstance(column.dtype, pd.StringDtype):
         # hashes as the same text in an object array with None for missing would
