@@ -415,6 +415,81 @@ def test_sqlite_import_copies_its_log_into_the_database_after_the_commit(
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
 
 
+def _foreign_keys(conn: sa.Connection) -> list[tuple[str, str, str]]:
+    return [tuple(row) for row in conn.execute(sa.text(
+        "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE contype = 'f' AND connamespace = CAST(current_schema() AS regnamespace) "
+        "ORDER BY 1, 2"))]
+
+
+@pytest.mark.parametrize("store_url", ["postgis"], indirect=True)
+def test_a_large_postgis_import_checks_its_references_once_at_its_end(
+        store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large import on PostgreSQL drops the foreign keys of the places and the history for
+    its transaction and adds them again, as they were, before it commits; a failed one
+    leaves them as they were; a role that does not own the tables imports with them on."""
+    from gridwatch.store import transactional
+
+    monkeypatch.setattr(transactional, "_REFERENCES_CHECKED_AT_END_FROM", 1)
+    dropped: list[list[tuple[str, str, str]]] = []
+    without = Store._without_references
+
+    def spy(self: Store, conn: sa.Connection, rows: int) -> list[tuple[str, str, str]]:
+        dropped.append(without(self, conn, rows))
+        return dropped[-1]
+
+    monkeypatch.setattr(Store, "_without_references", spy)
+    with Store(store_url) as store:
+        with store.engine.connect() as conn:
+            before = _foreign_keys(conn)
+        tables = {table for table, _, _ in before}
+        assert {"issue_places", "status_history"} <= tables
+        assert do_import(store, placed_frame(6)).inserted == 6
+        assert {(table.rsplit(".", 1)[-1].strip('"'), name)
+                for table, name, _ in dropped[-1]} == {
+            (table, name) for table, name, _ in before
+            if table in ("issue_places", "status_history")}
+        with store.engine.connect() as conn:
+            assert _foreign_keys(conn) == before
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("after the places and the history")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(Store, "_write_changes", broken)
+            with pytest.raises(StoreError, match="after the places"):
+                do_import(store, placed_frame(9, prefix="B"))
+        assert dropped[-1]  # they were dropped, and the rollback brought them back
+        with store.engine.connect() as conn:
+            assert _foreign_keys(conn) == before
+        assert sorted(store.issues()["issue_id"]) == [f"A{i}" for i in range(1, 7)]
+        with pytest.raises(sa.exc.IntegrityError), store.engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO issue_places (issue_id) VALUES ('nobody')"))
+
+    role = f"gw_not_owner_{uuid.uuid4().hex[:8]}"
+    schema = store_url.split("search_path%3D", 1)[1].split(",", 1)[0]
+    admin = sa.create_engine(store_url)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN"))
+        conn.execute(sa.text(f'GRANT USAGE ON SCHEMA "{schema}" TO {role}'))
+        conn.execute(sa.text(f'GRANT ALL ON ALL TABLES IN SCHEMA "{schema}" TO {role}'))
+        conn.execute(sa.text(f'GRANT ALL ON ALL SEQUENCES IN SCHEMA "{schema}" TO {role}'))
+    try:
+        other = store_url.replace("//postgres@", f"//{role}@", 1)
+        assert other != store_url
+        with Store(other) as store:
+            assert do_import(store, placed_frame(12)).inserted == 6
+            assert dropped[-1] == []  # not the owner: nothing dropped, each row checked
+            assert len(store.issues()) == 12
+        with admin.connect() as conn:
+            assert _foreign_keys(conn) == before
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP OWNED BY {role}"))
+            conn.execute(sa.text(f"DROP ROLE {role}"))
+        admin.dispose()
+
+
 def test_sqlite_wal_busy_timeout_and_write_lock(tmp_path: Path) -> None:
     path = tmp_path / "wal.sqlite"
     with Store(sqlite_url(path), busy_timeout_s=0.3) as store:

@@ -52,6 +52,9 @@ __all__ = ["ImportCounts", "Store"]
 #: ``_STAGED_PART_ROWS`` rows (SQLite attaches at most 10 scratch databases to a connection).
 _STAGED_PARTS = 4
 _STAGED_PART_ROWS = 100_000
+#: PostgreSQL: an import writing this many problems or more checks the references of its
+#: places and history once, at its end, instead of row by row (Store._without_references).
+_REFERENCES_CHECKED_AT_END_FROM = 100_000
 #: Rows per batch of an import (a statement over a scratch table on SQLite, a COPY on
 #: PostgreSQL); progress is reported after each.
 DEFAULT_CHUNK_SIZE = 5000
@@ -591,6 +594,7 @@ class Store:
                 self._upsert_issues(conn, columns, chunk_size, tick, then=stage_the_rest)
                 del rows, columns
             self._touch(conn, unchanged_ids, seen_value, chunk_size, tick)
+            unchecked = self._without_references(conn, len(written_ids))
             if stages:
                 self._replace_places(conn, prep, changed, chunk_size)
                 if written_ids:
@@ -610,6 +614,7 @@ class Store:
                                     length, chunk_size)
             else:
                 self._insert_rows(conn, t["status_history"], history_rows, chunk_size)
+            self._restore_references(conn, unchecked)
             self._write_changes(conn, prep, run_id, changed, before, seen_value, chunk_size)
             runs = t["runs"]
             conn.execute(runs.update().where(runs.c.run_id == run_id).values(
@@ -618,6 +623,47 @@ class Store:
                 message=None))
 
         return counts, written, _Writes(write_all, stop)
+
+    def _without_references(self, conn: sa.Connection, rows: int
+                            ) -> list[tuple[str, str, str]]:
+        """PostgreSQL, an import writing at least :data:`_REFERENCES_CHECKED_AT_END_FROM`
+        problems: drop the foreign keys of the places and the history for the transaction, so
+        the rows are not checked one by one as they are copied (PostgreSQL's advice for bulk
+        loads; at a million problems about 10 s of the import's 55). Returns what was
+        dropped, as (table, constraint, definition), for :meth:`_restore_references`, which
+        adds them again before the commit and so checks every row at once. Dropping them
+        locks the two tables and ``issues`` until the commit; a role that does not own the
+        tables cannot, and its import checks each row as before (nothing is dropped)."""
+        if not self.postgis or rows < _REFERENCES_CHECKED_AT_END_FROM:
+            return []
+        tables = [self._t["issue_places"], self._t["status_history"]]
+        prepare = conn.dialect.identifier_preparer
+        names = {prepare.format_table(table): table for table in tables}
+        found = conn.execute(sa.text(
+            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), "
+            "c.conrelid FROM pg_constraint c WHERE c.contype = 'f' "
+            "AND c.conrelid = ANY(CAST(:tables AS regclass[]))"),
+            {"tables": list(names)}).all()
+        by_oid = {conn.execute(sa.text("SELECT CAST(CAST(:t AS regclass) AS oid)"),
+                               {"t": name}).scalar_one(): name for name in names}
+        dropped = [(by_oid[row[3]], str(row[1]), str(row[2])) for row in found]
+        try:
+            with conn.begin_nested():
+                for table, name, _definition in dropped:
+                    conn.execute(sa.text(f"ALTER TABLE {table} DROP CONSTRAINT "
+                                         f"{prepare.quote(name)}"))
+        except DBAPIError:  # e.g. not the tables' owner: each row is checked as it comes
+            return []
+        return dropped
+
+    @staticmethod
+    def _restore_references(conn: sa.Connection, dropped: list[tuple[str, str, str]]) -> None:
+        """Add the foreign keys :meth:`_without_references` dropped, as they were; PostgreSQL
+        checks every row of the tables against them, in one query each."""
+        prepare = conn.dialect.identifier_preparer
+        for table, name, definition in dropped:
+            conn.execute(sa.text(f"ALTER TABLE {table} ADD CONSTRAINT {prepare.quote(name)} "
+                                 f"{definition}"))
 
     def _existing(self, conn: sa.Connection, ids: list[str]) -> pd.DataFrame:
         """Hash, status and last sighting of the stored problems among ``ids``, indexed by
