@@ -712,18 +712,31 @@ def temp_table(conn: sa.Connection, name: str, like: list[sa.Column[Any]]) -> sa
     return table
 
 
-def copy_rows(conn: sa.Connection, table: sa.Table, columns: dict[str, list[Any]]) -> None:
-    """Append rows to a PostgreSQL table with ``COPY ... FROM STDIN`` (psycopg 3)."""
+def copy_rows(conn: sa.Connection, table: sa.Table, columns: dict[str, Any]) -> None:
+    """Append rows to a PostgreSQL table with ``COPY ... FROM STDIN`` (psycopg 3).
+
+    ``columns``: equal-length lists of driver values, or arrays or Series of stored values;
+    written as one block of COPY text made in Arrow (:mod:`gridwatch.store._copy`), or row by
+    row as driver values when a column holds values of another kind.
+    """
+    from gridwatch.store._copy import copy_text
+
     keys = list(columns)
     if not keys or not len(columns[keys[0]]):
         return
     prepare = conn.dialect.identifier_preparer
     names = ", ".join(prepare.quote(k) for k in keys)
     sql = f"COPY {prepare.format_table(table)} ({names}) FROM STDIN"
+    block = copy_text(columns)
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(sql) as copy:
-            for row in zip(*columns.values(), strict=True):
+            if block is not None:
+                copy.write(memoryview(block))
+                return
+            values = [driver_values(v, sqlite=False) if isinstance(v, np.ndarray | pd.Series)
+                      else v for v in columns.values()]
+            for row in zip(*values, strict=True):
                 copy.write_row(row)
     finally:
         cursor.close()

@@ -1464,13 +1464,13 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start:start + size]
 
 
-def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, list[Any]]]:
-    """Split equal-length columns into batches of ``size`` rows of PostgreSQL driver values
-    (for COPY), in the order of their ids.
+def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, Any]]:
+    """Split equal-length columns into batches of ``size`` rows for COPY
+    (:func:`~gridwatch.store._tables.copy_rows`), in the order of their ids.
 
-    A column may be a list of driver values or an array or Series of stored values (converted
-    batch by batch with :func:`~gridwatch.store._tables.driver_values`: a million texts as
-    Python strings at once take about a gigabyte).
+    A column may be a list of driver values or an array or Series of stored values (a
+    batch of it is written as it is, never the whole column converted at once: a million
+    texts as Python strings take about a gigabyte).
 
     Rows are given in the order of the first column named ``issue_id`` or ``b_id`` when there
     is one: the indexes keyed by issue_id then grow at one end instead of being split all over.
@@ -1480,21 +1480,17 @@ def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, lis
     order = _id_order(columns[key]) if key is not None else None
     for start in range(0, length, size):
         rows = order[start:start + size] if order is not None else None
-        part: dict[str, list[Any]] = {}
+        part: dict[str, Any] = {}
         for name, values in columns.items():
-            piece: Any
             if rows is None:
-                piece = (values.iloc[start:start + size].to_numpy()
-                         if isinstance(values, pd.Series) else values[start:start + size])
+                part[name] = (values.iloc[start:start + size]
+                              if isinstance(values, pd.Series) else values[start:start + size])
             elif isinstance(values, pd.Series):
-                piece = values.iloc[rows].to_numpy()
+                part[name] = values.iloc[rows]
             elif isinstance(values, np.ndarray):
-                piece = values[rows]
+                part[name] = values[rows]
             else:
-                piece = [values[i] for i in rows]
-            if isinstance(piece, np.ndarray):
-                piece = _s.driver_values(piece, sqlite=False)
-            part[name] = piece
+                part[name] = [values[i] for i in rows]
         yield part
 
 
