@@ -167,11 +167,19 @@ def run_ingest(
     """
     say = progress or (lambda _message: None)
     say(f"reading {len(paths)} file(s)")
-    result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
-                         crs=crs, progress=file_progress, by_issue_id=True)
+    # the layers load while the files are read (reading and checking hold the GIL for
+    # about one core of two); an error of either is raised as if they loaded after
+    loading = None if layers is not None else _soon(load_layers, config)
+    try:
+        result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
+                             crs=crs, progress=file_progress, by_issue_id=True)
+    finally:
+        if loading is not None:
+            loading.join()
     if layers is None:
+        assert loading is not None
         say(f"loading {len(config.layers)} boundary layer(s)")
-        layers = load_layers(config)
+        layers = loading.result()
     read_rejects, files_read = result.rejects, [f.path for f in result.files]
     rows_in, duplicates = result.rows_in, result.duplicates
     records = result.records
@@ -309,6 +317,36 @@ def run_validate(
     rejects = concat_rejects(result.rejects, address_rejects, place_rejects,
                              file_order=[f.path for f in result.files])
     return checks, disagreements, rejects, geocoding
+
+
+class _Soon:
+    """A call run on a thread of its own; :meth:`result` returns or raises what it did."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self._done: list[Any] = []
+        self._failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._done.append(call())
+            except BaseException as exc:  # raised by result(), on the caller's thread
+                self._failed.append(exc)
+
+        self._thread = threading.Thread(target=run, name="gridwatch-soon", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._failed:
+            raise self._failed[0]
+        return self._done[0]
+
+
+def _soon(call: Callable[..., Any], *args: Any) -> _Soon:
+    return _Soon(functools.partial(call, *args))
 
 
 def _geocode_and_place(placer: Placer | None, records: pd.DataFrame,

@@ -161,6 +161,29 @@ def test_library_call_matches_row_accounting(small_project: Path, tmp_path: Path
     assert sum(summary.reject_reasons.values()) == summary.rejected
 
 
+def test_layers_loaded_while_reading_fail_as_if_loaded_after(small_project: Path,
+                                                               tmp_path: Path) -> None:
+    """The layers load on a thread while the files are read: a bad file is still the error
+    raised when a layer is bad too, a bad layer fails the run before anything is stored, and
+    the stages are reported in the same order."""
+    from gridwatch.errors import LayerError, SchemaError
+
+    export = write_gbk_csv(tmp_path / "day.csv", messy_rows())
+    config = load_config(small_project)
+    said: list[str] = []
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
+        run_ingest([export], config=config, store=store, progress=said.append)
+        assert [m.split(" ", 1)[0] for m in said[:3]] == ["reading", "loading", "placing"]
+        (small_project.parent / "grids.geojson").write_text("not a layer", encoding="utf-8")
+        no_id = tmp_path / "noid.csv"
+        no_id.write_text("foo,bar\n1,2\n", encoding="utf-8")
+        with pytest.raises(SchemaError, match="issue_id"):
+            run_ingest([no_id], config=config, store=store)
+        with pytest.raises(LayerError):
+            run_ingest([export], config=config, store=store)
+        assert store.runs()["run_id"].tolist() == [1]
+
+
 def test_rejects_of_every_stage_share_one_shape_and_order(small_project: Path,
                                                          tmp_path: Path) -> None:
     """Ingest, placing and the pipeline return rejects alike; files keep the order given."""
