@@ -184,6 +184,34 @@ def test_layers_loaded_while_reading_fail_as_if_loaded_after(small_project: Path
         assert store.runs()["run_id"].tolist() == [1]
 
 
+def _kernel_signatures() -> dict[str, set[object]]:
+    from numba.core.dispatcher import Dispatcher
+
+    from gridwatch.placing import _pip
+    from gridwatch.store import _bulk, _hashing
+
+    return {f"{module.__name__}.{name}": set(kernel.signatures)
+            for module in (_pip, _bulk, _hashing)
+            for name, kernel in vars(module).items() if isinstance(kernel, Dispatcher)}
+
+
+def test_the_kernels_made_ready_beside_the_reading_are_those_the_import_runs(
+        small_project: Path, tmp_path: Path) -> None:
+    """What ``run_ingest`` compiles (or loads from numba's cache) while the files are read
+    covers every kernel signature placing and storing then use: none is compiled later."""
+    from gridwatch.pipeline import _layers_and_kernels
+
+    _layers_and_kernels(load_config(small_project), False)
+    ready = _kernel_signatures()
+    assert all(ready[f"gridwatch.placing._pip.{name}"] for name in ("_lookup", "_test"))
+    assert ready["gridwatch.store._hashing._siphash_all"]
+    assert ready["gridwatch.store._bulk._format_times"]
+    export = write_gbk_csv(tmp_path / "day.csv", messy_rows())
+    with Store(sqlite_url(tmp_path / "s.sqlite")) as store:
+        run_ingest([export], config=load_config(small_project), store=store)
+    assert _kernel_signatures() == ready
+
+
 def test_rejects_of_every_stage_share_one_shape_and_order(small_project: Path,
                                                          tmp_path: Path) -> None:
     """Ingest, placing and the pipeline return rejects alike; files keep the order given."""

@@ -559,6 +559,17 @@ def locate(index: PipIndex, x: np.ndarray, y: np.ndarray, *,
     return out
 
 
+def compile_kernels() -> None:
+    """Build and query the index of two squares sharing an edge, with points inside, on the
+    shared edge and outside: numba compiles every kernel placing uses the first time it runs
+    after installing (about 5 s), or loads it from its cache, here instead of in the first
+    placing."""
+    squares = np.array([shapely.box(0.0, 0.0, 1.0, 1.0), shapely.box(1.0, 0.0, 2.0, 1.0)],
+                       dtype=object)
+    index = build_index(squares, np.arange(2, dtype=np.int64))
+    locate(index, np.array([0.5, 1.0, 1.5, 3.0, np.nan]), np.array([0.5, 0.5, 1.0, 0.5, 0.5]))
+
+
 def _in_threads(workers: int, n: int, run: Callable[[int, int], None]) -> None:
     """Call ``run(start, stop)`` on ``workers`` contiguous slices of range(n), in threads (the
     kernels release the GIL); small jobs run in the calling thread."""

@@ -213,6 +213,12 @@ def _from_objects(values: np.ndarray) -> pa.Array:
     return array
 
 
+def compile_kernels() -> None:
+    """Format a time (numba compiles the formatter the first time it runs after installing,
+    or loads it from its cache, here instead of in the first import)."""
+    time_text(np.array(["2026-10-28T08:00:00"], dtype="datetime64[us]"))
+
+
 def time_text(times: np.ndarray) -> pa.Array:
     """Naive UTC times as the text SQLAlchemy's SQLite ``DateTime`` stores
     (``YYYY-MM-DD HH:MM:SS.ffffff``; NaT is NULL).

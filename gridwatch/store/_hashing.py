@@ -86,6 +86,12 @@ def text_hashes(text: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return out
 
 
+def compile_kernels() -> None:
+    """Hash a text (numba compiles the hash the first time it runs after installing, or
+    loads it from its cache, here instead of in the first import)."""
+    text_hashes(pa.array(["河道"], type=pa.large_string()))
+
+
 def _hash_chunk(chunk: pa.Array, out: np.ndarray) -> None:
     n = len(chunk)
     if not n:
