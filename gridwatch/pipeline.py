@@ -9,9 +9,9 @@ from __future__ import annotations
 import functools
 import gc
 import os
-import threading
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, ParamSpec, TypeVar
@@ -170,16 +170,15 @@ def run_ingest(
     # the layers load and the kernels are made ready while the files are read (reading and
     # checking hold the GIL for about one core of two); an error of either is raised as if
     # they loaded after
-    loading = _soon(_layers_and_kernels, config, layers is None)
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridwatch-layers") as beside:
+        loading = beside.submit(load_layers, config) if layers is None else None
+        kernels = beside.submit(_compile_kernels)
         result = read_issues(paths, settings=config.input, timezone=config.territory.timezone,
                              crs=crs, progress=file_progress, by_issue_id=True)
-    finally:
-        loading.join()
-    loaded = loading.result()
-    if layers is None:
+    if loading is not None:
         say(f"loading {len(config.layers)} boundary layer(s)")
-        layers = loaded
+        layers = loading.result()
+    kernels.result()
     assert layers is not None
     read_rejects, files_read = result.rejects, [f.path for f in result.files]
     rows_in, duplicates = result.rows_in, result.duplicates
@@ -320,49 +319,16 @@ def run_validate(
     return checks, disagreements, rejects, geocoding
 
 
-def _layers_and_kernels(config: Config, load: bool) -> dict[str, gpd.GeoDataFrame] | None:
-    """The project's layers (when ``load``), then the compiled kernels of placing and
-    storing made ready: numba compiles them the first time they run after installing (about
-    6 s at a year of Jiaxing) and loads them from its cache after; both here, beside the
-    reading, instead of in the stages that use them."""
+def _compile_kernels() -> None:
+    """Make the compiled kernels of placing and storing ready: numba compiles them the
+    first time they run after installing (about 6 s at a year of Jiaxing) and loads them
+    from its cache after; done beside the reading instead of in the stages that use them."""
     from gridwatch.placing import _pip
     from gridwatch.store import _bulk, _hashing
 
-    layers = load_layers(config) if load else None
     _pip.compile_kernels()
     _hashing.compile_kernels()
     _bulk.compile_kernels()
-    return layers
-
-
-class _Soon:
-    """A call run on a thread of its own; :meth:`result` returns or raises what it did."""
-
-    def __init__(self, call: Callable[[], Any]) -> None:
-        self._done: list[Any] = []
-        self._failed: list[BaseException] = []
-
-        def run() -> None:
-            try:
-                self._done.append(call())
-            except BaseException as exc:  # raised by result(), on the caller's thread
-                self._failed.append(exc)
-
-        self._thread = threading.Thread(target=run, name="gridwatch-soon", daemon=True)
-        self._thread.start()
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self) -> Any:
-        self._thread.join()
-        if self._failed:
-            raise self._failed[0]
-        return self._done[0]
-
-
-def _soon(call: Callable[..., Any], *args: Any) -> _Soon:
-    return _Soon(functools.partial(call, *args))
 
 
 def _geocode_and_place(placer: Placer | None, records: pd.DataFrame,
@@ -389,27 +355,18 @@ def _geocode_and_place(placer: Placer | None, records: pd.DataFrame,
         return placed, address_rejects, place_rejects
     say(f"placing {len(records) - int(later.sum()):,} row(s) with coordinates in "
         f"{len(layers)} layer(s)")
-    done: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]] = []
-    failed: list[BaseException] = []
 
-    def geocode(rows: pd.DataFrame) -> None:
-        try:  # the rows it rejects are kept (so no copy is made), with an empty source
-            out, rejects, check = geocode_records_later(rows, layers, config, store=store,
-                                                        drop_rejected=False)
-            done.append((out, rejects, check() if check is not None else None))
-        except BaseException as exc:  # re-raised on this thread
-            failed.append(exc)
+    def geocode(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+        # the rows it rejects are kept (so no copy is made), with an empty source
+        out, rejects, check = geocode_records_later(rows, layers, config, store=store,
+                                                    drop_rejected=False)
+        return out, rejects, check() if check is not None else None
 
-    worker = threading.Thread(target=geocode, args=(records,), name="gridwatch-geocode")
-    worker.start()
-    try:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gridwatch-geocode") as beside:
+        geocoding = beside.submit(geocode, records)
         placed, place_rejects = place_records(records, layers, config, left_out=later)
-    finally:
-        worker.join()
     del records
-    if failed:
-        raise failed[0]
-    geocoded, address_rejects, found = done.pop()
+    geocoded, address_rejects, found = geocoding.result()
     # the rows placed from their address (rejected ones have no source) are placed now
     source = geocoded["geocode_source"].to_numpy(dtype=object, na_value="")
     placed_later, later_rejects = place_records(geocoded[later & (source != "")], layers,
@@ -442,24 +399,11 @@ def _place(placer: Placer | None, records: pd.DataFrame, layers: dict[str, gpd.G
         check = None
     if check is None:
         return (placer or place_records)(records, layers, config)
-    found: list[pd.DataFrame] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            found.append(check())
-        except BaseException as exc:  # re-raised on this thread
-            failed.append(exc)
-
-    worker = threading.Thread(target=run, name="gridwatch-address-check")
-    worker.start()
-    try:
+    with ThreadPoolExecutor(max_workers=1,
+                            thread_name_prefix="gridwatch-address-check") as beside:
+        checking = beside.submit(check)
         placed, rejects = place_records(records, layers, config)
-    finally:
-        worker.join()
-    if failed:
-        raise failed[0]
-    return with_address_check(placed, found[0]), rejects
+    return with_address_check(placed, checking.result()), rejects
 
 
 def _reason_counts(rejects: pd.DataFrame) -> dict[str, int]:

@@ -199,9 +199,9 @@ def test_the_kernels_made_ready_beside_the_reading_are_those_the_import_runs(
         small_project: Path, tmp_path: Path) -> None:
     """What ``run_ingest`` compiles (or loads from numba's cache) while the files are read
     covers every kernel signature placing and storing then use: none is compiled later."""
-    from gridwatch.pipeline import _layers_and_kernels
+    from gridwatch.pipeline import _compile_kernels
 
-    _layers_and_kernels(load_config(small_project), False)
+    _compile_kernels()
     ready = _kernel_signatures()
     assert all(ready[f"gridwatch.placing._pip.{name}"] for name in ("_lookup", "_test"))
     assert ready["gridwatch.store._hashing._siphash_all"]

@@ -636,17 +636,16 @@ class Store:
         tables cannot, and its import checks each row as before (nothing is dropped)."""
         if not self.postgis or rows < _REFERENCES_CHECKED_AT_END_FROM:
             return []
-        tables = [self._t["issue_places"], self._t["status_history"]]
         prepare = conn.dialect.identifier_preparer
-        names = {prepare.format_table(table): table for table in tables}
-        found = conn.execute(sa.text(
-            "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid), "
-            "c.conrelid FROM pg_constraint c WHERE c.contype = 'f' "
-            "AND c.conrelid = ANY(CAST(:tables AS regclass[]))"),
-            {"tables": list(names)}).all()
-        by_oid = {conn.execute(sa.text("SELECT CAST(CAST(:t AS regclass) AS oid)"),
-                               {"t": name}).scalar_one(): name for name in names}
-        dropped = [(by_oid[row[3]], str(row[1]), str(row[2])) for row in found]
+        names = [prepare.format_table(self._t[name]) for name in ("issue_places",
+                                                                  "status_history")]
+        # the table as regclass prints it: quoted and qualified as this connection needs
+        dropped = [(str(table), str(name), str(definition)) for table, name, definition
+                   in conn.execute(sa.text(
+                       "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) "
+                       "FROM pg_constraint WHERE contype = 'f' "
+                       "AND conrelid = ANY(CAST(:tables AS regclass[]))"),
+                       {"tables": names})]
         try:
             with conn.begin_nested():
                 for table, name, _definition in dropped:
@@ -920,8 +919,8 @@ class Store:
 
         def part(low: int, high: int) -> Callable[[], tuple[dict[str, Any], None]]:
             def rows() -> tuple[dict[str, Any], None]:
-                picked = np.arange(low, high) if order is None else order[low:high]
-                return {name: _take_rows(values, picked, low, high, order is None)
+                picked = None if order is None else order[low:high]
+                return {name: _take_rows(values, picked, low, high)
                         for name, values in columns.items()}, None
             return rows
 
@@ -1479,28 +1478,19 @@ def _column_chunks(columns: dict[str, Any], size: int) -> Iterator[dict[str, Any
     key = next((name for name in columns if name in ("issue_id", "b_id")), None)
     order = _id_order(columns[key]) if key is not None else None
     for start in range(0, length, size):
-        rows = order[start:start + size] if order is not None else None
-        part: dict[str, Any] = {}
-        for name, values in columns.items():
-            if rows is None:
-                part[name] = (values.iloc[start:start + size]
-                              if isinstance(values, pd.Series) else values[start:start + size])
-            elif isinstance(values, pd.Series):
-                part[name] = values.iloc[rows]
-            elif isinstance(values, np.ndarray):
-                part[name] = values[rows]
-            else:
-                part[name] = [values[i] for i in rows]
-        yield part
+        picked = order[start:start + size] if order is not None else None
+        yield {name: _take_rows(values, picked, start, start + size)
+               for name, values in columns.items()}
 
 
-def _take_rows(values: Any, picked: np.ndarray, low: int, high: int, in_order: bool) -> Any:
-    """Rows ``picked`` of one column (``low:high`` when they are in order: no copy)."""
+def _take_rows(values: Any, picked: np.ndarray | None, low: int, high: int) -> Any:
+    """Rows ``picked`` of one column, or rows ``low:high`` when ``picked`` is None (no
+    copy)."""
     if isinstance(values, pd.Series):
-        return values.iloc[low:high] if in_order else values.take(picked)
+        return values.iloc[low:high] if picked is None else values.take(picked)
     if isinstance(values, list):
-        return values[low:high] if in_order else [values[i] for i in picked]
-    return values[low:high] if in_order else np.asarray(values)[picked]
+        return values[low:high] if picked is None else [values[i] for i in picked]
+    return values[low:high] if picked is None else np.asarray(values)[picked]
 
 
 def _id_order(ids: Any) -> np.ndarray | None:
